@@ -1,0 +1,225 @@
+/**
+ * A real single-node Apache Kafka broker (KRaft) for development and tests,
+ * run from the jars that kafka/pom.xml fetches from Maven Central.
+ *
+ * Library: `startBroker()` returns the bootstrap address and a `stop()`.
+ * CLI: `tsx kafka/broker.ts` runs one in the foreground until Ctrl-C.
+ *
+ * The java process is started under a small shell guard that kills it when
+ * our stdin pipe closes, so even a test runner killed with SIGKILL leaves no
+ * orphan broker behind.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readdirSync, createWriteStream } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Kafka, logLevel } from 'kafkajs';
+
+const kafkaDir = dirname(fileURLToPath(import.meta.url));
+
+/** Kafka release to run; KAFKA_VERSION picks another (for example 3.9.1). */
+export const kafkaVersion = process.env.KAFKA_VERSION ?? '4.4.0';
+
+function libDir(version: string): string {
+  return join(kafkaDir, '.cache', version, 'lib');
+}
+
+/** Fetches the broker jars once; later calls find them in the cache. */
+export function ensureKafkaJars(version = kafkaVersion): string {
+  const dir = libDir(version);
+  const marker = join(dir, '..', 'complete');
+  if (existsSync(marker)) return dir;
+  process.stderr.write(`Fetching Apache Kafka ${version} jars from Maven Central (once)...\n`);
+  const result = spawnSync(
+    'mvn',
+    ['-q', '-B', '-f', join(kafkaDir, 'pom.xml'), `-Dkafka.version=${version}`, 'package'],
+    { stdio: 'inherit' },
+  );
+  if (result.status !== 0) {
+    throw new Error(`mvn could not fetch org.apache.kafka:kafka_2.13:${version} (exit ${result.status ?? result.signal})`);
+  }
+  if (!readdirSync(dir).some((f) => f.startsWith('kafka_2.13-'))) {
+    throw new Error(`no kafka_2.13 jar in ${dir} after mvn package`);
+  }
+  writeFileSync(marker, new Date().toISOString());
+  return dir;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', rej);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => res(port));
+    });
+  });
+}
+
+export interface BrokerOptions {
+  version?: string;
+  /** Fixed client port; a free one when omitted. Restarting reuses it. */
+  port?: number;
+  /** Extra server.properties lines, e.g. a SASL listener. */
+  extraProperties?: Record<string, string>;
+  /** Where the broker's own log goes; a file in its data dir when omitted. */
+  logFile?: string;
+  /** JVM heap; small by default because tests run beside it on 2 cores. */
+  heap?: string;
+}
+
+export interface Broker {
+  /** host:port for KAFKA_BROKERS. */
+  readonly brokers: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Stops the JVM (SIGTERM, then SIGKILL after a bound). Keeps the data. */
+  halt(): Promise<void>;
+  /** Starts the JVM again on the same ports and data, as after an outage. */
+  restart(): Promise<void>;
+  /** Stops the JVM and deletes its data. */
+  stop(): Promise<void>;
+}
+
+const javaGuard =
+  // The guard runs java in the background and waits on stdin: when the
+  // parent dies its end of the pipe closes, `cat` returns and java is killed.
+  // halt() closes the pipe on purpose, which is the clean way down too.
+  'java "$@" </dev/null & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid';
+
+export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
+  const version = options.version ?? kafkaVersion;
+  const classpath = `${ensureKafkaJars(version)}/*`;
+  const dataDir = mkdtempSync(join(tmpdir(), 'kafka-gateway-broker-'));
+  const port = options.port ?? (await freePort());
+  const controllerPort = await freePort();
+  const properties: Record<string, string> = {
+    'process.roles': 'broker,controller',
+    'node.id': '1',
+    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'log.dirs': join(dataDir, 'logs'),
+    'offsets.topic.replication.factor': '1',
+    // One offsets partition loads in milliseconds; fifty make the first
+    // group join wait for the coordinator.
+    'offsets.topic.num.partitions': '1',
+    'transaction.state.log.replication.factor': '1',
+    'transaction.state.log.min.isr': '1',
+    'transaction.state.log.num.partitions': '1',
+    'group.initial.rebalance.delay.ms': '0',
+    'auto.create.topics.enable': 'false',
+    'num.partitions': '1',
+    'log.segment.bytes': String(16 * 1024 * 1024),
+    ...options.extraProperties,
+  };
+  const propertiesFile = join(dataDir, 'server.properties');
+  writeFileSync(
+    propertiesFile,
+    Object.entries(properties)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n') + '\n',
+  );
+  const java = (args: string[]) => ['-cp', classpath, ...args];
+  const clusterId = spawnSync('java', java(['kafka.tools.StorageTool', 'random-uuid']), { encoding: 'utf8' })
+    .stdout.split('\n')
+    .map((l) => l.trim())
+    .find((l) => /^[A-Za-z0-9_-]{22}$/.test(l));
+  if (!clusterId) throw new Error('kafka StorageTool random-uuid printed no cluster id');
+  const format = spawnSync('java', java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propertiesFile]), {
+    encoding: 'utf8',
+  });
+  if (format.status !== 0) throw new Error(`formatting the KRaft log dir failed:\n${format.stdout}${format.stderr}`);
+
+  const logFile = options.logFile ?? join(dataDir, 'broker.log');
+  let child: ChildProcess | undefined;
+
+  const launch = async () => {
+    const out = createWriteStream(logFile, { flags: 'a' });
+    const heap = options.heap ?? '512m';
+    child = spawn(
+      'sh',
+      ['-c', javaGuard, 'kafka-broker', `-Xmx${heap}`, `-Xms${heap}`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', ...java(['kafka.Kafka', propertiesFile])],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+    const exited = new Promise<never>((_, rej) =>
+      child?.once('exit', (code) => rej(new Error(`broker exited with ${code} during start; see ${logFile}`))),
+    );
+    await Promise.race([waitUntilServing(`127.0.0.1:${port}`), exited]);
+  };
+
+  const halt = async () => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise<void>((res) => running.once('exit', () => res()));
+    running.stdin?.end();
+    const timer = setTimeout(() => {
+      // Java did not stop in time after SIGTERM from the guard.
+      spawnSync('pkill', ['-KILL', '-f', propertiesFile]);
+    }, 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  await launch();
+  return {
+    brokers: `127.0.0.1:${port}`,
+    port,
+    dataDir,
+    halt,
+    restart: launch,
+    async stop() {
+      await halt();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resolves once the broker answers metadata and its group coordinator is up. */
+export async function waitUntilServing(brokers: string, timeoutMs = 60_000): Promise<void> {
+  const kafka = new Kafka({
+    brokers: [brokers],
+    clientId: 'broker-harness',
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1000,
+    retry: { retries: 0 },
+  });
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+      // A group lookup creates __consumer_offsets and fails until its
+      // coordinator has loaded: after this, consumers join at once.
+      await admin.describeGroups(['broker-harness-probe']);
+      return;
+    } catch (error) {
+      lastError = error;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`broker at ${brokers} did not start serving within ${timeoutMs} ms: ${String(lastError)}`);
+}
+
+// CLI: run a broker in the foreground.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const broker = await startBroker({ port: process.env.KAFKA_PORT ? Number(process.env.KAFKA_PORT) : undefined });
+  process.stdout.write(`Kafka ${kafkaVersion} (KRaft) serving at ${broker.brokers}; Ctrl-C stops it.\n`);
+  const shutdown = () => void broker.stop().then(() => process.exit(0));
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import type { Config } from './config.js';
+import type { Readiness } from './kafka/index.js';
+import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { notFound, problemHandler } from './routes/problems.js';
+import { operationsRouter } from './routes/operations.js';
+
+/** What the app needs from the outside; tests pass their own. */
+export interface AppServices {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly readiness: () => Promise<Readiness>;
+  readonly metrics?: Metrics;
+}
+
+export interface GatewayApp {
+  readonly app: Express;
+  readonly metrics: Metrics;
+  /** Makes /readyz answer 503 so load balancers drain this instance. */
+  beginShutdown(): void;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** The route pattern (e.g. /v1/topics/:topic), so metrics do not grow a series per topic name. */
+function routeLabel(req: Request): string {
+  const pattern: unknown = req.route?.path;
+  return typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : 'unmatched';
+}
+
+/** Builds the express app from injected services; no globals, so tests build as many as they like. */
+export function createApp(services: AppServices): GatewayApp {
+  const { logger } = services;
+  const metrics = services.metrics ?? new Metrics();
+  let shuttingDown = false;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const given = req.header('x-request-id');
+    const requestId = given && REQUEST_ID.test(given) ? given : randomUUID();
+    res.locals.requestId = requestId;
+    res.setHeader('X-Request-Id', requestId);
+    if (shuttingDown) res.setHeader('Connection', 'close');
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const route = routeLabel(req);
+      metrics.httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      logger.info(
+        { requestId, method: req.method, path: req.path, route, status: res.statusCode, durationMs: Math.round(seconds * 1e4) / 10 },
+        'request',
+      );
+    });
+    next();
+  });
+
+  app.use(operationsRouter({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }));
+
+  app.use(notFound);
+  app.use(problemHandler(logger));
+
+  return {
+    app,
+    metrics,
+    beginShutdown() {
+      shuttingDown = true;
+    },
+  };
+}

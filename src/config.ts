@@ -1,0 +1,228 @@
+/**
+ * The gateway's configuration, read once from environment variables at
+ * start, checked as a whole and frozen. Every variable is documented in the
+ * README; a bad value stops the process with one message naming each
+ * offending variable.
+ */
+import { readFileSync } from 'node:fs';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
+export type Compression = 'none' | 'gzip';
+
+export interface KafkaTlsConfig {
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly rejectUnauthorized: boolean;
+}
+
+export interface KafkaSaslConfig {
+  readonly mechanism: SaslMechanism;
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: LogLevel;
+  /** Largest request body accepted, in bytes; checked before parsing. */
+  readonly bodyLimitBytes: number;
+  /** How long in-flight requests may run on after SIGTERM/SIGINT. */
+  readonly shutdownTimeoutMs: number;
+  readonly kafka: {
+    readonly brokers: readonly string[];
+    readonly clientId: string;
+    readonly connectionTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly tls?: KafkaTlsConfig;
+    readonly sasl?: KafkaSaslConfig;
+  };
+  readonly produce: {
+    /** How long a send waits to share a batch with concurrent ones. 0 sends at once. */
+    readonly lingerMs: number;
+    readonly compression: Compression;
+    /** A produce request fails with 503 after this long without an answer. */
+    readonly timeoutMs: number;
+    /** Bytes of record data the gateway holds in flight before shedding load. */
+    readonly maxInFlightBytes: number;
+    /** Create unknown topics on produce instead of answering 404. */
+    readonly autoCreateTopics: boolean;
+  };
+  readonly schemas: {
+    /** Folder of `<topic>.json` schema files loaded at start, if set. */
+    readonly preloadDir?: string;
+  };
+  readonly metadata: {
+    /** Metadata answers are cached this long; admin changes invalidate at once. */
+    readonly cacheTtlMs: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const KNOWN_LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+const SASL_MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
+const COMPRESSIONS: readonly Compression[] = ['none', 'gzip'];
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2 };
+
+/** Reads variables one by one and collects every problem instead of stopping at the first. */
+class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      this.problems.push(`${name}=${JSON.stringify(value)} must be a whole number from ${min} to ${max}`);
+      return fallback;
+    }
+    return Number(value);
+  }
+
+  bool(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (['true', '1', 'yes'].includes(value)) return true;
+    if (['false', '0', 'no'].includes(value)) return false;
+    this.problems.push(`${name}=${JSON.stringify(value)} must be true or false`);
+    return fallback;
+  }
+
+  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    this.problems.push(`${name}=${JSON.stringify(value)} must be one of ${allowed.join(', ')}`);
+    return fallback;
+  }
+
+  /** A size such as 1048576, 512kb or 1mb. */
+  bytes(name: string, fallback: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const match = /^(\d+)\s*([a-z]*)$/i.exec(value);
+    const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
+    const bytes = match && unit ? Number(match[1]) * unit : NaN;
+    if (!(bytes >= 1 && bytes <= max)) {
+      this.problems.push(`${name}=${JSON.stringify(value)} must be a size from 1 byte to ${max} bytes, like 1048576, 512kb or 1mb`);
+      return fallback;
+    }
+    return bytes;
+  }
+
+  file(name: string): string | undefined {
+    const path = this.raw(name);
+    if (path === undefined) return undefined;
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      this.problems.push(`${name}=${JSON.stringify(path)} cannot be read: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+      return undefined;
+    }
+  }
+}
+
+function parseBrokers(reader: EnvReader): string[] {
+  const value = reader.string('KAFKA_BROKERS', 'localhost:9092');
+  const brokers = value.split(',').map((b) => b.trim()).filter(Boolean);
+  const bad = brokers.filter((b) => !/^[^\s:/]+:\d{1,5}$/.test(b) || Number(b.split(':').pop()) > 65535);
+  if (brokers.length === 0 || bad.length > 0) {
+    reader.problems.push(`KAFKA_BROKERS=${JSON.stringify(value)} must be a comma-separated list of host:port`);
+  }
+  return brokers;
+}
+
+function parseTls(reader: EnvReader): KafkaTlsConfig | undefined {
+  const enabled = reader.bool('KAFKA_TLS', false);
+  const ca = reader.file('KAFKA_TLS_CA_FILE');
+  const cert = reader.file('KAFKA_TLS_CERT_FILE');
+  const key = reader.file('KAFKA_TLS_KEY_FILE');
+  const rejectUnauthorized = reader.bool('KAFKA_TLS_REJECT_UNAUTHORIZED', true);
+  if ((cert === undefined) !== (key === undefined)) {
+    reader.problems.push('KAFKA_TLS_CERT_FILE and KAFKA_TLS_KEY_FILE must be set together');
+  }
+  if (!enabled) {
+    if (ca ?? cert ?? key) reader.problems.push('KAFKA_TLS_* files are set but KAFKA_TLS is not true');
+    return undefined;
+  }
+  return Object.freeze({ ca, cert, key, rejectUnauthorized });
+}
+
+function parseSasl(reader: EnvReader): KafkaSaslConfig | undefined {
+  const mechanism = reader.raw('KAFKA_SASL_MECHANISM');
+  const username = reader.raw('KAFKA_SASL_USERNAME');
+  const password = reader.raw('KAFKA_SASL_PASSWORD');
+  if (mechanism === undefined) {
+    if (username ?? password) reader.problems.push('KAFKA_SASL_USERNAME/PASSWORD are set but KAFKA_SASL_MECHANISM is not');
+    return undefined;
+  }
+  const checked = reader.oneOf('KAFKA_SASL_MECHANISM', SASL_MECHANISMS, 'plain');
+  if (username === undefined || password === undefined) {
+    reader.problems.push('KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
+    return undefined;
+  }
+  return Object.freeze({ mechanism: checked, username, password });
+}
+
+/** Builds the frozen configuration, or throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Env = process.env): Config {
+  const r = new EnvReader(env);
+  const host = r.string('HOST', '127.0.0.1');
+  const port = r.int('PORT', 8080, 0, 65535);
+  const preloadDir = r.raw('SCHEMAS_DIR');
+  const connectionTimeoutMs = r.int('KAFKA_CONNECTION_TIMEOUT_MS', 3000, 100, 600_000);
+  const requestTimeoutMs = r.int('KAFKA_REQUEST_TIMEOUT_MS', 30_000, 100, 600_000);
+  const config: Config = {
+    port,
+    host,
+    logLevel: r.oneOf('LOG_LEVEL', KNOWN_LOG_LEVELS, 'info'),
+    bodyLimitBytes: r.bytes('BODY_LIMIT', 1024 * 1024, 1024 ** 3),
+    shutdownTimeoutMs: r.int('SHUTDOWN_TIMEOUT_MS', 10_000, 0, 600_000),
+    kafka: {
+      brokers: parseBrokers(r),
+      clientId: r.string('KAFKA_CLIENT_ID', 'kafka-gateway'),
+      connectionTimeoutMs,
+      requestTimeoutMs,
+      tls: parseTls(r),
+      sasl: parseSasl(r),
+    },
+    produce: {
+      lingerMs: r.int('PRODUCE_LINGER_MS', 2, 0, 1000),
+      compression: r.oneOf('PRODUCE_COMPRESSION', COMPRESSIONS, 'none'),
+      timeoutMs: r.int('PRODUCE_TIMEOUT_MS', 10_000, 100, 600_000),
+      maxInFlightBytes: r.bytes('PRODUCE_MAX_IN_FLIGHT', 64 * 1024 ** 2, 16 * 1024 ** 3),
+      autoCreateTopics: r.bool('AUTO_CREATE_TOPICS', false),
+    },
+    schemas: { preloadDir },
+    metadata: { cacheTtlMs: r.int('METADATA_CACHE_TTL_MS', 2000, 0, 3_600_000) },
+  };
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

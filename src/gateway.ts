@@ -1,0 +1,61 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import type { Config } from './config.js';
+import { KafkaConnection } from './kafka/index.js';
+import type { Logger } from './logger.js';
+
+export interface RunningGateway {
+  readonly server: Server;
+  /** The base URL it listens on, e.g. http://127.0.0.1:8080. */
+  readonly url: string;
+  /** Graceful stop: no new connections, in-flight requests finish within the bound, Kafka disconnects. */
+  stop(): Promise<void>;
+}
+
+/** Wires Kafka, the app and an HTTP server from the config, and starts listening. */
+export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
+  const kafka = new KafkaConnection(config, logger);
+  void kafka.connect();
+  const gateway = createApp({ config, logger, readiness: () => kafka.readiness() });
+  const server = createServer(gateway.app);
+  // Node's defaults would cut long NDJSON uploads and keep idle sockets after shutdown begins.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 5000;
+
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(config.port, config.host, () => {
+      server.off('error', rej);
+      res();
+    });
+  });
+  const { address, port } = server.address() as AddressInfo;
+  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  logger.info({ url }, 'gateway listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+      gateway.beginShutdown();
+      const closed = new Promise<void>((res) => server.close(() => res()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'timeout'>((res) => {
+        timer = setTimeout(() => res('timeout'), config.shutdownTimeoutMs);
+      });
+      if ((await Promise.race([closed, deadline])) === 'timeout') {
+        logger.warn('in-flight requests did not finish in time; closing their connections');
+        server.closeAllConnections();
+        await closed;
+      }
+      clearTimeout(timer);
+      await kafka.close();
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+
+  return { server, url, stop };
+}

@@ -1,0 +1,104 @@
+import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { createKafka } from './client.js';
+
+export interface Readiness {
+  readonly ready: boolean;
+  /** Why the gateway is not ready, for /readyz and the logs. */
+  readonly reason?: string;
+}
+
+/**
+ * The process's connections to Kafka: one idempotent producer shared by all
+ * requests, one admin client, and a separate no-retry client for health
+ * probes. Connecting never blocks start-up: the gateway serves /healthz and
+ * answers /readyz with 503 until the broker is reachable.
+ */
+export class KafkaConnection {
+  readonly kafka: Kafka;
+  readonly admin: Admin;
+  readonly producer: Producer;
+  #probe: Admin;
+  #producerConnected = false;
+  #connecting?: Promise<void>;
+  #closed = false;
+  #retryTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly config: Config,
+    private readonly logger: Logger,
+  ) {
+    this.kafka = createKafka(config.kafka, logger);
+    this.admin = this.kafka.admin();
+    // Idempotence makes the broker drop the duplicates a retry after a lost
+    // acknowledgement would otherwise write; it requires acks from all ISRs.
+    // The default partitioner is the Java client's murmur2, so a key lands on
+    // the same partition whichever client wrote it.
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 5,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    this.producer.on(this.producer.events.DISCONNECT, () => {
+      this.#producerConnected = false;
+    });
+    this.#probe = createKafka(config.kafka, logger, { retry: { retries: 0 } }).admin();
+  }
+
+  /** Starts connecting; retries in the background until it succeeds or close() is called. */
+  connect(): Promise<void> {
+    this.#connecting ??= this.#connectLoop();
+    return this.#connecting;
+  }
+
+  async #connectLoop(): Promise<void> {
+    let delay = 250;
+    while (!this.#closed) {
+      try {
+        await this.producer.connect();
+        await this.admin.connect();
+        this.#producerConnected = true;
+        this.logger.info({ brokers: this.config.kafka.brokers }, 'connected to Kafka');
+        return;
+      } catch (error) {
+        this.logger.warn({ err: error, retryInMs: delay }, 'cannot connect to Kafka yet');
+        await new Promise<void>((res) => {
+          this.#retryTimer = setTimeout(res, delay);
+        });
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  /** Ready when the producer is connected and a broker answers a metadata request in time. */
+  async readiness(timeoutMs = this.config.kafka.connectionTimeoutMs): Promise<Readiness> {
+    if (!this.#producerConnected) return { ready: false, reason: 'the Kafka producer is not connected yet' };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<Readiness>((res) => {
+      timer = setTimeout(() => res({ ready: false, reason: `no Kafka broker answered within ${timeoutMs} ms` }), timeoutMs);
+    });
+    const probe = (async (): Promise<Readiness> => {
+      try {
+        await this.#probe.connect();
+        const cluster = await this.#probe.describeCluster();
+        return cluster.brokers.length > 0 ? { ready: true } : { ready: false, reason: 'the cluster reports no brokers' };
+      } catch (error) {
+        await this.#probe.disconnect().catch(() => undefined);
+        return { ready: false, reason: `Kafka is not reachable: ${(error as Error).name}` };
+      }
+    })();
+    try {
+      return await Promise.race([probe, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect(), this.#probe.disconnect()]);
+  }
+}

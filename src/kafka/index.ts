@@ -1,0 +1,7 @@
+/**
+ * The Kafka layer: the only code that imports kafkajs. Routes and WebSocket
+ * sessions see the services exported here and plain data, never kafkajs
+ * types, so the rest of the gateway does not change when the client does.
+ */
+export { KafkaConnection, type Readiness } from './connection.js';
+export { fromKafkaError, isUnavailable } from './errors.js';

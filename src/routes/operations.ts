@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { Router } from 'express';
+import type { Readiness } from '../kafka/index.js';
+import type { Metrics } from '../metrics.js';
+import { openapiPath } from '../paths.js';
+
+export interface OperationsDeps {
+  readonly readiness: () => Promise<Readiness>;
+  readonly metrics: Metrics;
+  /** True once shutdown has begun: a load balancer should stop sending traffic. */
+  readonly shuttingDown: () => boolean;
+}
+
+/** /healthz, /readyz, /metrics and /openapi.yaml: what orchestrators and tooling ask of every instance. */
+export function operationsRouter({ readiness, metrics, shuttingDown }: OperationsDeps): Router {
+  const router = Router();
+  // Read once: the contract does not change while the process runs.
+  const openapi = readFileSync(openapiPath, 'utf8');
+
+  router.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  router.get('/readyz', async (_req, res) => {
+    const state: Readiness = shuttingDown() ? { ready: false, reason: 'the gateway is shutting down' } : await readiness();
+    res.status(state.ready ? 200 : 503);
+    if (!state.ready) res.setHeader('Retry-After', '1');
+    res.json(state.ready ? { status: 'ready' } : { status: 'unavailable', reason: state.reason });
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  router.get('/openapi.yaml', (_req, res) => {
+    res.type('application/yaml').send(openapi);
+  });
+
+  return router;
+}

@@ -1,0 +1,70 @@
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { GatewayError, PROBLEM_CONTENT_TYPE, toGatewayError, toProblem } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+/** Writes one error as problem+json, with Retry-After when retrying can help. */
+export function sendProblem(res: Response, error: GatewayError): void {
+  if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+  res.status(error.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(toProblem(error, res.req.originalUrl)));
+}
+
+/**
+ * body-parser marks its failures with a `type`; these become our own
+ * errors so that a client learns what to fix (where the JSON broke, what
+ * the limit is) in the same shape as every other error.
+ */
+function fromBodyParserError(error: unknown): GatewayError | undefined {
+  if (typeof error !== 'object' || error === null || !('type' in error)) return undefined;
+  const { type, message, limit } = error as { type: unknown; message?: string; limit?: number };
+  switch (type) {
+    case 'entity.parse.failed':
+      return new GatewayError('GW_ERR_MALFORMED_JSON', `The request body is not valid JSON: ${message ?? 'parse error'}.`);
+    case 'entity.too.large':
+      return new GatewayError('GW_ERR_PAYLOAD_TOO_LARGE', `The request body is larger than the limit of ${limit ?? '?'} bytes.`, {
+        extensions: { limitBytes: limit },
+      });
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', `The request body's encoding is not supported: ${message ?? ''}`);
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return new GatewayError('GW_ERR_BAD_REQUEST', 'The request body ended before its declared length.');
+    default:
+      return undefined;
+  }
+}
+
+/** The last middleware: every error, from any route, leaves through here. */
+export function problemHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const gatewayError = fromBodyParserError(error) ?? toGatewayError(error);
+    if (gatewayError.status >= 500) {
+      logger.error({ err: gatewayError.cause ?? gatewayError, requestId: res.locals.requestId, route: req.route?.path }, gatewayError.detail);
+    }
+    sendProblem(res, gatewayError);
+  };
+}
+
+/** For a path no route serves. */
+export const notFound: RequestHandler = (req, _res, next) => {
+  next(new GatewayError('GW_ERR_NOT_FOUND', `No route serves ${req.method} ${req.path}.`));
+};
+
+/**
+ * Refuses a body of another media type with 415 before any parser runs,
+ * naming the types the route takes.
+ */
+export function requireContentType(...types: string[]): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.is(types)) {
+      const given = req.headers['content-type'] ?? 'none';
+      next(new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${given} is not accepted here; send one of: ${types.join(', ')}.`));
+      return;
+    }
+    next();
+  };
+}

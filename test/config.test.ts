@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+test('defaults give a loopback gateway on 8080 against localhost:9092', () => {
+  const config = loadConfig({});
+  assert.equal(config.port, 8080);
+  assert.equal(config.host, '127.0.0.1');
+  assert.deepEqual(config.kafka.brokers, ['localhost:9092']);
+  assert.equal(config.bodyLimitBytes, 1024 * 1024);
+  assert.equal(config.kafka.tls, undefined);
+  assert.equal(config.kafka.sasl, undefined);
+});
+
+test('the config is frozen', () => {
+  const config = loadConfig({});
+  assert.throws(() => {
+    (config as { port: number }).port = 1;
+  }, TypeError);
+  assert.ok(Object.isFrozen(config.kafka.brokers));
+});
+
+test('values are parsed: sizes with units, booleans, SASL', () => {
+  const config = loadConfig({
+    BODY_LIMIT: '2mb',
+    KAFKA_BROKERS: 'a:9092, b:9093',
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SASL_USERNAME: 'u',
+    KAFKA_SASL_PASSWORD: 'p',
+    LOG_LEVEL: 'debug',
+  });
+  assert.equal(config.bodyLimitBytes, 2 * 1024 * 1024);
+  assert.deepEqual(config.kafka.brokers, ['a:9092', 'b:9093']);
+  assert.deepEqual(config.kafka.sasl, { mechanism: 'scram-sha-512', username: 'u', password: 'p' });
+  assert.equal(config.logLevel, 'debug');
+});
+
+test('every bad variable is named at once', () => {
+  try {
+    loadConfig({
+      PORT: 'eighty',
+      KAFKA_BROKERS: 'no-port',
+      LOG_LEVEL: 'loud',
+      BODY_LIMIT: '10 parsecs',
+      KAFKA_SASL_MECHANISM: 'plain',
+      KAFKA_TLS: 'maybe',
+      KAFKA_TLS_CA_FILE: '/nonexistent/ca.pem',
+    });
+    assert.fail('loadConfig accepted bad values');
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    const text = error.problems.join('\n');
+    for (const name of ['PORT', 'KAFKA_BROKERS', 'LOG_LEVEL', 'BODY_LIMIT', 'KAFKA_SASL_USERNAME', 'KAFKA_TLS=', 'KAFKA_TLS_CA_FILE']) {
+      assert.match(text, new RegExp(name), `no problem names ${name}`);
+    }
+  }
+});
+
+test('a bad value stops the process with a message naming the variable and exit code 2', () => {
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, PORT: '70000', KAFKA_BROKERS: '127.0.0.1:1' },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(result.status, 2);
+  assert.match(result.stderr, /PORT="70000" must be a whole number from 0 to 65535/);
+});

@@ -1,0 +1,64 @@
+/**
+ * The error edge on real HTTP: body parsing failures, wrong content types
+ * and unexpected exceptions all leave as problem+json through
+ * problemHandler, with no internal detail. The produce route uses the same
+ * pieces; this test pins them down on a minimal route of its own.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import express from 'express';
+import request from 'supertest';
+import { GatewayError } from '../src/errors.js';
+import { notFound, problemHandler, requireContentType } from '../src/routes/problems.js';
+import { quietLogger } from './helpers/env.js';
+
+function appWithEchoRoute() {
+  const app = express();
+  app.post('/echo', requireContentType('application/json'), express.json({ limit: 64 }), (req, res) => {
+    res.json(req.body);
+  });
+  app.get('/boom', () => {
+    throw new Error('secret internal detail at /srv/app.js:42');
+  });
+  app.get('/typed', () => {
+    throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka is not reachable right now; retry shortly.');
+  });
+  app.use(notFound);
+  app.use(problemHandler(quietLogger()));
+  return app;
+}
+
+const app = appWithEchoRoute();
+
+test('malformed JSON is 400 and says where it broke', async () => {
+  const res = await request(app).post('/echo').set('Content-Type', 'application/json').send('{"a": 1,}').expect(400);
+  assert.match(res.headers['content-type'] ?? '', /^application\/problem\+json/);
+  assert.equal(res.body.code, 'GW_ERR_MALFORMED_JSON');
+  assert.equal(res.body.status, 400);
+  assert.match(res.body.detail, /position \d+/);
+});
+
+test('a body over the limit is 413 naming the limit', async () => {
+  const res = await request(app).post('/echo').set('Content-Type', 'application/json').send(JSON.stringify({ a: 'x'.repeat(100) })).expect(413);
+  assert.equal(res.body.code, 'GW_ERR_PAYLOAD_TOO_LARGE');
+  assert.equal(res.body.limitBytes, 64);
+});
+
+test('a wrong content type is 415 naming the accepted ones', async () => {
+  const res = await request(app).post('/echo').set('Content-Type', 'text/plain').send('hello').expect(415);
+  assert.equal(res.body.code, 'GW_ERR_UNSUPPORTED_MEDIA_TYPE');
+  assert.match(res.body.detail, /application\/json/);
+});
+
+test('an unexpected failure is 500 with nothing internal in the body', async () => {
+  const res = await request(app).get('/boom').expect(500);
+  assert.equal(res.body.code, 'GW_ERR_INTERNAL');
+  assert.doesNotMatch(res.text, /secret|srv|app\.js|at /);
+  assert.equal(res.body.stack, undefined);
+});
+
+test('a retriable error carries Retry-After', async () => {
+  const res = await request(app).get('/typed').expect(503);
+  assert.equal(res.headers['retry-after'], '1');
+  assert.equal(res.body.type, 'https://kafka-gateway.dev/problems/kafka-unavailable');
+});

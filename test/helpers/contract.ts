@@ -1,0 +1,71 @@
+/**
+ * Checks every HTTP response a test receives against openapi.yaml: the
+ * operation must exist, the status must be documented, the content type
+ * must be one the spec lists, and the body must match its schema. One
+ * helper for all HTTP tests, so a handler that drifts from the contract
+ * fails its own tests.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import type { Response } from 'supertest';
+import { parse } from 'yaml';
+import { openapiPath } from '../../src/paths.js';
+
+interface MediaType { schema?: unknown }
+interface ResponseSpec { content?: Record<string, MediaType>; $ref?: string }
+interface Operation { operationId: string; responses: Record<string, ResponseSpec> }
+type PathItem = Record<string, Operation>;
+interface Spec { paths: Record<string, PathItem>; components: { responses?: Record<string, ResponseSpec> } }
+
+export const spec = parse(readFileSync(openapiPath, 'utf8')) as Spec;
+// ajv-formats is published as CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+const ajv = addFormats(new Ajv2020({ strict: false, allErrors: true }));
+ajv.addSchema(spec as object, 'openapi.json');
+
+const escape = (s: string) => s.replaceAll('~', '~0').replaceAll('/', '~1');
+const templates = Object.keys(spec.paths).map((template) => ({
+  template,
+  regex: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`),
+}));
+
+export function findOperation(method: string, path: string): { template: string; operation: Operation } | undefined {
+  const pathOnly = path.split('?')[0]!;
+  const match = templates.find(({ regex }) => regex.test(pathOnly));
+  const operation = match ? spec.paths[match.template]?.[method.toLowerCase()] : undefined;
+  return match && operation ? { template: match.template, operation } : undefined;
+}
+
+/** Asserts that a supertest response is one the spec allows; returns it for chaining. */
+export function conforms(res: Response): Response {
+  const req = (res as unknown as { req: { method: string; path: string } }).req;
+  const found = findOperation(req.method, req.path);
+  assert.ok(found, `no operation in openapi.yaml for ${req.method} ${req.path}`);
+  const { template, operation } = found;
+  const status = String(res.status);
+  const key = operation.responses[status] ? status : operation.responses[`${status[0]}XX`] ? `${status[0]}XX` : 'default';
+  let response = operation.responses[key];
+  assert.ok(response, `${operation.operationId}: status ${status} is not documented`);
+  let pointer = `openapi.json#/paths/${escape(template)}/${req.method.toLowerCase()}/responses/${key}`;
+  if (response.$ref) {
+    const name = response.$ref.split('/').pop()!;
+    response = spec.components.responses?.[name];
+    assert.ok(response, `${operation.operationId}: ${String(key)} refers to a missing response`);
+    pointer = `openapi.json#/components/responses/${escape(name)}`;
+  }
+  const contentType = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+  if (!response.content) {
+    assert.equal(res.text ?? '', '', `${operation.operationId} ${status}: the spec documents no body`);
+    return res;
+  }
+  const media = response.content[contentType];
+  assert.ok(media, `${operation.operationId} ${status}: content type ${contentType || 'none'} not in ${Object.keys(response.content).join(', ')}`);
+  if (media.schema !== undefined) {
+    const validate = ajv.getSchema(`${pointer}/content/${escape(contentType)}/schema`) ?? ajv.compile({ $ref: `${pointer}/content/${escape(contentType)}/schema` });
+    const body = /json/.test(contentType) ? (res.body as unknown) : res.text;
+    assert.ok(validate(body), `${operation.operationId} ${status}: body does not match the spec: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`);
+  }
+  return res;
+}

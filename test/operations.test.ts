@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import request from 'supertest';
+import { conforms } from './helpers/contract.js';
+import { testGateway, type TestGateway } from './helpers/gateway.js';
+
+let gw: TestGateway;
+before(async () => {
+  gw = await testGateway();
+});
+after(async () => {
+  await gw.close();
+});
+
+test('/healthz answers while the process runs', async () => {
+  const res = conforms(await request(gw.app).get('/healthz').expect(200));
+  assert.deepEqual(res.body, { status: 'ok' });
+});
+
+test('/readyz is 200 when the broker answers', async () => {
+  const res = conforms(await request(gw.app).get('/readyz').expect(200));
+  assert.equal(res.body.status, 'ready');
+});
+
+test('/openapi.yaml serves the file', async () => {
+  const res = conforms(await request(gw.app).get('/openapi.yaml').expect(200));
+  assert.equal(res.text, readFileSync('openapi.yaml', 'utf8'));
+});
+
+test('/metrics has process metrics and a request histogram labelled by route', async () => {
+  await request(gw.app).get('/healthz');
+  await request(gw.app).get('/no/such/path/123');
+  const res = conforms(await request(gw.app).get('/metrics').expect(200));
+  assert.match(res.text, /process_cpu_user_seconds_total/);
+  assert.match(res.text, /http_request_duration_seconds_bucket\{[^}]*route="\/healthz"/);
+  assert.match(res.text, /route="unmatched"/);
+  assert.doesNotMatch(res.text, /no\/such\/path/, 'raw paths must not become labels');
+});
+
+test('an unknown route is a 404 problem', async () => {
+  const res = await request(gw.app).get('/nope').expect(404);
+  assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.equal(res.body.code, 'GW_ERR_NOT_FOUND');
+  assert.match(res.body.detail, /GET \/nope/);
+});
+
+test('X-Request-Id is echoed when given and generated when not', async () => {
+  const given = await request(gw.app).get('/healthz').set('X-Request-Id', 'abc-123');
+  assert.equal(given.headers['x-request-id'], 'abc-123');
+  const generated = await request(gw.app).get('/healthz');
+  assert.match(generated.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/);
+  for (const unusable of ['x'.repeat(200), 'a b/c;d']) {
+    const res = await request(gw.app).get('/healthz').set('X-Request-Id', unusable);
+    assert.match(res.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/, 'an unusable id is replaced, not echoed');
+  }
+});
