@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
-import { KafkaConnection } from './kafka/index.js';
 import type { Logger } from './logger.js';
+import { buildServices } from './services.js';
 
 export interface RunningGateway {
   readonly server: Server;
@@ -15,9 +15,9 @@ export interface RunningGateway {
 
 /** Wires Kafka, the app and an HTTP server from the config, and starts listening. */
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
-  const kafka = new KafkaConnection(config, logger);
-  void kafka.connect();
-  const gateway = createApp({ config, logger, readiness: () => kafka.readiness() });
+  const services = buildServices(config, logger);
+  await services.start();
+  const gateway = createApp(services);
   const server = createServer(gateway.app);
   // Node's defaults would cut long NDJSON uploads and keep idle sockets after shutdown begins.
   server.requestTimeout = 0;
@@ -51,7 +51,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         await closed;
       }
       clearTimeout(timer);
-      await kafka.close();
+      await services.close();
       logger.info('stopped');
     })();
     return stopping;
