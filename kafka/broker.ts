@@ -3,7 +3,8 @@
  * run from the jars that kafka/pom.xml fetches from Maven Central.
  *
  * Library: `startBroker()` returns the bootstrap address and a `stop()`.
- * CLI: `tsx kafka/broker.ts` runs one in the foreground until Ctrl-C.
+ * CLI: `tsx kafka/broker.ts` runs one in the foreground until Ctrl-C;
+ * `--jars-only` just fetches the jars.
  *
  * The java process is started under a small shell guard that kills it when
  * our stdin pipe closes, so even a test runner killed with SIGKILL leaves no
@@ -216,7 +217,9 @@ export async function waitUntilServing(brokers: string, timeoutMs = 60_000): Pro
 }
 
 // CLI: run a broker in the foreground.
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url) && process.argv.includes('--jars-only')) {
+  ensureKafkaJars();
+} else if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const broker = await startBroker({ port: process.env.KAFKA_PORT ? Number(process.env.KAFKA_PORT) : undefined });
   process.stdout.write(`Kafka ${kafkaVersion} (KRaft) serving at ${broker.brokers}; Ctrl-C stops it.\n`);
   const shutdown = () => void broker.stop().then(() => process.exit(0));
