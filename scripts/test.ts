@@ -6,9 +6,10 @@
  *   tsx scripts/test.ts [test files...]
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { startBroker, type Broker } from '../kafka/broker.js';
+import { coverageDir, spec } from '../test/helpers/contract.js';
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -18,7 +19,9 @@ function testFiles(dir: string): string[] {
   });
 }
 
-const files = process.argv.slice(2).length > 0 ? process.argv.slice(2) : testFiles('test').sort();
+const wholeSuite = process.argv.slice(2).length === 0;
+const files = wholeSuite ? testFiles('test').sort() : process.argv.slice(2);
+rmSync(coverageDir, { recursive: true, force: true });
 let broker: Broker | undefined;
 const env = { ...process.env };
 if (!env.KAFKA_BROKERS) {
@@ -45,4 +48,24 @@ const child = spawn(
 );
 const code = await new Promise<number>((res) => child.once('exit', (c, signal) => res(c ?? (signal ? 1 : 0))));
 await stopBroker();
-process.exit(interrupted ? 130 : code);
+process.exit(interrupted ? 130 : code || (wholeSuite ? checkContractCoverage() : 0));
+
+/**
+ * Every operation in openapi.yaml must have been exercised by some test
+ * through conforms(); an untested operation fails the run.
+ */
+function checkContractCoverage(): number {
+  const covered = new Set(
+    (existsSync(coverageDir) ? readdirSync(coverageDir, { withFileTypes: true }) : []).flatMap((f) => readFileSync(join(coverageDir, f.name), 'utf8').split('\n')),
+  );
+  const operations = Object.values(spec.paths).flatMap((item) =>
+    Object.values(item).flatMap((op: { operationId?: string }) => (op.operationId ? [op.operationId] : [])),
+  );
+  const missing = operations.filter((id) => !covered.has(id));
+  if (missing.length === 0) {
+    process.stdout.write(`contract: all ${operations.length} operations in openapi.yaml were exercised and conform\n`);
+    return 0;
+  }
+  process.stdout.write(`contract: ${missing.length} operations in openapi.yaml have no test response: ${missing.join(', ')}\n`);
+  return 1;
+}

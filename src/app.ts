@@ -4,6 +4,9 @@ import type { Config } from './config.js';
 import type { Readiness } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { openapiPath } from './paths.js';
+import { Contract, matchOperation } from './routes/contract.js';
+import { docsRouter } from './routes/docs.js';
 import { notFound, problemHandler } from './routes/problems.js';
 import { operationsRouter } from './routes/operations.js';
 
@@ -13,6 +16,8 @@ export interface AppServices {
   readonly logger: Logger;
   readonly readiness: () => Promise<Readiness>;
   readonly metrics?: Metrics;
+  /** The compiled openapi.yaml; loaded from the file when not given. */
+  readonly contract?: Contract;
 }
 
 export interface GatewayApp {
@@ -58,7 +63,12 @@ export function createApp(services: AppServices): GatewayApp {
     next();
   });
 
+  // Every request is matched to its operation in openapi.yaml before any
+  // handler: paths the contract does not describe are never served.
+  app.use(matchOperation(services.contract ?? Contract.load(openapiPath)));
   app.use(operationsRouter({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }));
+
+  app.use(docsRouter());
 
   app.use(notFound);
   app.use(problemHandler(logger));

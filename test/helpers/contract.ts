@@ -6,7 +6,8 @@
  * fails its own tests.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { Response } from 'supertest';
@@ -31,6 +32,11 @@ const templates = Object.keys(spec.paths).map((template) => ({
   regex: new RegExp(`^${template.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{[^}]+\}/g, '[^/]+')}$`),
 }));
 
+/** Where each test process records the operations its responses exercised; scripts/test.ts reads them. */
+export const coverageDir = join('test-output', 'contract-coverage');
+mkdirSync(coverageDir, { recursive: true });
+const coverageFile = join(coverageDir, `${process.pid}.txt`);
+
 export function findOperation(method: string, path: string): { template: string; operation: Operation } | undefined {
   const pathOnly = path.split('?')[0]!;
   const match = templates.find(({ regex }) => regex.test(pathOnly));
@@ -44,6 +50,7 @@ export function conforms(res: Response): Response {
   const found = findOperation(req.method, req.path);
   assert.ok(found, `no operation in openapi.yaml for ${req.method} ${req.path}`);
   const { template, operation } = found;
+  appendFileSync(coverageFile, `${operation.operationId}\n`);
   const status = String(res.status);
   const key = operation.responses[status] ? status : operation.responses[`${status[0]}XX`] ? `${status[0]}XX` : 'default';
   let response = operation.responses[key];

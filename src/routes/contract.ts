@@ -1,0 +1,231 @@
+/**
+ * openapi.yaml as the routing contract. Compiled once at start: every
+ * request is matched to its operation before any handler runs, and its path
+ * and query parameters and JSON body are checked against the spec, so a
+ * request that breaks the contract gets a 400 naming the field, and a path
+ * the spec does not describe is never served.
+ */
+import { readFileSync } from 'node:fs';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { parse } from 'yaml';
+import { GatewayError, type FieldError } from '../errors.js';
+
+interface ParameterSpec {
+  readonly name: string;
+  readonly in: 'path' | 'query' | 'header' | 'cookie';
+  readonly required?: boolean;
+  readonly schema?: object;
+  readonly $ref?: string;
+}
+
+interface OperationSpec {
+  readonly operationId: string;
+  readonly parameters?: readonly ParameterSpec[];
+  readonly requestBody?: { readonly required?: boolean; readonly content?: Record<string, { schema?: object }> };
+  readonly 'x-permission'?: string;
+  readonly 'x-topic-parameter'?: string;
+}
+
+interface OpenApiDocument {
+  readonly paths: Record<string, Record<string, OperationSpec | ParameterSpec[]>>;
+  readonly components?: { readonly parameters?: Record<string, ParameterSpec> };
+}
+
+/** One operation of the spec, compiled for matching and validation. */
+export interface Operation {
+  readonly operationId: string;
+  readonly method: string;
+  readonly template: string;
+  /** What an authorization check needs to know: the permission and the path parameter naming the topic. */
+  readonly permission?: string;
+  readonly topicParameter?: string;
+  readonly pattern: RegExp;
+  readonly parameterNames: readonly string[];
+  readonly validatePath?: ValidateFunction;
+  readonly validateQuery?: ValidateFunction;
+  /** Body validators by media type, for the JSON media types the operation takes. */
+  readonly bodyValidators: ReadonlyMap<string, ValidateFunction>;
+  readonly bodyRequired: boolean;
+}
+
+export interface MatchedOperation {
+  readonly operation: Operation;
+  readonly pathParams: Readonly<Record<string, string>>;
+}
+
+const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
+// ajv-formats is published as CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+
+function toPattern(template: string): { pattern: RegExp; names: string[] } {
+  const names: string[] = [];
+  const source = template
+    .split(/(\{[^}]+\})/)
+    .map((part) => {
+      const name = /^\{([^}]+)\}$/.exec(part)?.[1];
+      if (name === undefined) return part.replace(/[.*+?^$()|[\]\\]/g, '\\$&');
+      names.push(name);
+      return '([^/]+)';
+    })
+    .join('');
+  return { pattern: new RegExp(`^${source}$`), names };
+}
+
+/** A schema taken out of the document, with its local $refs pointed back into the document. */
+function anchored(schema: object): object {
+  return JSON.parse(JSON.stringify(schema), (key, value: unknown) =>
+    key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `openapi.json${value}` : value,
+  ) as object;
+}
+
+function fieldErrors(errors: readonly ErrorObject[] | null | undefined, prefix: string): FieldError[] {
+  return (errors ?? []).map((error) => {
+    const missing = error.keyword === 'required' ? `/${String((error.params as { missingProperty: string }).missingProperty)}` : '';
+    const pointer = `${prefix}${error.instancePath}${missing}`;
+    const allowed = error.keyword === 'enum' ? `: ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : '';
+    return { pointer, message: `${error.message ?? 'is invalid'}${allowed}` };
+  });
+}
+
+export class Contract {
+  readonly operations: readonly Operation[];
+  readonly #ajv: Ajv2020;
+
+  constructor(readonly document: OpenApiDocument & Record<string, unknown>) {
+    this.#ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, coerceTypes: false }));
+    // Query and path values arrive as strings: a separate instance coerces them to the declared types.
+    const coercing = addFormats(new Ajv2020({ strict: false, allErrors: true, coerceTypes: true }));
+    this.#ajv.addSchema(document, 'openapi.json');
+    coercing.addSchema(document, 'openapi.json');
+    const operations: Operation[] = [];
+    for (const [template, item] of Object.entries(document.paths)) {
+      const shared = (item.parameters as ParameterSpec[] | undefined) ?? [];
+      for (const method of METHODS) {
+        const spec = item[method] as OperationSpec | undefined;
+        if (!spec) continue;
+        const { pattern, names } = toPattern(template);
+        const parameters = [...shared, ...(spec.parameters ?? [])].map((p) => this.#resolve(p));
+        const bodyValidators = new Map<string, ValidateFunction>();
+        for (const [mediaType, media] of Object.entries(spec.requestBody?.content ?? {})) {
+          if (media.schema && /json$/.test(mediaType) && !mediaType.includes('ndjson')) {
+            bodyValidators.set(mediaType, this.#ajv.compile(anchored(media.schema)));
+          }
+        }
+        operations.push({
+          operationId: spec.operationId,
+          method: method.toUpperCase(),
+          template,
+          permission: spec['x-permission'],
+          topicParameter: spec['x-topic-parameter'],
+          pattern,
+          parameterNames: names,
+          validatePath: this.#compileParameters(coercing, parameters.filter((p) => p.in === 'path')),
+          validateQuery: this.#compileParameters(coercing, parameters.filter((p) => p.in === 'query')),
+          bodyValidators,
+          bodyRequired: spec.requestBody?.required === true,
+        });
+      }
+    }
+    // Literal segments win over parameters, as /v1/topics/x/schema over /v1/topics/{topic}.
+    this.operations = operations.sort((a, b) => a.parameterNames.length - b.parameterNames.length);
+  }
+
+  static load(path: string): Contract {
+    return new Contract(parse(readFileSync(path, 'utf8')) as OpenApiDocument & Record<string, unknown>);
+  }
+
+  #resolve(parameter: ParameterSpec): ParameterSpec {
+    if (!parameter.$ref) return parameter;
+    const name = parameter.$ref.split('/').pop() ?? '';
+    const resolved = this.document.components?.parameters?.[name];
+    if (!resolved) throw new Error(`openapi.yaml: unresolved parameter ${parameter.$ref}`);
+    return resolved;
+  }
+
+  #compileParameters(ajv: Ajv2020, parameters: readonly ParameterSpec[]): ValidateFunction | undefined {
+    if (parameters.length === 0) return undefined;
+    return ajv.compile({
+      type: 'object',
+      properties: Object.fromEntries(parameters.map((p) => [p.name, anchored(p.schema ?? {})])),
+      required: parameters.filter((p) => p.required || p.in === 'path').map((p) => p.name),
+    });
+  }
+
+  match(method: string, path: string): MatchedOperation | undefined {
+    for (const operation of this.operations) {
+      if (operation.method !== method && !(method === 'HEAD' && operation.method === 'GET')) continue;
+      const found = operation.pattern.exec(path);
+      if (!found) continue;
+      const pathParams: Record<string, string> = {};
+      operation.parameterNames.forEach((name, i) => {
+        pathParams[name] = decodeURIComponent(found[i + 1] ?? '');
+      });
+      return { operation, pathParams };
+    }
+    return undefined;
+  }
+
+  /** Methods the spec allows on a path, for 405's Allow header. */
+  allowedMethods(path: string): string[] {
+    return this.operations.filter((op) => op.pattern.test(path)).map((op) => op.method);
+  }
+}
+
+/** res.locals.operation holds the matched operation for later middleware (authorization, metrics). */
+export function operationOf(res: Response): MatchedOperation | undefined {
+  return res.locals.operation as MatchedOperation | undefined;
+}
+
+/**
+ * Matches the request to its operation and checks path and query
+ * parameters. Unknown paths get 404 and known paths with another method 405,
+ * before any handler runs.
+ */
+export function matchOperation(contract: Contract): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    let matched: MatchedOperation | undefined;
+    try {
+      matched = contract.match(req.method, req.path);
+    } catch {
+      throw new GatewayError('GW_ERR_BAD_REQUEST', 'The request path is not validly percent-encoded.');
+    }
+    if (!matched) {
+      const allowed = contract.allowedMethods(req.path);
+      if (allowed.length > 0) {
+        res.setHeader('Allow', allowed.join(', '));
+        throw new GatewayError('GW_ERR_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${req.path}; use ${allowed.join(', ')}.`);
+      }
+      throw new GatewayError('GW_ERR_NOT_FOUND', `No route serves ${req.method} ${req.path}.`);
+    }
+    const { operation, pathParams } = matched;
+    const errors: FieldError[] = [];
+    if (operation.validatePath && !operation.validatePath({ ...pathParams })) {
+      errors.push(...fieldErrors(operation.validatePath.errors, '/path'));
+    }
+    if (operation.validateQuery && !operation.validateQuery({ ...(req.query as Record<string, unknown>) })) {
+      errors.push(...fieldErrors(operation.validateQuery.errors, '/query'));
+    }
+    if (errors.length > 0) {
+      throw new GatewayError('GW_ERR_VALIDATION', `Invalid parameter: ${errors.map((e) => `${e.pointer.replace(/^\/(path|query)\//, '')} ${e.message}`).join('; ')}.`, { errors });
+    }
+    res.locals.operation = matched;
+    next();
+  };
+}
+
+/**
+ * Checks a parsed JSON body against the operation's request schema for its
+ * media type. Runs after the body parser of the route.
+ */
+export const validateBody: RequestHandler = (req, res, next) => {
+  const matched = operationOf(res);
+  const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  const validate = matched?.operation.bodyValidators.get(mediaType);
+  if (validate && !validate(req.body)) {
+    const errors = fieldErrors(validate.errors, '');
+    throw new GatewayError('GW_ERR_VALIDATION', `The request body does not match the API: ${errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ')}.`, { errors });
+  }
+  next();
+};
