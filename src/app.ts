@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
 import type { Readiness } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { openapiPath } from './paths.js';
+import { authorizeOperation, cors, securityHeaders } from './routes/auth.js';
 import { Contract, matchOperation } from './routes/contract.js';
 import { docsRouter } from './routes/docs.js';
 import { notFound, problemHandler } from './routes/problems.js';
@@ -18,6 +20,7 @@ export interface AppServices {
   readonly metrics?: Metrics;
   /** The compiled openapi.yaml; loaded from the file when not given. */
   readonly contract?: Contract;
+  readonly auth?: AuthService;
 }
 
 export interface GatewayApp {
@@ -39,6 +42,7 @@ function routeLabel(req: Request): string {
 export function createApp(services: AppServices): GatewayApp {
   const { logger } = services;
   const metrics = services.metrics ?? new Metrics();
+  const auth = services.auth ?? new AuthService(services.config.auth);
   let shuttingDown = false;
   const app = express();
   app.disable('x-powered-by');
@@ -63,9 +67,13 @@ export function createApp(services: AppServices): GatewayApp {
     next();
   });
 
+  app.use(securityHeaders);
+  app.use(cors(auth));
   // Every request is matched to its operation in openapi.yaml before any
-  // handler: paths the contract does not describe are never served.
+  // handler: paths the contract does not describe are never served, and
+  // each operation's permission is checked in one place.
   app.use(matchOperation(services.contract ?? Contract.load(openapiPath)));
+  app.use(authorizeOperation(auth));
   app.use(operationsRouter({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }));
 
   app.use(docsRouter());

@@ -23,6 +23,52 @@ export interface KafkaSaslConfig {
   readonly password: string;
 }
 
+export const ACL_OPERATIONS = ['produce', 'consume', 'describe', 'admin'] as const;
+export type AclOperation = (typeof ACL_OPERATIONS)[number];
+
+export interface AclRule {
+  /** Principal names, `role:<role>` for anyone holding that role, or `*` for every authenticated principal. */
+  readonly principals: readonly string[];
+  /** Exact topic names, prefixes ending in `*`, or `*`. */
+  readonly topics: readonly string[];
+  readonly operations: readonly AclOperation[];
+}
+
+export type AuthMode = 'none' | 'api-key' | 'jwt';
+
+export interface ApiKeyEntry {
+  readonly name: string;
+  /** Hex SHA-256 of the key: the key itself is never kept. */
+  readonly sha256: string;
+  readonly roles: readonly string[];
+}
+
+export interface JwtConfig {
+  /** HS256 shared secret. */
+  readonly secret?: string;
+  /** A JSON Web Key Set (RS/ES public keys) read from a file... */
+  readonly jwks?: { readonly keys: readonly object[] };
+  /** ...or fetched (and cached) from a URL. */
+  readonly jwksUrl?: string;
+  readonly issuer: string;
+  readonly audience: string;
+  /** Claim holding the principal's roles (an array of strings). */
+  readonly rolesClaim: string;
+}
+
+export interface AuthConfig {
+  readonly mode: AuthMode;
+  readonly apiKeyHeader: string;
+  readonly apiKeys: readonly ApiKeyEntry[];
+  readonly jwt?: JwtConfig;
+  readonly acl: readonly AclRule[];
+  /** Accept credentials in an `access_token` query parameter on WebSocket upgrades. */
+  readonly allowQueryToken: boolean;
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  /** Browser origins allowed for CORS and WebSocket upgrades; `*` allows any. */
+  readonly allowedOrigins: readonly string[];
+}
+
 export interface Config {
   readonly port: number;
   readonly host: string;
@@ -58,6 +104,7 @@ export interface Config {
     /** Metadata answers are cached this long; admin changes invalidate at once. */
     readonly cacheTtlMs: number;
   };
+  readonly auth: AuthConfig;
 }
 
 export class ConfigError extends Error {
@@ -129,6 +176,24 @@ class EnvReader {
     return bytes;
   }
 
+  /** A JSON file, parsed; `check` returns problems with its shape. */
+  jsonFile<T>(name: string, check: (value: unknown) => string | undefined): T | undefined {
+    const text = this.file(name);
+    if (text === undefined) return undefined;
+    try {
+      const value: unknown = JSON.parse(text);
+      const problem = check(value);
+      if (problem) {
+        this.problems.push(`${name}: ${problem}`);
+        return undefined;
+      }
+      return value as T;
+    } catch (error) {
+      this.problems.push(`${name} is not valid JSON: ${(error as Error).message}`);
+      return undefined;
+    }
+  }
+
   file(name: string): string | undefined {
     const path = this.raw(name);
     if (path === undefined) return undefined;
@@ -183,6 +248,79 @@ function parseSasl(reader: EnvReader): KafkaSaslConfig | undefined {
   return Object.freeze({ mechanism: checked, username, password });
 }
 
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+
+function checkAcl(value: unknown): string | undefined {
+  const rules = (value as { rules?: unknown })?.rules;
+  if (!Array.isArray(rules)) return 'must be {"rules": [...]}';
+  for (const [i, rule] of rules.entries()) {
+    const r = rule as Partial<Record<keyof AclRule, unknown>>;
+    if (!isStringArray(r.principals) || !isStringArray(r.topics) || !isStringArray(r.operations)) {
+      return `rules[${i}] needs "principals", "topics" and "operations" as lists of strings`;
+    }
+    const bad = r.operations.filter((op) => !(ACL_OPERATIONS as readonly string[]).includes(op));
+    if (bad.length > 0) return `rules[${i}].operations has ${bad.join(', ')}; allowed: ${ACL_OPERATIONS.join(', ')}`;
+  }
+  return undefined;
+}
+
+function checkApiKeys(value: unknown): string | undefined {
+  if (!Array.isArray(value)) return 'must be a list of {"name", "sha256", "roles"?}';
+  for (const [i, entry] of value.entries()) {
+    const e = entry as Partial<Record<keyof ApiKeyEntry, unknown>>;
+    if (typeof e.name !== 'string' || typeof e.sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(e.sha256)) {
+      return `[${i}] needs "name" and "sha256" (64 hex digits: the SHA-256 of the key, never the key)`;
+    }
+    if (e.roles !== undefined && !isStringArray(e.roles)) return `[${i}].roles must be a list of strings`;
+  }
+  return undefined;
+}
+
+function checkJwks(value: unknown): string | undefined {
+  return Array.isArray((value as { keys?: unknown })?.keys) ? undefined : 'must be a JSON Web Key Set {"keys": [...]}';
+}
+
+function parseAuth(r: EnvReader): AuthConfig {
+  const mode = r.oneOf<AuthMode>('AUTH_MODE', ['none', 'api-key', 'jwt'], 'none');
+  const acl = r.jsonFile<{ rules: AclRule[] }>('AUTH_ACL_FILE', checkAcl);
+  const apiKeys = (r.jsonFile<ApiKeyEntry[]>('AUTH_API_KEYS_FILE', checkApiKeys) ?? []).map((k) => ({
+    name: k.name,
+    sha256: k.sha256.toLowerCase(),
+    roles: k.roles ?? [],
+  }));
+  let jwt: JwtConfig | undefined;
+  if (mode !== 'none' && !acl) r.problems.push(`AUTH_MODE=${mode} needs AUTH_ACL_FILE: without rules every request would be denied`);
+  if (mode === 'api-key' && apiKeys.length === 0) r.problems.push('AUTH_MODE=api-key needs AUTH_API_KEYS_FILE with at least one key');
+  if (mode === 'jwt') {
+    const secret = r.raw('AUTH_JWT_SECRET');
+    const jwks = r.jsonFile<{ keys: object[] }>('AUTH_JWT_JWKS_FILE', checkJwks);
+    const jwksUrl = r.raw('AUTH_JWT_JWKS_URL');
+    const issuer = r.raw('AUTH_JWT_ISSUER');
+    const audience = r.raw('AUTH_JWT_AUDIENCE');
+    const sources = [secret, jwks ?? r.raw('AUTH_JWT_JWKS_FILE'), jwksUrl].filter((x) => x !== undefined).length;
+    if (sources !== 1) r.problems.push('AUTH_MODE=jwt needs exactly one of AUTH_JWT_SECRET, AUTH_JWT_JWKS_FILE, AUTH_JWT_JWKS_URL');
+    if (secret !== undefined && secret.length < 32) r.problems.push('AUTH_JWT_SECRET must be at least 32 characters for HS256');
+    if (jwksUrl !== undefined && !/^https?:\/\//.test(jwksUrl)) r.problems.push('AUTH_JWT_JWKS_URL must be an http(s) URL');
+    if (!issuer) r.problems.push('AUTH_MODE=jwt needs AUTH_JWT_ISSUER');
+    if (!audience) r.problems.push('AUTH_MODE=jwt needs AUTH_JWT_AUDIENCE');
+    jwt = { secret, jwks, jwksUrl, issuer: issuer ?? '', audience: audience ?? '', rolesClaim: r.string('AUTH_JWT_ROLES_CLAIM', 'roles') };
+  }
+  const origins = r.string('ALLOWED_ORIGINS', '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) r.problems.push(`ALLOWED_ORIGINS has ${JSON.stringify(origin)}; origins look like https://app.example.com`);
+  }
+  return {
+    mode,
+    apiKeyHeader: r.string('AUTH_API_KEY_HEADER', 'x-api-key').toLowerCase(),
+    apiKeys,
+    jwt,
+    acl: acl?.rules ?? [],
+    allowQueryToken: r.bool('AUTH_ALLOW_QUERY_TOKEN', true),
+    rateLimit: { perSecond: r.int('RATE_LIMIT_PER_SECOND', 0, 0, 1_000_000), burst: r.int('RATE_LIMIT_BURST', 50, 1, 1_000_000) },
+    allowedOrigins: origins,
+  };
+}
+
 /** Builds the frozen configuration, or throws a ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const r = new EnvReader(env);
@@ -214,6 +352,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     schemas: { preloadDir },
     metadata: { cacheTtlMs: r.int('METADATA_CACHE_TTL_MS', 2000, 0, 3_600_000) },
+    auth: parseAuth(r),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);

@@ -13,6 +13,10 @@ export interface RunningGateway {
   stop(): Promise<void>;
 }
 
+function isLoopback(address: string): boolean {
+  return address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
+}
+
 /** Wires Kafka, the app and an HTTP server from the config, and starts listening. */
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
   const services = buildServices(config, logger);
@@ -33,6 +37,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   logger.info({ url }, 'gateway listening');
+  if (config.auth.mode === 'none' && !isLoopback(address)) {
+    const warning = `WARNING: authentication is off (AUTH_MODE=none) and the gateway listens on ${address}: anyone who can reach ${url} can produce to and read every topic. Set AUTH_MODE for anything but local development.`;
+    logger.warn(warning);
+    process.stderr.write(`\n${'!'.repeat(78)}\n${warning}\n${'!'.repeat(78)}\n\n`);
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = () => {

@@ -4,6 +4,7 @@
  * tests share this, so a test app is wired exactly as the real one.
  */
 import type { AppServices } from './app.js';
+import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
 import { KafkaConnection } from './kafka/index.js';
 import type { Logger } from './logger.js';
@@ -11,6 +12,7 @@ import { Metrics } from './metrics.js';
 
 export interface GatewayServices extends AppServices {
   readonly kafka: KafkaConnection;
+  readonly auth: AuthService;
   /** Starts background work (Kafka connection, topic tails); resolves once the essentials are up or retrying. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -24,6 +26,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     logger,
     metrics,
     kafka,
+    auth: new AuthService(config.auth),
     readiness: () => kafka.readiness(),
     async start() {
       void kafka.connect();

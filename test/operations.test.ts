@@ -55,3 +55,30 @@ test('X-Request-Id is echoed when given and generated when not', async () => {
     assert.match(res.headers['x-request-id'] ?? '', /^[0-9a-f-]{36}$/, 'an unusable id is replaced, not echoed');
   }
 });
+
+test('security headers are on every answer', async () => {
+  const res = await request(gw.app).get('/docs');
+  assert.equal(res.headers['x-content-type-options'], 'nosniff');
+  assert.equal(res.headers['x-frame-options'], 'DENY');
+  assert.match(res.headers['content-security-policy'] ?? '', /default-src 'self'/);
+  assert.equal(res.headers['x-powered-by'], undefined);
+});
+
+test('CORS: same origin and listed origins are allowed, others refused at preflight', async () => {
+  const listed = await testGateway({ ALLOWED_ORIGINS: 'https://app.example.com' });
+  try {
+    const preflight = await request(listed.app)
+      .options('/readyz')
+      .set('Origin', 'https://app.example.com')
+      .set('Access-Control-Request-Method', 'GET')
+      .expect(204);
+    assert.equal(preflight.headers['access-control-allow-origin'], 'https://app.example.com');
+    assert.match(preflight.headers['access-control-allow-headers'] ?? '', /Authorization/);
+    const refused = await request(listed.app).options('/readyz').set('Origin', 'https://evil.example').set('Access-Control-Request-Method', 'GET').expect(403);
+    assert.equal(refused.body.code, 'GW_ERR_FORBIDDEN');
+    const simple = await request(listed.app).get('/healthz').set('Origin', 'https://evil.example').expect(200);
+    assert.equal(simple.headers['access-control-allow-origin'], undefined);
+  } finally {
+    await listed.close();
+  }
+});

@@ -5,10 +5,14 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { sharedBrokers } from './helpers/env.js';
 
-async function runGateway() {
+async function runGateway(env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: '0', KAFKA_BROKERS: sharedBrokers(), LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '5000' },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, PORT: '0', KAFKA_BROKERS: sharedBrokers(), LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '5000', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
   });
   const lines: Array<Record<string, unknown>> = [];
   const exit = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
@@ -20,7 +24,7 @@ async function runGateway() {
     });
     void exit.then((code) => rej(new Error(`gateway exited early with ${code}`)));
   });
-  return { child, url, lines, exit };
+  return { child, url, lines, exit, stderr: () => stderr };
 }
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -36,3 +40,11 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     await assert.rejects(fetch(`${gw.url}/healthz`), 'the port must be closed after shutdown');
   });
 }
+
+test('listening beyond loopback without auth prints a loud warning', async () => {
+  const gw = await runGateway({ HOST: '0.0.0.0' });
+  gw.child.kill('SIGTERM');
+  assert.equal(await gw.exit, 0);
+  assert.match(gw.stderr(), /WARNING: authentication is off/);
+  assert.ok(gw.lines.some((l) => String(l.msg).includes('authentication is off')));
+});

@@ -1,0 +1,49 @@
+/**
+ * Topic ACLs: each rule grants operations on topic patterns to principals.
+ * Whatever no rule allows is denied. Patterns are an exact topic name, a
+ * prefix ending in `*` (`orders.*`), or `*` for every topic.
+ */
+
+import type { AclOperation, AclRule } from '../config.js';
+
+export type { AclOperation, AclRule };
+
+export interface Principal {
+  readonly name: string;
+  readonly roles: readonly string[];
+  /** When the credential stops being valid (JWT `exp`), in epoch ms. */
+  readonly expiresAt?: number;
+  /** The anonymous principal of auth mode `none`, which every check allows. */
+  readonly anonymous?: boolean;
+}
+
+function topicMatches(pattern: string, topic: string): boolean {
+  if (pattern === '*') return true;
+  return pattern.endsWith('*') ? topic.startsWith(pattern.slice(0, -1)) : pattern === topic;
+}
+
+function appliesTo(rule: AclRule, principal: Principal): boolean {
+  return rule.principals.some(
+    (p) => p === '*' || p === principal.name || (p.startsWith('role:') && principal.roles.includes(p.slice('role:'.length))),
+  );
+}
+
+export class Acl {
+  constructor(readonly rules: readonly AclRule[]) {}
+
+  /**
+   * Whether the principal may do `operation` on `topic`. Without a topic
+   * (cluster-wide reads such as listing topics) it asks whether the
+   * principal may do it on some topic; listings then show only the topics
+   * it may describe.
+   */
+  allows(principal: Principal, operation: AclOperation, topic?: string): boolean {
+    if (principal.anonymous) return true;
+    return this.rules.some(
+      (rule) =>
+        rule.operations.includes(operation) &&
+        appliesTo(rule, principal) &&
+        (topic === undefined ? rule.topics.length > 0 : rule.topics.some((pattern) => topicMatches(pattern, topic))),
+    );
+  }
+}

@@ -1,0 +1,63 @@
+import type { AuthConfig } from '../config.js';
+import { GatewayError } from '../errors.js';
+import { Acl, type AclOperation, type Principal } from './acl.js';
+import { createAuthenticator, type Authenticator, type Credentials } from './authenticator.js';
+import { RateLimiter } from './rate-limit.js';
+
+/** The one place every HTTP route and WebSocket frame asks: who is this, may they, and are they within their rate. */
+export class AuthService {
+  readonly authenticator: Authenticator;
+  readonly acl: Acl;
+  readonly rateLimiter: RateLimiter;
+
+  constructor(readonly config: AuthConfig) {
+    this.authenticator = createAuthenticator(config);
+    this.acl = new Acl(config.acl);
+    this.rateLimiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
+  }
+
+  get enabled(): boolean {
+    return this.config.mode !== 'none';
+  }
+
+  authenticate(credentials: Credentials): Promise<Principal> {
+    return this.authenticator.authenticate(credentials);
+  }
+
+  /** Throws 403 unless allowed. The detail names the operation but says nothing about whether the topic exists. */
+  authorize(principal: Principal, operation: AclOperation, topic?: string): void {
+    if (!this.acl.allows(principal, operation, topic)) {
+      throw new GatewayError(
+        'GW_ERR_FORBIDDEN',
+        topic === undefined ? `${principal.name} may not ${operation}.` : `${principal.name} may not ${operation} topic ${JSON.stringify(topic)}.`,
+      );
+    }
+  }
+
+  /** Topics of a listing the principal may describe. */
+  visibleTopics<T extends { name: string }>(principal: Principal, topics: readonly T[]): T[] {
+    return topics.filter((t) => this.acl.allows(principal, 'describe', t.name));
+  }
+
+  /** Throws 429 with Retry-After when the principal's bucket is empty. */
+  checkRate(principal: Principal): void {
+    const decision = this.rateLimiter.take(principal.name);
+    if (!decision.allowed) {
+      throw new GatewayError('GW_ERR_TOO_MANY_REQUESTS', `Rate limit of ${this.config.rateLimit.perSecond} requests per second exceeded.`, {
+        retryAfterSeconds: decision.retryAfterSeconds,
+      });
+    }
+  }
+
+  isOriginAllowed(origin: string | undefined, host: string | undefined): boolean {
+    if (origin === undefined) return true; // not a browser: nothing to check
+    const allowed = this.config.allowedOrigins;
+    if (allowed.includes('*') || allowed.includes(origin)) return true;
+    // Same origin: the page the gateway itself serves.
+    try {
+      return host !== undefined && new URL(origin).host === host;
+    } catch {
+      return false;
+    }
+  }
+}
