@@ -71,11 +71,19 @@ export interface BrokerOptions {
   logFile?: string;
   /** JVM heap; small by default because tests run beside it on 2 cores. */
   heap?: string;
+  /**
+   * Adds a SASL_PLAINTEXT listener accepting PLAIN, SCRAM-SHA-256 and
+   * SCRAM-SHA-512 for these users (SCRAM credentials are written at format
+   * time, as KRaft requires).
+   */
+  saslUsers?: ReadonlyArray<{ username: string; password: string }>;
 }
 
 export interface Broker {
   /** host:port for KAFKA_BROKERS. */
   readonly brokers: string;
+  /** host:port of the SASL_PLAINTEXT listener, when saslUsers were given. */
+  readonly saslBrokers?: string;
   readonly port: number;
   readonly dataDir: string;
   /** Stops the JVM (SIGTERM, then SIGKILL after a bound). Keeps the data. */
@@ -98,15 +106,18 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const dataDir = mkdtempSync(join(tmpdir(), 'kafka-gateway-broker-'));
   const port = options.port ?? (await freePort());
   const controllerPort = await freePort();
+  const saslPort = options.saslUsers ? await freePort() : undefined;
+  const saslListener = saslPort ? `,SASL_PLAINTEXT://127.0.0.1:${saslPort}` : '';
   const properties: Record<string, string> = {
     'process.roles': 'broker,controller',
     'node.id': '1',
     'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${saslListener}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}${saslListener}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    ...(options.saslUsers ? saslProperties(options.saslUsers) : {}),
     'log.dirs': join(dataDir, 'logs'),
     'offsets.topic.replication.factor': '1',
     // One offsets partition loads in milliseconds; fifty make the first
@@ -134,7 +145,10 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     .map((l) => l.trim())
     .find((l) => /^[A-Za-z0-9_-]{22}$/.test(l));
   if (!clusterId) throw new Error('kafka StorageTool random-uuid printed no cluster id');
-  const format = spawnSync('java', java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propertiesFile]), {
+  const scram = (options.saslUsers ?? []).flatMap(({ username, password }) =>
+    ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name=${username},password=${password}]`]),
+  );
+  const format = spawnSync('java', java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propertiesFile, ...scram]), {
     encoding: 'utf8',
   });
   if (format.status !== 0) throw new Error(`formatting the KRaft log dir failed:\n${format.stdout}${format.stderr}`);
@@ -175,6 +189,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   await launch();
   return {
     brokers: `127.0.0.1:${port}`,
+    saslBrokers: saslPort ? `127.0.0.1:${saslPort}` : undefined,
     port,
     dataDir,
     halt,
@@ -183,6 +198,16 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       await halt();
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+function saslProperties(users: ReadonlyArray<{ username: string; password: string }>): Record<string, string> {
+  const plainUsers = users.map(({ username, password }) => `user_${username}="${password}"`).join(' ');
+  return {
+    'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+    'listener.name.sasl_plaintext.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required ${plainUsers};`,
+    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
+    'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config': 'org.apache.kafka.common.security.scram.ScramLoginModule required;',
   };
 }
 

@@ -34,5 +34,6 @@ try {
   process.once('SIGINT', onSignal);
 } catch (error) {
   logger.fatal({ err: error }, 'gateway failed to start');
+  process.stderr.write(`kafka-gateway: failed to start: ${(error as Error).message}\n`);
   process.exit(1);
 }

@@ -29,7 +29,13 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     auth: new AuthService(config.auth),
     readiness: () => kafka.readiness(),
     async start() {
-      void kafka.connect();
+      // A broker that is down must not hold up start-up (the gateway serves
+      // /healthz and a 503 /readyz meanwhile); refused credentials answer
+      // fast and stop the process.
+      const bound = Math.max(config.kafka.connectionTimeoutMs, 5000);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([kafka.firstAttempt(), new Promise<void>((res) => (timer = setTimeout(res, bound)))]);
+      clearTimeout(timer);
     },
     async close() {
       await kafka.close();

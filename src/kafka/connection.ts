@@ -2,6 +2,14 @@ import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createKafka } from './client.js';
+import { isAuthenticationFailure } from './errors.js';
+
+/** A connection failure that retrying cannot mend, as an error whose message says what to fix. */
+function fatalConnectError(error: unknown, config: Config['kafka']): Error | undefined {
+  if (!isAuthenticationFailure(error)) return undefined;
+  const who = config.sasl ? `user ${JSON.stringify(config.sasl.username)} with ${config.sasl.mechanism.toUpperCase()}` : 'the gateway';
+  return new Error(`Kafka refused to authenticate ${who}: check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD.`);
+}
 
 export interface Readiness {
   readonly ready: boolean;
@@ -22,6 +30,8 @@ export class KafkaConnection {
   #probe: Admin;
   #producerConnected = false;
   #connecting?: Promise<void>;
+  #firstAttempt?: Promise<void>;
+  #firstAttemptDone?: (error?: Error) => void;
   #closed = false;
   #retryTimer?: NodeJS.Timeout;
 
@@ -47,10 +57,28 @@ export class KafkaConnection {
     this.#probe = createKafka(config.kafka, logger, { retry: { retries: 0 } }).admin();
   }
 
-  /** Starts connecting; retries in the background until it succeeds or close() is called. */
+  /**
+   * Starts connecting; retries in the background until it succeeds or
+   * close() is called. Resolves once connected; rejects only on a failure
+   * no retry can mend, such as credentials the broker refuses.
+   */
   connect(): Promise<void> {
     this.#connecting ??= this.#connectLoop();
     return this.#connecting;
+  }
+
+  /**
+   * Resolves after the first connection attempt, whether it succeeded or
+   * will be retried; rejects when it failed for good. Start-up waits on
+   * this so that a wrong password stops the process with a clear message
+   * while an absent broker does not.
+   */
+  firstAttempt(): Promise<void> {
+    this.#firstAttempt ??= new Promise<void>((res, rej) => {
+      this.#firstAttemptDone = (error) => (error ? rej(error) : res());
+    });
+    void this.connect().catch(() => undefined);
+    return this.#firstAttempt;
   }
 
   async #connectLoop(): Promise<void> {
@@ -61,8 +89,15 @@ export class KafkaConnection {
         await this.admin.connect();
         this.#producerConnected = true;
         this.logger.info({ brokers: this.config.kafka.brokers }, 'connected to Kafka');
+        this.#firstAttemptDone?.();
         return;
       } catch (error) {
+        const fatal = fatalConnectError(error, this.config.kafka);
+        if (fatal) {
+          this.#firstAttemptDone?.(fatal);
+          throw fatal;
+        }
+        this.#firstAttemptDone?.();
         this.logger.warn({ err: error, retryInMs: delay }, 'cannot connect to Kafka yet');
         await new Promise<void>((res) => {
           this.#retryTimer = setTimeout(res, delay);

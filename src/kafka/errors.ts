@@ -60,3 +60,9 @@ export function isUnavailable(error: unknown): boolean {
   const original = (error as { originalError?: unknown }).originalError;
   return original instanceof KafkaJSError && original.retriable;
 }
+
+/** The broker refused the gateway's credentials: no retry will help. */
+export function isAuthenticationFailure(error: unknown): boolean {
+  if (error instanceof KafkaJSSASLAuthenticationError) return true;
+  return error instanceof KafkaJSProtocolError && ['SASL_AUTHENTICATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM'].includes(error.type);
+}
