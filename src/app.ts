@@ -1,11 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Config } from './config.js';
-import type { Readiness } from './kafka/index.js';
+import type { MetadataService, Readiness, TopicAdmin } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { notFound, problemHandler } from './routes/problems.js';
 import { operationsRouter } from './routes/operations.js';
+import { adminRouter } from './routes/admin.js';
+import { confluentMetadataRouter } from './routes/confluent-metadata.js';
+import { metadataRouter } from './routes/metadata.js';
+import type { PermissionCheck } from './routes/permissions.js';
+import type { SchemaInfo } from './routes/topic-shapes.js';
 
 /** What the app needs from the outside; tests pass their own. */
 export interface AppServices {
@@ -13,6 +18,12 @@ export interface AppServices {
   readonly logger: Logger;
   readonly readiness: () => Promise<Readiness>;
   readonly metrics?: Metrics;
+  readonly metadata: MetadataService;
+  readonly topicAdmin: TopicAdmin;
+  /** Whether a topic has a JSON Schema and its version; no topic has one when left out. */
+  readonly schemaInfo?: SchemaInfo;
+  /** Who may administer topics; everyone when left out (no authentication configured). */
+  readonly permissionCheck?: PermissionCheck;
 }
 
 export interface GatewayApp {
@@ -59,6 +70,11 @@ export function createApp(services: AppServices): GatewayApp {
   });
 
   app.use(operationsRouter({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }));
+
+  const { metadata, topicAdmin, schemaInfo, permissionCheck } = services;
+  app.use(adminRouter({ topicAdmin, schemaInfo, permissionCheck, bodyLimitBytes: services.config.bodyLimitBytes }));
+  app.use(metadataRouter({ metadata, schemaInfo }));
+  app.use(confluentMetadataRouter({ metadata, logger }));
 
   app.use(notFound);
   app.use(problemHandler(logger));

@@ -5,7 +5,7 @@
  */
 import type { AppServices } from './app.js';
 import type { Config } from './config.js';
-import { KafkaConnection } from './kafka/index.js';
+import { KafkaConnection, MetadataService, TopicAdmin } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 
@@ -19,11 +19,15 @@ export interface GatewayServices extends AppServices {
 export function buildServices(config: Config, logger: Logger): GatewayServices {
   const metrics = new Metrics();
   const kafka = new KafkaConnection(config, logger);
+  const metadata = new MetadataService(kafka.admin, { cacheTtlMs: config.metadata.cacheTtlMs, timeoutMs: config.metadata.timeoutMs });
+  const topicAdmin = new TopicAdmin(kafka.admin, metadata);
   return {
     config,
     logger,
     metrics,
     kafka,
+    metadata,
+    topicAdmin,
     readiness: () => kafka.readiness(),
     async start() {
       void kafka.connect();
