@@ -163,6 +163,8 @@ test('unknown topics and groups are 404', async () => {
   conforms(await request(gw.app).patch(`/v1/topics/${missing}/configs`).send({ 'retention.ms': '1000' }).expect(404));
   const group = conforms(await request(gw.app).get(`/v1/consumer-groups/${uniqueName('nogroup')}`).expect(404));
   assert.equal(group.body.code, 'GW_ERR_GROUP_NOT_FOUND');
+  const badName = conforms(await request(gw.app).get(`/v1/topics/${encodeURIComponent('not a topic!')}`).expect(400));
+  assert.equal(badName.body.code, 'GW_ERR_INVALID_TOPIC');
 });
 
 test('offsets by time land on the first record at or after the time', async () => {
