@@ -347,4 +347,6 @@ test('every admin route passes the one permission check; reads do not', async ()
   const read = conforms(await request(denied.app).get(`/v1/topics/${topicWithSchema}`).expect(200));
   assert.deepEqual(read.body.schema, { version: 3 }, 'the schema registry says which version the topic has');
   assert.equal(read.body.partitionCount, 1, 'the denied change did not happen');
+  conforms(await request(denied.app).get('/v1/topics').expect(200));
+  assert.equal(asked.length, 4, 'reads do not ask for the admin permission');
 });
