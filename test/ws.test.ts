@@ -259,3 +259,62 @@ test('shutdown closes sockets with 1001', async () => {
   await own.stop();
   assert.equal((await client.waitClosed()).code, 1001);
 });
+
+test('a plain GET on a WebSocket endpoint answers 426 saying how to connect', async () => {
+  const request = (await import('supertest')).default;
+  const { conforms } = await import('./helpers/contract.js');
+  for (const path of ['/v1/ws', '/v1/topics/anything/ws']) {
+    const res = conforms(await request(gateway.server).get(path).expect(426));
+    assert.equal(res.headers.upgrade, 'websocket');
+    assert.match(res.body.detail, /WebSocket endpoint/);
+  }
+});
+
+test('a client that stops reading: gateway memory stays bounded, another client keeps its stream', async () => {
+  const bound = 256 * 1024;
+  const own = await startGateway(testConfig({ WS_MAX_BUFFERED: String(bound) }), quietLogger());
+  try {
+    const url = own.url.replace(/^http/, 'ws');
+    const topic = await topicWith(1);
+    const slow = await WsClient.connect(`${url}/v1/ws`);
+    const fast = await WsClient.connect(`${url}/v1/ws`);
+    for (const c of [slow, fast]) {
+      c.send({ op: 'subscribe', id: 's', topics: [topic] });
+      await c.next(isOp('subscribed', 's'));
+    }
+    // The slow client's socket stops reading: TCP fills, then the gateway's send buffer.
+    (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    const value = 'x'.repeat(1024);
+    const total = 4000;
+    for (let i = 0; i < total; i += 500) {
+      await producer.send({ topic, messages: Array.from({ length: 500 }, () => ({ value })) });
+    }
+    await fast.collect(isRecord('s'), total, 60_000);
+    const stats = own.services.webSockets.stats();
+    const peak = own.services.webSockets.peakBufferedBytes();
+    // The bound, plus what one fetch of the paused partition may still bring in.
+    const fetchSlack = Math.min(1024 * 1024, Math.max(64 * 1024, bound / 4));
+    assert.ok(peak <= bound + fetchSlack + 64 * 1024, `peak unsent bytes ${peak} exceed the bound ${bound} + fetch ${fetchSlack}`);
+    assert.ok(stats.bufferedBytes <= bound + fetchSlack + 64 * 1024);
+    assert.ok(slow.frames.length < total, 'the slow client has not read everything');
+    slow.socket.terminate();
+    await fast.close();
+  } finally {
+    await own.stop();
+  }
+});
+
+test('a peer that stops answering pings is terminated and its group released', async () => {
+  const own = await startGateway(testConfig({ WS_PING_INTERVAL_MS: '200' }), quietLogger());
+  try {
+    const topic = await topicWith(1);
+    const client = await WsClient.connect(`${own.url.replace(/^http/, 'ws')}/v1/ws`, { autoPong: false });
+    client.send({ op: 'subscribe', id: 's', topics: [topic] });
+    const subscribed = await client.next(isOp('subscribed', 's'));
+    await client.waitClosed();
+    await eventually(async () => own.services.webSockets.stats().connections === 0);
+    await eventually(async () => !(await groups()).includes(String(subscribed.group)));
+  } finally {
+    await own.stop();
+  }
+});
