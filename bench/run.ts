@@ -10,6 +10,7 @@ import { cpus, totalmem, platform, release } from 'node:os';
 import { startBroker, kafkaVersion, type Broker } from '../kafka/broker.js';
 import type { ScenarioResult } from './lib.js';
 import { runProduceBenchmarks } from './produce.js';
+import { runWebSocketBenchmarks } from './websocket.js';
 
 const quick = process.argv.includes('--quick');
 const seconds = quick ? 3 : 10;
@@ -38,6 +39,7 @@ const machine = {
 const results: ScenarioResult[] = [];
 try {
   results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds })));
+  results.push(...(await runWebSocketBenchmarks({ brokers, seconds, quick })));
 } finally {
   await broker?.stop();
 }
