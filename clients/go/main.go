@@ -91,16 +91,28 @@ func run(baseURL, topic string) (*report, error) {
 	}
 
 	// --- PRODUCE: once POST /v1/topics/{topic}/records is in openapi.yaml ---
-	// sent, err := client.ProduceRecordsWithResponse(ctx, topic, gateway.ProduceRecordsJSONRequestBody{Records: ...sampleRecords("go")...})
-	// if err = expect("produce", sent, err, sent != nil && sent.JSON200 != nil); err != nil { return nil, err }
-	// produced := make([]offset, 0, len(sent.JSON200.Offsets)); for _, o := range sent.JSON200.Offsets { produced = append(produced, offset{o.Partition, o.Offset}) }
+	// The JSON body goes through the generic WithBody call: the record items are
+	// anonymous structs in the generated types unless the spec names them.
+	// body, _ := json.Marshal(map[string]any{"records": sampleRecords("go")})
+	// sent, err := client.ProduceRecordsWithBodyWithResponse(ctx, topic, "application/json", bytes.NewReader(body))
+	// if err = expect("produce", sent, err, sent != nil && sent.JSON200 != nil); err != nil {
+	// 	return nil, err
+	// }
+	// list := make([]offset, 0, len(sent.JSON200.Offsets))
+	// for _, o := range sent.JSON200.Offsets {
+	// 	list = append(list, offset{Partition: o.Partition, Offset: o.Offset})
+	// }
+	// produced := &list
 	var produced *[]offset
 	_ = sampleRecords
 
 	// --- TOPIC METADATA: once GET /v1/topics/{topic} is in openapi.yaml ---
 	// meta, err := client.GetTopicWithResponse(ctx, topic)
-	// if err = expect("topic metadata", meta, err, meta != nil && meta.JSON200 != nil); err != nil { return nil, err }
-	// n := len(meta.JSON200.Partitions); partitions := &n
+	// if err = expect("topic metadata", meta, err, meta != nil && meta.JSON200 != nil); err != nil {
+	// 	return nil, err
+	// }
+	// n := len(meta.JSON200.Partitions)
+	// partitions := &n
 	var partitions *int
 	_ = topic
 

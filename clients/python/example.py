@@ -35,7 +35,7 @@ def main(base_url: str, topic: str) -> None:
 
     # --- PRODUCE: once POST /v1/topics/{topic}/records is in openapi.yaml ---
     # from kafka_gateway_client.api.records import produce_records   (module = the operation's tag)
-    # from kafka_gateway_client.models import ProduceRequest
+    # from kafka_gateway_client.models import ProduceRequest   (named after the request body schema)
     # sent = produce_records.sync(client=client, topic=topic,
     #                             body=ProduceRequest.from_dict({"records": sample_records("python")}))
     # produced = [{"partition": o.partition, "offset": o.offset} for o in sent.offsets]
