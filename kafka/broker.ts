@@ -77,6 +77,11 @@ export interface BrokerOptions {
    * time, as KRaft requires).
    */
   saslUsers?: ReadonlyArray<{ username: string; password: string }>;
+  /**
+   * Adds an SSL listener with this PKCS12 keystore; with a truststore,
+   * clients must present a certificate it trusts (mutual TLS).
+   */
+  tls?: { keystore: string; truststore?: string; password: string };
 }
 
 export interface Broker {
@@ -84,6 +89,8 @@ export interface Broker {
   readonly brokers: string;
   /** host:port of the SASL_PLAINTEXT listener, when saslUsers were given. */
   readonly saslBrokers?: string;
+  /** host:port of the SSL listener, when tls was given. */
+  readonly sslBrokers?: string;
   readonly port: number;
   readonly dataDir: string;
   /** Stops the JVM (SIGTERM, then SIGKILL after a bound). Keeps the data. */
@@ -107,7 +114,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const port = options.port ?? (await freePort());
   const controllerPort = await freePort();
   const saslPort = options.saslUsers ? await freePort() : undefined;
-  const saslListener = saslPort ? `,SASL_PLAINTEXT://127.0.0.1:${saslPort}` : '';
+  const sslPort = options.tls ? await freePort() : undefined;
+  const saslListener =
+    (saslPort ? `,SASL_PLAINTEXT://127.0.0.1:${saslPort}` : '') + (sslPort ? `,SSL://127.0.0.1:${sslPort}` : '');
   const properties: Record<string, string> = {
     'process.roles': 'broker,controller',
     'node.id': '1',
@@ -116,8 +125,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}${saslListener}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL',
     ...(options.saslUsers ? saslProperties(options.saslUsers) : {}),
+    ...(options.tls ? tlsProperties(options.tls) : {}),
     'log.dirs': join(dataDir, 'logs'),
     'offsets.topic.replication.factor': '1',
     // One offsets partition loads in milliseconds; fifty make the first
@@ -190,6 +200,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   return {
     brokers: `127.0.0.1:${port}`,
     saslBrokers: saslPort ? `127.0.0.1:${saslPort}` : undefined,
+    sslBrokers: sslPort ? `127.0.0.1:${sslPort}` : undefined,
     port,
     dataDir,
     halt,
@@ -198,6 +209,24 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       await halt();
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+function tlsProperties(tls: NonNullable<BrokerOptions['tls']>): Record<string, string> {
+  const prefix = 'listener.name.ssl.ssl';
+  return {
+    [`${prefix}.keystore.location`]: tls.keystore,
+    [`${prefix}.keystore.type`]: 'PKCS12',
+    [`${prefix}.keystore.password`]: tls.password,
+    [`${prefix}.key.password`]: tls.password,
+    ...(tls.truststore
+      ? {
+          [`${prefix}.truststore.location`]: tls.truststore,
+          [`${prefix}.truststore.type`]: 'PKCS12',
+          [`${prefix}.truststore.password`]: tls.password,
+          [`${prefix}.client.auth`]: 'required',
+        }
+      : {}),
   };
 }
 

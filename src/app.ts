@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
-import type { Readiness } from './kafka/index.js';
+import type { MetadataService, Readiness, TopicAdmin } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { openapiPath } from './paths.js';
@@ -11,6 +11,10 @@ import { Contract, matchOperation } from './routes/contract.js';
 import { docsRouter } from './routes/docs.js';
 import { notFound, problemHandler } from './routes/problems.js';
 import { operationsRouter } from './routes/operations.js';
+import { adminRouter } from './routes/admin.js';
+import { confluentMetadataRouter } from './routes/confluent-metadata.js';
+import { metadataRouter } from './routes/metadata.js';
+import type { SchemaInfo } from './routes/topic-shapes.js';
 
 /** What the app needs from the outside; tests pass their own. */
 export interface AppServices {
@@ -21,6 +25,10 @@ export interface AppServices {
   /** The compiled openapi.yaml; loaded from the file when not given. */
   readonly contract?: Contract;
   readonly auth?: AuthService;
+  readonly metadata: MetadataService;
+  readonly topicAdmin: TopicAdmin;
+  /** Whether a topic has a JSON Schema and its version; no topic has one when left out. */
+  readonly schemaInfo?: SchemaInfo;
 }
 
 export interface GatewayApp {
@@ -77,6 +85,10 @@ export function createApp(services: AppServices): GatewayApp {
   app.use(operationsRouter({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }));
 
   app.use(docsRouter());
+  const { metadata, topicAdmin, schemaInfo } = services;
+  app.use(adminRouter({ topicAdmin, schemaInfo, bodyLimitBytes: services.config.bodyLimitBytes }));
+  app.use(metadataRouter({ metadata, schemaInfo, auth }));
+  app.use(confluentMetadataRouter({ metadata, auth }));
 
   app.use(notFound);
   app.use(problemHandler(logger));

@@ -103,6 +103,8 @@ export interface Config {
   readonly metadata: {
     /** Metadata answers are cached this long; admin changes invalidate at once. */
     readonly cacheTtlMs: number;
+    /** A metadata or admin request that Kafka has not answered by then fails with 503. */
+    readonly timeoutMs: number;
   };
   readonly auth: AuthConfig;
 }
@@ -351,7 +353,10 @@ export function loadConfig(env: Env = process.env): Config {
       autoCreateTopics: r.bool('AUTO_CREATE_TOPICS', false),
     },
     schemas: { preloadDir },
-    metadata: { cacheTtlMs: r.int('METADATA_CACHE_TTL_MS', 2000, 0, 3_600_000) },
+    metadata: {
+      cacheTtlMs: r.int('METADATA_CACHE_TTL_MS', 2000, 0, 3_600_000),
+      timeoutMs: r.int('METADATA_TIMEOUT_MS', 10_000, 100, 600_000),
+    },
     auth: parseAuth(r),
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);

@@ -6,7 +6,7 @@
 import type { AppServices } from './app.js';
 import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
-import { KafkaConnection } from './kafka/index.js';
+import { KafkaConnection, MetadataService, TopicAdmin } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 
@@ -21,12 +21,16 @@ export interface GatewayServices extends AppServices {
 export function buildServices(config: Config, logger: Logger): GatewayServices {
   const metrics = new Metrics();
   const kafka = new KafkaConnection(config, logger);
+  const metadata = new MetadataService(kafka.admin, { cacheTtlMs: config.metadata.cacheTtlMs, timeoutMs: config.metadata.timeoutMs });
+  const topicAdmin = new TopicAdmin(kafka.admin, metadata);
   return {
     config,
     logger,
     metrics,
     kafka,
     auth: new AuthService(config.auth),
+    metadata,
+    topicAdmin,
     readiness: () => kafka.readiness(),
     async start() {
       // A broker that is down must not hold up start-up (the gateway serves

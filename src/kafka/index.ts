@@ -5,3 +5,6 @@
  */
 export { KafkaConnection, type Readiness } from './connection.js';
 export { fromKafkaError, isUnavailable } from './errors.js';
+export { MetadataService, type MetadataOptions } from './metadata.js';
+export { TopicAdmin } from './topic-admin.js';
+export type * from './metadata-types.js';

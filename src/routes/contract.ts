@@ -26,6 +26,7 @@ interface OperationSpec {
   readonly requestBody?: { readonly required?: boolean; readonly content?: Record<string, { schema?: object }> };
   readonly 'x-permission'?: string;
   readonly 'x-topic-parameter'?: string;
+  readonly 'x-error-format'?: string;
 }
 
 interface OpenApiDocument {
@@ -41,6 +42,8 @@ export interface Operation {
   /** What an authorization check needs to know: the permission and the path parameter naming the topic. */
   readonly permission?: string;
   readonly topicParameter?: string;
+  /** `confluent-v2` for Confluent REST Proxy operations, whose errors are `{error_code, message}`. */
+  readonly errorFormat: 'problem' | 'confluent-v2';
   readonly pattern: RegExp;
   readonly parameterNames: readonly string[];
   readonly validatePath?: ValidateFunction;
@@ -119,6 +122,7 @@ export class Contract {
           template,
           permission: spec['x-permission'],
           topicParameter: spec['x-topic-parameter'],
+          errorFormat: spec['x-error-format'] === 'confluent-v2' ? 'confluent-v2' : 'problem',
           pattern,
           parameterNames: names,
           validatePath: this.#compileParameters(coercing, parameters.filter((p) => p.in === 'path')),
@@ -208,7 +212,11 @@ export function matchOperation(contract: Contract): RequestHandler {
       errors.push(...fieldErrors(operation.validateQuery.errors, '/query'));
     }
     if (errors.length > 0) {
-      throw new GatewayError('GW_ERR_VALIDATION', `Invalid parameter: ${errors.map((e) => `${e.pointer.replace(/^\/(path|query)\//, '')} ${e.message}`).join('; ')}.`, { errors });
+      const names = errors.map((e) => e.pointer.replace(/^\/(path|query)\//, ''));
+      throw new GatewayError('GW_ERR_VALIDATION', `Invalid parameter: ${errors.map((e, i) => `${names[i]} ${e.message}`).join('; ')}.`, {
+        errors,
+        extensions: { parameter: names[0] },
+      });
     }
     res.locals.operation = matched;
     next();

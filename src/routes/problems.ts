@@ -1,6 +1,8 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { GatewayError, PROBLEM_CONTENT_TYPE, toGatewayError, toProblem } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { sendV2Error } from './confluent.js';
+import { operationOf } from './contract.js';
 
 /** Writes one error as problem+json, with Retry-After when retrying can help. */
 export function sendProblem(res: Response, error: GatewayError): void {
@@ -45,7 +47,8 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     if (gatewayError.status >= 500) {
       logger.error({ err: gatewayError.cause ?? gatewayError, requestId: res.locals.requestId, route: req.route?.path }, gatewayError.detail);
     }
-    sendProblem(res, gatewayError);
+    if (operationOf(res)?.operation.errorFormat === 'confluent-v2') sendV2Error(res, gatewayError);
+    else sendProblem(res, gatewayError);
   };
 }
 

@@ -9,13 +9,18 @@ export interface TestGateway extends GatewayApp {
 
 /**
  * An app wired to a real broker exactly as startGateway wires it, without
- * listening (supertest drives it). Waits until Kafka is connected.
+ * listening (supertest drives it). Waits until Kafka is connected unless
+ * told not to.
  * `overrides` are environment variable names, as in production.
  */
-export async function testGateway(overrides: Record<string, string> = {}, brokers?: string): Promise<TestGateway> {
+export async function testGateway(
+  overrides: Record<string, string> = {},
+  brokers?: string,
+  { waitForKafka = true } = {},
+): Promise<TestGateway> {
   const services = buildServices(testConfig(overrides, brokers), quietLogger());
   await services.start();
-  await services.kafka.connect();
+  if (waitForKafka) await services.kafka.connect();
   const gateway = createApp(services);
   return { ...gateway, services, close: () => services.close() };
 }

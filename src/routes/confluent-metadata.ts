@@ -1,0 +1,43 @@
+import { Router } from 'express';
+import type { MetadataService, PartitionInfo } from '../kafka/index.js';
+import type { AuthService } from '../auth/index.js';
+import { principalOf } from './auth.js';
+import { sendV2 } from './confluent.js';
+
+function v2Partition(p: PartitionInfo) {
+  return {
+    partition: p.partition,
+    leader: p.leader ?? -1,
+    replicas: p.replicas.map((broker) => ({ broker, leader: broker === p.leader, in_sync: p.isr.includes(broker) })),
+  };
+}
+
+/**
+ * Confluent REST Proxy v2 metadata reads: `GET /topics`, `GET
+ * /topics/{topic}` and `GET /topics/{topic}/partitions`, field for field,
+ * so existing v2 clients read metadata unchanged.
+ */
+/** Confluent REST Proxy v2 metadata reads; errors take the v2 shape in problemHandler (x-error-format in openapi.yaml). */
+export function confluentMetadataRouter({ metadata, auth }: { metadata: MetadataService; auth: AuthService }): Router {
+  const router = Router();
+
+  // v2 lists topic names only, without Kafka's internal topics.
+  router.get('/topics', async (_req, res) => {
+    const topics = auth.visibleTopics(principalOf(res), await metadata.topics());
+    sendV2(res, 200, topics.map((t) => t.name));
+  });
+
+  // v2 shows every config of the topic, as name to value.
+  router.get('/topics/:topic', async (req, res) => {
+    const topic = await metadata.topic(req.params.topic, { allConfigs: true });
+    const configs = Object.fromEntries(Object.entries(topic.configs).map(([name, entry]) => [name, entry.value]));
+    sendV2(res, 200, { name: topic.name, configs, partitions: topic.partitionDetails.map(v2Partition) });
+  });
+
+  router.get('/topics/:topic/partitions', async (req, res) => {
+    const topic = await metadata.topic(req.params.topic);
+    sendV2(res, 200, topic.partitionDetails.map(v2Partition));
+  });
+
+  return router;
+}

@@ -1,0 +1,113 @@
+/**
+ * The metadata cache: a burst costs the broker one round trip (counted by
+ * wrapping the admin client, not by timing), the gateway's own changes
+ * clear it at once, and another tool's deletion shows within the TTL.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import kafkajs, { type Admin } from 'kafkajs';
+import request from 'supertest';
+import { createApp } from '../src/app.js';
+import { MetadataService, TopicAdmin } from '../src/kafka/index.js';
+import { TtlCache } from '../src/kafka/cache.js';
+import { conforms } from './helpers/contract.js';
+import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
+import { testGateway, type TestGateway } from './helpers/gateway.js';
+
+const { Kafka, logLevel } = kafkajs;
+const kafka = new Kafka({ brokers: sharedBrokers().split(','), logLevel: logLevel.NOTHING });
+const admin = kafka.admin();
+const calls = new Map<string, number>();
+/** The same admin client, counting every call made through it. */
+const counted = new Proxy(admin, {
+  get(target, prop, receiver) {
+    const value: unknown = Reflect.get(target, prop, receiver);
+    if (typeof value !== 'function' || typeof prop !== 'string') return value;
+    return (...args: unknown[]) => {
+      calls.set(prop, (calls.get(prop) ?? 0) + 1);
+      return (value as (...a: unknown[]) => unknown).apply(target, args);
+    };
+  },
+}) as Admin;
+const count = (method: string) => calls.get(method) ?? 0;
+
+let gw: TestGateway;
+const topics: string[] = [];
+before(async () => {
+  await admin.connect();
+  gw = await testGateway();
+});
+after(async () => {
+  await admin.deleteTopics({ topics }).catch(() => undefined);
+  await admin.disconnect();
+  await gw.close();
+});
+
+test('a burst of identical requests costs one broker round trip, and the gateway sees its own changes at once', async () => {
+  const metadata = new MetadataService(counted, { cacheTtlMs: 600_000, timeoutMs: 10_000 });
+  const topicAdmin = new TopicAdmin(counted, metadata);
+  const app = createApp({ ...gw.services, metadata, topicAdmin }).app;
+  const topic = uniqueName('burst');
+  topics.push(topic);
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }] });
+  calls.clear();
+
+  const burst = await Promise.all(Array.from({ length: 20 }, () => request(app).get(`/v1/topics/${topic}`)));
+  for (const res of burst) assert.equal(conforms(res).status, 200);
+  assert.equal(count('fetchTopicMetadata'), 1);
+  assert.equal(count('fetchTopicOffsets'), 1);
+  assert.equal(count('describeConfigs'), 1);
+
+  const lists = await Promise.all(Array.from({ length: 20 }, () => request(app).get('/v1/topics')));
+  for (const res of lists) conforms(res);
+  await request(app).get('/v1/topics?prefix=x').expect(200);
+  assert.equal(count('fetchTopicMetadata'), 2, 'one more for the whole list, shared by every filter');
+
+  // The gateway's own change: the next answers come from the broker again.
+  const created = uniqueName('burst-created');
+  topics.push(created);
+  conforms(await request(app).post('/v1/topics').send({ name: created, partitions: 1 }).expect(201));
+  const after = conforms(await request(app).get(`/v1/topics?prefix=${created}`).expect(200));
+  assert.deepEqual(after.body.topics.map((t: { name: string }) => t.name), [created]);
+  conforms(await request(app).post(`/v1/topics/${topic}/partitions`).send({ partitions: 3 }).expect(200));
+  const raised = conforms(await request(app).get(`/v1/topics/${topic}`).expect(200));
+  assert.equal(raised.body.partitionCount, 3);
+});
+
+test('a topic deleted by another tool stops being served within the TTL', async () => {
+  const metadata = new MetadataService(admin, { cacheTtlMs: 500, timeoutMs: 10_000 });
+  const app = createApp({ ...gw.services, metadata, topicAdmin: new TopicAdmin(admin, metadata) }).app;
+  const topic = uniqueName('external');
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
+  conforms(await request(app).get(`/v1/topics/${topic}`).expect(200));
+  await admin.deleteTopics({ topics: [topic] });
+  await eventually(async () => (await request(app).get(`/v1/topics/${topic}`)).status === 404);
+  await eventually(async () => (await request(app).get(`/v1/topics?prefix=${topic}`)).body.topics.length === 0);
+});
+
+test('TtlCache keeps an answer for the TTL, drops failures, and an invalidation wins over a lookup in flight', async () => {
+  let now = 1000;
+  const cache = new TtlCache(100, () => now);
+  let loads = 0;
+  const load = async () => ++loads;
+  assert.equal(await cache.get('k', load), 1);
+  now += 99;
+  assert.equal(await cache.get('k', load), 1);
+  now += 1;
+  assert.equal(await cache.get('k', load), 2, 'expired at the TTL');
+
+  await assert.rejects(cache.get('f', () => Promise.reject(new Error('down'))));
+  assert.equal(await cache.get('f', load), 3, 'a failure is not cached');
+
+  let release!: (v: number) => void;
+  const slow = cache.get('s', () => new Promise<number>((r) => (release = r)));
+  cache.clear();
+  release(0);
+  assert.equal(await slow, 0);
+  assert.equal(await cache.get('s', load), 4, 'an answer that began before the change is not kept');
+
+  const none = new TtlCache(0, () => now);
+  const shared = [none.get('z', load), none.get('z', load)];
+  assert.deepEqual(await Promise.all(shared), [5, 5], 'TTL 0 still shares a lookup in flight');
+  assert.equal(await none.get('z', load), 6);
+});
