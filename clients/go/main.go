@@ -29,7 +29,7 @@ type report struct {
 	Ready      string    `json:"ready"`
 	OpenAPI    string    `json:"openapi"`
 	Produced   *[]offset `json:"produced"`
-	Partitions *int      `json:"partitions"`
+	Partitions int       `json:"partitions"`
 }
 
 // sampleRecords are the records each client produces; the test reads them back with a plain Kafka consumer.
@@ -106,15 +106,12 @@ func run(baseURL, topic string) (*report, error) {
 	var produced *[]offset
 	_ = sampleRecords
 
-	// --- TOPIC METADATA: once GET /v1/topics/{topic} is in openapi.yaml ---
-	// meta, err := client.GetTopicWithResponse(ctx, topic)
-	// if err = expect("topic metadata", meta, err, meta != nil && meta.JSON200 != nil); err != nil {
-	// 	return nil, err
-	// }
-	// n := len(meta.JSON200.Partitions)
-	// partitions := &n
-	var partitions *int
-	_ = topic
+	// --- TOPIC METADATA ---
+	meta, err := client.GetTopicWithResponse(ctx, topic, nil)
+	if err = expect("topic metadata", meta, err, meta != nil && meta.JSON200 != nil); err != nil {
+		return nil, err
+	}
+	partitions := len(meta.JSON200.Partitions)
 
 	// The spec's `const` values come through as interface{}: oapi-codegen does not type them.
 	return &report{

@@ -12,7 +12,9 @@ import re
 import sys
 
 from kafka_gateway_client import Client
+from kafka_gateway_client.api.metadata import get_topic
 from kafka_gateway_client.api.operations import get_health, get_open_api, get_readiness
+from kafka_gateway_client.models import TopicDetail
 
 
 def sample_records(language: str) -> list[dict]:
@@ -41,11 +43,11 @@ def main(base_url: str, topic: str) -> None:
     # produced = [{"partition": o.partition, "offset": o.offset} for o in sent.offsets]
     produced = None
 
-    # --- TOPIC METADATA: once GET /v1/topics/{topic} is in openapi.yaml ---
-    # from kafka_gateway_client.api.metadata import get_topic
-    # meta = get_topic.sync(client=client, topic=topic)
-    # partitions = len(meta.partitions)
-    partitions = None
+    # --- TOPIC METADATA ---
+    meta = get_topic.sync(client=client, topic=topic)
+    if not isinstance(meta, TopicDetail):
+        raise SystemExit(f"topic metadata: {meta}")
+    partitions = len(meta.partitions)
 
     print(json.dumps({
         "health": health.status,

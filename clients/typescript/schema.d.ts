@@ -118,10 +118,347 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/cluster": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The cluster and its brokers */
+        get: operations["getCluster"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/topics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Topics with their partition count and replication factor */
+        get: operations["listTopics"];
+        put?: never;
+        /**
+         * Create a topic
+         * @description Requires the admin permission. Left-out partitions and replication factor take the broker's defaults.
+         */
+        post: operations["createTopic"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/topics/{topic}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        /**
+         * One topic in full
+         * @description Partitions with leader, replicas, in-sync and offline replicas and earliest and latest offsets; configs; and whether the topic has a JSON Schema.
+         */
+        get: operations["getTopic"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a topic
+         * @description Requires the admin permission.
+         */
+        delete: operations["deleteTopic"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/topics/{topic}/partitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Raise a topic's partition count
+         * @description Requires the admin permission. Kafka cannot remove partitions, so a count not above the current one is refused with 400.
+         */
+        post: operations["addPartitions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/topics/{topic}/configs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a topic's configs
+         * @description Requires the admin permission. The body is a JSON Merge Patch
+         *     (RFC 7396) of the topic's config overrides: a value sets a config,
+         *     `null` removes the override so the broker default applies again;
+         *     configs not named keep their values.
+         */
+        patch: operations["alterTopicConfigs"];
+        trace?: never;
+    };
+    "/v1/topics/{topic}/offsets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Offsets by time
+         * @description Per partition, the first offset whose record timestamp is at or after `timestamp`; where no record is that recent, the end of the partition (the offset the next record will get).
+         */
+        get: operations["getOffsetsByTime"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/consumer-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Consumer groups */
+        get: operations["listConsumerGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/consumer-groups/{group}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        /** One consumer group, its members and lag */
+        get: operations["getConsumerGroup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Topic names (Confluent v2)
+         * @description The names of all topics except Kafka's internal ones.
+         */
+        get: operations["v2ListTopics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topics/{topic}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        /**
+         * One topic (Confluent v2)
+         * @description Its name, every config as name to value, and its partitions.
+         */
+        get: operations["v2GetTopic"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topics/{topic}/partitions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        /** A topic's partitions (Confluent v2) */
+        get: operations["v2ListPartitions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A 64-bit offset, as a string. */
+        Offset: string;
+        Cluster: {
+            clusterId: string;
+            /** @description Node id of the active controller, if the cluster says. */
+            controller: number | null;
+            brokers: {
+                nodeId: number;
+                host: string;
+                port: number;
+                rack: string | null;
+            }[];
+        };
+        TopicSummary: {
+            name: string;
+            /** @description One of Kafka's own topics (`__consumer_offsets`, `__transaction_state`, `__share_group_state`). */
+            internal: boolean;
+            partitionCount: number;
+            replicationFactor: number;
+        };
+        TopicDetail: {
+            name: string;
+            internal: boolean;
+            partitionCount: number;
+            replicationFactor: number;
+            partitions: {
+                partition: number;
+                /** @description Node id of the leader; null while the partition has none. */
+                leader: number | null;
+                replicas: number[];
+                /** @description In-sync replicas. */
+                isr: number[];
+                offlineReplicas: number[];
+                earliestOffset: components["schemas"]["Offset"];
+                latestOffset: components["schemas"]["Offset"];
+            }[];
+            /** @description Config name to its entry; only configs set on the topic unless `configs=all`. */
+            configs: {
+                [key: string]: {
+                    /** @description Null when the broker hides a sensitive value. */
+                    value: string | null;
+                    /** @description Set on this topic rather than inherited. */
+                    overridden: boolean;
+                    readOnly: boolean;
+                    sensitive: boolean;
+                };
+            };
+            /** @description The topic's JSON Schema version, or null when it has none. */
+            schema: null | {
+                version: number;
+            };
+        };
+        /** @description Config name to its new value, or null to remove the override. */
+        ConfigPatch: {
+            [key: string]: string | number | boolean | null;
+        };
+        GroupSummary: {
+            groupId: string;
+            /** @description `consumer` for Kafka consumers. */
+            protocolType: string;
+            /** @description Stable, PreparingRebalance, CompletingRebalance, Empty or Dead. */
+            state: string;
+        };
+        GroupDetail: {
+            groupId: string;
+            protocolType: string;
+            state: string;
+            /** @description The partition assignor in use; empty without members. */
+            protocol: string;
+            members: {
+                memberId: string;
+                clientId: string;
+                host: string;
+                assignments: {
+                    topic: string;
+                    partitions: number[];
+                }[];
+            }[];
+            /** @description Every partition the group has committed on or is assigned. */
+            offsets: {
+                topic: string;
+                partition: number;
+                /** @description Null when the group has not committed here. */
+                committedOffset: components["schemas"]["Offset"] | null;
+                latestOffset: components["schemas"]["Offset"];
+                /** @description latestOffset - committedOffset; null without a commit. */
+                lag: components["schemas"]["Offset"] | null;
+                /** @description The member the partition is assigned to now. */
+                memberId: string | null;
+            }[];
+            totalLag: components["schemas"]["Offset"];
+        };
+        V2Partition: {
+            partition: number;
+            /** @description Node id of the leader, -1 when none. */
+            leader: number;
+            replicas: {
+                broker: number;
+                leader: boolean;
+                in_sync: boolean;
+            }[];
+        };
+        V2Error: {
+            /** @description Confluent's code: 40401 topic not found, 50003 Kafka unavailable, otherwise the HTTP status. */
+            error_code: number;
+            message: string;
+        };
         /** @description RFC 9457 problem details. */
         Problem: {
             /** Format: uri */
@@ -143,6 +480,15 @@ export interface components {
         };
     };
     responses: {
+        /** @description A Confluent v2 error. */
+        V2Error: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2Error"];
+            };
+        };
         /** @description No such route or resource. */
         NotFound: {
             headers: {
@@ -189,6 +535,35 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description Credentials are missing or not valid; `WWW-Authenticate` names the scheme. */
+        Unauthorized: {
+            headers: {
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The credentials are valid but do not allow this operation on this topic. Says nothing about whether the topic exists. */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description The caller's rate limit is used up; retry after `Retry-After` seconds. */
+        TooManyRequests: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description An unexpected failure; the body carries no internal detail. */
         InternalError: {
             headers: {
@@ -199,7 +574,9 @@ export interface components {
             };
         };
     };
-    parameters: never;
+    parameters: {
+        Topic: string;
+    };
     requestBodies: never;
     headers: {
         /** @description Seconds after which a retry may succeed. */
@@ -352,6 +729,453 @@ export interface operations {
                 };
             };
             404: components["responses"]["NotFound"];
+        };
+    };
+    getCluster: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Cluster id, active controller and brokers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Cluster"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listTopics: {
+        parameters: {
+            query?: {
+                /** @description `true` includes Kafka's internal topics (such as `__consumer_offsets`). */
+                internal?: boolean;
+                /** @description Only topics whose name starts with this. */
+                prefix?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The topics, sorted by name. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        topics: components["schemas"]["TopicSummary"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    createTopic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Kafka topic name: up to 249 of `[a-zA-Z0-9._-]`. */
+                    name: string;
+                    partitions?: number;
+                    replicationFactor?: number;
+                    /** @description Topic configs, e.g. `{"cleanup.policy": "compact"}`; numbers and booleans are sent as their text. */
+                    configs?: {
+                        [key: string]: string | number | boolean;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The created topic, as the broker now describes it. */
+            201: {
+                headers: {
+                    /** @description The topic's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicDetail"];
+                };
+            };
+            /** @description An invalid name, count or config; for a broker refusal `detail` carries its reason and `kafkaError` its error type. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            /** @description A topic of that name exists. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTopic: {
+        parameters: {
+            query?: {
+                /** @description `overrides` (default) lists only configs set on the topic; `all` every config with its effective value. */
+                configs?: "overrides" | "all";
+            };
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The topic. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteTopic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    addPartitions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The new total partition count. */
+                    partitions: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The topic with its new partitions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    alterTopicConfigs: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/merge-patch+json": components["schemas"]["ConfigPatch"];
+                "application/json": components["schemas"]["ConfigPatch"];
+            };
+        };
+        responses: {
+            /** @description The topic with its new configs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The topic has a sensitive config the gateway cannot read back, so it cannot merge the change safely. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getOffsetsByTime: {
+        parameters: {
+            query: {
+                /** @description ISO 8601 (`2026-01-31T12:00:00Z`, `2026-01-31T12:00:00.250+01:00`, or a date for midnight UTC) or epoch milliseconds. */
+                timestamp: string;
+            };
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One offset per partition. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        topic: string;
+                        /**
+                         * Format: date-time
+                         * @description The time asked for, in UTC.
+                         */
+                        timestamp: string;
+                        offsets: {
+                            partition: number;
+                            offset: components["schemas"]["Offset"];
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listConsumerGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every group the brokers know, sorted by id. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        groups: components["schemas"]["GroupSummary"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getConsumerGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description State, members with their assigned partitions, and per partition the committed offset, the latest offset and the lag. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupDetail"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    v2ListTopics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Topic names. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": string[];
+                };
+            };
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2GetTopic: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The topic. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": {
+                        name: string;
+                        configs: {
+                            [key: string]: string | null;
+                        };
+                        partitions: components["schemas"]["V2Partition"][];
+                    };
+                };
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2ListPartitions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The partitions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": components["schemas"]["V2Partition"][];
+                };
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
         };
     };
 }
