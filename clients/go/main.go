@@ -90,11 +90,11 @@ func run(baseURL, topic string) (*report, error) {
 		version = string(m[1])
 	}
 
-	// --- PRODUCE: once POST /v1/topics/{topic}/records is in openapi.yaml ---
+	// --- PRODUCE: once POST /v1/topics/{topic}/records (produceRecords) is in openapi.yaml ---
 	// The JSON body goes through the generic WithBody call: the record items are
 	// anonymous structs in the generated types unless the spec names them.
 	// body, _ := json.Marshal(map[string]any{"records": sampleRecords("go")})
-	// sent, err := client.ProduceRecordsWithBodyWithResponse(ctx, topic, "application/json", bytes.NewReader(body))
+	// sent, err := client.ProduceRecordsWithBodyWithResponse(ctx, topic, nil, "application/json", bytes.NewReader(body))
 	// if err = expect("produce", sent, err, sent != nil && sent.JSON200 != nil); err != nil {
 	// 	return nil, err
 	// }

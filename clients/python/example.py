@@ -35,11 +35,11 @@ def main(base_url: str, topic: str) -> None:
     spec = get_open_api.sync(client=client) or ""
     match = re.search(r"^openapi: *(\S+)", spec, re.MULTILINE)
 
-    # --- PRODUCE: once POST /v1/topics/{topic}/records is in openapi.yaml ---
-    # from kafka_gateway_client.api.records import produce_records   (module = the operation's tag)
-    # from kafka_gateway_client.models import ProduceRequest   (named after the request body schema)
+    # --- PRODUCE: once POST /v1/topics/{topic}/records (produceRecords, tag produce) is in openapi.yaml ---
+    # from kafka_gateway_client.api.produce import produce_records
+    # from kafka_gateway_client.models import ProduceRecordsJsonBody
     # sent = produce_records.sync(client=client, topic=topic,
-    #                             body=ProduceRequest.from_dict({"records": sample_records("python")}))
+    #                             body=ProduceRecordsJsonBody.from_dict({"records": sample_records("python")}))
     # produced = [{"partition": o.partition, "offset": o.offset} for o in sent.offsets]
     produced = None
 

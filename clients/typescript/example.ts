@@ -39,7 +39,7 @@ export async function exercise(baseUrl: string, topic: string): Promise<ClientRe
   if (spec.data === undefined) throw new Error(`GET /openapi.yaml answered ${spec.response.status}`);
   const version = /^openapi: *(\S+)/m.exec(spec.data)?.[1] ?? '';
 
-  // --- PRODUCE: once POST /v1/topics/{topic}/records is in openapi.yaml ---
+  // --- PRODUCE: once POST /v1/topics/{topic}/records (produceRecords) is in openapi.yaml ---
   // const sent = await client.POST('/v1/topics/{topic}/records', {
   //   params: { path: { topic } },
   //   body: { records: sampleRecords('typescript') },
