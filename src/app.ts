@@ -9,6 +9,7 @@ import { openapiPath } from './paths.js';
 import { authorizeOperation, cors, securityHeaders } from './routes/auth.js';
 import { Contract, matchOperation } from './routes/contract.js';
 import { docsRouter } from './routes/docs.js';
+import { websocketInfoRouter } from './routes/websocket-info.js';
 import { notFound, problemHandler } from './routes/problems.js';
 import { operationsRouter } from './routes/operations.js';
 import { adminRouter } from './routes/admin.js';
@@ -85,6 +86,7 @@ export function createApp(services: AppServices): GatewayApp {
   app.use(operationsRouter({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }));
 
   app.use(docsRouter());
+  app.use(websocketInfoRouter());
   const { metadata, topicAdmin, schemaInfo } = services;
   app.use(adminRouter({ topicAdmin, schemaInfo, bodyLimitBytes: services.config.bodyLimitBytes }));
   app.use(metadataRouter({ metadata, schemaInfo, auth }));

@@ -107,6 +107,19 @@ export interface Config {
     readonly timeoutMs: number;
   };
   readonly auth: AuthConfig;
+  readonly ws: {
+    readonly maxConnections: number;
+    readonly maxSubscriptionsPerConnection: number;
+    /** Largest frame a client may send; larger ones close the socket with 1009. */
+    readonly maxFrameBytes: number;
+    /** Unsent bytes per connection (socket buffer plus queued records) past which its partitions pause. */
+    readonly maxBufferedBytes: number;
+    readonly pingIntervalMs: number;
+    /** How often `auto` ack mode commits what was written. */
+    readonly autoCommitIntervalMs: number;
+    readonly sessionTimeoutMs: number;
+    readonly fetchMaxWaitMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -358,6 +371,16 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: r.int('METADATA_TIMEOUT_MS', 10_000, 100, 600_000),
     },
     auth: parseAuth(r),
+    ws: {
+      maxConnections: r.int('WS_MAX_CONNECTIONS', 2000, 1, 1_000_000),
+      maxSubscriptionsPerConnection: r.int('WS_MAX_SUBSCRIPTIONS', 20, 1, 10_000),
+      maxFrameBytes: r.bytes('WS_MAX_FRAME', 1024 * 1024, 1024 ** 3),
+      maxBufferedBytes: r.bytes('WS_MAX_BUFFERED', 4 * 1024 * 1024, 1024 ** 3),
+      pingIntervalMs: r.int('WS_PING_INTERVAL_MS', 30_000, 100, 3_600_000),
+      autoCommitIntervalMs: r.int('WS_AUTO_COMMIT_INTERVAL_MS', 1000, 10, 600_000),
+      sessionTimeoutMs: r.int('WS_SESSION_TIMEOUT_MS', 10_000, 1000, 600_000),
+      fetchMaxWaitMs: r.int('WS_FETCH_MAX_WAIT_MS', 100, 1, 10_000),
+    },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);
   return deepFreeze(config);

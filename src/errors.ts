@@ -36,6 +36,7 @@ export const ERRORS = {
   GW_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', retriable: false, wsCloseCode: 1009 },
   GW_ERR_RECORD_TOO_LARGE: { status: 413, title: 'Record too large', retriable: false },
   GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', retriable: false },
+  GW_ERR_UPGRADE_REQUIRED: { status: 426, title: 'Upgrade required', retriable: false },
   GW_ERR_SCHEMA_VIOLATION: { status: 422, title: 'Records do not match the topic schema', retriable: false },
   GW_ERR_TOO_MANY_REQUESTS: { status: 429, title: 'Too many requests', retriable: true, wsCloseCode: 1013 },
   GW_ERR_INTERNAL: { status: 500, title: 'Internal server error', retriable: false, wsCloseCode: 1011 },

@@ -3,12 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
-import { buildServices } from './services.js';
+import { buildServices, type GatewayServices } from './services.js';
 
 export interface RunningGateway {
   readonly server: Server;
   /** The base URL it listens on, e.g. http://127.0.0.1:8080. */
   readonly url: string;
+  /** The running instance's services, for tests and tooling (connection counts, metrics). */
+  readonly services: GatewayServices;
   /** Graceful stop: no new connections, in-flight requests finish within the bound, Kafka disconnects. */
   stop(): Promise<void>;
 }
@@ -23,6 +25,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   await services.start();
   const gateway = createApp(services);
   const server = createServer(gateway.app);
+  server.on('upgrade', (req, socket, head) => services.webSockets.handleUpgrade(req, socket, head));
   // Node's defaults would cut long NDJSON uploads and keep idle sockets after shutdown begins.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 5000;
@@ -48,6 +51,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     stopping ??= (async () => {
       logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
       gateway.beginShutdown();
+      await services.webSockets.close();
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
@@ -66,5 +70,5 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     return stopping;
   };
 
-  return { server, url, stop };
+  return { server, url, stop, services };
 }

@@ -8,3 +8,12 @@ export { fromKafkaError, isUnavailable } from './errors.js';
 export { MetadataService, type MetadataOptions } from './metadata.js';
 export { TopicAdmin } from './topic-admin.js';
 export type * from './metadata-types.js';
+export {
+  KafkaSubscription,
+  SubscriptionFactory,
+  type ConsumedRecord,
+  type ConsumerTuning,
+  type StartPosition,
+  type SubscriptionOptions,
+  type TopicPartitions,
+} from './subscription.js';

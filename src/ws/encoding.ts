@@ -1,0 +1,66 @@
+/** How a record's key and value bytes become JSON in a frame. */
+import type { ConsumedRecord } from '../kafka/index.js';
+import type { Fallback } from './protocol.js';
+
+export type Encoding = 'json' | 'text' | 'base64';
+
+export interface Encoded {
+  readonly data: unknown;
+  readonly encoding: Encoding | null;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function asText(bytes: Buffer): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * JSON when the bytes parse as JSON; otherwise text or base64 as the
+ * subscription asked. Bytes that are not UTF-8 always go as base64, so no
+ * record is ever dropped for its content.
+ */
+export function encodeBytes(bytes: Buffer | null, fallback: Fallback): Encoded {
+  if (bytes === null) return { data: null, encoding: null };
+  const text = asText(bytes);
+  if (text !== undefined && text.length > 0) {
+    try {
+      return { data: JSON.parse(text) as unknown, encoding: 'json' };
+    } catch {
+      // not JSON: fall through to the subscription's choice
+    }
+  }
+  if (text !== undefined && fallback === 'text') return { data: text, encoding: 'text' };
+  return { data: bytes.toString('base64'), encoding: 'base64' };
+}
+
+/** The record frame's body (without op and sub): what both endpoints send. */
+export function recordBody(record: ConsumedRecord, fallback: Fallback): Record<string, unknown> {
+  const key = encodeBytes(record.key, fallback);
+  const value = encodeBytes(record.value, fallback);
+  const headers: Record<string, string> = {};
+  let binaryHeaders = false;
+  for (const [name, raw] of Object.entries(record.headers)) {
+    if (raw === undefined) continue;
+    const bytes = typeof raw === 'string' ? Buffer.from(raw) : raw;
+    const text = asText(bytes);
+    if (text === undefined) binaryHeaders = true;
+    headers[name] = text ?? bytes.toString('base64');
+  }
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    timestamp: Number(record.timestamp),
+    key: key.data,
+    keyEncoding: key.encoding,
+    value: value.data,
+    valueEncoding: value.encoding,
+    headers,
+    ...(binaryHeaders ? { note: 'headers that are not UTF-8 are sent as base64' } : {}),
+  };
+}

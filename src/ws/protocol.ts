@@ -1,0 +1,159 @@
+/**
+ * The multiplexed WebSocket protocol's client frames, checked against one
+ * JSON Schema each; docs/websocket.md and docs/asyncapi.yaml describe them.
+ * A frame that fails gets an error frame naming the field, tied to its id.
+ */
+import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
+import { GatewayError, type FieldError } from '../errors.js';
+
+export type AckMode = 'auto' | 'manual';
+export type Fallback = 'text' | 'base64';
+
+export interface SubscribeFrame {
+  readonly op: 'subscribe';
+  readonly id: string;
+  readonly topics: readonly string[];
+  readonly group?: string;
+  /** 'latest' | 'earliest' | an ISO 8601 time or epoch ms | {topic: {partition: offset}} */
+  readonly from?: string | number | Readonly<Record<string, Readonly<Record<string, string | number>>>>;
+  readonly ack?: AckMode;
+  readonly credit?: number;
+  /** How values that are not JSON are sent. */
+  readonly format?: Fallback;
+}
+
+export interface AckFrame {
+  readonly op: 'ack';
+  readonly id?: string;
+  readonly sub: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export interface CreditFrame {
+  readonly op: 'credit';
+  readonly id?: string;
+  readonly sub: string;
+  readonly n: number;
+}
+
+export interface UnsubscribeFrame {
+  readonly op: 'unsubscribe';
+  readonly id: string;
+}
+
+export interface ProduceFrame {
+  readonly op: 'produce';
+  readonly id: string;
+  readonly topic: string;
+  readonly records: readonly unknown[];
+}
+
+export type ClientFrame = SubscribeFrame | AckFrame | CreditFrame | UnsubscribeFrame | ProduceFrame;
+
+const id = { type: 'string', minLength: 1, maxLength: 128 };
+const topic = { type: 'string', minLength: 1, maxLength: 249, pattern: '^[a-zA-Z0-9._-]+$' };
+const offsetString = { type: 'string', pattern: '^(0|[1-9][0-9]{0,18})$' };
+
+const SCHEMAS: Record<ClientFrame['op'], object> = {
+  subscribe: {
+    type: 'object',
+    required: ['op', 'id', 'topics'],
+    additionalProperties: false,
+    properties: {
+      op: { const: 'subscribe' },
+      id,
+      topics: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: topic },
+      group: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9._-]+$' },
+      from: {
+        anyOf: [
+          { enum: ['latest', 'earliest'] },
+          { type: 'integer', minimum: 0 },
+          { type: 'string', format: 'date-time' },
+          {
+            type: 'object',
+            minProperties: 1,
+            additionalProperties: {
+              type: 'object',
+              minProperties: 1,
+              propertyNames: { pattern: '^(0|[1-9][0-9]{0,9})$' },
+              additionalProperties: { anyOf: [offsetString, { type: 'integer', minimum: 0 }] },
+            },
+          },
+        ],
+      },
+      ack: { enum: ['auto', 'manual'] },
+      credit: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+      format: { enum: ['text', 'base64'] },
+    },
+  },
+  ack: {
+    type: 'object',
+    required: ['op', 'sub', 'topic', 'partition', 'offset'],
+    additionalProperties: false,
+    properties: { op: { const: 'ack' }, id, sub: id, topic, partition: { type: 'integer', minimum: 0 }, offset: offsetString },
+  },
+  credit: {
+    type: 'object',
+    required: ['op', 'sub', 'n'],
+    additionalProperties: false,
+    properties: { op: { const: 'credit' }, id, sub: id, n: { type: 'integer', minimum: 1, maximum: 1_000_000 } },
+  },
+  unsubscribe: {
+    type: 'object',
+    required: ['op', 'id'],
+    additionalProperties: false,
+    properties: { op: { const: 'unsubscribe' }, id },
+  },
+  produce: {
+    type: 'object',
+    required: ['op', 'id', 'topic', 'records'],
+    additionalProperties: false,
+    properties: { op: { const: 'produce' }, id, topic, records: { type: 'array', minItems: 1 } },
+  },
+};
+
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+ajv.addFormat('date-time', { type: 'string', validate: (s: string) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)) });
+const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([op, schema]) => [op, ajv.compile(schema)]));
+
+function fieldErrors(errors: readonly ErrorObject[] | null | undefined): FieldError[] {
+  return (errors ?? [])
+    .filter((e) => e.keyword !== 'anyOf')
+    .map((e) => ({
+      pointer: `${e.instancePath}${e.keyword === 'required' ? `/${String((e.params as { missingProperty: string }).missingProperty)}` : ''}${e.keyword === 'additionalProperties' ? `/${String((e.params as { additionalProperty: string }).additionalProperty)}` : ''}`,
+      message: e.message ?? 'is invalid',
+    }));
+}
+
+/** The id to tie an error frame to, read from whatever the client sent. */
+export function frameId(raw: unknown): string | undefined {
+  const value = (raw as { id?: unknown } | null)?.id;
+  return typeof value === 'string' && value.length <= 128 ? value : undefined;
+}
+
+/** Parses one text frame; throws a GatewayError saying what to fix. */
+export function parseFrame(text: string): ClientFrame {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new GatewayError('GW_ERR_MALFORMED_JSON', `The frame is not valid JSON: ${(error as Error).message}.`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new GatewayError('GW_ERR_VALIDATION', 'A frame must be a JSON object with an "op".');
+  }
+  const op = (raw as { op?: unknown }).op;
+  const validate = typeof op === 'string' ? validators[op] : undefined;
+  if (!validate) {
+    throw new GatewayError('GW_ERR_VALIDATION', `Unknown op ${JSON.stringify(op ?? null)}; use one of: ${Object.keys(SCHEMAS).join(', ')}.`, {
+      errors: [{ pointer: '/op', message: 'is not a known operation' }],
+    });
+  }
+  if (!validate(raw)) {
+    const errors = fieldErrors(validate.errors);
+    throw new GatewayError('GW_ERR_VALIDATION', `Invalid ${String(op)} frame: ${errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ')}.`, { errors });
+  }
+  return raw as ClientFrame;
+}

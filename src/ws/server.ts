@@ -1,0 +1,149 @@
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { WS_SUBPROTOCOL, authenticateUpgrade, type AuthService } from '../auth/index.js';
+import type { Config } from '../config.js';
+import { GatewayError, PROBLEM_CONTENT_TYPE, toGatewayError, toProblem } from '../errors.js';
+import type { SubscriptionFactory } from '../kafka/index.js';
+import type { Logger } from '../logger.js';
+import { CLOSE, Connection, parseFrom, type ProduceRecords, type SingleTopic } from './connection.js';
+
+export interface WebSocketGatewayDeps {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly auth: AuthService;
+  readonly subscriptions: SubscriptionFactory;
+  readonly requireTopic: (topic: string) => Promise<void>;
+  readonly produce?: ProduceRecords;
+}
+
+export interface WebSocketStats {
+  readonly connections: number;
+  readonly subscriptions: number;
+  /** Unsent bytes held now across connections: socket buffers plus queued records. */
+  readonly bufferedBytes: number;
+}
+
+const MULTIPLEXED = '/v1/ws';
+const SINGLE_TOPIC = /^\/v1\/topics\/([^/]+)\/ws$/;
+
+/**
+ * The WebSocket endpoints: `/v1/ws` (multiplexed JSON protocol) and
+ * `/v1/topics/{topic}/ws` (every frame a record). Everything that can be
+ * refused is refused on the HTTP upgrade, before any frame: unknown path,
+ * origin, credentials, connection limit, and for the single-topic endpoint
+ * the topic itself.
+ */
+export class WebSocketGateway {
+  readonly #wss: WebSocketServer;
+  readonly #connections = new Set<Connection>();
+  readonly #heartbeat: NodeJS.Timeout;
+  #closing = false;
+
+  constructor(private readonly deps: WebSocketGatewayDeps) {
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: deps.config.ws.maxFrameBytes,
+      // Browsers send credentials as a `bearer.<token>` subprotocol; the answer names ours, never the token.
+      handleProtocols: (protocols) => (protocols.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false),
+      perMessageDeflate: false,
+    });
+    this.#heartbeat = setInterval(() => {
+      for (const connection of this.#connections) if (!connection.heartbeat()) connection.terminate();
+    }, deps.config.ws.pingIntervalMs);
+  }
+
+  stats(): WebSocketStats {
+    let subscriptions = 0;
+    let bufferedBytes = 0;
+    for (const c of this.#connections) {
+      subscriptions += c.subscriptionCount;
+      bufferedBytes += c.socket.bufferedAmount + c.queuedBytes;
+    }
+    return { connections: this.#connections.size, subscriptions, bufferedBytes };
+  }
+
+  /** The most unsent bytes any open connection has held. */
+  peakBufferedBytes(): number {
+    return Math.max(0, ...[...this.#connections].map((c) => c.peakBufferedBytes));
+  }
+
+  /** For the HTTP server's `upgrade` event. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', (error) => this.deps.logger.debug({ err: error }, 'upgrade socket error'));
+    void this.#upgrade(req, socket, head).catch((error: unknown) => refuse(socket, toGatewayError(error), this.deps.auth));
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const singleMatch = SINGLE_TOPIC.exec(url.pathname);
+    if (url.pathname !== MULTIPLEXED && !singleMatch) throw new GatewayError('GW_ERR_NOT_FOUND', `No WebSocket endpoint at ${url.pathname}.`);
+    if (this.#closing) throw new GatewayError('GW_ERR_SHUTTING_DOWN', 'The gateway is shutting down.');
+    if (this.#connections.size >= this.deps.config.ws.maxConnections) {
+      throw new GatewayError('GW_ERR_OVERLOADED', `This gateway holds its maximum of ${this.deps.config.ws.maxConnections} WebSocket connections.`);
+    }
+    const principal = await authenticateUpgrade(req, this.deps.auth);
+    let single: SingleTopic | undefined;
+    if (singleMatch) {
+      single = singleTopicOptions(decodeURIComponent(singleMatch[1]!), url.searchParams);
+      this.deps.auth.authorize(principal, 'consume', single.topic);
+      await this.deps.requireTopic(single.topic);
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const connection = new Connection(
+        ws,
+        principal,
+        {
+          config: this.deps.config.ws,
+          clientId: this.deps.config.kafka.clientId,
+          logger: this.deps.logger,
+          auth: this.deps.auth,
+          subscriptions: this.deps.subscriptions,
+          requireTopic: this.deps.requireTopic,
+          produce: this.deps.produce,
+          onClosed: (c) => this.#connections.delete(c),
+        },
+        single,
+      );
+      this.#connections.add(connection);
+    });
+  }
+
+  /** Shutdown: every client gets 1001, auto-mode offsets are committed, groups are left. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#heartbeat);
+    await Promise.allSettled([...this.#connections].map((c) => c.close(CLOSE.goingAway, 'gateway shutting down')));
+    this.#wss.close();
+  }
+}
+
+function singleTopicOptions(topic: string, query: URLSearchParams): SingleTopic {
+  const from = query.get('from') ?? 'latest';
+  const group = query.get('group') ?? undefined;
+  const format = query.get('format') ?? 'text';
+  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) throw new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(topic)} is not valid.`);
+  if (group !== undefined && !/^[a-zA-Z0-9._-]{1,255}$/.test(group)) throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter group must be 1-255 of [a-zA-Z0-9._-].');
+  if (format !== 'text' && format !== 'base64') throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter format must be text or base64.');
+  let start;
+  if (from === 'latest' || from === 'earliest') start = parseFrom(from);
+  else if (/^\d{1,15}$/.test(from)) start = parseFrom(Number(from));
+  else if (/^\d{4}-\d{2}-\d{2}T/.test(from) && !Number.isNaN(Date.parse(from))) start = parseFrom(from);
+  else throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter from must be latest, earliest, epoch milliseconds or an ISO 8601 time.');
+  return { topic, group, from: start, fallback: format };
+}
+
+/** Answers a refused upgrade on the raw socket, as problem+json, before any WebSocket frame. */
+function refuse(socket: Duplex, error: GatewayError, auth: AuthService): void {
+  if (!socket.writable) return;
+  const body = JSON.stringify(toProblem(error));
+  const headers = [
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? ''}`,
+    `Content-Type: ${PROBLEM_CONTENT_TYPE}`,
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Connection: close',
+    ...(error.status === 401 ? [`WWW-Authenticate: ${auth.authenticator.challenge}`] : []),
+    ...(error.retryAfterSeconds !== undefined ? [`Retry-After: ${error.retryAfterSeconds}`] : []),
+  ];
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+}
