@@ -15,4 +15,5 @@ function findProjectRoot(): string {
 
 export const projectRoot = findProjectRoot();
 export const openapiPath = join(projectRoot, 'openapi.yaml');
+export const asyncapiPath = join(projectRoot, 'docs', 'asyncapi.yaml');
 export const publicDir = join(projectRoot, 'public');

@@ -1,6 +1,7 @@
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { registerCompressionCodecs } from './codecs.js';
 
 const LEVEL_NAMES: Record<number, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.ERROR]: 'error',
@@ -21,6 +22,7 @@ function sasl(config: Config['kafka']): SASLOptions | undefined {
  * must answer quickly rather than wait out a broker outage.
  */
 export function createKafka(config: Config['kafka'], logger: Logger, overrides: Partial<KafkaConfig> = {}): Kafka {
+  registerCompressionCodecs();
   const kafkaLogger = logger.child({ component: 'kafkajs' });
   return new Kafka({
     clientId: config.clientId,

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Router } from 'express';
 import type { Readiness } from '../kafka/index.js';
 import type { Metrics } from '../metrics.js';
-import { openapiPath } from '../paths.js';
+import { asyncapiPath, openapiPath } from '../paths.js';
 
 export interface OperationsDeps {
   readonly readiness: () => Promise<Readiness>;
@@ -11,11 +11,12 @@ export interface OperationsDeps {
   readonly shuttingDown: () => boolean;
 }
 
-/** /healthz, /readyz, /metrics and /openapi.yaml: what orchestrators and tooling ask of every instance. */
+/** /healthz, /readyz, /metrics, /openapi.yaml and /asyncapi.yaml: what orchestrators and tooling ask of every instance. */
 export function operationsRouter({ readiness, metrics, shuttingDown }: OperationsDeps): Router {
   const router = Router();
   // Read once: the contract does not change while the process runs.
   const openapi = readFileSync(openapiPath, 'utf8');
+  const asyncapi = readFileSync(asyncapiPath, 'utf8');
 
   router.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -34,6 +35,10 @@ export function operationsRouter({ readiness, metrics, shuttingDown }: Operation
 
   router.get('/openapi.yaml', (_req, res) => {
     res.type('application/yaml').send(openapi);
+  });
+
+  router.get('/asyncapi.yaml', (_req, res) => {
+    res.type('application/yaml').send(asyncapi);
   });
 
   return router;

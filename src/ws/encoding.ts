@@ -7,6 +7,8 @@ export type Encoding = 'json' | 'text' | 'base64';
 export interface Encoded {
   readonly data: unknown;
   readonly encoding: Encoding | null;
+  /** Why the bytes are not in the form the subscription asked for. */
+  readonly note?: string;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -35,7 +37,8 @@ export function encodeBytes(bytes: Buffer | null, fallback: Fallback): Encoded {
     }
   }
   if (text !== undefined && fallback === 'text') return { data: text, encoding: 'text' };
-  return { data: bytes.toString('base64'), encoding: 'base64' };
+  const note = fallback === 'text' ? 'not valid UTF-8, sent as base64' : undefined;
+  return { data: bytes.toString('base64'), encoding: 'base64', ...(note ? { note } : {}) };
 }
 
 /** The record frame's body (without op and sub): what both endpoints send. */
@@ -61,6 +64,11 @@ export function recordBody(record: ConsumedRecord, fallback: Fallback): Record<s
     value: value.data,
     valueEncoding: value.encoding,
     headers,
-    ...(binaryHeaders ? { note: 'headers that are not UTF-8 are sent as base64' } : {}),
+    ...notes([key.note && `key ${key.note}`, value.note && `value ${value.note}`, binaryHeaders && 'headers that are not UTF-8 are sent as base64']),
   };
+}
+
+function notes(parts: ReadonlyArray<string | false | undefined>): { note?: string } {
+  const present = parts.filter((p): p is string => typeof p === 'string' && p !== '');
+  return present.length > 0 ? { note: present.join('; ') } : {};
 }

@@ -1,0 +1,74 @@
+/**
+ * docs/asyncapi.yaml is valid AsyncAPI 3 (checked by the AsyncAPI parser)
+ * and the frames the gateway really sends match its message schemas.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
+import { Parser } from '@asyncapi/parser';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { Kafka, logLevel } from 'kafkajs';
+import request from 'supertest';
+import { parse } from 'yaml';
+import { startGateway, type RunningGateway } from '../src/gateway.js';
+import { conforms } from './helpers/contract.js';
+import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { WsClient, isOp, isRecord } from './helpers/ws.js';
+
+const text = readFileSync('docs/asyncapi.yaml', 'utf8');
+let gateway: RunningGateway;
+before(async () => {
+  gateway = await startGateway(testConfig(), quietLogger());
+});
+after(async () => {
+  await gateway?.stop();
+});
+
+test('the AsyncAPI parser accepts the document without errors', async () => {
+  const { document, diagnostics } = await new Parser().parse(text);
+  const errors = diagnostics.filter((d) => d.severity === 0);
+  assert.deepEqual(errors.map((e) => `${e.path.join('/')}: ${e.message}`), []);
+  assert.ok(document);
+  assert.deepEqual(document.channels().all().map((c) => c.address()).sort(), ['/v1/topics/{topic}/ws', '/v1/ws']);
+});
+
+test('served beside the OpenAPI file', async () => {
+  const res = conforms(await request(gateway.server).get('/asyncapi.yaml').expect(200));
+  assert.equal(res.text, text);
+});
+
+test('frames the gateway sends match their message schemas', async () => {
+  const spec = parse(text) as { components: { messages: Record<string, { payload: object }> } };
+  const ajv = new Ajv2020({ strict: false });
+  ajv.addSchema(spec as object, 'asyncapi.json');
+  const check = (message: string, frame: unknown) => {
+    const validate = ajv.compile({ $ref: `asyncapi.json#/components/messages/${message}/payload` });
+    assert.ok(validate(frame), `${message}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(frame)}`);
+  };
+  const topic = uniqueName('asyncapi');
+  const kafka = new Kafka({ brokers: [sharedBrokers()], logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+  await admin.disconnect();
+  const producer = kafka.producer();
+  await producer.connect();
+  await producer.send({ topic, messages: [{ key: 'k', value: '{"a":1}', headers: { h: 'v' } }, { value: null }] });
+  await producer.disconnect();
+
+  const client = await WsClient.connect(`${gateway.url.replace(/^http/, 'ws')}/v1/ws`);
+  const subscribe = { op: 'subscribe', id: 's', topics: [topic], from: 'earliest' };
+  check('subscribe', subscribe);
+  client.send(subscribe);
+  check('subscribed', await client.next(isOp('subscribed', 's')));
+  for (const record of await client.collect(isRecord('s'), 2)) check('record', record);
+  client.send({ op: 'credit', sub: 'nobody', n: 1, id: 'e' });
+  check('error', await client.next(isOp('error', 'e')));
+  client.send({ op: 'unsubscribe', id: 's' });
+  check('unsubscribed', await client.next(isOp('unsubscribed', 's')));
+  await client.close();
+
+  const bare = await WsClient.connect(`${gateway.url.replace(/^http/, 'ws')}/v1/topics/${topic}/ws?from=earliest`);
+  check('bareRecord', await bare.next(() => true));
+  await bare.close();
+});
