@@ -1,0 +1,119 @@
+/** Shared pieces of the benchmarks: a gateway in its own process, statistics, and the result record. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+
+export interface GatewayProcess {
+  readonly url: string;
+  readonly pid: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the gateway as a separate process, as it runs in production, so
+ * that its CPU and memory are its own and not the load generator's.
+ * Request logs are off (LOG_LEVEL=warn) in every scenario.
+ */
+export async function startGatewayProcess(brokers: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    env: { ...process.env, KAFKA_BROKERS: brokers, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((res, rej) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'gateway listening' && entry.url) res(entry.url);
+      } catch {
+        // not a log line
+      }
+    });
+    child.once('exit', (code) => rej(new Error(`gateway exited with ${code}`)));
+  });
+  // After start-up only warnings matter; reading stdout keeps the pipe from filling.
+  child.stdout!.resume();
+  await waitForReady(url);
+  return {
+    url,
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((res) => {
+        child.once('exit', () => res());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function waitForReady(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const res = await fetch(`${url}/readyz`).catch(() => undefined);
+    if (res?.status === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('gateway did not become ready');
+}
+
+/** Resident memory of a process, from /proc (Linux). */
+export function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = /VmRSS:\s+(\d+)\s+kB/.exec(status)?.[1];
+  return kb ? Number(kb) * 1024 : NaN;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index]!;
+}
+
+export function median(values: readonly number[]): number {
+  return percentile([...values].sort((a, b) => a - b), 50);
+}
+
+export interface Measurement {
+  /** Records per second. */
+  readonly rate: number;
+  readonly p50Ms?: number;
+  readonly p99Ms?: number;
+  readonly errors?: number;
+}
+
+export interface ScenarioResult {
+  readonly name: string;
+  readonly description: string;
+  readonly target: string;
+  readonly baseline: Measurement;
+  readonly gateway: Measurement;
+  /** gateway / baseline records per second (median of the alternating rounds). */
+  readonly ratio: number;
+  readonly met: boolean | undefined;
+  readonly extra?: Record<string, unknown>;
+  readonly rounds: ReadonlyArray<{ baseline: Measurement; gateway: Measurement }>;
+}
+
+/** Runs baseline and gateway alternately, so drift on a shared machine hits both alike, and keeps the median of each. */
+export async function alternate(
+  rounds: number,
+  baseline: () => Promise<Measurement>,
+  gateway: () => Promise<Measurement>,
+): Promise<{ baseline: Measurement; gateway: Measurement; ratio: number; rounds: Array<{ baseline: Measurement; gateway: Measurement }> }> {
+  const results: Array<{ baseline: Measurement; gateway: Measurement }> = [];
+  for (let i = 0; i < rounds; i++) {
+    const b = await baseline();
+    const g = await gateway();
+    results.push({ baseline: b, gateway: g });
+    process.stdout.write(`    round ${i + 1}: direct ${b.rate.toFixed(0)}/s, gateway ${g.rate.toFixed(0)}/s\n`);
+  }
+  const pick = (side: 'baseline' | 'gateway'): Measurement => {
+    const ms = results.map((r) => r[side]);
+    return {
+      rate: median(ms.map((m) => m.rate)),
+      p50Ms: ms[0]?.p50Ms === undefined ? undefined : median(ms.map((m) => m.p50Ms!)),
+      p99Ms: ms[0]?.p99Ms === undefined ? undefined : median(ms.map((m) => m.p99Ms!)),
+      errors: ms.reduce((n, m) => n + (m.errors ?? 0), 0),
+    };
+  };
+  const ratios = results.map((r) => r.gateway.rate / r.baseline.rate);
+  return { baseline: pick('baseline'), gateway: pick('gateway'), ratio: median(ratios), rounds: results };
+}
