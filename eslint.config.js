@@ -37,6 +37,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['examples/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', fetch: 'readonly', URL: 'readonly', console: 'readonly' } },
+  },
+  {
     files: ['public/**/*.js'],
     languageOptions: { globals: { window: 'readonly', document: 'readonly', WebSocket: 'readonly', fetch: 'readonly', console: 'readonly', URL: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly' } },
   },

@@ -18,20 +18,25 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
-try {
-  const gateway = await startGateway(config, logger);
-  const onSignal = (signal: NodeJS.Signals) => {
-    logger.info({ signal }, 'signal received');
-    gateway.stop().then(
+const started = startGateway(config, logger);
+// The handlers go in before the port opens: a signal that comes as soon as
+// the gateway says it is listening must still stop it gracefully, not kill it.
+const onSignal = (signal: NodeJS.Signals) => {
+  logger.info({ signal }, 'signal received');
+  started
+    .then((gateway) => gateway.stop())
+    .then(
       () => process.exit(0),
       (error: unknown) => {
         logger.error({ err: error }, 'shutdown failed');
         process.exit(1);
       },
     );
-  };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+};
+process.once('SIGTERM', onSignal);
+process.once('SIGINT', onSignal);
+try {
+  await started;
 } catch (error) {
   logger.fatal({ err: error }, 'gateway failed to start');
   process.stderr.write(`kafka-gateway: failed to start: ${(error as Error).message}\n`);
