@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Config } from './config.js';
-import type { Readiness } from './kafka/index.js';
+import type { ProduceService, Readiness } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { notFound, problemHandler } from './routes/problems.js';
+import { confluentRouter } from './routes/confluent.js';
 import { operationsRouter } from './routes/operations.js';
+import { produceRouter } from './routes/produce.js';
+import { schemaRouter } from './routes/schemas.js';
+import type { SchemaRegistry } from './schema/index.js';
 
 /** What the app needs from the outside; tests pass their own. */
 export interface AppServices {
@@ -13,6 +17,9 @@ export interface AppServices {
   readonly logger: Logger;
   readonly readiness: () => Promise<Readiness>;
   readonly metrics?: Metrics;
+  /** Produce and schema routes are mounted when these are given. */
+  readonly produce?: ProduceService;
+  readonly schemas?: SchemaRegistry;
 }
 
 export interface GatewayApp {
@@ -59,6 +66,19 @@ export function createApp(services: AppServices): GatewayApp {
   });
 
   app.use(operationsRouter({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }));
+
+  if (services.produce && services.schemas) {
+    const deps = {
+      produce: services.produce,
+      schemas: services.schemas,
+      timeoutMs: services.config.produce.timeoutMs,
+      bodyLimitBytes: services.config.bodyLimitBytes,
+      logger,
+    };
+    app.use(produceRouter(deps));
+    app.use(schemaRouter(deps));
+    app.use(confluentRouter(deps));
+  }
 
   app.use(notFound);
   app.use(problemHandler(logger));

@@ -5,3 +5,6 @@
  */
 export { KafkaConnection, type Readiness } from './connection.js';
 export { fromKafkaError, isUnavailable } from './errors.js';
+export { ProduceService, recordBytes, type OutgoingRecord, type ProducedRecord } from './producer.js';
+export { TopicCache, isValidTopicName, type TopicInfo } from './topics.js';
+export { CompactedTopicTable, type KeyedEntry } from './compacted.js';
