@@ -142,3 +142,94 @@ test('a record bigger than the topic accepts is refused with 413 naming the brok
   assert.equal(res.body.errors[0].index, 1);
   assert.deepEqual(await consumeAll(brokers, t), []);
 });
+
+// Computed with the Java client's own partitioner code
+// (org.apache.kafka.common.utils.Utils: toPositive(murmur2(utf8 bytes)) % 6, kafka-clients 4.4.0).
+const JAVA_PARTITIONS_OF_6: [unknown, number][] = [
+  ['user-1', 2],
+  ['user-2', 2],
+  ['order-42', 0],
+  ['a', 4],
+  ['héllo', 0],
+  ['0', 2],
+  ['kafka-gateway', 2],
+  [{ id: 2 }, 4],
+];
+
+test('keys land on the partition the Java client would choose (murmur2)', async () => {
+  const t = await topic(6);
+  const res = conforms(await post(`/v1/topics/${t}/records`, { records: JAVA_PARTITIONS_OF_6.map(([key]) => ({ key, value: 1 })) }));
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(res.body.offsets.map((o: { partition: number }) => o.partition), JAVA_PARTITIONS_OF_6.map(([, p]) => p));
+  const got = await consumeAll(brokers, t);
+  for (const [key, partition] of JAVA_PARTITIONS_OF_6) {
+    const stored = typeof key === 'string' ? key : JSON.stringify(key);
+    assert.equal(got.find((r) => r.key?.toString() === stored)?.partition, partition, `key ${stored}`);
+  }
+});
+
+test('NDJSON bodies are produced line by line', async () => {
+  const t = await topic(2);
+  const lines = Array.from({ length: 200 }, (_, i) => JSON.stringify({ key: `k${i}`, value: { i } })).join('\n');
+  const res = conforms(await request(gw.app).post(`/v1/topics/${t}/records`).set('content-type', 'application/x-ndjson').send(`${lines}\n\n`));
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.body.offsets.length, 200);
+  const got = await consumeAll(brokers, t);
+  assert.equal(got.length, 200);
+  const binary = conforms(
+    await request(gw.app).post(`/v1/topics/${t}/records?valueFormat=binary`).set('content-type', 'application/x-ndjson').send(`{"value":"${Buffer.from([1, 2, 3]).toString('base64')}","partition":1}`),
+  );
+  assert.equal(binary.status, 200, binary.text);
+  assert.equal(binary.body.offsets[0].partition, 1);
+
+  const badLine = conforms(await request(gw.app).post(`/v1/topics/${t}/records`).set('content-type', 'application/x-ndjson').send('{"value":1}\n{"value":\n'));
+  assert.equal(badLine.status, 400);
+  assert.equal(badLine.body.errors[0].index, 1);
+  const empty = conforms(await request(gw.app).post(`/v1/topics/${t}/records`).set('content-type', 'application/x-ndjson').send('\n'));
+  assert.equal(empty.status, 400);
+  const longLine = conforms(await request(gw.app).post(`/v1/topics/${t}/records`).set('content-type', 'application/x-ndjson').send(`{"value":"${'z'.repeat(70 * 1024)}"}`));
+  assert.equal(longLine.status, 413);
+  const missing = conforms(await request(gw.app).post(`/v1/topics/missing-${Date.now()}/records`).set('content-type', 'application/x-ndjson').send('{"value":1}'));
+  assert.equal(missing.status, 404);
+});
+
+const V2 = 'application/vnd.kafka.v2+json';
+const v2post = (path: string, type: string, body: unknown) => request(gw.app).post(path).set('content-type', type).send(JSON.stringify(body));
+
+test('Confluent v2 produce answers in Confluent shape and errors', async () => {
+  const t = await topic(3);
+  const json = conforms(await v2post(`/topics/${t}`, 'application/vnd.kafka.json.v2+json', { records: [{ key: 'k', value: { a: 1 } }, { value: [1, 2], partition: 2 }] }));
+  assert.equal(json.status, 200, json.text);
+  assert.match(json.headers['content-type'], /application\/vnd\.kafka\.v2\+json/);
+  assert.deepEqual(Object.keys(json.body.offsets[1]).sort(), ['error', 'error_code', 'offset', 'partition']);
+  assert.equal(json.body.offsets[1].partition, 2);
+  assert.equal(typeof json.body.offsets[1].offset, 'number');
+  assert.equal(json.body.offsets[1].error_code, null);
+  assert.equal(json.body.key_schema_id, null);
+  assert.equal(json.body.value_schema_id, null);
+
+  const binary = conforms(await v2post(`/topics/${t}/partitions/1`, 'application/vnd.kafka.binary.v2+json', { records: [{ key: Buffer.from('kk').toString('base64'), value: Buffer.from([9, 8, 7]).toString('base64') }] }));
+  assert.equal(binary.status, 200, binary.text);
+  assert.equal(binary.body.offsets[0].partition, 1);
+  const got = await consumeAll(brokers, t);
+  assert.ok(got.some((r) => r.key?.toString() === '"k"' && r.value?.toString() === '{"a":1}'), 'Confluent JSON-encodes string keys');
+  assert.deepEqual(got.find((r) => r.partition === 1)?.value, Buffer.from([9, 8, 7]));
+
+  const cases: [string, string, unknown, number, number][] = [
+    [`/topics/missing-${Date.now()}`, 'application/vnd.kafka.json.v2+json', { records: [{ value: 1 }] }, 404, 40401],
+    [`/topics/${t}/partitions/7`, 'application/vnd.kafka.json.v2+json', { records: [{ value: 1 }] }, 404, 40402],
+    [`/topics/${t}`, 'application/vnd.kafka.binary.v2+json', { records: [{ value: '***' }] }, 422, 422],
+    [`/topics/${t}`, 'application/vnd.kafka.json.v2+json', { records: [{ value: 1 }], bogus: 1 }, 422, 422],
+    [`/topics/${t}`, 'application/vnd.kafka.avro.v2+json', { records: [{ value: 1 }] }, 415, 415],
+  ];
+  for (const [path, type, body, status, code] of cases) {
+    const res = conforms(await v2post(path, type, body));
+    assert.equal(res.status, status, `${path} ${type}: ${res.text}`);
+    assert.equal(res.body.error_code, code, res.text);
+    assert.equal(typeof res.body.message, 'string');
+    assert.match(res.headers['content-type'], new RegExp(V2.replaceAll('.', '\\.').replace('+', '\\+')));
+  }
+  const malformed = conforms(await request(gw.app).post(`/topics/${t}`).set('content-type', 'application/vnd.kafka.json.v2+json').send('{"records":'));
+  assert.equal(malformed.status, 400);
+  assert.equal(malformed.body.error_code, 400);
+});

@@ -15,9 +15,6 @@ export interface TopicInfo {
 
 // The broker's default message.max.bytes, used when the topic's config cannot be read.
 const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
-// A miss refreshes the topic list at most this often, so a stream of requests
-// for a topic that does not exist cannot turn into a stream of metadata calls.
-const MISS_REFRESH_INTERVAL_MS = 250;
 
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -49,7 +46,9 @@ export class TopicCache {
       throw new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(topic)} is not valid: use 1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-'.`);
     }
     const ttl = this.config.metadata.cacheTtlMs;
-    if (Date.now() - this.#fetchedAt > ttl || (!this.#topics.has(topic) && Date.now() - this.#fetchedAt > MISS_REFRESH_INTERVAL_MS)) {
+    // A miss always asks again, so a topic created a moment ago is found;
+    // concurrent misses share one metadata call.
+    if (Date.now() - this.#fetchedAt > ttl || !this.#topics.has(topic)) {
       await this.refresh();
     }
     let partitions = this.#topics.get(topic);
