@@ -64,6 +64,13 @@ export class CompactedTopicTable {
         this.#targets = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
         const consumer = this.kafka.consumer({ groupId: this.#groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false });
         this.#consumer = consumer;
+        // kafkajs restarts a crashed consumer by itself unless the error is
+        // final; then follow the topic again from the start, with a new consumer.
+        consumer.on(consumer.events.CRASH, ({ payload }) => {
+          if (payload.restart || this.#stopped) return;
+          this.logger.warn({ err: payload.error, topic: this.topic }, 'the topic reader stopped; starting it again');
+          void consumer.disconnect().catch(() => undefined).then(() => this.#startLoop(apply));
+        });
         await consumer.connect();
         await consumer.subscribe({ topic: this.topic, fromBeginning: true });
         await consumer.run({

@@ -2,6 +2,7 @@ import kafkajs, { type Admin, type PartitionMetadata } from 'kafkajs';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
 import { fromKafkaError } from './errors.js';
+import { withDeadline } from './deadline.js';
 
 const { ConfigResourceTypes } = kafkajs;
 
@@ -45,11 +46,14 @@ export class TopicCache {
     if (!isValidTopicName(topic)) {
       throw new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(topic)} is not valid: use 1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-'.`);
     }
-    const ttl = this.config.metadata.cacheTtlMs;
-    // A miss always asks again, so a topic created a moment ago is found;
-    // concurrent misses share one metadata call.
-    if (Date.now() - this.#fetchedAt > ttl || !this.#topics.has(topic)) {
+    if (!this.#topics.has(topic)) {
+      // A miss always asks again, so a topic created a moment ago is found;
+      // concurrent misses share one metadata call.
       await this.refresh();
+    } else if (Date.now() - this.#fetchedAt > this.config.metadata.cacheTtlMs) {
+      // Stale but known: answer from the cache and refresh behind it, so that
+      // a broker outage costs a request one bounded wait (the send), not two.
+      this.refresh().catch(() => undefined);
     }
     let partitions = this.#topics.get(topic);
     if (!partitions && this.config.produce.autoCreateTopics) {
@@ -70,7 +74,7 @@ export class TopicCache {
   refresh(): Promise<void> {
     this.#refreshing ??= (async () => {
       try {
-        const { topics } = await this.admin.fetchTopicMetadata();
+        const { topics } = await withDeadline(this.admin.fetchTopicMetadata(), this.config.produce.timeoutMs);
         this.#topics = new Map(topics.map((t) => [t.name, [...t.partitions].sort((a, b) => a.partitionId - b.partitionId)]));
         this.#fetchedAt = Date.now();
       } catch (error) {
@@ -96,12 +100,20 @@ export class TopicCache {
   async #maxMessageBytes(topic: string): Promise<number> {
     const cached = this.#limits.get(topic);
     if (cached && Date.now() - cached.at <= this.config.metadata.cacheTtlMs) return cached.bytes;
-    let bytes = cached?.bytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    if (cached) {
+      void this.#fetchMaxMessageBytes(topic, cached.bytes);
+      return cached.bytes;
+    }
+    return this.#fetchMaxMessageBytes(topic, DEFAULT_MAX_MESSAGE_BYTES);
+  }
+
+  async #fetchMaxMessageBytes(topic: string, fallback: number): Promise<number> {
+    let bytes = fallback;
     try {
-      const { resources } = await this.admin.describeConfigs({
+      const { resources } = await withDeadline(this.admin.describeConfigs({
         includeSynonyms: false,
         resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
-      });
+      }), this.config.produce.timeoutMs);
       const value = resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue;
       if (value !== undefined && /^\d+$/.test(value)) bytes = Number(value);
     } catch {
