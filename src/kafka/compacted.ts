@@ -4,6 +4,8 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { fromKafkaError } from './errors.js';
 
+const STOP_WAIT_MS = 5000;
+
 /** One entry of a compacted topic: a key and its latest value, or null for a deletion. */
 export interface KeyedEntry {
   readonly key: string;
@@ -29,6 +31,8 @@ export class CompactedTopicTable {
   #targets?: Map<number, bigint>;
   #stopped = false;
   #retryTimer?: NodeJS.Timeout;
+  #wake?: () => void;
+  #running?: Promise<void>;
 
   constructor(
     private readonly kafka: Kafka,
@@ -52,7 +56,7 @@ export class CompactedTopicTable {
    * entry in log order. Retries in the background while Kafka is away.
    */
   start(apply: (entry: KeyedEntry) => void): void {
-    void this.#startLoop(apply);
+    this.#running = this.#startLoop(apply);
   }
 
   async #startLoop(apply: (entry: KeyedEntry) => void): Promise<void> {
@@ -61,6 +65,7 @@ export class CompactedTopicTable {
       try {
         await this.#ensureTopic();
         const offsets = await this.admin.fetchTopicOffsets(this.topic);
+        if (this.#stopped) return;
         this.#targets = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
         const consumer = this.kafka.consumer({ groupId: this.#groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false });
         this.#consumer = consumer;
@@ -69,9 +74,10 @@ export class CompactedTopicTable {
         consumer.on(consumer.events.CRASH, ({ payload }) => {
           if (payload.restart || this.#stopped) return;
           this.logger.warn({ err: payload.error, topic: this.topic }, 'the topic reader stopped; starting it again');
-          void consumer.disconnect().catch(() => undefined).then(() => this.#startLoop(apply));
+          void consumer.disconnect().catch(() => undefined).then(() => (this.#running = this.#startLoop(apply)));
         });
         await consumer.connect();
+        if (this.#stopped) return;
         await consumer.subscribe({ topic: this.topic, fromBeginning: true });
         await consumer.run({
           autoCommit: false,
@@ -87,7 +93,10 @@ export class CompactedTopicTable {
         if (this.#stopped) return;
         this.logger.warn({ err: error, topic: this.topic, retryInMs: delay }, 'cannot follow the topic yet');
         await this.#consumer?.disconnect().catch(() => undefined);
-        await new Promise<void>((resolve) => (this.#retryTimer = setTimeout(resolve, delay)));
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          this.#retryTimer = setTimeout(resolve, delay);
+        });
         delay = Math.min(delay * 2, 5000);
       }
     }
@@ -158,6 +167,12 @@ export class CompactedTopicTable {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
+    this.#wake?.();
+    // Let a start in progress reach a point where it sees the stop, so that it
+    // does not connect a consumer after this; bounded, as kafkajs may be retrying.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#running, new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
+    clearTimeout(timer);
     if (this.#consumer) {
       await this.#consumer.disconnect().catch(() => undefined);
       await this.admin.deleteGroups([this.#groupId]).catch(() => undefined);
