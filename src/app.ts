@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
-import type { MetadataService, Readiness, TopicAdmin } from './kafka/index.js';
+import type { MetadataService, ProduceService, Readiness, TopicAdmin } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { openapiPath } from './paths.js';
@@ -11,11 +11,15 @@ import { Contract, matchOperation } from './routes/contract.js';
 import { docsRouter } from './routes/docs.js';
 import { websocketInfoRouter } from './routes/websocket-info.js';
 import { notFound, problemHandler } from './routes/problems.js';
+import { confluentRouter } from './routes/confluent-produce.js';
 import { operationsRouter } from './routes/operations.js';
 import { adminRouter } from './routes/admin.js';
 import { confluentMetadataRouter } from './routes/confluent-metadata.js';
 import { metadataRouter } from './routes/metadata.js';
 import type { SchemaInfo } from './routes/topic-shapes.js';
+import { produceRouter } from './routes/produce.js';
+import { schemaRouter } from './routes/schemas.js';
+import type { SchemaRegistry } from './schema/index.js';
 
 /** What the app needs from the outside; tests pass their own. */
 export interface AppServices {
@@ -30,6 +34,9 @@ export interface AppServices {
   readonly topicAdmin: TopicAdmin;
   /** Whether a topic has a JSON Schema and its version; no topic has one when left out. */
   readonly schemaInfo?: SchemaInfo;
+  /** Produce and schema routes are mounted when these are given. */
+  readonly produce?: ProduceService;
+  readonly schemas?: SchemaRegistry;
 }
 
 export interface GatewayApp {
@@ -91,6 +98,18 @@ export function createApp(services: AppServices): GatewayApp {
   app.use(adminRouter({ topicAdmin, schemaInfo, bodyLimitBytes: services.config.bodyLimitBytes }));
   app.use(metadataRouter({ metadata, schemaInfo, auth }));
   app.use(confluentMetadataRouter({ metadata, auth }));
+  if (services.produce && services.schemas) {
+    const deps = {
+      produce: services.produce,
+      schemas: services.schemas,
+      timeoutMs: services.config.produce.timeoutMs,
+      bodyLimitBytes: services.config.bodyLimitBytes,
+      logger,
+    };
+    app.use(produceRouter(deps));
+    app.use(schemaRouter(deps));
+    app.use(confluentRouter(deps));
+  }
 
   app.use(notFound);
   app.use(problemHandler(logger));

@@ -6,15 +6,19 @@
 import type { AppServices } from './app.js';
 import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
-import { KafkaConnection, MetadataService, SubscriptionFactory, TopicAdmin } from './kafka/index.js';
+import { CompactedTopicTable, KafkaConnection, MetadataService, ProduceService, SubscriptionFactory, TopicAdmin, TopicCache } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { SCHEMA_TOPIC, SchemaRegistry } from './schema/index.js';
 import { WebSocketGateway } from './ws/index.js';
 
 export interface GatewayServices extends AppServices {
   readonly kafka: KafkaConnection;
   readonly auth: AuthService;
   readonly webSockets: WebSocketGateway;
+  readonly topics: TopicCache;
+  readonly produce: ProduceService;
+  readonly schemas: SchemaRegistry;
   /** Starts background work (Kafka connection, topic tails); resolves once the essentials are up or retrying. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -37,6 +41,10 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     },
     logger,
   );
+  const topics = new TopicCache(kafka.admin, config);
+  const produce = new ProduceService(kafka, topics, config.produce, logger.child({ component: 'produce' }));
+  const schemaTable = new CompactedTopicTable(kafka.kafka, kafka.admin, kafka, SCHEMA_TOPIC, logger.child({ component: 'schemas' }), `${config.kafka.clientId}-schemas`);
+  const schemas = new SchemaRegistry(schemaTable, logger.child({ component: 'schemas' }), config.produce.timeoutMs);
   const webSockets = new WebSocketGateway({
     config,
     logger,
@@ -55,8 +63,21 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     webSockets,
     metadata,
     topicAdmin,
+    topics,
+    produce,
+    schemas,
+    schemaInfo: (topic) => {
+      const stored = schemas.get(topic);
+      return stored && { version: stored.version };
+    },
     readiness: () => kafka.readiness(),
     async start() {
+      // The schema table needs the admin client, which connect() brings up.
+      void kafka.connect().then(() => schemas.start(), () => undefined);
+      const { preloadDir } = config.schemas;
+      if (preloadDir) {
+        void schemas.preload(preloadDir).catch((error: unknown) => logger.error({ err: error, dir: preloadDir }, 'cannot preload schemas'));
+      }
       // A broker that is down must not hold up start-up (the gateway serves
       // /healthz and a 503 /readyz meanwhile); refused credentials answer
       // fast and stop the process.
@@ -67,6 +88,9 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     },
     async close() {
       await webSockets.close();
+      // Records already accepted are sent and acknowledged before the producer goes.
+      await produce.drain();
+      await schemas.stop();
       await kafka.close();
     },
   };

@@ -39,7 +39,7 @@ test('metadata requests answer 503 while the broker is down, and 200 once it is 
   });
   assert.equal(conforms(created!).status, 503);
   assert.equal(conforms(v2!).status, 503);
-  assert.equal(v2!.body.error_code, 50003);
+  assert.equal(v2!.body.error_code, 50302);
   // The process keeps serving.
   await request(gw.app).get('/healthz').expect(200);
 

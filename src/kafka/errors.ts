@@ -29,6 +29,9 @@ export function fromKafkaError(error: unknown, context: { topic?: string } = {})
         return new GatewayError('GW_ERR_TOPIC_NOT_FOUND', `Topic ${JSON.stringify(context.topic ?? '')} does not exist.`, { cause });
       case 'INVALID_TOPIC_EXCEPTION':
         return new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(context.topic ?? '')} is not valid.`, { cause });
+      case 'MESSAGE_TOO_LARGE':
+      case 'RECORD_LIST_TOO_LARGE':
+        return new GatewayError('GW_ERR_RECORD_TOO_LARGE', 'The broker refused the records as larger than the topic accepts (max.message.bytes).', { cause });
       case 'TOPIC_AUTHORIZATION_FAILED':
       case 'GROUP_AUTHORIZATION_FAILED':
       case 'CLUSTER_AUTHORIZATION_FAILED':

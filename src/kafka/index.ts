@@ -17,3 +17,6 @@ export {
   type SubscriptionOptions,
   type TopicPartitions,
 } from './subscription.js';
+export { ProduceService, recordBytes, type OutgoingRecord, type ProducedRecord } from './producer.js';
+export { TopicCache, isValidTopicName, type TopicInfo } from './topics.js';
+export { CompactedTopicTable, type KeyedEntry } from './compacted.js';

@@ -1,37 +1,50 @@
+/**
+ * Confluent REST Proxy v2's wire conventions, shared by the v2 produce and
+ * metadata routes: its media type and its `{error_code, message}` errors.
+ * problemHandler answers in this shape for operations marked
+ * `x-error-format: confluent-v2` in openapi.yaml.
+ */
 import type { Response } from 'express';
-import type { GatewayError } from '../errors.js';
+import type { ErrorCode, FieldError, GatewayError } from '../errors.js';
 
-/** Confluent REST Proxy v2's media type for answers without embedded records. */
 export const CONFLUENT_V2 = 'application/vnd.kafka.v2+json';
 
-/**
- * Confluent's error codes: the HTTP status with a digit or two appended
- * where the proxy distinguishes causes (40401 topic not found, 40402
- * partition not found, 42201 record invalid, 50003 a retriable Kafka
- * error); plain status codes otherwise.
- */
-export function confluentErrorCode(error: GatewayError): number {
-  switch (error.code) {
-    case 'GW_ERR_TOPIC_NOT_FOUND':
-      return 40401;
-    case 'GW_ERR_INVALID_PARTITION':
-      return 40402;
-    case 'GW_ERR_SCHEMA_VIOLATION':
-      return 42201;
-    case 'GW_ERR_KAFKA_UNAVAILABLE':
-    case 'GW_ERR_KAFKA_TIMEOUT':
-      return 50003;
-    default:
-      return error.status;
-  }
+/** A gateway error as Confluent's HTTP status and error_code. */
+const CODES: Partial<Record<ErrorCode, readonly [status: number, code: number]>> = {
+  GW_ERR_TOPIC_NOT_FOUND: [404, 40401],
+  GW_ERR_INVALID_PARTITION: [404, 40402],
+  GW_ERR_INVALID_TOPIC: [400, 40002],
+  GW_ERR_FORBIDDEN: [403, 40301],
+  GW_ERR_UNAUTHENTICATED: [401, 40101],
+  GW_ERR_MALFORMED_JSON: [400, 400],
+  GW_ERR_BAD_REQUEST: [400, 400],
+  GW_ERR_VALIDATION: [422, 422],
+  GW_ERR_SCHEMA_VIOLATION: [422, 42206],
+  GW_ERR_PAYLOAD_TOO_LARGE: [413, 413],
+  GW_ERR_UNSUPPORTED_MEDIA_TYPE: [415, 415],
+  GW_ERR_TOO_MANY_REQUESTS: [429, 42901],
+  GW_ERR_OVERLOADED: [429, 42901],
+  GW_ERR_KAFKA_UNAVAILABLE: [503, 50302],
+  GW_ERR_SHUTTING_DOWN: [503, 50302],
+  GW_ERR_KAFKA_TIMEOUT: [500, 50003],
+  GW_ERR_INTERNAL: [500, 50002],
+};
+
+function describeErrors(errors: readonly FieldError[] | undefined): string {
+  if (!errors?.length) return '';
+  return ` ${errors
+    .slice(0, 10)
+    .map((e) => `${e.index === undefined ? '' : `records[${e.index}]`}${e.pointer}: ${e.message}`)
+    .join('; ')}`;
 }
 
 export function sendV2(res: Response, status: number, body: unknown): void {
   res.status(status).type(CONFLUENT_V2).send(JSON.stringify(body));
 }
 
-/** An error in Confluent's `{error_code, message}` shape, so v2 clients parse it unchanged. */
+/** An error in Confluent's shape, so v2 clients parse it unchanged; field errors are folded into the message. */
 export function sendV2Error(res: Response, error: GatewayError): void {
+  const [status, code] = CODES[error.code] ?? [error.status, error.status];
   if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
-  sendV2(res, error.status, { error_code: confluentErrorCode(error), message: error.detail });
+  sendV2(res, status, { error_code: code, message: `${error.detail}${describeErrors(error.errors)}` });
 }

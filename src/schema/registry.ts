@@ -1,0 +1,155 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { GatewayError, type FieldError } from '../errors.js';
+import type { KeyedEntry } from '../kafka/index.js';
+import type { Logger } from '../logger.js';
+
+// ajv-formats is published as CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+
+/** Where schemas are kept: a replicated table (the compacted topic in production). */
+export interface SchemaStore {
+  start(apply: (entry: KeyedEntry) => void): void;
+  caughtUp(): Promise<void>;
+  put(key: string, value: string | null, timeoutMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** A topic's schema as stored and served. */
+export interface StoredSchema {
+  readonly schema: unknown;
+  readonly version: number;
+}
+
+interface Entry extends StoredSchema {
+  readonly validate: ValidateFunction;
+}
+
+/** A value that is not JSON at all (a text or binary value that does not parse); it fails any schema. */
+export const NOT_JSON: unique symbol = Symbol('not JSON');
+
+// One request may hold thousands of bad records; the answer lists the first ones.
+const MAX_REPORTED_ERRORS = 100;
+
+/**
+ * The JSON Schemas of topics (draft 2020-12, with formats). Each schema is
+ * compiled once, when it arrives from the store, and the compiled validator
+ * is kept: validating a request never compiles.
+ */
+export class SchemaRegistry {
+  #entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly store: SchemaStore,
+    private readonly logger: Logger,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Compiles a schema or throws GW_ERR_INVALID_SCHEMA with ajv's reason. */
+  static compile(schema: unknown): ValidateFunction {
+    if (typeof schema !== 'boolean' && (typeof schema !== 'object' || schema === null || Array.isArray(schema))) {
+      throw new GatewayError('GW_ERR_INVALID_SCHEMA', 'A JSON Schema must be an object or a boolean.');
+    }
+    // A fresh ajv per schema: schemas of different topics may use the same
+    // $id, and a replaced schema must not linger in a shared instance.
+    const ajv = addFormats(new Ajv2020({ allErrors: true, strict: true, strictRequired: false, strictTypes: false, validateFormats: true }));
+    try {
+      return ajv.compile(schema);
+    } catch (error) {
+      throw new GatewayError('GW_ERR_INVALID_SCHEMA', `The schema does not compile: ${(error as Error).message}`);
+    }
+  }
+
+  /** Follows the store; resolves at once (loading continues in the background). */
+  start(): void {
+    this.store.start((entry) => this.#apply(entry));
+  }
+
+  /** Resolves when every schema stored before start is loaded. */
+  ready(): Promise<void> {
+    return this.store.caughtUp();
+  }
+
+  /** Loads `<topic>.json` files from a folder and stores those that differ from what is stored. */
+  async preload(dir: string): Promise<void> {
+    await this.ready();
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+      const topic = basename(file, '.json');
+      const schema: unknown = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+      if (JSON.stringify(this.#entries.get(topic)?.schema) === JSON.stringify(schema)) continue;
+      await this.put(topic, schema);
+      this.logger.info({ topic, file }, 'preloaded schema');
+    }
+  }
+
+  get(topic: string): StoredSchema | undefined {
+    const entry = this.#entries.get(topic);
+    return entry && { schema: entry.schema, version: entry.version };
+  }
+
+  has(topic: string): boolean {
+    return this.#entries.has(topic);
+  }
+
+  /** Stores a schema for the topic; resolves once this instance enforces it. */
+  async put(topic: string, schema: unknown): Promise<StoredSchema> {
+    SchemaRegistry.compile(schema);
+    const version = (this.#entries.get(topic)?.version ?? 0) + 1;
+    await this.store.put(topic, JSON.stringify({ schema, version }), this.timeoutMs);
+    return { schema, version };
+  }
+
+  /** Removes the topic's schema; false when it had none. */
+  async delete(topic: string): Promise<boolean> {
+    if (!this.#entries.has(topic)) return false;
+    await this.store.put(topic, null, this.timeoutMs);
+    return true;
+  }
+
+  /**
+   * Checks values against the topic's schema. Each failure names the value's
+   * index and a JSON Pointer from the record (so `/value/age`). No schema,
+   * no failures.
+   */
+  validate(topic: string, values: readonly unknown[]): FieldError[] {
+    const entry = this.#entries.get(topic);
+    if (!entry) return [];
+    const errors: FieldError[] = [];
+    for (let index = 0; index < values.length && errors.length < MAX_REPORTED_ERRORS; index++) {
+      const value = values[index];
+      if (value === NOT_JSON) {
+        errors.push({ index, pointer: '/value', message: 'the value is not JSON, and the topic has a JSON Schema' });
+      } else if (!entry.validate(value)) {
+        for (const e of entry.validate.errors ?? []) errors.push({ index, pointer: `/value${e.instancePath}`, message: describe(e) });
+      }
+    }
+    return errors.slice(0, MAX_REPORTED_ERRORS);
+  }
+
+  async stop(): Promise<void> {
+    await this.store.stop();
+  }
+
+  #apply({ key, value }: KeyedEntry): void {
+    if (value === null) {
+      this.#entries.delete(key);
+      return;
+    }
+    try {
+      const stored = JSON.parse(value) as StoredSchema;
+      this.#entries.set(key, { schema: stored.schema, version: stored.version, validate: SchemaRegistry.compile(stored.schema) });
+    } catch (error) {
+      // Another writer stored something we cannot use; keep the last good schema.
+      this.logger.error({ err: error, topic: key }, 'ignoring a stored schema that does not compile');
+    }
+  }
+}
+
+function describe(error: ErrorObject): string {
+  if (error.keyword === 'additionalProperties') {
+    return `${error.message ?? 'must not have additional properties'}: ${String((error.params as { additionalProperty?: string }).additionalProperty)}`;
+  }
+  return error.message ?? error.keyword;
+}
