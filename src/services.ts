@@ -9,6 +9,7 @@ import type { Config } from './config.js';
 import { CompactedTopicTable, KafkaConnection, MetadataService, ProduceService, SubscriptionFactory, TopicAdmin, TopicCache } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { produceBatch } from './records/index.js';
 import { SCHEMA_TOPIC, SchemaRegistry } from './schema/index.js';
 import { WebSocketGateway } from './ws/index.js';
 
@@ -53,6 +54,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     requireTopic: async (topic) => {
       await metadata.topic(topic);
     },
+    produce: (topic, records, formats) => produceBatch({ produce, schemas, timeoutMs: config.produce.timeoutMs }, topic, records, formats),
   });
   return {
     config,

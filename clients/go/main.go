@@ -8,6 +8,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -90,21 +91,19 @@ func run(baseURL, topic string) (*report, error) {
 		version = string(m[1])
 	}
 
-	// --- PRODUCE: once POST /v1/topics/{topic}/records (produceRecords) is in openapi.yaml ---
+	// --- PRODUCE ---
 	// The JSON body goes through the generic WithBody call: the record items are
 	// anonymous structs in the generated types unless the spec names them.
-	// body, _ := json.Marshal(map[string]any{"records": sampleRecords("go")})
-	// sent, err := client.ProduceRecordsWithBodyWithResponse(ctx, topic, nil, "application/json", bytes.NewReader(body))
-	// if err = expect("produce", sent, err, sent != nil && sent.JSON200 != nil); err != nil {
-	// 	return nil, err
-	// }
-	// list := make([]offset, 0, len(sent.JSON200.Offsets))
-	// for _, o := range sent.JSON200.Offsets {
-	// 	list = append(list, offset{Partition: o.Partition, Offset: o.Offset})
-	// }
-	// produced := &list
-	var produced *[]offset
-	_ = sampleRecords
+	body, _ := json.Marshal(map[string]any{"records": sampleRecords("go")})
+	sent, err := client.ProduceRecordsWithBodyWithResponse(ctx, topic, nil, "application/json", bytes.NewReader(body))
+	if err = expect("produce", sent, err, sent != nil && sent.JSON200 != nil); err != nil {
+		return nil, err
+	}
+	list := make([]offset, 0, len(sent.JSON200.Offsets))
+	for _, o := range sent.JSON200.Offsets {
+		list = append(list, offset{Partition: o.Partition, Offset: o.Offset})
+	}
+	produced := &list
 
 	// --- TOPIC METADATA ---
 	meta, err := client.GetTopicWithResponse(ctx, topic, nil)

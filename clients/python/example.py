@@ -35,13 +35,14 @@ def main(base_url: str, topic: str) -> None:
     spec = get_open_api.sync(client=client) or ""
     match = re.search(r"^openapi: *(\S+)", spec, re.MULTILINE)
 
-    # --- PRODUCE: once POST /v1/topics/{topic}/records (produceRecords, tag produce) is in openapi.yaml ---
-    # from kafka_gateway_client.api.produce import produce_records
-    # from kafka_gateway_client.models import ProduceRecordsJsonBody
-    # sent = produce_records.sync(client=client, topic=topic,
-    #                             body=ProduceRecordsJsonBody.from_dict({"records": sample_records("python")}))
-    # produced = [{"partition": o.partition, "offset": o.offset} for o in sent.offsets]
-    produced = None
+    # --- PRODUCE ---
+    from kafka_gateway_client.api.produce import produce_records
+    from kafka_gateway_client.models import ProduceRecordsJsonBody
+    sent = produce_records.sync(client=client, topic=topic,
+                                body=ProduceRecordsJsonBody.from_dict({"records": sample_records("python")}))
+    if sent is None or not hasattr(sent, "offsets"):
+        raise SystemExit(f"produce: {sent}")
+    produced = [{"partition": o.partition, "offset": o.offset} for o in sent.offsets]
 
     # --- TOPIC METADATA ---
     meta = get_topic.sync(client=client, topic=topic)

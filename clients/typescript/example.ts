@@ -39,14 +39,13 @@ export async function exercise(baseUrl: string, topic: string): Promise<ClientRe
   if (spec.data === undefined) throw new Error(`GET /openapi.yaml answered ${spec.response.status}`);
   const version = /^openapi: *(\S+)/m.exec(spec.data)?.[1] ?? '';
 
-  // --- PRODUCE: once POST /v1/topics/{topic}/records (produceRecords) is in openapi.yaml ---
-  // const sent = await client.POST('/v1/topics/{topic}/records', {
-  //   params: { path: { topic } },
-  //   body: { records: sampleRecords('typescript') },
-  // });
-  // if (!sent.data) throw new Error(`produce answered ${sent.response.status}: ${JSON.stringify(sent.error)}`);
-  // const produced = sent.data.offsets.map(({ partition, offset }) => ({ partition, offset }));
-  const produced = null;
+  // --- PRODUCE ---
+  const sent = await client.POST('/v1/topics/{topic}/records', {
+    params: { path: { topic } },
+    body: { records: sampleRecords('typescript') },
+  });
+  if (!sent.data) throw new Error(`produce answered ${sent.response.status}: ${JSON.stringify(sent.error)}`);
+  const produced = sent.data.offsets.map(({ partition, offset }) => ({ partition, offset }));
 
   // --- TOPIC METADATA ---
   const meta = await client.GET('/v1/topics/{topic}', { params: { path: { topic } } });

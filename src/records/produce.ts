@@ -1,7 +1,7 @@
 import { GatewayError, type FieldError } from '../errors.js';
 import { isValidTopicName, type ProduceService, type ProducedRecord } from '../kafka/index.js';
 import type { SchemaRegistry } from '../schema/index.js';
-import type { DecodedRecord } from './decode.js';
+import { decodeRecord, parseFormat, type DecodedRecord } from './decode.js';
 
 export interface ProduceDeps {
   readonly produce: ProduceService;
@@ -65,4 +65,35 @@ export async function produceChecked(deps: ProduceDeps, topic: string, records: 
   await deps.produce.check(topic, outgoing);
   checkSchema(deps, topic, records);
   return deps.produce.send(topic, outgoing);
+}
+
+/**
+ * A batch as a WebSocket `produce` frame carries it: the same record shapes,
+ * formats and checks as the JSON body of POST /v1/topics/{topic}/records,
+ * with pointers into `/records/<index>` as the HTTP answer gives them.
+ */
+export async function produceBatch(
+  deps: ProduceDeps,
+  topic: string,
+  inputs: readonly unknown[],
+  formats: { keyFormat?: unknown; valueFormat?: unknown } = {},
+): Promise<{ topic: string; offsets: Array<Pick<ProducedRecord, 'partition' | 'offset' | 'timestamp'>> }> {
+  const errors: FieldError[] = [];
+  const parsed = { key: parseFormat(formats.keyFormat, '/keyFormat', errors), value: parseFormat(formats.valueFormat, '/valueFormat', errors) };
+  const records = inputs.map((input, index) => decodeRecord(input, index, parsed, errors));
+  const inRecords = (list: readonly FieldError[]) => list.map((e) => (e.index === undefined ? e : { ...e, pointer: `/records/${e.index}${e.pointer}` }));
+  if (errors.length > 0) {
+    throw new GatewayError('GW_ERR_VALIDATION', `${new Set(errors.map((e) => e.index)).size} record(s) are not valid; nothing was produced.`, {
+      errors: inRecords(errors.slice(0, 100)),
+    });
+  }
+  try {
+    const produced = await produceChecked(deps, topic, records as DecodedRecord[]);
+    return { topic, offsets: produced.map(({ partition, offset, timestamp }) => ({ partition, offset, timestamp })) };
+  } catch (error) {
+    if (error instanceof GatewayError && error.errors) {
+      throw new GatewayError(error.code, error.detail, { errors: inRecords(error.errors), extensions: error.extensions, retryAfterSeconds: error.retryAfterSeconds, cause: error.cause });
+    }
+    throw error;
+  }
 }

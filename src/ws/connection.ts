@@ -8,7 +8,7 @@ import { recordBody } from './encoding.js';
 import { frameId, parseFrame, type AckMode, type Fallback, type SubscribeFrame } from './protocol.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
-export type ProduceRecords = (topic: string, records: readonly unknown[], principal: Principal) => Promise<unknown>;
+export type ProduceRecords = (topic: string, records: readonly unknown[], formats: { keyFormat?: string; valueFormat?: string }) => Promise<unknown>;
 
 export interface ConnectionDeps {
   readonly config: Config['ws'];
@@ -164,7 +164,7 @@ export class Connection {
           if (!this.deps.produce) throw new GatewayError('GW_ERR_NOT_FOUND', 'Produce over WebSocket is not available on this gateway.');
           this.deps.auth.authorize(this.principal, 'produce', frame.topic);
           this.deps.auth.checkRate(this.principal);
-          const result = await this.deps.produce(frame.topic, frame.records, this.principal);
+          const result = await this.deps.produce(frame.topic, frame.records, { keyFormat: frame.keyFormat, valueFormat: frame.valueFormat });
           this.#send({ op: 'produced', id: frame.id, ...(result as object) });
           return;
         }

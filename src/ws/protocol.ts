@@ -48,6 +48,8 @@ export interface ProduceFrame {
   readonly id: string;
   readonly topic: string;
   readonly records: readonly unknown[];
+  readonly keyFormat?: string;
+  readonly valueFormat?: string;
 }
 
 export type ClientFrame = SubscribeFrame | AckFrame | CreditFrame | UnsubscribeFrame | ProduceFrame;
@@ -110,7 +112,14 @@ const SCHEMAS: Record<ClientFrame['op'], object> = {
     type: 'object',
     required: ['op', 'id', 'topic', 'records'],
     additionalProperties: false,
-    properties: { op: { const: 'produce' }, id, topic, records: { type: 'array', minItems: 1 } },
+    properties: {
+      op: { const: 'produce' },
+      id,
+      topic,
+      records: { type: 'array', minItems: 1 },
+      keyFormat: { enum: ['json', 'text', 'binary'] },
+      valueFormat: { enum: ['json', 'text', 'binary'] },
+    },
   },
 };
 
