@@ -37,7 +37,7 @@ export class CompactedTopicTable {
   constructor(
     private readonly kafka: Kafka,
     private readonly admin: Admin,
-    private readonly producers: { readonly producer: Producer },
+    private readonly producer: Producer,
     readonly topic: string,
     private readonly logger: Logger,
     groupPrefix: string,
@@ -144,7 +144,7 @@ export class CompactedTopicTable {
   async put(key: string, value: string | null, timeoutMs: number): Promise<void> {
     let metadata;
     try {
-      metadata = await this.producers.producer.send({ topic: this.topic, acks: -1, timeout: timeoutMs, messages: [{ key, value }] });
+      metadata = await this.producer.send({ topic: this.topic, acks: -1, timeout: timeoutMs, messages: [{ key, value }] });
     } catch (error) {
       throw fromKafkaError(error, { topic: this.topic });
     }

@@ -80,8 +80,7 @@ export class ProduceService {
   readonly #compression: kafkajs.CompressionTypes;
 
   constructor(
-    /** The current producer, its renewal after an unclear failure, and a wait for that renewal. */
-    private readonly producers: { readonly producer: Producer; renewProducer(): Promise<void>; producerSettled(): Promise<void> },
+    private readonly producer: Producer,
     private readonly topics: TopicCache,
     private readonly config: Config['produce'],
     private readonly logger: Logger,
@@ -236,24 +235,17 @@ export class ProduceService {
       });
     });
 
-    const sent = this.producers
-      .producerSettled()
-      .then(() =>
-        this.producers.producer.sendBatch({
-          acks: -1,
-          timeout: this.config.timeoutMs,
-          compression: this.#compression,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        }),
-      )
+    const sent = this.producer
+      .sendBatch({
+        acks: -1,
+        timeout: this.config.timeoutMs,
+        compression: this.#compression,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      })
       .then(
         (metadata) => this.#settle(batch, positions, metadata),
         (error: unknown) => {
           this.logger.warn({ err: error, callers: batch.length }, 'produce batch failed');
-          const mapped = fromKafkaError(error);
-          // A clear refusal by the broker leaves the sequence numbers right; anything
-          // else may have been written, so the next batch needs a new producer id.
-          if (mapped.code === 'GW_ERR_KAFKA_UNAVAILABLE' || mapped.code === 'GW_ERR_INTERNAL') void this.producers.renewProducer();
           for (const pending of batch) pending.reject(fromKafkaError(error, { topic: pending.topic }));
         },
       );
