@@ -52,8 +52,8 @@ function send(res: Response, status: number, body: unknown): void {
   res.status(status).type(CONFLUENT_V2).send(JSON.stringify(body));
 }
 
-/** Every error from these routes leaves as Confluent's {error_code, message}. */
-function confluentErrors(logger: Logger): ErrorRequestHandler {
+/** Every error from these routes leaves as Confluent's {error_code, message}; the v2 metadata routes can mount it too. */
+export function confluentErrors(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req: Request, res: Response, next) => {
     if (res.headersSent) {
       next(error);
