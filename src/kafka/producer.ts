@@ -46,6 +46,19 @@ const RECORD_OVERHEAD_BYTES = 70;
 // record batch, so sharing a batch never makes another caller's records too large.
 const MAX_BATCH_BYTES = 512 * 1024;
 
+/**
+ * A failed send as the client should see it. kafkajs wraps connection
+ * failures in classes that say nothing of retrying (a non-retriable error
+ * caused by a connection error, after its retries ran out); for a send, any
+ * failure the broker did not state a reason for is Kafka being unavailable,
+ * and a retry may succeed.
+ */
+function sendFailure(error: unknown, topic: string): GatewayError {
+  const mapped = fromKafkaError(error, { topic });
+  if (mapped.code !== 'GW_ERR_INTERNAL') return mapped;
+  return new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka did not take the records; they were not acknowledged. Retry shortly.', { cause: error, retryAfterSeconds: 1 });
+}
+
 export function recordBytes(record: OutgoingRecord): number {
   let bytes = RECORD_OVERHEAD_BYTES + (record.key?.length ?? 0) + (record.value?.length ?? 0);
   for (const [name, value] of Object.entries(record.headers ?? {})) bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 10;
@@ -246,7 +259,7 @@ export class ProduceService {
         (metadata) => this.#settle(batch, positions, metadata),
         (error: unknown) => {
           this.logger.warn({ err: error, callers: batch.length }, 'produce batch failed');
-          for (const pending of batch) pending.reject(fromKafkaError(error, { topic: pending.topic }));
+          for (const pending of batch) pending.reject(sendFailure(error, pending.topic));
         },
       );
     this.#inFlightBatches.add(sent);
