@@ -37,7 +37,7 @@ export class CompactedTopicTable {
   constructor(
     private readonly kafka: Kafka,
     private readonly admin: Admin,
-    private readonly producers: { readonly producer: Producer },
+    private readonly producer: Producer,
     readonly topic: string,
     private readonly logger: Logger,
     groupPrefix: string,
@@ -67,12 +67,20 @@ export class CompactedTopicTable {
         const offsets = await this.admin.fetchTopicOffsets(this.topic);
         if (this.#stopped) return;
         this.#targets = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-        const consumer = this.kafka.consumer({ groupId: this.#groupId, maxWaitTimeInMs: 250, allowAutoTopicCreation: false });
+        const consumer = this.kafka.consumer({
+          groupId: this.#groupId,
+          maxWaitTimeInMs: 250,
+          allowAutoTopicCreation: false,
+          // kafkajs would restart a crashed consumer on a timer that disconnect()
+          // does not cancel, bringing it back after stop(); the CRASH handler
+          // below restarts it instead, and only while the table is running.
+          retry: { restartOnFailure: async () => false },
+        });
         this.#consumer = consumer;
         // kafkajs restarts a crashed consumer by itself unless the error is
         // final; then follow the topic again from the start, with a new consumer.
         consumer.on(consumer.events.CRASH, ({ payload }) => {
-          if (payload.restart || this.#stopped) return;
+          if (this.#stopped) return;
           this.logger.warn({ err: payload.error, topic: this.topic }, 'the topic reader stopped; starting it again');
           void consumer.disconnect().catch(() => undefined).then(() => (this.#running = this.#startLoop(apply)));
         });
@@ -144,7 +152,7 @@ export class CompactedTopicTable {
   async put(key: string, value: string | null, timeoutMs: number): Promise<void> {
     let metadata;
     try {
-      metadata = await this.producers.producer.send({ topic: this.topic, acks: -1, timeout: timeoutMs, messages: [{ key, value }] });
+      metadata = await this.producer.send({ topic: this.topic, acks: -1, timeout: timeoutMs, messages: [{ key, value }] });
     } catch (error) {
       throw fromKafkaError(error, { topic: this.topic });
     }

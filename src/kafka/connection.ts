@@ -26,8 +26,7 @@ export interface Readiness {
 export class KafkaConnection {
   readonly kafka: Kafka;
   readonly admin: Admin;
-  #producer: Producer;
-  #renewing?: Promise<void>;
+  readonly producer: Producer;
   #probe: Admin;
   #producerConnected = false;
   #connecting?: Promise<void>;
@@ -42,71 +41,20 @@ export class KafkaConnection {
   ) {
     this.kafka = createKafka(config.kafka, logger);
     this.admin = this.kafka.admin();
-    this.#producer = this.#createProducer();
-    this.#probe = createKafka(config.kafka, logger, { retry: { retries: 0 } }).admin();
-  }
-
-  /** The process's one producer (a new one after renewProducer()). */
-  get producer(): Producer {
-    return this.#producer;
-  }
-
-  #createProducer(): Producer {
     // Idempotence makes the broker drop the duplicates a retry after a lost
     // acknowledgement would otherwise write; it requires acks from all ISRs.
     // The default partitioner is the Java client's murmur2, so a key lands on
     // the same partition whichever client wrote it.
-    const producer = this.kafka.producer({
+    this.producer = this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 5,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-    producer.on(producer.events.DISCONNECT, () => {
-      if (producer === this.#producer) this.#producerConnected = false;
-    });
-    return producer;
-  }
-
-  /**
-   * Replaces the producer with a new one, which gets a new producer id from
-   * the broker. Needed after a send failed without a clear answer: kafkajs
-   * then rewinds its sequence numbers, and if the broker did write that batch,
-   * the next batch would reuse them and be dropped by the broker as a
-   * duplicate while reported as written. A new producer id starts a fresh
-   * sequence. Resolves once the new producer is connected (retrying while
-   * Kafka is away); concurrent calls share one renewal.
-   */
-  renewProducer(): Promise<void> {
-    this.#renewing ??= (async () => {
-      const old = this.#producer;
-      this.#producer = this.#createProducer();
+    this.producer.on(this.producer.events.DISCONNECT, () => {
       this.#producerConnected = false;
-      void old.disconnect().catch(() => undefined);
-      let delay = 250;
-      while (!this.#closed) {
-        try {
-          await this.#producer.connect();
-          this.#producerConnected = true;
-          this.logger.info('producer renewed after a failed send');
-          return;
-        } catch (error) {
-          this.logger.warn({ err: error, retryInMs: delay }, 'cannot connect the renewed producer yet');
-          await new Promise<void>((res) => {
-            this.#retryTimer = setTimeout(res, delay);
-          });
-          delay = Math.min(delay * 2, 5000);
-        }
-      }
-    })().finally(() => {
-      this.#renewing = undefined;
     });
-    return this.#renewing;
-  }
-
-  /** Resolves when no renewal is under way. */
-  async producerSettled(): Promise<void> {
-    await this.#renewing;
+    this.#probe = createKafka(config.kafka, logger, { retry: { retries: 0 } }).admin();
   }
 
   /**
@@ -137,7 +85,7 @@ export class KafkaConnection {
     let delay = 250;
     while (!this.#closed) {
       try {
-        await this.#producer.connect();
+        await this.producer.connect();
         await this.admin.connect();
         this.#producerConnected = true;
         this.logger.info({ brokers: this.config.kafka.brokers }, 'connected to Kafka');
@@ -186,6 +134,6 @@ export class KafkaConnection {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
-    await Promise.allSettled([this.#producer.disconnect(), this.admin.disconnect(), this.#probe.disconnect()]);
+    await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect(), this.#probe.disconnect()]);
   }
 }

@@ -46,6 +46,19 @@ const RECORD_OVERHEAD_BYTES = 70;
 // record batch, so sharing a batch never makes another caller's records too large.
 const MAX_BATCH_BYTES = 512 * 1024;
 
+/**
+ * A failed send as the client should see it. kafkajs wraps connection
+ * failures in classes that say nothing of retrying (a non-retriable error
+ * caused by a connection error, after its retries ran out); for a send, any
+ * failure the broker did not state a reason for is Kafka being unavailable,
+ * and a retry may succeed.
+ */
+function sendFailure(error: unknown, topic: string): GatewayError {
+  const mapped = fromKafkaError(error, { topic });
+  if (mapped.code !== 'GW_ERR_INTERNAL') return mapped;
+  return new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka did not take the records; they were not acknowledged. Retry shortly.', { cause: error, retryAfterSeconds: 1 });
+}
+
 export function recordBytes(record: OutgoingRecord): number {
   let bytes = RECORD_OVERHEAD_BYTES + (record.key?.length ?? 0) + (record.value?.length ?? 0);
   for (const [name, value] of Object.entries(record.headers ?? {})) bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 10;
@@ -80,8 +93,7 @@ export class ProduceService {
   readonly #compression: kafkajs.CompressionTypes;
 
   constructor(
-    /** The current producer, its renewal after an unclear failure, and a wait for that renewal. */
-    private readonly producers: { readonly producer: Producer; renewProducer(): Promise<void>; producerSettled(): Promise<void> },
+    private readonly producer: Producer,
     private readonly topics: TopicCache,
     private readonly config: Config['produce'],
     private readonly logger: Logger,
@@ -236,25 +248,18 @@ export class ProduceService {
       });
     });
 
-    const sent = this.producers
-      .producerSettled()
-      .then(() =>
-        this.producers.producer.sendBatch({
-          acks: -1,
-          timeout: this.config.timeoutMs,
-          compression: this.#compression,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        }),
-      )
+    const sent = this.producer
+      .sendBatch({
+        acks: -1,
+        timeout: this.config.timeoutMs,
+        compression: this.#compression,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      })
       .then(
         (metadata) => this.#settle(batch, positions, metadata),
         (error: unknown) => {
           this.logger.warn({ err: error, callers: batch.length }, 'produce batch failed');
-          const mapped = fromKafkaError(error);
-          // A clear refusal by the broker leaves the sequence numbers right; anything
-          // else may have been written, so the next batch needs a new producer id.
-          if (mapped.code === 'GW_ERR_KAFKA_UNAVAILABLE' || mapped.code === 'GW_ERR_INTERNAL') void this.producers.renewProducer();
-          for (const pending of batch) pending.reject(fromKafkaError(error, { topic: pending.topic }));
+          for (const pending of batch) pending.reject(sendFailure(error, pending.topic));
         },
       );
     this.#inFlightBatches.add(sent);

@@ -78,7 +78,11 @@ export class TopicCache {
         this.#topics = new Map(topics.map((t) => [t.name, [...t.partitions].sort((a, b) => a.partitionId - b.partitionId)]));
         this.#fetchedAt = Date.now();
       } catch (error) {
-        throw fromKafkaError(error);
+        const mapped = fromKafkaError(error);
+        // Without a reason from the broker, a failed lookup means Kafka is not answering.
+        throw mapped.code === 'GW_ERR_INTERNAL'
+          ? new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka did not answer a metadata request; retry shortly.', { cause: error, retryAfterSeconds: 1 })
+          : mapped;
       } finally {
         this.#refreshing = undefined;
       }
