@@ -133,3 +133,22 @@ test('credentials never reach the logs', async () => {
     await services.close();
   }
 });
+
+test('produce needs produce, schema changes need admin, both checked before the body is read', async () => {
+  const records = { records: [{ value: { n: 1 } }] };
+  conforms(await request(gw.app).post(`/v1/topics/${allowed}/records`).set('X-API-Key', keys.writer).send(records).expect(200));
+  conforms(await request(gw.app).post(`/v1/topics/${allowed}/records`).set('X-API-Key', keys.reader).send(records).expect(403));
+  conforms(await request(gw.app).post(`/v1/topics/${other}/records`).set('X-API-Key', keys.writer).send(records).expect(403));
+  conforms(await request(gw.app).post(`/v1/topics/${allowed}/records`).send(records).expect(401));
+  conforms(await request(gw.app).put(`/v1/topics/${allowed}/schema`).set('X-API-Key', keys.writer).send({ type: 'object' }).expect(403));
+  conforms(await request(gw.app).get(`/v1/topics/${allowed}/schema`).set('X-API-Key', keys.reader).expect(404));
+  const v2 = conforms(
+    await request(gw.app)
+      .post(`/topics/${other}`)
+      .set('X-API-Key', keys.writer)
+      .set('Content-Type', 'application/vnd.kafka.json.v2+json')
+      .send(JSON.stringify({ records: [{ value: 1 }] }))
+      .expect(403),
+  );
+  assert.equal(v2.body.error_code, 40301, 'Confluent clients get their own error shape');
+});
