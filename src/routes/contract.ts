@@ -109,7 +109,10 @@ export class Contract {
         const spec = item[method] as OperationSpec | undefined;
         if (!spec) continue;
         const { pattern, names } = toPattern(template);
-        const parameters = [...shared, ...(spec.parameters ?? [])].map((p) => this.#resolve(p));
+        // An operation's parameter overrides a path-level one of the same name and place (OpenAPI 3.1).
+        const byKey = new Map<string, ParameterSpec>();
+        for (const p of [...shared, ...(spec.parameters ?? [])].map((q) => this.#resolve(q))) byKey.set(`${p.in}:${p.name}`, p);
+        const parameters = [...byKey.values()];
         const bodyValidators = new Map<string, ValidateFunction>();
         for (const [mediaType, media] of Object.entries(spec.requestBody?.content ?? {})) {
           if (media.schema && /json$/.test(mediaType) && !mediaType.includes('ndjson')) {
