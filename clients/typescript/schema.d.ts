@@ -98,6 +98,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Browser page
+         * @description A page to pick a topic, watch its records arrive live over `/v1/ws`,
+         *     pause and resume, and produce a record over HTTP. Served from the
+         *     gateway itself (no CDN); the page passes an optional token as the
+         *     `bearer.<token>` WebSocket subprotocol and as `Authorization: Bearer`.
+         */
+        get: operations["getPage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ui/{asset}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A file of the browser page */
+        get: operations["getPageAsset"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/docs": {
         parameters: {
             query?: never;
@@ -383,7 +423,14 @@ export interface paths {
          */
         get: operations["v2GetTopic"];
         put?: never;
-        post?: never;
+        /**
+         * Produce (Confluent REST Proxy v2)
+         * @description Confluent REST Proxy v2 produce, for existing clients. `json` embeds
+         *     keys and values as JSON (stored JSON-encoded, string keys with their
+         *     quotes, as Confluent does); `binary` takes base64. See
+         *     docs/confluent-v2.md.
+         */
+        post: operations["confluentProduce"];
         delete?: never;
         options?: never;
         head?: never;
@@ -403,6 +450,88 @@ export interface paths {
         get: operations["v2ListPartitions"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/topics/{topic}/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Produce records
+         * @description Produces a batch of records and answers with the partition, offset and
+         *     timestamp of each, in request order. Keys and values are JSON by
+         *     default; `keyFormat` / `valueFormat` (in the body or the query string)
+         *     switch them to UTF-8 `text` or base64 `binary`. A JSON string key is
+         *     stored as its bare UTF-8 text, as Java's StringSerializer writes it, so
+         *     the Java default partitioner (murmur2) places it the same.
+         *
+         *     If the topic has a JSON Schema, every value is validated before
+         *     anything is sent; one failure refuses the whole request with 422 and
+         *     nothing is produced.
+         *
+         *     `application/x-ndjson` takes one record per line, read as a stream.
+         *     On a topic with a schema the whole body is validated first (bounded by
+         *     the body limit); without one, records are produced in chunks as they
+         *     are read, and a bad line stops the request (the 400 lists the offsets
+         *     already produced).
+         */
+        post: operations["produceRecords"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/topics/{topic}/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        /** The topic's JSON Schema */
+        get: operations["getTopicSchema"];
+        /**
+         * Set the topic's JSON Schema
+         * @description Stores a JSON Schema (draft 2020-12, formats checked) for the topic's
+         *     values in the compacted topic `_gateway_schemas`; every gateway
+         *     instance enforces it within seconds. Each put increments the version.
+         *     A schema that does not compile is refused with 400 and ajv's reason.
+         */
+        put: operations["putTopicSchema"];
+        post?: never;
+        /**
+         * Remove the topic's JSON Schema
+         * @description Writes a tombstone to `_gateway_schemas`; values are no longer validated.
+         */
+        delete: operations["deleteTopicSchema"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topics/{topic}/partitions/{partition}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Produce to one partition (Confluent REST Proxy v2) */
+        post: operations["confluentProduceToPartition"];
         delete?: never;
         options?: never;
         head?: never;
@@ -539,6 +668,44 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /**
+         * @default json
+         * @enum {string}
+         */
+        DataFormat: "json" | "text" | "binary";
+        ProduceRecord: {
+            /** @description JSON (a string is stored as its bare text), a string with keyFormat text, or base64 with keyFormat binary. */
+            key?: unknown;
+            /** @description JSON, a string with valueFormat text, or base64 with valueFormat binary. null or absent: a null value. */
+            value?: unknown;
+            headers?: {
+                [key: string]: string;
+            };
+            partition?: number;
+            timestamp?: number | string;
+        };
+        /** @description A JSON Schema, draft 2020-12 unless `$schema` says otherwise. */
+        JsonSchema: Record<string, never> | boolean;
+        TopicSchema: {
+            topic: string;
+            version: number;
+            schema: components["schemas"]["JsonSchema"];
+        };
+        ConfluentProduceRequest: {
+            records: {
+                key?: unknown;
+                value?: unknown;
+                partition?: number;
+            }[];
+            key_schema?: string;
+            key_schema_id?: number;
+            value_schema?: string;
+            value_schema_id?: number;
+        };
+        ConfluentError: {
+            error_code: number;
+            message: string;
+        };
     };
     responses: {
         /** @description A Confluent v2 error. */
@@ -634,11 +801,59 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description Confluent's error body; `error_code` is Confluent's (e.g. 40401 topic not found, 40402 partition not found). */
+        ConfluentError: {
+            headers: {
+                "Retry-After": components["headers"]["RetryAfter"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["ConfluentError"];
+            };
+        };
+        /** @description One or more values break the topic's JSON Schema; `errors` lists each with the record index, the JSON Pointer and ajv's message. Nothing was produced. */
+        SchemaViolation: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
     };
     parameters: {
         Topic: string;
     };
-    requestBodies: never;
+    requestBodies: {
+        ConfluentProduce: {
+            content: {
+                /**
+                 * @example {
+                 *       "records": [
+                 *         {
+                 *           "key": "user-42",
+                 *           "value": {
+                 *             "event": "login"
+                 *           }
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/vnd.kafka.json.v2+json": components["schemas"]["ConfluentProduceRequest"];
+                /**
+                 * @example {
+                 *       "records": [
+                 *         {
+                 *           "key": "a2V5",
+                 *           "value": "dmFsdWU="
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/vnd.kafka.binary.v2+json": components["schemas"]["ConfluentProduceRequest"];
+            };
+        };
+    };
     headers: {
         /** @description Seconds after which a retry may succeed. */
         RetryAfter: number;
@@ -767,6 +982,51 @@ export interface operations {
             };
         };
     };
+    getPage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+        };
+    };
+    getPageAsset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                asset: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/css": string;
+                    "text/javascript": string;
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            404: components["responses"]["NotFound"];
+        };
+    };
     getDocs: {
         parameters: {
             query?: never;
@@ -839,6 +1099,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -880,6 +1141,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1301,6 +1563,50 @@ export interface operations {
             503: components["responses"]["V2Error"];
         };
     };
+    confluentProduce: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["ConfluentProduce"];
+        responses: {
+            /**
+             * @description Produced. As in Confluent, a failure of the send itself (broker
+             *     unreachable, record too large) is reported per record with
+             *     `error_code` 1 (not retriable) or 2 (retriable), still with 200.
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": {
+                        offsets: {
+                            partition: number | null;
+                            offset: number | null;
+                            error_code: number | null;
+                            error: string | null;
+                        }[];
+                        key_schema_id: number | null;
+                        value_schema_id: number | null;
+                    };
+                };
+            };
+            400: components["responses"]["ConfluentError"];
+            403: components["responses"]["ConfluentError"];
+            404: components["responses"]["ConfluentError"];
+            413: components["responses"]["ConfluentError"];
+            415: components["responses"]["ConfluentError"];
+            422: components["responses"]["ConfluentError"];
+            429: components["responses"]["ConfluentError"];
+            500: components["responses"]["ConfluentError"];
+            503: components["responses"]["ConfluentError"];
+        };
+    };
     v2ListPartitions: {
         parameters: {
             query?: never;
@@ -1328,6 +1634,211 @@ export interface operations {
             429: components["responses"]["V2Error"];
             500: components["responses"]["V2Error"];
             503: components["responses"]["V2Error"];
+        };
+    };
+    produceRecords: {
+        parameters: {
+            query?: {
+                keyFormat?: components["schemas"]["DataFormat"];
+                valueFormat?: components["schemas"]["DataFormat"];
+            };
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "records": [
+                 *         {
+                 *           "key": "user-42",
+                 *           "value": {
+                 *             "event": "login"
+                 *           },
+                 *           "headers": {
+                 *             "trace-id": "abc123"
+                 *           }
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    keyFormat?: components["schemas"]["DataFormat"];
+                    valueFormat?: components["schemas"]["DataFormat"];
+                    records: components["schemas"]["ProduceRecord"][];
+                };
+                /**
+                 * @example {"key":"user-42","value":{"event":"login"}}
+                 *     {"key":"user-43","value":{"event":"logout"}}
+                 */
+                "application/x-ndjson": string;
+            };
+        };
+        responses: {
+            /** @description Every record was acknowledged by all in-sync replicas. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        topic: string;
+                        offsets: {
+                            partition: number;
+                            offset: string;
+                            /** @description Milliseconds since the epoch. */
+                            timestamp: number;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["SchemaViolation"];
+            429: components["responses"]["ServiceUnavailable"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getTopicSchema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schema and its version. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicSchema"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+        };
+    };
+    putTopicSchema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JsonSchema"];
+                "application/schema+json": components["schemas"]["JsonSchema"];
+            };
+        };
+        responses: {
+            /** @description Stored, and enforced by this instance. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopicSchema"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteTopicSchema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    confluentProduceToPartition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+                partition: number;
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["ConfluentProduce"];
+        responses: {
+            /**
+             * @description Produced. As in Confluent, a failure of the send itself (broker
+             *     unreachable, record too large) is reported per record with
+             *     `error_code` 1 (not retriable) or 2 (retriable), still with 200.
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": {
+                        offsets: {
+                            partition: number | null;
+                            offset: number | null;
+                            error_code: number | null;
+                            error: string | null;
+                        }[];
+                        key_schema_id: number | null;
+                        value_schema_id: number | null;
+                    };
+                };
+            };
+            400: components["responses"]["ConfluentError"];
+            403: components["responses"]["ConfluentError"];
+            404: components["responses"]["ConfluentError"];
+            413: components["responses"]["ConfluentError"];
+            415: components["responses"]["ConfluentError"];
+            422: components["responses"]["ConfluentError"];
+            429: components["responses"]["ConfluentError"];
+            500: components["responses"]["ConfluentError"];
+            503: components["responses"]["ConfluentError"];
         };
     };
 }
