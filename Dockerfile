@@ -14,6 +14,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY openapi.yaml ./
+COPY public ./public
 COPY docs/asyncapi.yaml ./docs/
 USER node
 EXPOSE 8080

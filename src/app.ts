@@ -9,6 +9,7 @@ import { openapiPath } from './paths.js';
 import { authorizeOperation, cors, securityHeaders } from './routes/auth.js';
 import { Contract, matchOperation } from './routes/contract.js';
 import { docsRouter } from './routes/docs.js';
+import { pageRouter } from './routes/page.js';
 import { websocketInfoRouter } from './routes/websocket-info.js';
 import { notFound, problemHandler } from './routes/problems.js';
 import { confluentRouter } from './routes/confluent-produce.js';
@@ -93,6 +94,7 @@ export function createApp(services: AppServices): GatewayApp {
   app.use(operationsRouter({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }));
 
   app.use(docsRouter());
+  app.use(pageRouter());
   app.use(websocketInfoRouter());
   const { metadata, topicAdmin, schemaInfo } = services;
   app.use(adminRouter({ topicAdmin, schemaInfo, bodyLimitBytes: services.config.bodyLimitBytes }));
