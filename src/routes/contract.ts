@@ -1,9 +1,10 @@
 /**
  * openapi.yaml as the routing contract. Compiled once at start: every
  * request is matched to its operation before any handler runs, and its path
- * and query parameters and JSON body are checked against the spec, so a
- * request that breaks the contract gets a 400 naming the field, and a path
- * the spec does not describe is never served.
+ * and query parameters are checked against the spec, so a request whose
+ * parameters break the contract gets a 400 naming them, and a path the
+ * spec does not describe is never served. Request bodies are checked by
+ * their routes, which stream some of them (NDJSON).
  */
 import { readFileSync } from 'node:fs';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -23,7 +24,6 @@ interface ParameterSpec {
 interface OperationSpec {
   readonly operationId: string;
   readonly parameters?: readonly ParameterSpec[];
-  readonly requestBody?: { readonly required?: boolean; readonly content?: Record<string, { schema?: object }> };
   readonly 'x-permission'?: string;
   readonly 'x-topic-parameter'?: string;
   readonly 'x-error-format'?: string;
@@ -48,9 +48,6 @@ export interface Operation {
   readonly parameterNames: readonly string[];
   readonly validatePath?: ValidateFunction;
   readonly validateQuery?: ValidateFunction;
-  /** Body validators by media type, for the JSON media types the operation takes. */
-  readonly bodyValidators: ReadonlyMap<string, ValidateFunction>;
-  readonly bodyRequired: boolean;
 }
 
 export interface MatchedOperation {
@@ -113,12 +110,6 @@ export class Contract {
         const byKey = new Map<string, ParameterSpec>();
         for (const p of [...shared, ...(spec.parameters ?? [])].map((q) => this.#resolve(q))) byKey.set(`${p.in}:${p.name}`, p);
         const parameters = [...byKey.values()];
-        const bodyValidators = new Map<string, ValidateFunction>();
-        for (const [mediaType, media] of Object.entries(spec.requestBody?.content ?? {})) {
-          if (media.schema && /json$/.test(mediaType) && !mediaType.includes('ndjson')) {
-            bodyValidators.set(mediaType, this.#ajv.compile(anchored(media.schema)));
-          }
-        }
         operations.push({
           operationId: spec.operationId,
           method: method.toUpperCase(),
@@ -130,8 +121,6 @@ export class Contract {
           parameterNames: names,
           validatePath: this.#compileParameters(coercing, parameters.filter((p) => p.in === 'path')),
           validateQuery: this.#compileParameters(coercing, parameters.filter((p) => p.in === 'query')),
-          bodyValidators,
-          bodyRequired: spec.requestBody?.required === true,
         });
       }
     }
@@ -225,18 +214,3 @@ export function matchOperation(contract: Contract): RequestHandler {
     next();
   };
 }
-
-/**
- * Checks a parsed JSON body against the operation's request schema for its
- * media type. Runs after the body parser of the route.
- */
-export const validateBody: RequestHandler = (req, res, next) => {
-  const matched = operationOf(res);
-  const mediaType = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  const validate = matched?.operation.bodyValidators.get(mediaType);
-  if (validate && !validate(req.body)) {
-    const errors = fieldErrors(validate.errors, '');
-    throw new GatewayError('GW_ERR_VALIDATION', `The request body does not match the API: ${errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ')}.`, { errors });
-  }
-  next();
-};
