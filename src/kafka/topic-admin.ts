@@ -72,10 +72,23 @@ export class TopicAdmin {
         () => this.#admin.createPartitions({ topicPartitions: [{ topic: name, count }] }),
         { topic: name },
       );
+      // Unlike createTopics, createPartitions has no waitForLeaders: the new
+      // partitions have no leader (and no offsets to read) for a moment.
+      await this.#metadata.call(`the leaders of topic ${JSON.stringify(name)}`, () => this.#leadersElected(name, count), { topic: name });
     } finally {
       this.#metadata.invalidate();
     }
     return this.#metadata.topic(name);
+  }
+
+  /** Polls until every partition has a leader; gives up after about ten seconds and lets the describe answer. */
+  async #leadersElected(name: string, count: number): Promise<void> {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const { topics } = await this.#admin.fetchTopicMetadata({ topics: [name] });
+      const partitions = topics[0]?.partitions ?? [];
+      if (partitions.length >= count && partitions.every((p) => p.leader >= 0)) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /**
