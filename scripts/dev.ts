@@ -23,7 +23,9 @@ try {
     [
       '',
       `Kafka Gateway is running against Kafka at ${config.kafka.brokers.join(',')}`,
-      `  API:        ${gateway.url}/v1`,
+      `  Page:       ${gateway.url}/`,
+      `  API:        ${gateway.url}/v1   (reference: ${gateway.url}/docs)`,
+      `  WebSocket:  ${gateway.url.replace(/^http/, 'ws')}/v1/ws`,
       `  Health:     ${gateway.url}/healthz   ${gateway.url}/readyz`,
       `  Metrics:    ${gateway.url}/metrics`,
       `  Contract:   ${gateway.url}/openapi.yaml`,
