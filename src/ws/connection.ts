@@ -208,7 +208,8 @@ export class Connection {
           },
           onFatal: (error) => {
             this.#sendError(error, id);
-            void this.#unsubscribe(id);
+            // Already gone if the client unsubscribed meanwhile; nothing else can fail here.
+            void this.#unsubscribe(id).catch(() => undefined);
           },
         },
       );
