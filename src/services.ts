@@ -43,8 +43,8 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     logger,
   );
   const topics = new TopicCache(kafka.admin, config);
-  const produce = new ProduceService(kafka.producer, topics, config.produce, logger.child({ component: 'produce' }));
-  const schemaTable = new CompactedTopicTable(kafka.kafka, kafka.admin, kafka.producer, SCHEMA_TOPIC, logger.child({ component: 'schemas' }), `${config.kafka.clientId}-schemas`);
+  const produce = new ProduceService(kafka, topics, config.produce, logger.child({ component: 'produce' }));
+  const schemaTable = new CompactedTopicTable(kafka.kafka, kafka.admin, kafka, SCHEMA_TOPIC, logger.child({ component: 'schemas' }), `${config.kafka.clientId}-schemas`);
   const schemas = new SchemaRegistry(schemaTable, logger.child({ component: 'schemas' }), config.produce.timeoutMs);
   const webSockets = new WebSocketGateway({
     config,

@@ -37,7 +37,8 @@ export class CompactedTopicTable {
   constructor(
     private readonly kafka: Kafka,
     private readonly admin: Admin,
-    private readonly producer: Producer,
+    /** The process's producer, read at each write: it is replaced after an unclear send failure. */
+    private readonly connection: { readonly producer: Producer },
     readonly topic: string,
     private readonly logger: Logger,
     groupPrefix: string,
@@ -152,7 +153,7 @@ export class CompactedTopicTable {
   async put(key: string, value: string | null, timeoutMs: number): Promise<void> {
     let metadata;
     try {
-      metadata = await this.producer.send({ topic: this.topic, acks: -1, timeout: timeoutMs, messages: [{ key, value }] });
+      metadata = await this.connection.producer.send({ topic: this.topic, acks: -1, timeout: timeoutMs, messages: [{ key, value }] });
     } catch (error) {
       throw fromKafkaError(error, { topic: this.topic });
     }

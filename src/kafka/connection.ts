@@ -26,7 +26,7 @@ export interface Readiness {
 export class KafkaConnection {
   readonly kafka: Kafka;
   readonly admin: Admin;
-  readonly producer: Producer;
+  #producer: Producer;
   #probe: Admin;
   #producerConnected = false;
   #connecting?: Promise<void>;
@@ -45,16 +45,41 @@ export class KafkaConnection {
     // acknowledgement would otherwise write; it requires acks from all ISRs.
     // The default partitioner is the Java client's murmur2, so a key lands on
     // the same partition whichever client wrote it.
-    this.producer = this.kafka.producer({
+    this.#producer = this.#newProducer();
+    this.#probe = createKafka(config.kafka, logger, { retry: { retries: 0 } }).admin();
+  }
+
+  get producer(): Producer {
+    return this.#producer;
+  }
+
+  #newProducer(): Producer {
+    const producer = this.kafka.producer({
       idempotent: true,
-      maxInFlightRequests: 5,
+      maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
       createPartitioner: Partitioners.DefaultPartitioner,
     });
-    this.producer.on(this.producer.events.DISCONNECT, () => {
-      this.#producerConnected = false;
+    producer.on(producer.events.DISCONNECT, () => {
+      if (producer === this.#producer) this.#producerConnected = false;
     });
-    this.#probe = createKafka(config.kafka, logger, { retry: { retries: 0 } }).admin();
+    return producer;
+  }
+
+  /**
+   * Replaces the producer with a new one, under a new producer id. kafkajs
+   * rewinds its sequence numbers when a send fails; if the broker had in
+   * fact written that batch, the next batch under the same producer id
+   * would carry the same sequence and be dropped as a duplicate while
+   * being acknowledged. A fresh producer id rules that out.
+   */
+  async renewProducer(): Promise<void> {
+    const fresh = this.#newProducer();
+    await fresh.connect();
+    const old = this.#producer;
+    this.#producer = fresh;
+    this.#producerConnected = true;
+    await old.disconnect().catch((error: unknown) => this.logger.debug({ err: error }, 'old producer disconnect failed'));
   }
 
   /**

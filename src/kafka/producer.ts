@@ -92,8 +92,12 @@ export class ProduceService {
   #partitioner = Partitioners.DefaultPartitioner();
   readonly #compression: kafkajs.CompressionTypes;
 
+  /** Batches go out one at a time, so that none is sent under a producer id whose sequence a failure has rewound. */
+  #chain: Promise<unknown> = Promise.resolve();
+  #mustRenew = false;
+
   constructor(
-    private readonly producer: Producer,
+    private readonly connection: { readonly producer: Producer; renewProducer(): Promise<void> },
     private readonly topics: TopicCache,
     private readonly config: Config['produce'],
     private readonly logger: Logger,
@@ -248,20 +252,26 @@ export class ProduceService {
       });
     });
 
-    const sent = this.producer
-      .sendBatch({
-        acks: -1,
-        timeout: this.config.timeoutMs,
-        compression: this.#compression,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      })
-      .then(
-        (metadata) => this.#settle(batch, positions, metadata),
-        (error: unknown) => {
-          this.logger.warn({ err: error, callers: batch.length }, 'produce batch failed');
-          for (const pending of batch) pending.reject(sendFailure(error, pending.topic));
-        },
-      );
+    const sent = (this.#chain = this.#chain.then(async () => {
+      try {
+        if (this.#mustRenew) {
+          await this.connection.renewProducer();
+          this.#mustRenew = false;
+        }
+        const metadata = await this.connection.producer.sendBatch({
+          acks: -1,
+          timeout: this.config.timeoutMs,
+          compression: this.#compression,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+        this.#settle(batch, positions, metadata);
+      } catch (error) {
+        // Whether the broker wrote this batch is unknown: the next one goes under a new producer id.
+        this.#mustRenew = true;
+        this.logger.warn({ err: error, callers: batch.length }, 'produce batch failed');
+        for (const pending of batch) pending.reject(sendFailure(error, pending.topic));
+      }
+    }));
     this.#inFlightBatches.add(sent);
     void sent.finally(() => this.#inFlightBatches.delete(sent));
   }
