@@ -7,7 +7,7 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { openapiPath } from './paths.js';
 import { authorizeOperation, cors, securityHeaders } from './routes/auth.js';
-import { Contract, matchOperation } from './routes/contract.js';
+import { Contract, checkRequestBody, matchOperation } from './routes/contract.js';
 import { docsRouter } from './routes/docs.js';
 import { pageRouter } from './routes/page.js';
 import { websocketInfoRouter } from './routes/websocket-info.js';
@@ -91,13 +91,14 @@ export function createApp(services: AppServices): GatewayApp {
   // each operation's permission is checked in one place.
   app.use(matchOperation(services.contract ?? Contract.load(openapiPath)));
   app.use(authorizeOperation(auth));
+  app.use(checkRequestBody(services.config.bodyLimitBytes));
   app.use(operationsRouter({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }));
 
   app.use(docsRouter());
   app.use(pageRouter());
   app.use(websocketInfoRouter());
   const { metadata, topicAdmin, schemaInfo } = services;
-  app.use(adminRouter({ topicAdmin, schemaInfo, bodyLimitBytes: services.config.bodyLimitBytes }));
+  app.use(adminRouter({ topicAdmin, schemaInfo }));
   app.use(metadataRouter({ metadata, schemaInfo, auth }));
   app.use(confluentMetadataRouter({ metadata, auth }));
   if (services.produce && services.schemas) {

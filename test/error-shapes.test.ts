@@ -1,20 +1,50 @@
 /**
- * The error edge on real HTTP: body parsing failures, wrong content types
- * and unexpected exceptions all leave as problem+json through
- * problemHandler, with no internal detail. The produce route uses the same
- * pieces; this test pins them down on a minimal route of its own.
+ * The error edge on real HTTP: body parsing failures, wrong content types,
+ * bodies that break the contract and unexpected exceptions all leave as
+ * problem+json through problemHandler, with no internal detail. Every route
+ * uses the same pieces; this test pins them down on a minimal contract and
+ * route of its own.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import express from 'express';
 import request from 'supertest';
 import { GatewayError } from '../src/errors.js';
-import { notFound, problemHandler, requireContentType } from '../src/routes/problems.js';
+import { Contract, checkRequestBody, matchOperation } from '../src/routes/contract.js';
+import { notFound, problemHandler } from '../src/routes/problems.js';
 import { quietLogger } from './helpers/env.js';
+
+const contract = new Contract({
+  openapi: '3.1.0',
+  paths: {
+    '/echo': {
+      post: {
+        operationId: 'echo',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['name'],
+                additionalProperties: false,
+                properties: { name: { type: 'string' }, size: { type: 'integer', minimum: 1 }, kind: { enum: ['a', 'b'] } },
+              },
+            },
+          },
+        },
+      },
+    },
+    '/boom': { get: { operationId: 'boom' } },
+    '/typed': { get: { operationId: 'typed' } },
+  },
+});
 
 function appWithEchoRoute() {
   const app = express();
-  app.post('/echo', requireContentType('application/json'), express.json({ limit: 64 }), (req, res) => {
+  app.use(matchOperation(contract));
+  app.use(checkRequestBody(64));
+  app.post('/echo', (req, res) => {
     res.json(req.body);
   });
   app.get('/boom', () => {
@@ -39,7 +69,7 @@ test('malformed JSON is 400 and says where it broke', async () => {
 });
 
 test('a body over the limit is 413 naming the limit', async () => {
-  const res = await request(app).post('/echo').set('Content-Type', 'application/json').send(JSON.stringify({ a: 'x'.repeat(100) })).expect(413);
+  const res = await request(app).post('/echo').set('Content-Type', 'application/json').send(JSON.stringify({ name: 'x'.repeat(100) })).expect(413);
   assert.equal(res.body.code, 'GW_ERR_PAYLOAD_TOO_LARGE');
   assert.equal(res.body.limitBytes, 64);
 });
@@ -48,6 +78,20 @@ test('a wrong content type is 415 naming the accepted ones', async () => {
   const res = await request(app).post('/echo').set('Content-Type', 'text/plain').send('hello').expect(415);
   assert.equal(res.body.code, 'GW_ERR_UNSUPPORTED_MEDIA_TYPE');
   assert.match(res.body.detail, /application\/json/);
+});
+
+test('a body that breaks the contract is 400 naming every field, before the handler runs', async () => {
+  const res = await request(app).post('/echo').send({ size: 0, kind: 'c', extra: 1 }).expect(400);
+  assert.equal(res.body.code, 'GW_ERR_VALIDATION');
+  const byPointer = Object.fromEntries((res.body.errors as Array<{ pointer: string; message: string }>).map((e) => [e.pointer, e.message]));
+  assert.deepEqual(Object.keys(byPointer).sort(), ['/extra', '/kind', '/name', '/size']);
+  assert.match(byPointer['/kind']!, /a, b/);
+  assert.match(byPointer['/size']!, />= 1/);
+  assert.match(res.body.detail, /\/name/);
+  await request(app).post('/echo').send({ name: 'ok' }).expect(200, { name: 'ok' });
+  // A bare JSON value parses, and the schema refuses it.
+  const bare = await request(app).post('/echo').set('Content-Type', 'application/json').send('true').expect(400);
+  assert.match(bare.body.detail, /must be object/);
 });
 
 test('an unexpected failure is 500 with nothing internal in the body', async () => {

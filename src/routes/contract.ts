@@ -3,11 +3,13 @@
  * request is matched to its operation before any handler runs, and its path
  * and query parameters are checked against the spec, so a request whose
  * parameters break the contract gets a 400 naming them, and a path the
- * spec does not describe is never served. Request bodies are checked by
- * their routes, which stream some of them (NDJSON).
+ * spec does not describe is never served. JSON request bodies are parsed
+ * and checked against the operation's body schema before any handler too;
+ * streamed bodies (NDJSON) are left to their route, which reads them line
+ * by line.
  */
 import { readFileSync } from 'node:fs';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
@@ -21,9 +23,16 @@ interface ParameterSpec {
   readonly $ref?: string;
 }
 
+interface RequestBodySpec {
+  readonly required?: boolean;
+  readonly content?: Record<string, { readonly schema?: object }>;
+  readonly $ref?: string;
+}
+
 interface OperationSpec {
   readonly operationId: string;
   readonly parameters?: readonly ParameterSpec[];
+  readonly requestBody?: RequestBodySpec;
   readonly 'x-permission'?: string;
   readonly 'x-topic-parameter'?: string;
   readonly 'x-error-format'?: string;
@@ -31,7 +40,10 @@ interface OperationSpec {
 
 interface OpenApiDocument {
   readonly paths: Record<string, Record<string, OperationSpec | ParameterSpec[]>>;
-  readonly components?: { readonly parameters?: Record<string, ParameterSpec> };
+  readonly components?: {
+    readonly parameters?: Record<string, ParameterSpec>;
+    readonly requestBodies?: Record<string, RequestBodySpec>;
+  };
 }
 
 /** One operation of the spec, compiled for matching and validation. */
@@ -48,12 +60,24 @@ export interface Operation {
   readonly parameterNames: readonly string[];
   readonly validatePath?: ValidateFunction;
   readonly validateQuery?: ValidateFunction;
+  readonly body?: BodyContract;
+}
+
+/** What an operation accepts as its body: the media types, and a compiled schema for each JSON one. */
+export interface BodyContract {
+  readonly required: boolean;
+  readonly mediaTypes: readonly string[];
+  /** JSON media types only; a type without an entry (NDJSON) is streamed by its route. */
+  readonly validators: ReadonlyMap<string, ValidateFunction>;
 }
 
 export interface MatchedOperation {
   readonly operation: Operation;
   readonly pathParams: Readonly<Record<string, string>>;
 }
+
+/** application/json and its +json relatives, not application/x-ndjson (a stream of JSON texts). */
+const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/;
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
 // ajv-formats is published as CommonJS with a default export.
@@ -82,10 +106,22 @@ function anchored(schema: object): object {
 
 function fieldErrors(errors: readonly ErrorObject[] | null | undefined, prefix: string): FieldError[] {
   return (errors ?? []).map((error) => {
-    const missing = error.keyword === 'required' ? `/${String((error.params as { missingProperty: string }).missingProperty)}` : '';
-    const pointer = `${prefix}${error.instancePath}${missing}`;
+    // Point at the field itself where ajv points at the object holding it.
+    const field =
+      error.keyword === 'required'
+        ? String((error.params as { missingProperty: string }).missingProperty)
+        : error.keyword === 'additionalProperties'
+          ? String((error.params as { additionalProperty: string }).additionalProperty)
+          : undefined;
+    const pointer = `${prefix}${error.instancePath}${field === undefined ? '' : `/${field.replace(/~/g, '~0').replace(/\//g, '~1')}`}`;
     const allowed = error.keyword === 'enum' ? `: ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : '';
-    return { pointer, message: `${error.message ?? 'is invalid'}${allowed}` };
+    const message =
+      error.keyword === 'additionalProperties'
+        ? 'is an unknown field here'
+        : error.keyword === 'minItems' && (error.params as { limit: number }).limit === 1
+          ? 'must not be empty'
+          : `${error.message ?? 'is invalid'}${allowed}`;
+    return { pointer, message };
   });
 }
 
@@ -121,6 +157,7 @@ export class Contract {
           parameterNames: names,
           validatePath: this.#compileParameters(coercing, parameters.filter((p) => p.in === 'path')),
           validateQuery: this.#compileParameters(coercing, parameters.filter((p) => p.in === 'query')),
+          body: spec.requestBody && this.#compileBody(this.#resolveBody(spec.requestBody)),
         });
       }
     }
@@ -138,6 +175,23 @@ export class Contract {
     const resolved = this.document.components?.parameters?.[name];
     if (!resolved) throw new Error(`openapi.yaml: unresolved parameter ${parameter.$ref}`);
     return resolved;
+  }
+
+  #resolveBody(body: RequestBodySpec): RequestBodySpec {
+    if (!body.$ref) return body;
+    const name = body.$ref.split('/').pop() ?? '';
+    const resolved = this.document.components?.requestBodies?.[name];
+    if (!resolved) throw new Error(`openapi.yaml: unresolved request body ${body.$ref}`);
+    return resolved;
+  }
+
+  #compileBody(body: RequestBodySpec): BodyContract {
+    const content = Object.entries(body.content ?? {});
+    const validators = new Map<string, ValidateFunction>();
+    for (const [mediaType, { schema }] of content) {
+      if (JSON_MEDIA_TYPE.test(mediaType)) validators.set(mediaType, this.#ajv.compile(anchored(schema ?? {})));
+    }
+    return { required: body.required === true, mediaTypes: content.map(([mediaType]) => mediaType), validators };
   }
 
   #compileParameters(ajv: Ajv2020, parameters: readonly ParameterSpec[]): ValidateFunction | undefined {
@@ -212,5 +266,66 @@ export function matchOperation(contract: Contract): RequestHandler {
     }
     res.locals.operation = matched;
     next();
+  };
+}
+
+/**
+ * Checks the body of the matched operation against openapi.yaml: a media
+ * type the operation does not list gets 415, and a JSON body is parsed
+ * (within `limitBytes`) and validated against its schema, so a body that
+ * breaks the contract gets a 400 naming each field before any handler runs.
+ */
+export function checkRequestBody(limitBytes: number): RequestHandler {
+  const parsers = new Map<string, RequestHandler>();
+  const parserFor = (mediaType: string): RequestHandler => {
+    let parser = parsers.get(mediaType);
+    if (!parser) {
+      // Not strict: whether a bare value (`true` is a JSON Schema) is allowed is the body schema's call.
+      parser = express.json({ limit: limitBytes, type: mediaType, strict: false });
+      parsers.set(mediaType, parser);
+    }
+    return parser;
+  };
+  return (req: Request, res: Response, next: NextFunction) => {
+    const body = operationOf(res)?.operation.body;
+    if (!body) {
+      next();
+      return;
+    }
+    const mediaType = req.is([...body.mediaTypes]);
+    if (!mediaType) {
+      if (!body.required && !req.headers['content-type']) {
+        next();
+        return;
+      }
+      const given = req.headers['content-type'] ?? 'none';
+      throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${given} is not accepted here; send one of: ${body.mediaTypes.join(', ')}.`);
+    }
+    const validate = body.validators.get(mediaType);
+    if (!validate) {
+      next();
+      return;
+    }
+    parserFor(mediaType)(req, res, (error?: unknown) => {
+      if (error) {
+        next(error);
+        return;
+      }
+      if (validate(req.body)) {
+        next();
+        return;
+      }
+      // Produce bodies carry `records`: an error inside one also names its index, as the produce path's own errors do.
+      const errors = fieldErrors(validate.errors, '').map((e) => {
+        const index = /^\/records\/(\d+)(\/|$)/.exec(e.pointer)?.[1];
+        return index === undefined ? e : { index: Number(index), ...e };
+      });
+      const listed = errors.slice(0, 10).map((e) => `${e.pointer || '(the body)'} ${e.message}`);
+      next(
+        new GatewayError('GW_ERR_VALIDATION', `The request body is not valid: ${listed.join('; ')}${errors.length > 10 ? '; …' : ''}.`, {
+          errors: errors.slice(0, 100),
+        }),
+      );
+    });
   };
 }

@@ -57,17 +57,3 @@ export const notFound: RequestHandler = (req, _res, next) => {
   next(new GatewayError('GW_ERR_NOT_FOUND', `No route serves ${req.method} ${req.path}.`));
 };
 
-/**
- * Refuses a body of another media type with 415 before any parser runs,
- * naming the types the route takes.
- */
-export function requireContentType(...types: string[]): RequestHandler {
-  return (req, _res, next) => {
-    if (!req.is(types)) {
-      const given = req.headers['content-type'] ?? 'none';
-      next(new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${given} is not accepted here; send one of: ${types.join(', ')}.`));
-      return;
-    }
-    next();
-  };
-}

@@ -1,4 +1,4 @@
-import express, { Router, type Request } from 'express';
+import { Router, type Request } from 'express';
 import { GatewayError, type FieldError } from '../errors.js';
 import type { ProducedRecord } from '../kafka/index.js';
 import {
@@ -12,13 +12,17 @@ import {
   type Formats,
   type ProduceDeps,
 } from '../records/index.js';
-import { requireContentType } from './problems.js';
 
 export interface ProduceRouteDeps extends ProduceDeps {
   readonly bodyLimitBytes: number;
 }
 
-const BODY_FIELDS = new Set(['records', 'keyFormat', 'valueFormat']);
+/** A JSON produce body, as openapi.yaml has already checked it. */
+interface ProduceBody {
+  readonly records: readonly unknown[];
+  readonly keyFormat?: string;
+  readonly valueFormat?: string;
+}
 // Without a schema, NDJSON records go to Kafka in chunks of about this many bytes as they are read.
 const NDJSON_CHUNK_BYTES = 256 * 1024;
 
@@ -27,7 +31,7 @@ function answer(topic: string, produced: readonly ProducedRecord[]) {
 }
 
 /** Formats from the query string, and from the JSON body when given there too (they must agree). */
-function formatsOf(req: Request, body: Record<string, unknown> | undefined, errors: FieldError[]): Formats {
+function formatsOf(req: Request, body: ProduceBody | undefined, errors: FieldError[]): Formats {
   const pick = (name: 'keyFormat' | 'valueFormat') => {
     const fromQuery = req.query[name];
     const fromBody = body?.[name];
@@ -151,46 +155,29 @@ async function produceNdjson(deps: ProduceRouteDeps, req: Request, topic: string
 /** POST /v1/topics/{topic}/records: JSON batches and NDJSON streams. */
 export function produceRouter(deps: ProduceRouteDeps): Router {
   const router = Router();
-  const json = express.json({ limit: deps.bodyLimitBytes, type: 'application/json' });
-
-  router.post(
-    '/v1/topics/:topic/records',
-    requireContentType('application/json', 'application/x-ndjson'),
-    async (req, res, next) => {
-      checkProduceTopic(req.params.topic as string);
-      if (req.is('application/x-ndjson')) {
-        res.json(await produceNdjson(deps, req, req.params.topic as string));
-        return;
+  // A JSON body arrives parsed and checked against openapi.yaml (checkRequestBody);
+  // an NDJSON body arrives unread, and is read here line by line.
+  router.post('/v1/topics/:topic/records', async (req, res) => {
+    const topic = req.params.topic;
+    checkProduceTopic(topic);
+    if (req.is('application/x-ndjson')) {
+      res.json(await produceNdjson(deps, req, topic));
+      return;
+    }
+    const body = req.body as ProduceBody;
+    const errors: FieldError[] = [];
+    const formats = formatsOf(req, body, errors);
+    if (errors.length > 0) throw invalid(errors, 'The request body is not valid');
+    const records = body.records.map((r, i) => decodeRecord(r, i, formats, errors));
+    if (errors.length > 0) throw invalid(inBody(errors.slice(0, 100)), `${new Set(errors.map((e) => e.index)).size} record(s) are not valid`);
+    try {
+      res.json(answer(topic, await produceChecked(deps, topic, records as DecodedRecord[])));
+    } catch (error) {
+      if (error instanceof GatewayError && error.errors) {
+        throw new GatewayError(error.code, error.detail, { errors: inBody(error.errors), extensions: error.extensions, retryAfterSeconds: error.retryAfterSeconds, cause: error.cause });
       }
-      next();
-    },
-    json,
-    async (req, res) => {
-      const topic = req.params.topic as string;
-      const body: unknown = req.body;
-      if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-        throw invalid([{ pointer: '', message: 'the body must be an object with a records array' }], 'The body is not a record batch');
-      }
-      const fields = body as Record<string, unknown>;
-      const errors: FieldError[] = Object.keys(fields)
-        .filter((f) => !BODY_FIELDS.has(f))
-        .map((f) => ({ pointer: `/${f}`, message: `unknown field ${JSON.stringify(f)}; the body has records, keyFormat and valueFormat` }));
-      const formats = formatsOf(req, fields, errors);
-      if (!Array.isArray(fields.records)) {
-        errors.push({ pointer: '/records', message: `records must be an array, not ${fields.records === undefined ? 'missing' : typeof fields.records}` });
-      }
-      if (errors.length > 0) throw invalid(errors, 'The request body is not valid');
-      const records = (fields.records as unknown[]).map((r, i) => decodeRecord(r, i, formats, errors));
-      if (errors.length > 0) throw invalid(inBody(errors.slice(0, 100)), `${new Set(errors.map((e) => e.index)).size} record(s) are not valid`);
-      try {
-        res.json(answer(topic, await produceChecked(deps, topic, records as DecodedRecord[])));
-      } catch (error) {
-        if (error instanceof GatewayError && error.errors) {
-          throw new GatewayError(error.code, error.detail, { errors: inBody(error.errors), extensions: error.extensions, retryAfterSeconds: error.retryAfterSeconds, cause: error.cause });
-        }
-        throw error;
-      }
-    },
-  );
+      throw error;
+    }
+  });
   return router;
 }
