@@ -7,6 +7,7 @@ const {
   KafkaJSBrokerNotFound,
   KafkaJSConnectionError,
   KafkaJSError,
+  KafkaJSGroupCoordinatorNotFound,
   KafkaJSLockTimeout,
   KafkaJSNumberOfRetriesExceeded,
   KafkaJSProtocolError,
@@ -53,15 +54,17 @@ const UNAVAILABLE_CLASSES = [
   KafkaJSLockTimeout,
   KafkaJSTimeout,
   KafkaJSNumberOfRetriesExceeded,
+  // kafkajs gives up on this at once, but it is what a group sees while its coordinator restarts or moves.
+  KafkaJSGroupCoordinatorNotFound,
 ];
 
 /** The broker is down, unreachable or slow: a later retry may succeed. */
 export function isUnavailable(error: unknown): boolean {
   if (!(error instanceof KafkaJSError) || error instanceof KafkaJSSASLAuthenticationError) return false;
   if (error.retriable || UNAVAILABLE_CLASSES.some((cls) => error instanceof cls)) return true;
-  // kafkajs wraps the last retriable failure when it gives up retrying.
-  const original = (error as { originalError?: unknown }).originalError;
-  return original instanceof KafkaJSError && original.retriable;
+  // kafkajs wraps the last failure when it gives up retrying.
+  const { originalError, cause } = error as { originalError?: unknown; cause?: unknown };
+  return [originalError, cause].some((inner) => inner !== error && inner instanceof KafkaJSError && isUnavailable(inner));
 }
 
 /** The broker refused the gateway's credentials: no retry will help. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, EachMessagePayload, Kafka } from 'kafkajs';
 import type { Logger } from '../logger.js';
-import { fromKafkaError } from './errors.js';
+import { fromKafkaError, isUnavailable } from './errors.js';
 
 /** Where a subscription starts on partitions its group has no committed offset for. */
 export type StartPosition =
@@ -43,7 +43,7 @@ export interface SubscriptionEvents {
   onRecord(record: ConsumedRecord): void;
   /** The partitions this member holds, after the first join and after every rebalance. */
   onAssignment(assignment: readonly TopicPartitions[]): void;
-  /** The consumer crashed for good (kafkajs gave up restarting it). */
+  /** The subscription cannot go on: the broker refuses it, or new consumers kept failing. */
   onFatal(error: Error): void;
 }
 
@@ -55,10 +55,24 @@ export interface ConsumerTuning {
   readonly maxBytesPerPartition: number;
 }
 
+/** Waits before each new consumer after a failure; the last one repeats. */
+const RESTART_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15_000, 30_000];
+/** New consumers that may fail in a row, without joining the group in between, before the subscription gives up (about three minutes). */
+const MAX_RESTARTS = 12;
+
+const positionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
 /**
  * One subscription's own Kafka consumer: a group member of a durable group
  * or of an ephemeral one made for it, with pause and resume for flow control,
  * explicit commits, and cleanup that leaves no ephemeral group behind.
+ *
+ * The subscription outlives its consumer: kafkajs gives up on some failures
+ * a broker restart causes (no group coordinator while it moves), and then
+ * a new consumer takes over. Every join after the first continues where
+ * this subscription's delivery stopped, partition by partition, so nothing
+ * is skipped (an ephemeral group has no commits to resume from) and
+ * nothing delivered is delivered again.
  */
 export class KafkaSubscription {
   readonly groupId: string;
@@ -67,21 +81,37 @@ export class KafkaSubscription {
   #assignment: TopicPartitions[] = [];
   #paused = false;
   #stopped = false;
+  #hasJoined = false;
+  #restarts = 0;
+  #restartTimer: NodeJS.Timeout | undefined;
+  /** The next offset to deliver per partition held: after the last record delivered, or where the start position put it. */
+  readonly #positions = new Map<string, { topic: string; partition: number; offset: string }>();
   #joined: Promise<readonly TopicPartitions[]>;
   #resolveJoined!: (assignment: readonly TopicPartitions[]) => void;
   #rejectJoined!: (error: Error) => void;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly admin: Admin,
     private readonly options: SubscriptionOptions,
     private readonly events: SubscriptionEvents,
-    tuning: ConsumerTuning,
+    private readonly tuning: ConsumerTuning,
     private readonly logger: Logger,
   ) {
     this.ephemeral = options.group === undefined;
     this.groupId = options.group ?? `gateway-ephemeral-${randomUUID()}`;
-    this.#consumer = kafka.consumer({
+    this.#joined = new Promise((res, rej) => {
+      this.#resolveJoined = res;
+      this.#rejectJoined = rej;
+    });
+    // Stopping before the join settles this with nobody waiting; that is not a failure.
+    this.#joined.catch(() => undefined);
+    this.#consumer = this.#createConsumer();
+  }
+
+  #createConsumer(): Consumer {
+    const { tuning } = this;
+    const consumer = this.kafka.consumer({
       groupId: this.groupId,
       sessionTimeout: tuning.sessionTimeoutMs,
       rebalanceTimeout: tuning.sessionTimeoutMs,
@@ -90,22 +120,53 @@ export class KafkaSubscription {
       maxBytesPerPartition: tuning.maxBytesPerPartition,
       allowAutoTopicCreation: false,
     });
-    this.#joined = new Promise((res, rej) => {
-      this.#resolveJoined = res;
-      this.#rejectJoined = rej;
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      if (consumer === this.#consumer) void this.#onJoin(payload.memberAssignment);
     });
-    // Stopping before the join settles this with nobody waiting; that is not a failure.
-    this.#joined.catch(() => undefined);
-    this.#consumer.on(this.#consumer.events.GROUP_JOIN, ({ payload }) => {
-      void this.#onJoin(payload.memberAssignment);
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      // With restart set, kafkajs starts this same consumer again by itself.
+      if (!payload.restart && consumer === this.#consumer && !this.#stopped) this.#onCrash(payload.error);
     });
-    this.#consumer.on(this.#consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart && !this.#stopped) {
-        const error = fromKafkaError(payload.error);
-        this.#rejectJoined(error);
-        this.events.onFatal(error);
-      }
+    return consumer;
+  }
+
+  async #run(): Promise<void> {
+    await this.#consumer.connect();
+    // Where the group has no committed offset Kafka applies this reset; a
+    // timestamp or explicit offsets start at latest and are then sought,
+    // so nothing older is delivered first.
+    const fromBeginning = this.options.from.kind === 'earliest';
+    await this.#consumer.subscribe({ topics: [...this.options.topics], fromBeginning });
+    await this.#consumer.run({
+      autoCommit: false,
+      eachMessage: async (payload) => this.#deliver(payload),
     });
+  }
+
+  /** A failure kafkajs will not retry: a new consumer, unless the broker refuses us or it keeps failing. */
+  #onCrash(cause: Error): void {
+    const error = fromKafkaError(cause);
+    if (!this.#hasJoined || !isUnavailable(cause) || this.#restarts >= MAX_RESTARTS) {
+      this.#rejectJoined(error);
+      this.events.onFatal(error);
+      return;
+    }
+    const delayMs = RESTART_DELAYS_MS[Math.min(this.#restarts, RESTART_DELAYS_MS.length - 1)]!;
+    this.#restarts += 1;
+    this.logger.warn({ err: cause, groupId: this.groupId, attempt: this.#restarts, delayMs }, 'subscription consumer failed; a new one takes over');
+    this.#restartTimer = setTimeout(() => void this.#restart(), delayMs);
+  }
+
+  async #restart(): Promise<void> {
+    if (this.#stopped) return;
+    const failed = this.#consumer;
+    this.#consumer = this.#createConsumer();
+    await failed.disconnect().catch(() => undefined);
+    try {
+      await this.#run();
+    } catch (error) {
+      if (!this.#stopped) this.#onCrash(error as Error);
+    }
   }
 
   get assignment(): readonly TopicPartitions[] {
@@ -115,16 +176,7 @@ export class KafkaSubscription {
   /** Joins the group and starts fetching; resolves with the partitions held once the group has assigned them. */
   async start(): Promise<readonly TopicPartitions[]> {
     try {
-      await this.#consumer.connect();
-      // Where the group has no committed offset Kafka applies this reset; a
-      // timestamp or explicit offsets start at latest and are then sought,
-      // so nothing older is delivered first.
-      const fromBeginning = this.options.from.kind === 'earliest';
-      await this.#consumer.subscribe({ topics: [...this.options.topics], fromBeginning });
-      await this.#consumer.run({
-        autoCommit: false,
-        eachMessage: async (payload) => this.#deliver(payload),
-      });
+      await this.#run();
     } catch (error) {
       throw fromKafkaError(error);
     }
@@ -132,6 +184,7 @@ export class KafkaSubscription {
   }
 
   #deliver({ topic, partition, message }: EachMessagePayload): void {
+    this.#positions.set(positionKey(topic, partition), { topic, partition, offset: (BigInt(message.offset) + 1n).toString() });
     const headers = message.headers ?? {};
     let size = 64 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
     for (const [name, value] of Object.entries(headers)) size += name.length + (Array.isArray(value) ? 0 : (value?.length ?? 0));
@@ -151,11 +204,20 @@ export class KafkaSubscription {
     this.#assignment = Object.entries(memberAssignment)
       .map(([topic, partitions]) => ({ topic, partitions: [...partitions].sort((a, b) => a - b) }))
       .filter((a) => a.partitions.length > 0);
-    try {
-      await this.#seekUncommitted();
-    } catch (error) {
-      this.logger.warn({ err: error, groupId: this.groupId }, 'could not apply the start position');
+    const held = new Set(this.#assignment.flatMap(({ topic, partitions }) => partitions.map((p) => positionKey(topic, p))));
+    // A partition another member had meanwhile continues from the group's commit, not from where we left it.
+    for (const key of this.#positions.keys()) if (!held.has(key)) this.#positions.delete(key);
+    if (this.#hasJoined) {
+      for (const { topic, partition, offset } of this.#positions.values()) this.#consumer.seek({ topic, partition, offset });
+    } else {
+      try {
+        await this.#seekUncommitted();
+      } catch (error) {
+        this.logger.warn({ err: error, groupId: this.groupId }, 'could not apply the start position');
+      }
     }
+    this.#hasJoined = true;
+    this.#restarts = 0;
     if (this.#paused) this.pause();
     this.events.onAssignment(this.#assignment);
     this.#resolveJoined(this.#assignment);
@@ -186,7 +248,9 @@ export class KafkaSubscription {
             : from.kind === 'offsets'
               ? (from.offsets[topic]?.[String(p)] ?? end)
               : end;
-        if (offset !== undefined) this.#consumer.seek({ topic, partition: p, offset });
+        if (offset === undefined) continue;
+        this.#consumer.seek({ topic, partition: p, offset });
+        this.#positions.set(positionKey(topic, p), { topic, partition: p, offset });
       }
     }
   }
@@ -219,6 +283,7 @@ export class KafkaSubscription {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    clearTimeout(this.#restartTimer);
     this.#rejectJoined(new Error('subscription stopped before it joined'));
     await this.#consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error, groupId: this.groupId }, 'consumer disconnect failed'));
     if (this.ephemeral) {
