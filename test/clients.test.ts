@@ -18,9 +18,10 @@ import { promisify } from 'node:util';
 import { Kafka, logLevel } from 'kafkajs';
 import { exercise, sampleRecords, type ClientReport } from '../clients/typescript/example.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { spec } from './helpers/contract.js';
+import { checkExchange, spec } from './helpers/contract.js';
 import { eventually, quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
 import { readRecords } from './helpers/records.js';
+import { startRecordingProxy, type RecordingProxy } from './helpers/recording-proxy.js';
 
 const run = promisify(execFile);
 const generate = (...args: string[]) => run('scripts/generate-clients.sh', args, { timeout: 600_000, maxBuffer: 16 << 20 });
@@ -31,6 +32,8 @@ const kafka = new Kafka({ clientId: 'clients-test', brokers: sharedBrokers().spl
 const admin = kafka.admin();
 const topics = Object.fromEntries(languages.map((l) => [l, uniqueName(`clients-${l}`)])) as Record<(typeof languages)[number], string>;
 let gateway: RunningGateway;
+// The clients talk to the gateway through this, so every answer they got is checked against the spec.
+let proxy: RecordingProxy;
 
 before(
   async () => {
@@ -40,11 +43,13 @@ before(
     await admin.createTopics({ topics: Object.values(topics).map((topic) => ({ topic, numPartitions: PARTITIONS })), waitForLeaders: true });
     gateway = await startGateway(testConfig(), quietLogger());
     await eventually(async () => (await fetch(`${gateway.url}/readyz`)).ok);
+    proxy = await startRecordingProxy(gateway.url);
   },
   { timeout: 900_000 },
 );
 
 after(async () => {
+  await proxy?.close();
   await gateway?.stop();
   await admin.deleteTopics({ topics: Object.values(topics) }).catch(() => undefined);
   await admin.disconnect();
@@ -60,6 +65,9 @@ function hasOperation(method: string, path: string): boolean {
  * call them yet fails here instead of passing unnoticed.
  */
 async function checkReport(language: (typeof languages)[number], report: ClientReport): Promise<void> {
+  const exchanges = proxy.take();
+  assert.ok(exchanges.length > 0, `${language}: the client sent nothing through the recording proxy`);
+  for (const exchange of exchanges) checkExchange(exchange);
   assert.equal(report.health, 'ok');
   assert.equal(report.ready, 'ready');
   assert.equal(report.openapi, '3.1.0');
@@ -96,16 +104,16 @@ test('clients/typescript/schema.d.ts is what openapi-typescript generates from o
 });
 
 test('the TypeScript client (openapi-fetch) works against a running gateway', async () => {
-  await checkReport('typescript', await exercise(gateway.url, topics.typescript));
+  await checkReport('typescript', await exercise(proxy.url, topics.typescript));
 });
 
 test('the Python client (openapi-python-client) works against a running gateway', { timeout: 300_000 }, async () => {
-  const { stdout } = await run('../../.venv-clients/bin/python', ['example.py', gateway.url, topics.python], { cwd: 'clients/python', timeout: 300_000 });
+  const { stdout } = await run('../../.venv-clients/bin/python', ['example.py', proxy.url, topics.python], { cwd: 'clients/python', timeout: 300_000 });
   await checkReport('python', JSON.parse(stdout) as ClientReport);
 });
 
 test('the Go client (oapi-codegen) works against a running gateway', { timeout: 300_000 }, async () => {
-  const { stdout } = await run('go', ['run', '.', gateway.url, topics.go], { cwd: 'clients/go', timeout: 300_000 });
+  const { stdout } = await run('go', ['run', '.', proxy.url, topics.go], { cwd: 'clients/go', timeout: 300_000 });
   await checkReport('go', JSON.parse(stdout) as ClientReport);
 });
 
