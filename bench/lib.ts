@@ -12,10 +12,12 @@ export interface GatewayProcess {
 /**
  * Starts the gateway as a separate process, as it runs in production, so
  * that its CPU and memory are its own and not the load generator's.
- * Request logs are off (LOG_LEVEL=warn) in every scenario.
+ * It logs at info only until it is listening; stdout is drained, not kept.
  */
 export async function startGatewayProcess(brokers: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // BENCH_CPU_PROF=<dir>: each gateway writes a V8 CPU profile there when it stops (read with bench/profile.ts).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
     env: { ...process.env, KAFKA_BROKERS: brokers, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

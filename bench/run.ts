@@ -37,9 +37,13 @@ const machine = {
 };
 
 const results: ScenarioResult[] = [];
+const began = performance.now();
+const elapsed = () => `${((performance.now() - began) / 1000).toFixed(0)} s`;
 try {
   results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds })));
+  process.stdout.write(`  (produce scenarios done at ${elapsed()})\n`);
   results.push(...(await runWebSocketBenchmarks({ brokers, seconds, quick })));
+  process.stdout.write(`  (WebSocket scenarios done at ${elapsed()})\n`);
 } finally {
   await broker?.stop();
 }

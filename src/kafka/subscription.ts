@@ -84,8 +84,11 @@ export class KafkaSubscription {
   #hasJoined = false;
   #restarts = 0;
   #restartTimer: NodeJS.Timeout | undefined;
-  /** The next offset to deliver per partition held: after the last record delivered, or where the start position put it. */
-  readonly #positions = new Map<string, { topic: string; partition: number; offset: string }>();
+  /**
+   * Where to continue each partition held: after the last record delivered
+   * (`delivered`), or at the offset the start position put it.
+   */
+  readonly #positions = new Map<string, { topic: string; partition: number; offset: string; delivered: boolean }>();
   #joined: Promise<readonly TopicPartitions[]>;
   #resolveJoined!: (assignment: readonly TopicPartitions[]) => void;
   #rejectJoined!: (error: Error) => void;
@@ -184,7 +187,7 @@ export class KafkaSubscription {
   }
 
   #deliver({ topic, partition, message }: EachMessagePayload): void {
-    this.#positions.set(positionKey(topic, partition), { topic, partition, offset: (BigInt(message.offset) + 1n).toString() });
+    this.#positions.set(positionKey(topic, partition), { topic, partition, offset: message.offset, delivered: true });
     const headers = message.headers ?? {};
     let size = 64 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
     for (const [name, value] of Object.entries(headers)) size += name.length + (Array.isArray(value) ? 0 : (value?.length ?? 0));
@@ -208,7 +211,9 @@ export class KafkaSubscription {
     // A partition another member had meanwhile continues from the group's commit, not from where we left it.
     for (const key of this.#positions.keys()) if (!held.has(key)) this.#positions.delete(key);
     if (this.#hasJoined) {
-      for (const { topic, partition, offset } of this.#positions.values()) this.#consumer.seek({ topic, partition, offset });
+      for (const { topic, partition, offset, delivered } of this.#positions.values()) {
+        this.#consumer.seek({ topic, partition, offset: delivered ? (BigInt(offset) + 1n).toString() : offset });
+      }
     } else {
       try {
         await this.#seekUncommitted();
@@ -250,7 +255,7 @@ export class KafkaSubscription {
               : end;
         if (offset === undefined) continue;
         this.#consumer.seek({ topic, partition: p, offset });
-        this.#positions.set(positionKey(topic, p), { topic, partition: p, offset });
+        this.#positions.set(positionKey(topic, p), { topic, partition: p, offset, delivered: false });
       }
     }
   }

@@ -92,6 +92,7 @@ export class WebSocketGateway {
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new Connection(
         ws,
+        socket,
         principal,
         {
           config: this.deps.config.ws,
