@@ -81,20 +81,22 @@ export function recordBytes(record: OutgoingRecord): number {
  * are still in memory until then.
  */
 export class ProduceService {
-  #pending: Pending[] = [];
-  #pendingBytes = 0;
-  #timer?: NodeJS.Timeout;
+  /** The batch still open to new requests, and full batches waiting their turn. */
+  #open: Pending[] = [];
+  #openBytes = 0;
+  #sealed: Pending[][] = [];
+  /** The open batch has waited its linger (or the one before it was acknowledged): it goes next. */
+  #due = false;
+  #timer?: NodeJS.Timeout | NodeJS.Immediate;
+  /** The batch the broker has now; batches go out one at a time, so that none is sent under a producer id whose sequence a failure has rewound. */
+  #sending?: Promise<void>;
+  #mustRenew = false;
   #inFlightBytes = 0;
-  #inFlightBatches = new Set<Promise<unknown>>();
   // Placed by the same murmur2 partitioner the Java client uses, here rather
   // than inside kafkajs, so that the partition of every record is known before
   // the batch is sent and the offsets can be matched back to their callers.
   #partitioner = Partitioners.DefaultPartitioner();
   readonly #compression: kafkajs.CompressionTypes;
-
-  /** Batches go out one at a time, so that none is sent under a producer id whose sequence a failure has rewound. */
-  #chain: Promise<unknown> = Promise.resolve();
-  #mustRenew = false;
 
   constructor(
     private readonly connection: { readonly producer: Producer; renewProducer(): Promise<void> },
@@ -208,35 +210,67 @@ export class ProduceService {
     }
   }
 
-  /** Sends what is waiting now and resolves when every batch in flight has settled. */
+  /** Sends what is waiting now and resolves when every batch has settled. */
   async drain(): Promise<void> {
-    if (this.#pending.length > 0) this.#flush();
-    await Promise.allSettled([...this.#inFlightBatches]);
-  }
-
-  #enqueue(pending: Pending): void {
-    if (this.#pending.length > 0 && this.#pendingBytes + pending.bytes > MAX_BATCH_BYTES) this.#flush();
-    this.#pending.push(pending);
-    this.#pendingBytes += pending.bytes;
-    if (this.#pendingBytes >= MAX_BATCH_BYTES) {
-      this.#flush();
-    } else if (!this.#timer) {
-      // With no linger, setImmediate still lets requests parsed in the same tick share a batch.
-      this.#timer = this.config.lingerMs > 0 ? setTimeout(() => this.#flush(), this.config.lingerMs) : (setImmediate(() => this.#flush()) as unknown as NodeJS.Timeout);
+    while (this.#sending || this.#sealed.length > 0 || this.#open.length > 0) {
+      this.#due = true;
+      this.#next();
+      await this.#sending;
     }
   }
 
-  #flush(): void {
-    if (this.#timer) {
-      clearTimeout(this.#timer);
-      clearImmediate(this.#timer as unknown as NodeJS.Immediate);
+  /**
+   * Adds a caller's records to the open batch. While a batch is with the
+   * broker the open one keeps filling, and goes as soon as the broker
+   * answers: under load each round trip carries everything that arrived
+   * during the last one, as the Java client's accumulator does, instead of
+   * a queue of small batches each waiting its own round trip.
+   */
+  #enqueue(pending: Pending): void {
+    if (this.#open.length > 0 && this.#openBytes + pending.bytes > MAX_BATCH_BYTES) this.#seal();
+    this.#open.push(pending);
+    this.#openBytes += pending.bytes;
+    if (this.#openBytes >= MAX_BATCH_BYTES) this.#seal();
+    if (this.#sealed.length > 0) {
+      this.#next();
+    } else if (!this.#timer && !this.#due) {
+      // With no linger, setImmediate still lets requests parsed in the same tick share a batch.
+      const due = () => {
+        this.#timer = undefined;
+        this.#due = true;
+        this.#next();
+      };
+      this.#timer = this.config.lingerMs > 0 ? setTimeout(due, this.config.lingerMs) : setImmediate(due);
+    }
+  }
+
+  #seal(): void {
+    this.#sealed.push(this.#open);
+    this.#open = [];
+    this.#openBytes = 0;
+  }
+
+  /** Sends the next batch if the broker has none of ours. */
+  #next(): void {
+    if (this.#sending) return;
+    if (this.#sealed.length === 0 && this.#due && this.#open.length > 0) this.#seal();
+    const batch = this.#sealed.shift();
+    if (!batch) return;
+    if (this.#open.length === 0) {
+      this.#due = false;
+      clearTimeout(this.#timer as NodeJS.Timeout);
+      clearImmediate(this.#timer as NodeJS.Immediate);
       this.#timer = undefined;
     }
-    const batch = this.#pending;
-    this.#pending = [];
-    this.#pendingBytes = 0;
-    if (batch.length === 0) return;
+    this.#sending = this.#send(batch).finally(() => {
+      this.#sending = undefined;
+      // What arrived meanwhile has waited long enough.
+      if (this.#open.length > 0) this.#due = true;
+      this.#next();
+    });
+  }
 
+  async #send(batch: Pending[]): Promise<void> {
     const byTopic = new Map<string, Message[]>();
     // For each caller, the position of each of its records within its partition's run in this batch.
     const counts = new Map<string, number>();
@@ -251,29 +285,24 @@ export class ProduceService {
         return position;
       });
     });
-
-    const sent = (this.#chain = this.#chain.then(async () => {
-      try {
-        if (this.#mustRenew) {
-          await this.connection.renewProducer();
-          this.#mustRenew = false;
-        }
-        const metadata = await this.connection.producer.sendBatch({
-          acks: -1,
-          timeout: this.config.timeoutMs,
-          compression: this.#compression,
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        });
-        this.#settle(batch, positions, metadata);
-      } catch (error) {
-        // Whether the broker wrote this batch is unknown: the next one goes under a new producer id.
-        this.#mustRenew = true;
-        this.logger.warn({ err: error, callers: batch.length }, 'produce batch failed');
-        for (const pending of batch) pending.reject(sendFailure(error, pending.topic));
+    try {
+      if (this.#mustRenew) {
+        await this.connection.renewProducer();
+        this.#mustRenew = false;
       }
-    }));
-    this.#inFlightBatches.add(sent);
-    void sent.finally(() => this.#inFlightBatches.delete(sent));
+      const metadata = await this.connection.producer.sendBatch({
+        acks: -1,
+        timeout: this.config.timeoutMs,
+        compression: this.#compression,
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+      });
+      this.#settle(batch, positions, metadata);
+    } catch (error) {
+      // Whether the broker wrote this batch is unknown: the next one goes under a new producer id.
+      this.#mustRenew = true;
+      this.logger.warn({ err: error, callers: batch.length }, 'produce batch failed');
+      for (const pending of batch) pending.reject(sendFailure(error, pending.topic));
+    }
   }
 
   #settle(batch: Pending[], positions: number[][], metadata: RecordMetadata[]): void {

@@ -1,0 +1,103 @@
+/**
+ * The produce accumulator on its own, with a broker stand-in whose answers
+ * the test releases: one batch with the broker at a time, everything that
+ * arrives meanwhile goes together in the next, each caller gets its own
+ * offsets, and a failed batch puts the next under a new producer id.
+ * Pure logic; the real broker paths are in produce*.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Producer, ProducerBatch, RecordMetadata } from 'kafkajs';
+import type { TopicCache } from '../src/kafka/index.js';
+import { ProduceService } from '../src/kafka/producer.js';
+import { quietLogger, testConfig } from './helpers/env.js';
+
+interface Call {
+  readonly batch: ProducerBatch;
+  answer(): void;
+  fail(error: Error): void;
+}
+
+function fakeBroker() {
+  const calls: Call[] = [];
+  let nextOffset = 0;
+  let renewals = 0;
+  const producer = {
+    sendBatch: (batch: ProducerBatch) =>
+      new Promise<RecordMetadata[]>((resolve, reject) => {
+        calls.push({
+          batch,
+          answer: () => {
+            const messages = batch.topicMessages?.flatMap((t) => t.messages) ?? [];
+            const baseOffset = String(nextOffset);
+            nextOffset += messages.length;
+            resolve([{ topicName: 't', partition: 0, errorCode: 0, baseOffset }]);
+          },
+          fail: reject,
+        });
+      }),
+  } as unknown as Producer;
+  const connection = {
+    producer,
+    renewProducer: async () => {
+      renewals += 1;
+    },
+  };
+  return { calls, connection, renewals: () => renewals };
+}
+
+// The service needs only get() of the topic cache: one topic, one partition.
+const topics = {
+  get: async () => ({ name: 't', partitions: [{ partitionId: 0, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }], maxMessageBytes: 1_000_000 }),
+} as unknown as TopicCache;
+
+const record = (n: number) => ({ key: null, value: Buffer.from(String(n)), partition: 0 });
+const turns = async (n = 3) => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+test('while a batch is with the broker, arrivals wait and then go together, each with its own offsets', async () => {
+  const broker = fakeBroker();
+  const service = new ProduceService(broker.connection, topics, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
+
+  const first = service.send('t', [record(0)]);
+  await turns();
+  assert.equal(broker.calls.length, 1);
+
+  // Arrivals spread over several turns of the event loop, as concurrent HTTP requests are.
+  const later: Array<ReturnType<ProduceService['send']>> = [];
+  for (let i = 0; i < 10; i++) {
+    later.push(service.send('t', [record(i + 1), record(i + 100)]));
+    await turns(1);
+  }
+  await turns();
+  assert.equal(broker.calls.length, 1, 'nothing else goes to the broker while a batch is there');
+
+  broker.calls[0]!.answer();
+  assert.deepEqual((await first).map((r) => r.offset), ['0']);
+  await turns();
+  assert.equal(broker.calls.length, 2, 'everything that arrived meanwhile goes in one batch');
+  assert.equal(broker.calls[1]!.batch.topicMessages![0]!.messages.length, 20);
+
+  broker.calls[1]!.answer();
+  const offsets = (await Promise.all(later)).map((produced) => produced.map((r) => r.offset));
+  assert.deepEqual(offsets, Array.from({ length: 10 }, (_, i) => [String(1 + 2 * i), String(2 + 2 * i)]));
+});
+
+test('a failed batch fails its callers only, and the next batch goes under a new producer id', async () => {
+  const broker = fakeBroker();
+  const service = new ProduceService(broker.connection, topics, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
+
+  const failing = service.send('t', [record(1)]);
+  await turns();
+  const waiting = service.send('t', [record(2)]);
+  await turns();
+  broker.calls[0]!.fail(new Error('connection reset'));
+  await assert.rejects(failing, (error: { code?: string; status?: number }) => error.code === 'GW_ERR_KAFKA_UNAVAILABLE' && error.status === 503);
+  await turns();
+  assert.equal(broker.renewals(), 1, 'a new producer id before the next batch');
+  assert.equal(broker.calls.length, 2);
+  broker.calls[1]!.answer();
+  assert.deepEqual((await waiting).map((r) => r.offset), ['0']);
+  await service.drain();
+});
