@@ -4,6 +4,9 @@
  * bench/results/latest.json and docs/benchmarks.md. Targets are reported,
  * never asserted: absolute numbers on a shared 2-core machine are noise,
  * ratios less so.
+ *
+ * `npm run bench -- --render` rewrites docs/benchmarks.md from the last
+ * results and docs/benchmarks-notes.md without running anything.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
@@ -11,6 +14,13 @@ import { startBroker, kafkaVersion, type Broker } from '../kafka/broker.js';
 import type { ScenarioResult } from './lib.js';
 import { runProduceBenchmarks } from './produce.js';
 import { runWebSocketBenchmarks } from './websocket.js';
+
+if (process.argv.includes('--render')) {
+  const last = JSON.parse(readFileSync('bench/results/latest.json', 'utf8')) as { machine: Machine; results: ScenarioResult[] };
+  writeFileSync('docs/benchmarks.md', renderMarkdown(last.machine, last.results, readFileSync('docs/benchmarks-notes.md', 'utf8')));
+  process.stdout.write('Wrote docs/benchmarks.md from bench/results/latest.json\n');
+  process.exit(0);
+}
 
 const quick = process.argv.includes('--quick');
 const seconds = quick ? 3 : 10;
@@ -25,7 +35,7 @@ if (!brokers) {
 process.stdout.write(`Benchmarks against Kafka at ${brokers} (${quick ? 'quick' : 'full'}: ${rounds} round(s) of ${seconds} s)\n`);
 
 const version = (pkg: string) => (JSON.parse(readFileSync(`node_modules/${pkg}/package.json`, 'utf8')) as { version: string }).version;
-const machine = {
+const machine: Machine = {
   cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
   memoryGiB: Math.round(totalmem() / 1024 ** 3),
   os: `${platform()} ${release()}`,
@@ -83,7 +93,7 @@ function renderChart(rs: readonly ScenarioResult[]): string {
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif"><text x="10" y="16" font-size="13">gateway / direct kafkajs (1.0 = same as the direct client)</text><line x1="550" y1="24" x2="550" y2="${height}" stroke="#999" stroke-dasharray="4"/>${rows}</svg>\n`;
 }
 
-function renderMarkdown(m: typeof machine, rs: readonly ScenarioResult[], notes: string): string {
+function renderMarkdown(m: Machine, rs: readonly ScenarioResult[], notes: string): string {
   writeFileSync('docs/benchmarks.svg', renderChart(rs));
   const details = rs
     .filter((r) => r.extra)
@@ -105,4 +115,15 @@ ${renderTable(rs)}
 ${details}
 
 ${notes}`;
+}
+
+interface Machine {
+  readonly cpus: string;
+  readonly memoryGiB: number;
+  readonly os: string;
+  readonly node: string;
+  readonly kafka: string;
+  readonly kafkajs: string;
+  readonly date: string;
+  readonly mode: string;
 }

@@ -196,13 +196,24 @@ export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Pr
   const producer = kafka.producer();
   await producer.connect();
   const results: ScenarioResult[] = [];
-  const gateway = await startGatewayProcess(brokers, { WS_MAX_CONNECTIONS: '5000' });
+  // Each scenario gets a fresh gateway: releasing a thousand consumer groups
+  // takes the previous one a while, and that must not count against the next.
+  const withGateway = async <T>(run: (gateway: GatewayProcess) => Promise<T>): Promise<T> => {
+    const gateway = await startGatewayProcess(brokers, { WS_MAX_CONNECTIONS: '5000' });
+    try {
+      return await run(gateway);
+    } finally {
+      await gateway.stop();
+    }
+  };
   try {
     for (const count of quick ? [100] : [100, 1000]) {
       process.stdout.write(`  WebSocket fan-out: ${count} subscriptions, ${RATE_PER_SECOND} records/s in\n`);
       const baseline = await directConsumers(kafka, topic, count, seconds, producer);
       process.stdout.write(`    direct: ${baseline.rate.toFixed(0)}/s delivered, p99 ${baseline.p99Ms} ms\n`);
-      const { measurement, bytesPerSubscription, brokerConnectionsPerSubscription } = await viaGateway(gateway, topic, count, seconds, producer, brokerPort);
+      const { measurement, bytesPerSubscription, brokerConnectionsPerSubscription } = await withGateway((gateway) =>
+        viaGateway(gateway, topic, count, seconds, producer, brokerPort),
+      );
       process.stdout.write(`    gateway: ${measurement.rate.toFixed(0)}/s delivered, p99 ${measurement.p99Ms} ms\n`);
       results.push({
         name: `ws-fanout-${count}`,
@@ -217,9 +228,8 @@ export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Pr
       });
     }
     process.stdout.write('  slow consumer beside fast ones\n');
-    results.push(await slowConsumer(gateway, topic, seconds, producer));
+    results.push(await withGateway((gateway) => slowConsumer(gateway, topic, seconds, producer)));
   } finally {
-    await gateway.stop();
     await producer.disconnect();
   }
   return results;
