@@ -7,6 +7,11 @@
  *
  * `npm run bench -- --render` rewrites docs/benchmarks.md from the last
  * results and docs/benchmarks-notes.md without running anything.
+ *
+ * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce` or
+ * `--only ws`, and `--subscriptions 1000` (fan-out sizes, comma-separated).
+ * Such a partial run writes bench/results/partial.json and leaves the
+ * report alone.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
@@ -25,6 +30,15 @@ if (process.argv.includes('--render')) {
 const quick = process.argv.includes('--quick');
 const seconds = quick ? 3 : 10;
 const rounds = quick ? 1 : 3;
+const option = (name: string): string | undefined => {
+  const at = process.argv.indexOf(name);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+};
+const only = option('--only');
+if (only !== undefined && only !== 'produce' && only !== 'ws') throw new Error('--only takes produce or ws');
+const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [100] : [100, 1000]);
+if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
+const partial = only !== undefined || option('--subscriptions') !== undefined;
 
 let broker: Broker | undefined;
 let brokers = process.env.KAFKA_BROKERS;
@@ -50,18 +64,27 @@ const results: ScenarioResult[] = [];
 const began = performance.now();
 const elapsed = () => `${((performance.now() - began) / 1000).toFixed(0)} s`;
 try {
-  results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds })));
-  process.stdout.write(`  (produce scenarios done at ${elapsed()})\n`);
-  results.push(...(await runWebSocketBenchmarks({ brokers, seconds, quick })));
-  process.stdout.write(`  (WebSocket scenarios done at ${elapsed()})\n`);
+  if (only !== 'ws') {
+    results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds })));
+    process.stdout.write(`  (produce scenarios done at ${elapsed()})\n`);
+  }
+  if (only !== 'produce') {
+    results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts })));
+    process.stdout.write(`  (WebSocket scenarios done at ${elapsed()})\n`);
+  }
 } finally {
   await broker?.stop();
 }
 
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/latest.json', JSON.stringify({ machine, results }, null, 2));
-writeFileSync('docs/benchmarks.md', renderMarkdown(machine, results, readFileSync('docs/benchmarks-notes.md', 'utf8')));
-process.stdout.write(`\n${renderTable(results)}\nWrote bench/results/latest.json and docs/benchmarks.md\n`);
+if (partial) {
+  writeFileSync('bench/results/partial.json', JSON.stringify({ machine, results }, null, 2));
+  process.stdout.write(`\n${renderTable(results)}\nWrote bench/results/partial.json\n`);
+} else {
+  writeFileSync('bench/results/latest.json', JSON.stringify({ machine, results }, null, 2));
+  writeFileSync('docs/benchmarks.md', renderMarkdown(machine, results, readFileSync('docs/benchmarks-notes.md', 'utf8')));
+  process.stdout.write(`\n${renderTable(results)}\nWrote bench/results/latest.json and docs/benchmarks.md\n`);
+}
 
 function fmt(n: number | undefined, digits = 0): string {
   return n === undefined || Number.isNaN(n) ? '—' : n.toFixed(digits);

@@ -12,7 +12,8 @@ import { percentile, rssBytes, startGatewayProcess, type GatewayProcess, type Me
 export interface WebSocketBenchOptions {
   readonly brokers: string;
   readonly seconds: number;
-  readonly quick: boolean;
+  /** Fan-out sizes to run. */
+  readonly counts: readonly number[];
 }
 
 const RATE_PER_SECOND = 1000;
@@ -185,7 +186,7 @@ async function slowConsumer(gateway: GatewayProcess, topic: string, seconds: num
 }
 
 export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Promise<ScenarioResult[]> {
-  const { brokers, seconds, quick } = options;
+  const { brokers, seconds, counts } = options;
   const brokerPort = Number(brokers.split(',')[0]!.split(':').pop());
   const kafka = new Kafka({ brokers: [brokers], clientId: 'bench-ws', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
@@ -207,7 +208,7 @@ export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Pr
     }
   };
   try {
-    for (const count of quick ? [100] : [100, 1000]) {
+    for (const count of counts) {
       process.stdout.write(`  WebSocket fan-out: ${count} subscriptions, ${RATE_PER_SECOND} records/s in\n`);
       const baseline = await directConsumers(kafka, topic, count, seconds, producer);
       process.stdout.write(`    direct: ${baseline.rate.toFixed(0)}/s delivered, p99 ${baseline.p99Ms} ms\n`);
