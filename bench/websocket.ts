@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import WebSocket from 'ws';
-import { percentile, rssBytes, startGatewayProcess, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
+import { cpuSeconds, percentile, rssBytes, startGatewayProcess, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
 
 export interface WebSocketBenchOptions {
   readonly brokers: string;
@@ -132,6 +132,11 @@ async function viaGateway(gateway: GatewayProcess, topic: string, count: number,
   await sleep(1000);
   const rssHeld = rssBytes(gateway.pid);
   const connections = brokerConnections(gateway.pid, brokerPort);
+  // What the subscriptions cost at rest, before a record flows: fetch loops and heartbeats.
+  const idleSeconds = 3;
+  const cpuBefore = cpuSeconds(gateway.pid);
+  await sleep(idleSeconds * 1000);
+  const idleCpuPercent = (100 * (cpuSeconds(gateway.pid) - cpuBefore)) / idleSeconds;
   receipts.count = 0;
   receipts.latencies = [];
   const feeding = feed(producer, topic, RATE_PER_SECOND);
@@ -140,7 +145,7 @@ async function viaGateway(gateway: GatewayProcess, topic: string, count: number,
   const measurement = summarize(receipts, seconds);
   for (const ws of sockets) ws.close();
   await sleep(2000);
-  return { measurement, bytesPerSubscription: (rssHeld - rssBefore) / count, brokerConnectionsPerSubscription: connections / count };
+  return { measurement, bytesPerSubscription: (rssHeld - rssBefore) / count, brokerConnectionsPerSubscription: connections / count, idleCpuPercent };
 }
 
 /** One subscriber stops reading while others go on: peak gateway memory, and the others' rate with and without it. */
@@ -212,7 +217,7 @@ export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Pr
       process.stdout.write(`  WebSocket fan-out: ${count} subscriptions, ${RATE_PER_SECOND} records/s in\n`);
       const baseline = await directConsumers(kafka, topic, count, seconds, producer);
       process.stdout.write(`    direct: ${baseline.rate.toFixed(0)}/s delivered, p99 ${baseline.p99Ms} ms\n`);
-      const { measurement, bytesPerSubscription, brokerConnectionsPerSubscription } = await withGateway((gateway) =>
+      const { measurement, bytesPerSubscription, brokerConnectionsPerSubscription, idleCpuPercent } = await withGateway((gateway) =>
         viaGateway(gateway, topic, count, seconds, producer, brokerPort),
       );
       process.stdout.write(`    gateway: ${measurement.rate.toFixed(0)}/s delivered, p99 ${measurement.p99Ms} ms\n`);
@@ -224,7 +229,7 @@ export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Pr
         gateway: measurement,
         ratio: measurement.rate / baseline.rate,
         met: count === 1000 ? (measurement.p99Ms ?? Infinity) < 100 && measurement.rate > 0.95 * RATE_PER_SECOND * count : undefined,
-        extra: { gatewayKiBPerSubscription: bytesPerSubscription / 1024, brokerConnectionsPerSubscription },
+        extra: { gatewayKiBPerSubscription: bytesPerSubscription / 1024, brokerConnectionsPerSubscription, gatewayIdleCpuPercent: idleCpuPercent },
         rounds: [{ baseline, gateway: measurement }],
       });
     }
