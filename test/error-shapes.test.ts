@@ -89,6 +89,8 @@ test('a body that breaks the contract is 400 naming every field, before the hand
   assert.match(byPointer['/size']!, />= 1/);
   assert.match(res.body.detail, /\/name/);
   await request(app).post('/echo').send({ name: 'ok' }).expect(200, { name: 'ok' });
+  const empty = await request(app).post('/echo').set('Content-Type', 'application/json').expect(400);
+  assert.match(empty.body.detail, /no body/);
   // A bare JSON value parses, and the schema refuses it.
   const bare = await request(app).post('/echo').set('Content-Type', 'application/json').send('true').expect(400);
   assert.match(bare.body.detail, /must be object/);

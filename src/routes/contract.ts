@@ -292,19 +292,28 @@ export function checkRequestBody(limitBytes: number): RequestHandler {
       next();
       return;
     }
-    const mediaType = req.is([...body.mediaTypes]);
-    if (!mediaType) {
-      if (!body.required && !req.headers['content-type']) {
+    const given = req.headers['content-type'];
+    const mediaType = given?.split(';')[0]?.trim().toLowerCase();
+    if (mediaType === undefined || !body.mediaTypes.includes(mediaType)) {
+      if (!body.required && given === undefined) {
         next();
         return;
       }
-      const given = req.headers['content-type'] ?? 'none';
-      throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${given} is not accepted here; send one of: ${body.mediaTypes.join(', ')}.`);
+      throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type ${given ?? 'none'} is not accepted here; send one of: ${body.mediaTypes.join(', ')}.`);
     }
     const validate = body.validators.get(mediaType);
     if (!validate) {
       next();
       return;
+    }
+    // As HTTP frames a body: chunked, or a length that is not zero.
+    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+    if (!hasBody) {
+      if (!body.required) {
+        next();
+        return;
+      }
+      throw new GatewayError('GW_ERR_VALIDATION', `The request has no body; send ${mediaType}.`);
     }
     parserFor(mediaType)(req, res, (error?: unknown) => {
       if (error) {
