@@ -17,6 +17,8 @@ export interface WebSocketBenchOptions {
 }
 
 const RATE_PER_SECOND = 1000;
+// The gateway's WS_FETCH_MAX_WAIT_MS (its default unless set), and the direct consumers' maxWaitTimeInMs alike.
+const FETCH_MAX_WAIT_MS = Number(process.env.WS_FETCH_MAX_WAIT_MS ?? 500);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Produces `rate` records per second, each carrying its send time, until stopped. */
@@ -73,7 +75,7 @@ async function directConsumers(kafka: Kafka, topic: string, count: number, secon
   const receipts: Receipts = { count: 0, latencies: [] };
   const consumers: Consumer[] = [];
   for (let i = 0; i < count; i++) {
-    const consumer = kafka.consumer({ groupId: `bench-direct-${Date.now()}-${i}`, maxWaitTimeInMs: 100, sessionTimeout: 10_000, heartbeatInterval: 1000 });
+    const consumer = kafka.consumer({ groupId: `bench-direct-${Date.now()}-${i}`, maxWaitTimeInMs: FETCH_MAX_WAIT_MS, sessionTimeout: 10_000, heartbeatInterval: 1000 });
     consumers.push(consumer);
   }
   await Promise.all(
@@ -205,7 +207,7 @@ export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Pr
   // Each scenario gets a fresh gateway: releasing a thousand consumer groups
   // takes the previous one a while, and that must not count against the next.
   const withGateway = async <T>(run: (gateway: GatewayProcess) => Promise<T>): Promise<T> => {
-    const gateway = await startGatewayProcess(brokers, { WS_MAX_CONNECTIONS: '5000' });
+    const gateway = await startGatewayProcess(brokers, { WS_MAX_CONNECTIONS: '5000', WS_FETCH_MAX_WAIT_MS: String(FETCH_MAX_WAIT_MS) });
     try {
       return await run(gateway);
     } finally {
