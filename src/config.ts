@@ -88,6 +88,8 @@ export interface Config {
   readonly produce: {
     /** How long a send waits to share a batch with concurrent ones. 0 sends at once. */
     readonly lingerMs: number;
+    /** Whether concurrent requests share batches; off, every request is its own batch (for comparison). */
+    readonly coalesce: boolean;
     readonly compression: Compression;
     /** A produce request fails with 503 after this long without an answer. */
     readonly timeoutMs: number;
@@ -360,6 +362,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     produce: {
       lingerMs: r.int('PRODUCE_LINGER_MS', 2, 0, 1000),
+      coalesce: r.bool('PRODUCE_COALESCE', true),
       compression: r.oneOf('PRODUCE_COMPRESSION', COMPRESSIONS, 'none'),
       timeoutMs: r.int('PRODUCE_TIMEOUT_MS', 10_000, 100, 600_000),
       maxInFlightBytes: r.bytes('PRODUCE_MAX_IN_FLIGHT', 64 * 1024 ** 2, 16 * 1024 ** 3),

@@ -101,3 +101,17 @@ test('a failed batch fails its callers only, and the next batch goes under a new
   assert.deepEqual((await waiting).map((r) => r.offset), ['0']);
   await service.drain();
 });
+
+test('with coalescing off, every request is a batch of its own, still one at a time', async () => {
+  const broker = fakeBroker();
+  const service = new ProduceService(broker.connection, topics, testConfig({ PRODUCE_COALESCE: 'false' }, 'localhost:9092').produce, quietLogger());
+  const sends = [service.send('t', [record(1)]), service.send('t', [record(2), record(3)]), service.send('t', [record(4)])];
+  for (const size of [1, 2, 1]) {
+    await turns();
+    const call = broker.calls.at(-1)!;
+    assert.equal(call.batch.topicMessages![0]!.messages.length, size);
+    call.answer();
+  }
+  assert.deepEqual((await Promise.all(sends)).map((produced) => produced.map((r) => r.offset)), [['0'], ['1', '2'], ['3']]);
+  assert.equal(broker.calls.length, 3);
+});

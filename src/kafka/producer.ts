@@ -230,7 +230,7 @@ export class ProduceService {
     if (this.#open.length > 0 && this.#openBytes + pending.bytes > MAX_BATCH_BYTES) this.#seal();
     this.#open.push(pending);
     this.#openBytes += pending.bytes;
-    if (this.#openBytes >= MAX_BATCH_BYTES) this.#seal();
+    if (this.#openBytes >= MAX_BATCH_BYTES || !this.config.coalesce) this.#seal();
     if (this.#sealed.length > 0) {
       this.#next();
     } else if (!this.#timer && !this.#due) {
