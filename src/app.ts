@@ -7,7 +7,7 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { openapiPath } from './paths.js';
 import { authorizeOperation, cors, securityHeaders } from './routes/auth.js';
-import { Contract, checkRequestBody, matchOperation } from './routes/contract.js';
+import { Contract, checkRequestBody, matchOperation, operationOf } from './routes/contract.js';
 import { docsRouter } from './routes/docs.js';
 import { pageRouter } from './routes/page.js';
 import { websocketInfoRouter } from './routes/websocket-info.js';
@@ -49,10 +49,13 @@ export interface GatewayApp {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
-/** The route pattern (e.g. /v1/topics/:topic), so metrics do not grow a series per topic name. */
-function routeLabel(req: Request): string {
-  const pattern: unknown = req.route?.path;
-  return typeof pattern === 'string' ? `${req.baseUrl}${pattern}` : 'unmatched';
+/**
+ * The operation's path in openapi.yaml (e.g. /v1/topics/{topic}), so metrics
+ * do not grow a series per topic name; known even for requests refused
+ * before any handler ran (bad body, missing credentials).
+ */
+function routeLabel(res: Response): string {
+  return operationOf(res)?.operation.template ?? 'unmatched';
 }
 
 /** Builds the express app from injected services; no globals, so tests build as many as they like. */
@@ -74,7 +77,7 @@ export function createApp(services: AppServices): GatewayApp {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = routeLabel(req);
+      const route = routeLabel(res);
       metrics.httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
       logger.info(
         { requestId, method: req.method, path: req.path, route, status: res.statusCode, durationMs: Math.round(seconds * 1e4) / 10 },

@@ -31,10 +31,13 @@ test('/openapi.yaml serves the file', async () => {
 test('/metrics has process metrics and a request histogram labelled by route', async () => {
   await request(gw.app).get('/healthz');
   await request(gw.app).get('/no/such/path/123');
+  await request(gw.app).post('/v1/topics').send({ partitions: 0 }).expect(400);
   const res = conforms(await request(gw.app).get('/metrics').expect(200));
   assert.match(res.text, /process_cpu_user_seconds_total/);
   assert.match(res.text, /http_request_duration_seconds_bucket\{[^}]*route="\/healthz"/);
   assert.match(res.text, /route="unmatched"/);
+  // Refused before any handler ran, and still counted under its operation.
+  assert.match(res.text, /http_request_duration_seconds_bucket\{[^}]*route="\/v1\/topics",status="400"/);
   assert.doesNotMatch(res.text, /no\/such\/path/, 'raw paths must not become labels');
 });
 
