@@ -18,7 +18,7 @@ export interface WebSocketBenchOptions {
 
 const RATE_PER_SECOND = 1000;
 // The gateway's WS_FETCH_MAX_WAIT_MS (its default unless set), and the direct consumers' maxWaitTimeInMs alike.
-const FETCH_MAX_WAIT_MS = Number(process.env.WS_FETCH_MAX_WAIT_MS ?? 500);
+const FETCH_MAX_WAIT_MS = Number(process.env.WS_FETCH_MAX_WAIT_MS ?? 100);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Produces `rate` records per second, each carrying its send time, until stopped. */

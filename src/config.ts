@@ -382,7 +382,7 @@ export function loadConfig(env: Env = process.env): Config {
       pingIntervalMs: r.int('WS_PING_INTERVAL_MS', 30_000, 100, 3_600_000),
       autoCommitIntervalMs: r.int('WS_AUTO_COMMIT_INTERVAL_MS', 1000, 10, 600_000),
       sessionTimeoutMs: r.int('WS_SESSION_TIMEOUT_MS', 10_000, 1000, 600_000),
-      fetchMaxWaitMs: r.int('WS_FETCH_MAX_WAIT_MS', 500, 1, 10_000),
+      fetchMaxWaitMs: r.int('WS_FETCH_MAX_WAIT_MS', 100, 1, 10_000),
     },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);

@@ -165,6 +165,8 @@ export class KafkaSubscription {
     const failed = this.#consumer;
     this.#consumer = this.#createConsumer();
     await failed.disconnect().catch(() => undefined);
+    // Stopped meanwhile: stop() has released the new consumer, which must not start now.
+    if (this.#stopped) return;
     try {
       await this.#run();
     } catch (error) {
