@@ -144,7 +144,7 @@ export class Contract {
         const { pattern, names } = toPattern(template);
         // An operation's parameter overrides the path item's of the same name and location, as OpenAPI says.
         const byKey = new Map<string, ParameterSpec>();
-        for (const p of [...shared, ...(spec.parameters ?? [])].map((q) => this.#resolve(q))) byKey.set(`${p.in}:${p.name}`, p);
+        for (const p of [...shared, ...(spec.parameters ?? [])].map((q) => this.#resolve(this.document.components?.parameters, q))) byKey.set(`${p.in}:${p.name}`, p);
         const parameters = [...byKey.values()];
         operations.push({
           operationId: spec.operationId,
@@ -157,7 +157,7 @@ export class Contract {
           parameterNames: names,
           validatePath: this.#compileParameters(coercing, parameters.filter((p) => p.in === 'path')),
           validateQuery: this.#compileParameters(coercing, parameters.filter((p) => p.in === 'query')),
-          body: spec.requestBody && this.#compileBody(this.#resolveBody(spec.requestBody)),
+          body: spec.requestBody && this.#compileBody(this.#resolve(this.document.components?.requestBodies, spec.requestBody)),
         });
       }
     }
@@ -169,19 +169,12 @@ export class Contract {
     return new Contract(parse(readFileSync(path, 'utf8')) as OpenApiDocument & Record<string, unknown>);
   }
 
-  #resolve(parameter: ParameterSpec): ParameterSpec {
-    if (!parameter.$ref) return parameter;
-    const name = parameter.$ref.split('/').pop() ?? '';
-    const resolved = this.document.components?.parameters?.[name];
-    if (!resolved) throw new Error(`openapi.yaml: unresolved parameter ${parameter.$ref}`);
-    return resolved;
-  }
-
-  #resolveBody(body: RequestBodySpec): RequestBodySpec {
-    if (!body.$ref) return body;
-    const name = body.$ref.split('/').pop() ?? '';
-    const resolved = this.document.components?.requestBodies?.[name];
-    if (!resolved) throw new Error(`openapi.yaml: unresolved request body ${body.$ref}`);
+  /** The component a `$ref` names in `components` (its parameters or request bodies), or the object itself when it has none. */
+  #resolve<T extends { readonly $ref?: string }>(components: Readonly<Record<string, T>> | undefined, item: T): T {
+    if (!item.$ref) return item;
+    const name = item.$ref.split('/').pop() ?? '';
+    const resolved = components?.[name];
+    if (!resolved) throw new Error(`openapi.yaml: unresolved ${item.$ref}`);
     return resolved;
   }
 
@@ -276,16 +269,9 @@ export function matchOperation(contract: Contract): RequestHandler {
  * breaks the contract gets a 400 naming each field before any handler runs.
  */
 export function checkRequestBody(limitBytes: number): RequestHandler {
-  const parsers = new Map<string, RequestHandler>();
-  const parserFor = (mediaType: string): RequestHandler => {
-    let parser = parsers.get(mediaType);
-    if (!parser) {
-      // Not strict: whether a bare value (`true` is a JSON Schema) is allowed is the body schema's call.
-      parser = express.json({ limit: limitBytes, type: mediaType, strict: false });
-      parsers.set(mediaType, parser);
-    }
-    return parser;
-  };
+  // The media type is checked below, so the parser takes whatever it is given. Not strict:
+  // whether a bare value (`true` is a JSON Schema) is allowed is the body schema's call.
+  const parseJson = express.json({ limit: limitBytes, type: () => true, strict: false });
   return (req: Request, res: Response, next: NextFunction) => {
     const body = operationOf(res)?.operation.body;
     if (!body) {
@@ -315,7 +301,7 @@ export function checkRequestBody(limitBytes: number): RequestHandler {
       }
       throw new GatewayError('GW_ERR_VALIDATION', `The request has no body; send ${mediaType}.`);
     }
-    parserFor(mediaType)(req, res, (error?: unknown) => {
+    parseJson(req, res, (error?: unknown) => {
       if (error) {
         next(error);
         return;
