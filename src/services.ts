@@ -10,6 +10,7 @@ import { CompactedTopicTable, KafkaConnection, MetadataService, ProduceService, 
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { produceBatch } from './records/index.js';
+import { schemaReaderGroupPrefix } from './internal-names.js';
 import { SCHEMA_TOPIC, SchemaRegistry } from './schema/index.js';
 import { WebSocketGateway } from './ws/index.js';
 
@@ -28,7 +29,11 @@ export interface GatewayServices extends AppServices {
 export function buildServices(config: Config, logger: Logger): GatewayServices {
   const metrics = new Metrics();
   const kafka = new KafkaConnection(config, logger);
-  const metadata = new MetadataService(kafka.admin, { cacheTtlMs: config.metadata.cacheTtlMs, timeoutMs: config.metadata.timeoutMs });
+  const metadata = new MetadataService(kafka.admin, {
+    cacheTtlMs: config.metadata.cacheTtlMs,
+    timeoutMs: config.metadata.timeoutMs,
+    clientId: config.kafka.clientId,
+  });
   const topicAdmin = new TopicAdmin(kafka.admin, metadata);
   const auth = new AuthService(config.auth);
   const subscriptions = new SubscriptionFactory(
@@ -44,7 +49,14 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
   );
   const topics = new TopicCache(kafka.admin, config);
   const produce = new ProduceService(kafka, topics, config.produce, logger.child({ component: 'produce' }));
-  const schemaTable = new CompactedTopicTable(kafka.kafka, kafka.admin, kafka, SCHEMA_TOPIC, logger.child({ component: 'schemas' }), `${config.kafka.clientId}-schemas`);
+  const schemaTable = new CompactedTopicTable(
+    kafka.kafka,
+    kafka.admin,
+    kafka,
+    SCHEMA_TOPIC,
+    logger.child({ component: 'schemas' }),
+    schemaReaderGroupPrefix(config.kafka.clientId),
+  );
   const schemas = new SchemaRegistry(schemaTable, logger.child({ component: 'schemas' }), config.produce.timeoutMs);
   const webSockets = new WebSocketGateway({
     config,

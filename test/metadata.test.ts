@@ -234,7 +234,7 @@ test('a consumer group shows its members, committed offsets and the lag it reall
     assert.equal(res.body.totalLag, '4');
 
     const list = conforms(await request(gw.app).get('/v1/consumer-groups').expect(200));
-    assert.deepEqual(list.body.groups.find((g: { groupId: string }) => g.groupId === groupId), { groupId, protocolType: 'consumer', state: 'Stable' });
+    assert.deepEqual(list.body.groups.find((g: { groupId: string }) => g.groupId === groupId), { groupId, internal: false, protocolType: 'consumer', state: 'Stable' });
   } finally {
     await consumer.disconnect();
   }

@@ -6,5 +6,5 @@
 export { Acl, type AclOperation, type Principal } from './acl.js';
 export { ANONYMOUS, createAuthenticator, type Authenticator, type Credentials } from './authenticator.js';
 export { RateLimiter, type RateDecision } from './rate-limit.js';
-export { AuthService } from './service.js';
+export { AuthService, refuseInternalChange } from './service.js';
 export { WS_SUBPROTOCOL, authenticateUpgrade, upgradeCredentials } from './upgrade.js';

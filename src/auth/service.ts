@@ -1,5 +1,6 @@
 import type { AuthConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
+import { isInternalTopic } from '../internal-names.js';
 import { Acl, type AclOperation, type Principal } from './acl.js';
 import { createAuthenticator, type Authenticator, type Credentials } from './authenticator.js';
 import { RateLimiter } from './rate-limit.js';
@@ -24,8 +25,13 @@ export class AuthService {
     return this.authenticator.authenticate(credentials);
   }
 
-  /** Throws 403 unless allowed. The detail names the operation but says nothing about whether the topic exists. */
+  /**
+   * Throws 403 unless allowed. The detail names the operation but says
+   * nothing about whether the topic exists. Internal topics are refused for
+   * every change and for produce, whoever asks, even with auth off.
+   */
   authorize(principal: Principal, operation: AclOperation, topic?: string): void {
+    if (topic !== undefined) refuseInternalChange(operation, topic);
     if (!this.acl.allows(principal, operation, topic)) {
       throw new GatewayError(
         'GW_ERR_FORBIDDEN',
@@ -59,5 +65,22 @@ export class AuthService {
     } catch {
       return false;
     }
+  }
+}
+
+/** Operations that change a topic or write to it; describe and consume are left to the ACL. */
+const CHANGES: ReadonlySet<AclOperation> = new Set(['admin', 'produce']);
+
+/**
+ * Throws 403 for a change to (or produce on) a topic Kafka or the gateway
+ * keeps for itself: deleting `__consumer_offsets` would wipe every group's
+ * commits, and changing `_gateway_schemas` would break schema enforcement.
+ */
+export function refuseInternalChange(operation: AclOperation, topic: string): void {
+  if (CHANGES.has(operation) && isInternalTopic(topic)) {
+    throw new GatewayError(
+      'GW_ERR_FORBIDDEN',
+      `Topic ${JSON.stringify(topic)} is internal (names starting with "__" or "_gateway_"): it is never changed or produced to through the gateway, whoever asks.`,
+    );
   }
 }

@@ -43,7 +43,7 @@ export class CompactedTopicTable {
     private readonly logger: Logger,
     groupPrefix: string,
   ) {
-    this.#groupId = `${groupPrefix}-${randomUUID()}`;
+    this.#groupId = `${groupPrefix}${randomUUID()}`;
     this.#caughtUp = new Promise((resolve) => (this.#markCaughtUp = resolve));
   }
 

@@ -21,6 +21,7 @@ export interface ClusterInfo {
 
 export interface TopicSummary {
   readonly name: string;
+  /** Kafka's (`__*`) or the gateway's (`_gateway_*`): listed only on request, never changed through the gateway. */
   readonly internal: boolean;
   readonly partitions: number;
   readonly replicationFactor: number;
@@ -62,6 +63,8 @@ export interface TimestampOffset {
 
 export interface GroupSummary {
   readonly groupId: string;
+  /** One of the gateway's own groups (it reads the schema topic with one), listed only on request. */
+  readonly internal: boolean;
   readonly protocolType: string;
   readonly state: string;
 }

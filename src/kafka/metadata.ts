@@ -1,5 +1,6 @@
 import kafkajs, { type Admin, type GroupDescription } from 'kafkajs';
 import { GatewayError } from '../errors.js';
+import { isInternalGroup, isInternalTopic } from '../internal-names.js';
 import { TtlCache } from './cache.js';
 import { fromAdminError } from './admin-errors.js';
 import type {
@@ -19,8 +20,6 @@ import type {
 // kafkajs is CommonJS: its runtime helpers come from the default export.
 const { AssignerProtocol, ConfigResourceTypes } = kafkajs;
 
-/** Kafka's own internal topics (what its metadata flags `is_internal`). */
-const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state', '__share_group_state']);
 /** describeConfigs `configSource` for a value set on the topic itself. */
 const TOPIC_CONFIG_SOURCE = 1;
 
@@ -32,6 +31,8 @@ export interface MetadataOptions {
    * 503 instead of waiting out every kafkajs retry.
    */
   readonly timeoutMs: number;
+  /** The gateway's Kafka client id, which names its own consumer groups (marked internal). */
+  readonly clientId?: string;
 }
 
 /**
@@ -43,11 +44,13 @@ export class MetadataService {
   readonly #admin: Admin;
   readonly #cache: TtlCache;
   readonly #timeoutMs: number;
+  readonly #clientId: string;
 
   constructor(admin: Admin, options: MetadataOptions) {
     this.#admin = admin;
     this.#cache = new TtlCache(options.cacheTtlMs);
     this.#timeoutMs = options.timeoutMs;
+    this.#clientId = options.clientId ?? 'kafka-gateway';
   }
 
   /** Drops every cached answer; called after each admin change the gateway makes. */
@@ -115,7 +118,7 @@ export class MetadataService {
         return topics
           .map(({ name, partitions }) => ({
             name,
-            internal: INTERNAL_TOPICS.has(name),
+            internal: isInternalTopic(name),
             partitions: partitions.length,
             replicationFactor: partitions[0]?.replicas.length ?? 0,
           }))
@@ -169,7 +172,7 @@ export class MetadataService {
           }));
           return {
             name: topic,
-            internal: INTERNAL_TOPICS.has(topic),
+            internal: isInternalTopic(topic),
             partitions: partitionDetails.length,
             replicationFactor: partitionDetails[0]?.replicas.length ?? 0,
             partitionDetails,
@@ -218,8 +221,12 @@ export class MetadataService {
     });
   }
 
-  /** Every consumer group the brokers know, with its state. */
-  groups(): Promise<GroupSummary[]> {
+  /** Every consumer group the brokers know, with its state; the gateway's own groups only when `internal` is asked for. */
+  groups(options: { internal?: boolean } = {}): Promise<GroupSummary[]> {
+    return this.#allGroups().then((all) => all.filter((g) => options.internal || !g.internal));
+  }
+
+  #allGroups(): Promise<GroupSummary[]> {
     return this.#cache.get('groups', () =>
       this.call('the consumer group list', async () => {
         const { groups } = await this.#admin.listGroups();
@@ -227,8 +234,43 @@ export class MetadataService {
         const described = await this.#admin.describeGroups(groups.map((g) => g.groupId));
         const states = new Map(described.groups.map((g) => [g.groupId, g.state]));
         return groups
-          .map(({ groupId, protocolType }) => ({ groupId, protocolType, state: states.get(groupId) ?? 'Unknown' }))
+          .map(({ groupId, protocolType }) => ({
+            groupId,
+            protocolType,
+            state: states.get(groupId) ?? 'Unknown',
+            internal: isInternalGroup(groupId, this.#clientId),
+          }))
           .sort((a, b) => a.groupId.localeCompare(b.groupId));
+      }),
+    );
+  }
+
+  /**
+   * For every group, the topics it has committed offsets on or is assigned:
+   * what decides who may see the group. One offset lookup per group, so it
+   * is asked for only where a listing must be filtered.
+   */
+  groupTopics(): Promise<ReadonlyMap<string, readonly string[]>> {
+    return this.#cache.get('group-topics', () =>
+      this.call('the topics of the consumer groups', async () => {
+        const { groups } = await this.#admin.listGroups();
+        if (groups.length === 0) return new Map<string, readonly string[]>();
+        const ids = groups.map((g) => g.groupId);
+        const described = await this.#admin.describeGroups(ids);
+        const topics = new Map<string, Set<string>>(ids.map((id) => [id, new Set<string>()]));
+        for (const group of described.groups) {
+          for (const member of group.members.map(decodeMember)) for (const a of member.assignments) topics.get(group.groupId)?.add(a.topic);
+        }
+        await Promise.all(
+          ids.map(async (groupId) => {
+            // A group deleted meanwhile has no topics: it is then shown to admins only, never to more.
+            const committed = await this.#admin.fetchOffsets({ groupId }).catch(() => []);
+            for (const { topic, partitions } of committed) {
+              if (partitions.some((p) => Number(p.offset) >= 0)) topics.get(groupId)?.add(topic);
+            }
+          }),
+        );
+        return new Map([...topics].map(([id, set]) => [id, [...set]]));
       }),
     );
   }
@@ -284,6 +326,7 @@ export class MetadataService {
           const totalLag = offsets.reduce((sum, o) => sum + (o.lag === null ? 0n : BigInt(o.lag)), 0n).toString();
           return {
             groupId,
+            internal: isInternalGroup(groupId, this.#clientId),
             state: group.state,
             protocolType: group.protocolType,
             protocol: group.protocol,

@@ -1,4 +1,5 @@
 import { GatewayError, type FieldError } from '../errors.js';
+import { isInternalTopic } from '../internal-names.js';
 import { isValidTopicName, type ProduceService, type ProducedRecord } from '../kafka/index.js';
 import type { SchemaRegistry } from '../schema/index.js';
 import { decodeRecord, parseFormat, type DecodedRecord } from './decode.js';
@@ -10,10 +11,7 @@ export interface ProduceDeps {
   readonly timeoutMs: number;
 }
 
-/** Topics the gateway or Kafka itself keeps (`_gateway_schemas`, `__consumer_offsets`): never written through produce. */
-export function isInternalTopic(topic: string): boolean {
-  return topic.startsWith('__') || topic.startsWith('_gateway');
-}
+export { isInternalTopic };
 
 /** Refuses a topic name that is invalid or internal, before any body is read. */
 export function checkProduceTopic(topic: string): void {

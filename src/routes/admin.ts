@@ -1,4 +1,5 @@
 import { Router, type Request } from 'express';
+import { refuseInternalChange } from '../auth/index.js';
 import type { TopicAdmin } from '../kafka/index.js';
 import { noSchemas, topicDetailBody, type SchemaInfo } from './topic-shapes.js';
 
@@ -36,6 +37,8 @@ export function adminRouter({ topicAdmin, schemaInfo = noSchemas }: AdminRoutesD
   // Bodies reach these handlers parsed and checked against openapi.yaml (checkRequestBody).
   router.post('/v1/topics', async (req, res) => {
     const body = req.body as NewTopicBody;
+    // The one admin operation whose topic is in the body rather than the path.
+    refuseInternalChange('admin', body.name);
     const topic = await topicAdmin.createTopic({
       name: body.name,
       partitions: body.partitions,

@@ -26,9 +26,17 @@ export function credentialsFrom(headers: Request['headers'], apiKeyHeader: strin
  */
 export function authorizeOperation(auth: AuthService): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
-    const operation = operationOf(res)?.operation;
-    const permission = operation?.permission;
-    if (permission === 'public' || !auth.enabled) {
+    const matched = operationOf(res);
+    const permission = matched?.operation.permission;
+    if (permission === 'public') {
+      next();
+      return;
+    }
+    const topicParameter = matched?.operation.topicParameter;
+    const topic = topicParameter ? matched?.pathParams[topicParameter] : undefined;
+    if (!auth.enabled) {
+      // Everything is allowed, except what nobody may do (changing internal topics).
+      if (permission !== undefined && PERMISSIONS.includes(permission)) auth.authorize(ANONYMOUS, permission as AclOperation, topic);
       next();
       return;
     }
@@ -44,8 +52,6 @@ export function authorizeOperation(auth: AuthService): RequestHandler {
     if (permission === undefined || !PERMISSIONS.includes(permission)) {
       throw new GatewayError('GW_ERR_FORBIDDEN', 'This operation has no permission rule; it is refused while authentication is on.');
     }
-    const topicParameter = operation?.topicParameter;
-    const topic = topicParameter ? operationOf(res)?.pathParams[topicParameter] : undefined;
     auth.authorize(principal, permission as AclOperation, topic);
     next();
   };

@@ -3,6 +3,7 @@ import type { MetadataService, PartitionInfo } from '../kafka/index.js';
 import type { AuthService } from '../auth/index.js';
 import { principalOf } from './auth.js';
 import { sendV2 } from './confluent.js';
+import { queryBoolean } from './query.js';
 
 function v2Partition(p: PartitionInfo) {
   return {
@@ -21,9 +22,10 @@ function v2Partition(p: PartitionInfo) {
 export function confluentMetadataRouter({ metadata, auth }: { metadata: MetadataService; auth: AuthService }): Router {
   const router = Router();
 
-  // v2 lists topic names only, without Kafka's internal topics.
-  router.get('/topics', async (_req, res) => {
-    const topics = auth.visibleTopics(principalOf(res), await metadata.topics());
+  // v2 lists topic names only, without internal topics unless asked.
+  router.get('/topics', async (req, res) => {
+    const internal = queryBoolean(req, 'internal', false);
+    const topics = auth.visibleTopics(principalOf(res), await metadata.topics({ internal }));
     sendV2(res, 200, topics.map((t) => t.name));
   });
 

@@ -243,6 +243,8 @@ export function matchOperation(contract: Contract): RequestHandler {
       throw new GatewayError('GW_ERR_NOT_FOUND', `No route serves ${req.method} ${req.path}.`);
     }
     const { operation, pathParams } = matched;
+    // Known before the parameters are checked, so their errors take the operation's error format.
+    res.locals.operation = matched;
     const errors: FieldError[] = [];
     if (operation.validatePath && !operation.validatePath({ ...pathParams })) {
       errors.push(...fieldErrors(operation.validatePath.errors, '/path'));
@@ -257,7 +259,6 @@ export function matchOperation(contract: Contract): RequestHandler {
         extensions: { parameter: names[0] },
       });
     }
-    res.locals.operation = matched;
     next();
   };
 }

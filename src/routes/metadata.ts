@@ -52,8 +52,8 @@ export function metadataRouter({ metadata, schemaInfo = noSchemas, auth }: Metad
     res.json({ topic: req.params.topic, timestamp: new Date(timestamp).toISOString(), offsets });
   });
 
-  router.get('/v1/consumer-groups', async (_req, res) => {
-    res.json({ groups: await metadata.groups() });
+  router.get('/v1/consumer-groups', async (req, res) => {
+    res.json({ groups: await metadata.groups({ internal: queryBoolean(req, 'internal', false) }) });
   });
 
   router.get('/v1/consumer-groups/:group', async (req, res) => {
