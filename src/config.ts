@@ -27,7 +27,11 @@ export const ACL_OPERATIONS = ['produce', 'consume', 'describe', 'admin'] as con
 export type AclOperation = (typeof ACL_OPERATIONS)[number];
 
 export interface AclRule {
-  /** Principal names, `role:<role>` for anyone holding that role, or `*` for every authenticated principal. */
+  /**
+   * Principal names (bare, or `user:<name>`), `role:<role>` for anyone
+   * holding that role, or `*` for every authenticated principal. Names and
+   * roles never match each other.
+   */
   readonly principals: readonly string[];
   /** Exact topic names, prefixes ending in `*`, or `*`. */
   readonly topics: readonly string[];
@@ -54,6 +58,8 @@ export interface JwtConfig {
   readonly audience: string;
   /** Claim holding the principal's roles (an array of strings). */
   readonly rolesClaim: string;
+  /** Accept tokens without `exp` (valid forever); off by default, and warned about at start. */
+  readonly allowNoExpiry: boolean;
 }
 
 export interface AuthConfig {
@@ -65,6 +71,8 @@ export interface AuthConfig {
   /** Accept credentials in an `access_token` query parameter on WebSocket upgrades. */
   readonly allowQueryToken: boolean;
   readonly rateLimit: { readonly perSecond: number; readonly burst: number };
+  /** Failed authentications per client address: a token bucket; `perMinute` 0 turns it off. */
+  readonly failureLimit: { readonly perMinute: number; readonly burst: number };
   /** Browser origins allowed for CORS and WebSocket upgrades; `*` allows any. */
   readonly allowedOrigins: readonly string[];
 }
@@ -277,6 +285,8 @@ function checkAcl(value: unknown): string | undefined {
     }
     const bad = r.operations.filter((op) => !(ACL_OPERATIONS as readonly string[]).includes(op));
     if (bad.length > 0) return `rules[${i}].operations has ${bad.join(', ')}; allowed: ${ACL_OPERATIONS.join(', ')}`;
+    const empty = r.principals.find((p) => p === '' || p === 'role:' || p === 'user:');
+    if (empty !== undefined) return `rules[${i}].principals has ${JSON.stringify(empty)}; write a name, user:<name>, role:<role> or *`;
   }
   return undefined;
 }
@@ -320,7 +330,15 @@ function parseAuth(r: EnvReader): AuthConfig {
     if (jwksUrl !== undefined && !/^https?:\/\//.test(jwksUrl)) r.problems.push('AUTH_JWT_JWKS_URL must be an http(s) URL');
     if (!issuer) r.problems.push('AUTH_MODE=jwt needs AUTH_JWT_ISSUER');
     if (!audience) r.problems.push('AUTH_MODE=jwt needs AUTH_JWT_AUDIENCE');
-    jwt = { secret, jwks, jwksUrl, issuer: issuer ?? '', audience: audience ?? '', rolesClaim: r.string('AUTH_JWT_ROLES_CLAIM', 'roles') };
+    jwt = {
+      secret,
+      jwks,
+      jwksUrl,
+      issuer: issuer ?? '',
+      audience: audience ?? '',
+      rolesClaim: r.string('AUTH_JWT_ROLES_CLAIM', 'roles'),
+      allowNoExpiry: r.bool('AUTH_JWT_ALLOW_NO_EXP', false),
+    };
   }
   const origins = r.string('ALLOWED_ORIGINS', '').split(',').map((o) => o.trim()).filter(Boolean);
   for (const origin of origins) {
@@ -334,6 +352,10 @@ function parseAuth(r: EnvReader): AuthConfig {
     acl: acl?.rules ?? [],
     allowQueryToken: r.bool('AUTH_ALLOW_QUERY_TOKEN', true),
     rateLimit: { perSecond: r.int('RATE_LIMIT_PER_SECOND', 0, 0, 1_000_000), burst: r.int('RATE_LIMIT_BURST', 50, 1, 1_000_000) },
+    failureLimit: {
+      perMinute: r.int('AUTH_FAILURE_RATE_PER_MINUTE', 60, 0, 1_000_000),
+      burst: r.int('AUTH_FAILURE_BURST', 20, 1, 1_000_000),
+    },
     allowedOrigins: origins,
   };
 }

@@ -40,6 +40,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const { address, port } = server.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   logger.info({ url }, 'gateway listening');
+  for (const warning of services.auth.startWarnings) logger.warn(`WARNING: ${warning}`);
   if (config.auth.mode === 'none' && !isLoopback(address)) {
     const warning = `WARNING: authentication is off (AUTH_MODE=none) and the gateway listens on ${address}: anyone who can reach ${url} can produce to and read every topic. Set AUTH_MODE for anything but local development.`;
     logger.warn(warning);

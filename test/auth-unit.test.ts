@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { Acl, AuthService, RateLimiter, type Principal } from '../src/auth/index.js';
+import { clientAddressKey } from '../src/auth/rate-limit.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { GatewayError } from '../src/errors.js';
 
@@ -50,6 +51,39 @@ test('ACL: exact names, prefixes, roles; everything else denied', () => {
   assert.ok(acl.allows(alice, 'describe'), 'cluster-wide describe when some topic is describable');
 });
 
+test('ACL: names and roles never match each other; user:<name> names a principal explicitly', () => {
+  const acl = new Acl([
+    { principals: ['role:ops'], topics: ['*'], operations: ['admin'] },
+    { principals: ['user:carol', 'dave'], topics: ['t'], operations: ['produce'] },
+  ]);
+  assert.ok(!acl.allows({ name: 'role:ops', roles: [] }, 'admin', 't'), 'a subject named role:ops is not the role');
+  assert.ok(acl.allows({ name: 'x', roles: ['ops'] }, 'admin', 't'));
+  assert.ok(acl.allows({ name: 'carol', roles: [] }, 'produce', 't'));
+  assert.ok(acl.allows({ name: 'dave', roles: [] }, 'produce', 't'), 'a bare name still names a principal');
+  assert.ok(!acl.allows({ name: 'user:carol', roles: [] }, 'produce', 't'));
+  assert.ok(!acl.allows({ name: 'y', roles: ['user:carol', 'carol', 'dave'] }, 'produce', 't'), 'a role is never a name');
+});
+
+test('rate limiter: peek does not take; failure buckets are keyed by IPv4 address or IPv6 /64', () => {
+  let now = 0;
+  const limiter = new RateLimiter(1 / 60, 2, () => now);
+  assert.ok(limiter.peek('a').allowed);
+  assert.ok(limiter.take('a').allowed && limiter.take('a').allowed);
+  assert.ok(!limiter.peek('a').allowed);
+  assert.equal(limiter.peek('a').retryAfterSeconds, 60);
+  now = 60_000;
+  assert.ok(limiter.peek('a').allowed && limiter.peek('a').allowed, 'peeking twice takes nothing');
+  assert.equal(clientAddressKey('::ffff:10.1.2.3'), '10.1.2.3');
+  assert.equal(clientAddressKey('2001:db8:1:2::7'), clientAddressKey('2001:0db8:0001:0002:ffff:1:2:3'));
+  assert.notEqual(clientAddressKey('2001:db8:1:2::7'), clientAddressKey('2001:db8:1:3::7'));
+});
+
+test('a setting that weakens authentication is a warning at start', () => {
+  const jwt = { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: 'i', AUTH_JWT_AUDIENCE: 'a', AUTH_ACL_FILE: aclFile };
+  assert.deepEqual(new AuthService(loadConfig(jwt).auth).startWarnings, []);
+  assert.match(new AuthService(loadConfig({ ...jwt, AUTH_JWT_ALLOW_NO_EXP: 'true' }).auth).startWarnings.join(), /AUTH_JWT_ALLOW_NO_EXP/);
+});
+
 test('rate limiter: burst, then refill at the rate, with Retry-After', () => {
   let now = 0;
   const limiter = new RateLimiter(2, 3, () => now);
@@ -88,9 +122,10 @@ test('JWT HS256: issuer, audience, expiry, not-before and signature are all chec
   assert.ok(good.expiresAt && good.expiresAt > Date.now());
 
   await rejectsWith(auth.authenticate({ bearer: await sign({}, (j) => j.setExpirationTime(Math.floor(Date.now() / 1000) - 60)) }), 'GW_ERR_UNAUTHENTICATED', /expired/);
-  await rejectsWith(auth.authenticate({ bearer: await sign({}, (j) => j.setNotBefore('10m')) }), 'GW_ERR_UNAUTHENTICATED', /nbf/);
-  await rejectsWith(auth.authenticate({ bearer: await sign({}, (j) => j.setIssuer('https://other')) }), 'GW_ERR_UNAUTHENTICATED', /iss/);
-  await rejectsWith(auth.authenticate({ bearer: await sign({}, (j) => j.setAudience('other')) }), 'GW_ERR_UNAUTHENTICATED', /aud/);
+  await rejectsWith(auth.authenticate({ bearer: await sign({}, (j) => j.setNotBefore('10m').setExpirationTime('1h')) }), 'GW_ERR_UNAUTHENTICATED', /nbf/);
+  await rejectsWith(auth.authenticate({ bearer: await sign({}) }), 'GW_ERR_UNAUTHENTICATED', /no expiry/);
+  await rejectsWith(auth.authenticate({ bearer: await sign({}, (j) => j.setIssuer('https://other').setExpirationTime('5m')) }), 'GW_ERR_UNAUTHENTICATED', /iss/);
+  await rejectsWith(auth.authenticate({ bearer: await sign({}, (j) => j.setAudience('other').setExpirationTime('5m')) }), 'GW_ERR_UNAUTHENTICATED', /aud/);
   await rejectsWith(
     auth.authenticate({ bearer: await sign({}, (j) => j, new TextEncoder().encode('another-secret-that-is-long-enough-too!!')) }),
     'GW_ERR_UNAUTHENTICATED',
@@ -130,4 +165,5 @@ test('auth config mistakes are named at start', () => {
   assert.match(problems({ AUTH_MODE: 'api-key', AUTH_ACL_FILE: aclFile, AUTH_API_KEYS_FILE: file('plain.json', [{ name: 'a', key: 'secret' }]) }), /sha256/);
   assert.match(problems({ AUTH_ACL_FILE: file('badacl.json', { rules: [{ principals: ['a'], topics: ['t'], operations: ['write'] }] }) }), /write/);
   assert.match(problems({ ALLOWED_ORIGINS: 'example.com' }), /ALLOWED_ORIGINS/);
+  assert.match(problems({ AUTH_ACL_FILE: file('emptyrole.json', { rules: [{ principals: ['role:'], topics: ['t'], operations: ['produce'] }] }) }), /role:<role>/);
 });

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.js';
 
@@ -65,4 +68,17 @@ test('a bad value stops the process with a message naming the variable and exit 
   });
   assert.equal(result.status, 2);
   assert.match(result.stderr, /PORT="70000" must be a whole number from 0 to 65535/);
+});
+
+test('security settings: failure limit on by default, tokens must expire unless allowed', () => {
+  const config = loadConfig({});
+  assert.deepEqual(config.auth.failureLimit, { perMinute: 60, burst: 20 });
+  assert.deepEqual(loadConfig({ AUTH_FAILURE_RATE_PER_MINUTE: '0', AUTH_FAILURE_BURST: '5' }).auth.failureLimit, { perMinute: 0, burst: 5 });
+  assert.throws(() => loadConfig({ AUTH_FAILURE_BURST: '0' }), /AUTH_FAILURE_BURST="0"/);
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-config-'));
+  writeFileSync(join(dir, 'acl.json'), JSON.stringify({ rules: [] }));
+  const jwt = { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 'x'.repeat(32), AUTH_JWT_ISSUER: 'i', AUTH_JWT_AUDIENCE: 'a', AUTH_ACL_FILE: join(dir, 'acl.json') };
+  assert.equal(loadConfig(jwt).auth.jwt?.allowNoExpiry, false);
+  assert.equal(loadConfig({ ...jwt, AUTH_JWT_ALLOW_NO_EXP: 'true' }).auth.jwt?.allowNoExpiry, true);
+  assert.throws(() => loadConfig({ ...jwt, AUTH_JWT_ALLOW_NO_EXP: 'sometimes' }), /AUTH_JWT_ALLOW_NO_EXP/);
 });

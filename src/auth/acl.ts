@@ -2,6 +2,11 @@
  * Topic ACLs: each rule grants operations on topic patterns to principals.
  * Whatever no rule allows is denied. Patterns are an exact topic name, a
  * prefix ending in `*` (`orders.*`), or `*` for every topic.
+ *
+ * Principal names and roles live in separate namespaces: a rule entry
+ * `role:<role>` matches only a role the credential carries, and
+ * `user:<name>` (or a bare name) only the principal's name. A token whose
+ * subject is `role:ops` is therefore the user `role:ops`, never the role.
  */
 
 import type { AclOperation, AclRule } from '../config.js';
@@ -22,10 +27,18 @@ function topicMatches(pattern: string, topic: string): boolean {
   return pattern.endsWith('*') ? topic.startsWith(pattern.slice(0, -1)) : pattern === topic;
 }
 
+const ROLE = 'role:';
+const USER = 'user:';
+
+function entryMatches(entry: string, principal: Principal): boolean {
+  if (entry === '*') return true;
+  if (entry.startsWith(ROLE)) return principal.roles.includes(entry.slice(ROLE.length));
+  if (entry.startsWith(USER)) return principal.name === entry.slice(USER.length);
+  return principal.name === entry;
+}
+
 function appliesTo(rule: AclRule, principal: Principal): boolean {
-  return rule.principals.some(
-    (p) => p === '*' || p === principal.name || (p.startsWith('role:') && principal.roles.includes(p.slice('role:'.length))),
-  );
+  return rule.principals.some((entry) => entryMatches(entry, principal));
 }
 
 export class Acl {

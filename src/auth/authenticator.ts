@@ -60,8 +60,9 @@ function jwtAuthenticator(jwt: JwtConfig): Authenticator {
     async authenticate({ bearer }) {
       if (!bearer) throw unauthenticated('Send a JWT as "Authorization: Bearer <token>".');
       try {
-        // jwtVerify checks the signature, exp and nbf; issuer and audience are required to match.
-        const options = { issuer: jwt.issuer, audience: jwt.audience, algorithms };
+        // jwtVerify checks the signature, exp and nbf; issuer and audience are required to match,
+        // and a token without exp would be valid forever, so exp is required unless the operator opted out.
+        const options = { issuer: jwt.issuer, audience: jwt.audience, algorithms, requiredClaims: jwt.allowNoExpiry ? [] : ['exp'] };
         const { payload } = typeof key === 'function' ? await jwtVerify(bearer, key, options) : await jwtVerify(bearer, key, options);
         if (typeof payload.sub !== 'string' || payload.sub === '') throw unauthenticated('The token has no subject (sub).');
         const roles = payload[jwt.rolesClaim];
@@ -81,6 +82,9 @@ function jwtAuthenticator(jwt: JwtConfig): Authenticator {
 /** What to tell the client, by jose's error class; never the token or key material. */
 function describeJwtFailure(error: unknown): string {
   if (error instanceof joseErrors.JWTExpired) return 'The token has expired.';
+  if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'exp' && error.reason === 'missing') {
+    return 'The token has no expiry (exp claim); this gateway accepts only tokens that expire.';
+  }
   if (error instanceof joseErrors.JWTClaimValidationFailed) return `The token's ${error.claim} claim is not accepted.`;
   if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'The token signature is not valid.';
   if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'The token is signed with an algorithm this gateway does not accept.';

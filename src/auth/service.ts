@@ -3,26 +3,62 @@ import { GatewayError } from '../errors.js';
 import { isInternalTopic } from '../internal-names.js';
 import { Acl, type AclOperation, type Principal } from './acl.js';
 import { createAuthenticator, type Authenticator, type Credentials } from './authenticator.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimiter, clientAddressKey } from './rate-limit.js';
 
 /** The one place every HTTP route and WebSocket frame asks: who is this, may they, and are they within their rate. */
 export class AuthService {
   readonly authenticator: Authenticator;
   readonly acl: Acl;
   readonly rateLimiter: RateLimiter;
+  /** Failed authentications per client address: a flood of bad credentials is slowed, and guessing with it. */
+  readonly #failures: RateLimiter;
 
   constructor(readonly config: AuthConfig) {
     this.authenticator = createAuthenticator(config);
     this.acl = new Acl(config.acl);
     this.rateLimiter = new RateLimiter(config.rateLimit.perSecond, config.rateLimit.burst);
+    this.#failures = new RateLimiter(config.failureLimit.perMinute / 60, config.failureLimit.burst);
   }
 
   get enabled(): boolean {
     return this.config.mode !== 'none';
   }
 
+  /** Settings that weaken authentication, said once at start so that they are never on by accident. */
+  get startWarnings(): string[] {
+    const warnings: string[] = [];
+    if (this.config.mode === 'jwt' && this.config.jwt?.allowNoExpiry) {
+      warnings.push('AUTH_JWT_ALLOW_NO_EXP=true: tokens without an expiry (exp) are accepted, and such a token stays valid until the signing key changes.');
+    }
+    return warnings;
+  }
+
   authenticate(credentials: Credentials): Promise<Principal> {
     return this.authenticator.authenticate(credentials);
+  }
+
+  /**
+   * Authenticates a request from `clientAddress`. Each failure takes a
+   * token from the address's bucket; once it is empty, every request from
+   * that address is answered 429 without looking at its credentials, so a
+   * guess cannot succeed there either, until the bucket refills.
+   */
+  async authenticateFrom(credentials: Credentials, clientAddress: string | undefined): Promise<Principal> {
+    const key = clientAddressKey(clientAddress);
+    const waiting = this.#failures.peek(key);
+    if (!waiting.allowed) {
+      throw new GatewayError(
+        'GW_ERR_TOO_MANY_REQUESTS',
+        `Too many requests with invalid credentials from this address; retry after ${waiting.retryAfterSeconds} s with valid ones.`,
+        { retryAfterSeconds: waiting.retryAfterSeconds },
+      );
+    }
+    try {
+      return await this.authenticate(credentials);
+    } catch (error) {
+      if (error instanceof GatewayError && error.code === 'GW_ERR_UNAUTHENTICATED') this.#failures.take(key);
+      throw error;
+    }
   }
 
   /**

@@ -40,5 +40,5 @@ export async function authenticateUpgrade(req: IncomingMessage, auth: AuthServic
   if (!auth.isOriginAllowed(origin, req.headers.host)) {
     throw new GatewayError('GW_ERR_FORBIDDEN', `Origin ${origin ?? ''} is not allowed to open WebSockets here.`);
   }
-  return auth.authenticate(upgradeCredentials(req, auth));
+  return auth.authenticateFrom(upgradeCredentials(req, auth), req.socket.remoteAddress);
 }

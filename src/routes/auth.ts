@@ -42,9 +42,9 @@ export function authorizeOperation(auth: AuthService): RequestHandler {
     }
     let principal: Principal;
     try {
-      principal = await auth.authenticate(credentialsFrom(req.headers, auth.config.apiKeyHeader));
+      principal = await auth.authenticateFrom(credentialsFrom(req.headers, auth.config.apiKeyHeader), req.socket.remoteAddress);
     } catch (error) {
-      res.setHeader('WWW-Authenticate', auth.authenticator.challenge);
+      if (error instanceof GatewayError && error.status === 401) res.setHeader('WWW-Authenticate', auth.authenticator.challenge);
       throw error;
     }
     res.locals.principal = principal;

@@ -42,14 +42,8 @@ export function authFiles(prefix: string): { env: Record<string, string>; keys: 
   };
 }
 
-/** A JWT for `subject` signed with the test secret; `expiresIn` as jose takes it ('5m', or an epoch second). */
-export function jwtFor(subject: string, { roles = [] as string[], expiresIn = '5m' as string | number } = {}): Promise<string> {
-  return new SignJWT({ roles })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(subject)
-    .setIssuer(JWT_ISSUER)
-    .setAudience(JWT_AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime(expiresIn)
-    .sign(new TextEncoder().encode(JWT_SECRET));
+/** A JWT for `subject` signed with the test secret; `expiresIn` as jose takes it ('5m', or an epoch second), or null for no `exp`. */
+export function jwtFor(subject: string, { roles = [] as string[], expiresIn = '5m' as string | number | null } = {}): Promise<string> {
+  const jwt = new SignJWT({ roles }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuer(JWT_ISSUER).setAudience(JWT_AUDIENCE).setIssuedAt();
+  return (expiresIn === null ? jwt : jwt.setExpirationTime(expiresIn)).sign(new TextEncoder().encode(JWT_SECRET));
 }
