@@ -88,6 +88,11 @@ export function createApp(services: AppServices): GatewayApp {
   });
 
   app.use(securityHeaders);
+  // Against DNS rebinding: only the host names this gateway serves. Probes may use any name.
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    if (req.path !== '/healthz' && req.path !== '/readyz') auth.checkHost(req.headers.host);
+    next();
+  });
   app.use(cors(auth));
   // Every request is matched to its operation in openapi.yaml before any
   // handler: paths the contract does not describe are never served, and

@@ -75,6 +75,12 @@ export interface AuthConfig {
   readonly failureLimit: { readonly perMinute: number; readonly burst: number };
   /** Browser origins allowed for CORS and WebSocket upgrades; `*` allows any. */
   readonly allowedOrigins: readonly string[];
+  /**
+   * Host names requests may name in their Host header (`*` for any, a
+   * leading `.` for a domain and its subdomains): loopback names by default
+   * on a loopback listener, against DNS rebinding; any elsewhere.
+   */
+  readonly allowedHosts: readonly string[];
 }
 
 export interface Config {
@@ -307,7 +313,27 @@ function checkJwks(value: unknown): string | undefined {
   return Array.isArray((value as { keys?: unknown })?.keys) ? undefined : 'must be a JSON Web Key Set {"keys": [...]}';
 }
 
-function parseAuth(r: EnvReader): AuthConfig {
+/** Names of this machine that a web page elsewhere cannot rebind; the default Host allow-list on a loopback listener. */
+const LOOPBACK_HOSTS = ['localhost', '127.0.0.1', '[::1]'];
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function parseAllowedHosts(r: EnvReader, listenHost: string): string[] {
+  const listed = r.string('ALLOWED_HOSTS', '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  for (const host of listed) {
+    if (host !== '*' && !/^(\.?[a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\])$/.test(host)) {
+      r.problems.push(`ALLOWED_HOSTS has ${JSON.stringify(host)}; list host names without port, like gateway.example.com, .example.com or [::1], or *`);
+    }
+  }
+  if (listed.length > 0) return listed;
+  if (!isLoopbackHost(listenHost)) return ['*'];
+  const own = listenHost.includes(':') ? `[${listenHost}]` : listenHost;
+  return LOOPBACK_HOSTS.includes(own) ? LOOPBACK_HOSTS : [...LOOPBACK_HOSTS, own];
+}
+
+function parseAuth(r: EnvReader, listenHost: string): AuthConfig {
   const mode = r.oneOf<AuthMode>('AUTH_MODE', ['none', 'api-key', 'jwt'], 'none');
   const acl = r.jsonFile<{ rules: AclRule[] }>('AUTH_ACL_FILE', checkAcl);
   const apiKeys = (r.jsonFile<ApiKeyEntry[]>('AUTH_API_KEYS_FILE', checkApiKeys) ?? []).map((k) => ({
@@ -357,6 +383,7 @@ function parseAuth(r: EnvReader): AuthConfig {
       burst: r.int('AUTH_FAILURE_BURST', 20, 1, 1_000_000),
     },
     allowedOrigins: origins,
+    allowedHosts: parseAllowedHosts(r, listenHost),
   };
 }
 
@@ -395,7 +422,7 @@ export function loadConfig(env: Env = process.env): Config {
       cacheTtlMs: r.int('METADATA_CACHE_TTL_MS', 2000, 0, 3_600_000),
       timeoutMs: r.int('METADATA_TIMEOUT_MS', 10_000, 100, 600_000),
     },
-    auth: parseAuth(r),
+    auth: parseAuth(r, host),
     ws: {
       maxConnections: r.int('WS_MAX_CONNECTIONS', 2000, 1, 1_000_000),
       maxSubscriptionsPerConnection: r.int('WS_MAX_SUBSCRIPTIONS', 20, 1, 10_000),

@@ -33,6 +33,7 @@ export const ERRORS = {
   GW_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retriable: false },
   GW_ERR_NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable', retriable: false },
   GW_ERR_CONFLICT: { status: 409, title: 'Conflict', retriable: false },
+  GW_ERR_MISDIRECTED: { status: 421, title: 'Host not served here', retriable: false },
   GW_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', retriable: false, wsCloseCode: 1009 },
   GW_ERR_RECORD_TOO_LARGE: { status: 413, title: 'Record too large', retriable: false },
   GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', retriable: false },

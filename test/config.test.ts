@@ -82,3 +82,13 @@ test('security settings: failure limit on by default, tokens must expire unless 
   assert.equal(loadConfig({ ...jwt, AUTH_JWT_ALLOW_NO_EXP: 'true' }).auth.jwt?.allowNoExpiry, true);
   assert.throws(() => loadConfig({ ...jwt, AUTH_JWT_ALLOW_NO_EXP: 'sometimes' }), /AUTH_JWT_ALLOW_NO_EXP/);
 });
+
+test('ALLOWED_HOSTS: loopback names by default on loopback, any elsewhere, the list when given', () => {
+  assert.deepEqual(loadConfig({}).auth.allowedHosts, ['localhost', '127.0.0.1', '[::1]']);
+  assert.deepEqual(loadConfig({ HOST: '::1' }).auth.allowedHosts, ['localhost', '127.0.0.1', '[::1]']);
+  assert.deepEqual(loadConfig({ HOST: '127.0.0.2' }).auth.allowedHosts, ['localhost', '127.0.0.1', '[::1]', '127.0.0.2']);
+  assert.deepEqual(loadConfig({ HOST: '0.0.0.0' }).auth.allowedHosts, ['*']);
+  assert.deepEqual(loadConfig({ HOST: '0.0.0.0', ALLOWED_HOSTS: 'Gateway.Example.com, .corp.example' }).auth.allowedHosts, ['gateway.example.com', '.corp.example']);
+  assert.throws(() => loadConfig({ ALLOWED_HOSTS: 'https://gateway.example.com' }), /ALLOWED_HOSTS has "https:\/\/gateway.example.com"/);
+  assert.throws(() => loadConfig({ ALLOWED_HOSTS: 'gateway.example.com:8080' }), /without port/);
+});

@@ -91,6 +91,27 @@ export class AuthService {
     }
   }
 
+  /**
+   * Throws 421 unless the Host header names this gateway as allowed. On a
+   * loopback listener only loopback names are allowed by default, so a web
+   * page that rebinds its own name to 127.0.0.1 (DNS rebinding) cannot
+   * reach a local gateway. A request without Host is not from a browser.
+   */
+  checkHost(host: string | undefined): void {
+    if (host === undefined || this.isHostAllowed(host)) return;
+    throw new GatewayError(
+      'GW_ERR_MISDIRECTED',
+      `This gateway does not serve the host name in the Host header; add it to ALLOWED_HOSTS if it should (allowed now: ${this.config.allowedHosts.join(', ')}).`,
+    );
+  }
+
+  isHostAllowed(host: string): boolean {
+    const name = hostName(host);
+    return this.config.allowedHosts.some(
+      (allowed) => allowed === '*' || allowed === name || (allowed.startsWith('.') && (name.endsWith(allowed) || name === allowed.slice(1))),
+    );
+  }
+
   isOriginAllowed(origin: string | undefined, host: string | undefined): boolean {
     if (origin === undefined) return true; // not a browser: nothing to check
     const allowed = this.config.allowedOrigins;
@@ -119,4 +140,11 @@ export function refuseInternalChange(operation: AclOperation, topic: string): vo
       `Topic ${JSON.stringify(topic)} is internal (names starting with "__" or "_gateway_"): it is never changed or produced to through the gateway, whoever asks.`,
     );
   }
+}
+
+/** The host name of a Host header, lower case, without port or a final dot; an IPv6 literal keeps its brackets. */
+function hostName(host: string): string {
+  const lower = host.trim().toLowerCase();
+  const name = lower.startsWith('[') ? lower.slice(0, lower.indexOf(']') + 1) : lower.replace(/:\d*$/, '');
+  return name.endsWith('.') ? name.slice(0, -1) : name;
 }

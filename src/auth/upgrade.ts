@@ -31,11 +31,13 @@ export function upgradeCredentials(req: IncomingMessage, auth: AuthService): Cre
 }
 
 /**
- * Everything checked before a WebSocket upgrade is accepted: the origin,
- * then the credentials. Throws a GatewayError (403 for an origin, 401 for
- * credentials) that the caller answers on the raw socket before any frame.
+ * Everything checked before a WebSocket upgrade is accepted: the Host
+ * header, the origin, then the credentials. Throws a GatewayError (421 for
+ * a host, 403 for an origin, 401 or 429 for credentials) that the caller
+ * answers on the raw socket before any frame.
  */
 export async function authenticateUpgrade(req: IncomingMessage, auth: AuthService): Promise<Principal> {
+  auth.checkHost(req.headers.host);
   const origin = req.headers.origin;
   if (!auth.isOriginAllowed(origin, req.headers.host)) {
     throw new GatewayError('GW_ERR_FORBIDDEN', `Origin ${origin ?? ''} is not allowed to open WebSockets here.`);
