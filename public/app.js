@@ -49,6 +49,11 @@ function token() {
   return el.token.value.trim();
 }
 
+function base64url(text) {
+  const bytes = new TextEncoder().encode(text);
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 function authHeaders() {
   const t = token();
   return t ? { Authorization: `Bearer ${t}` } : {};
@@ -81,8 +86,10 @@ async function loadTopics() {
 function openSocket() {
   if (state.socket && state.socket.readyState <= WebSocket.OPEN) return Promise.resolve(state.socket);
   const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/v1/ws`;
-  // Browsers cannot set headers on a WebSocket: a token travels as a subprotocol.
-  const protocols = ['kafka-gateway', ...(token() ? [`bearer.${token()}`] : [])];
+  // Browsers cannot set headers on a WebSocket: the credential travels as a
+  // subprotocol, base64url-encoded because an API key may hold characters
+  // (/, +, =) that a subprotocol may not.
+  const protocols = ['kafka-gateway', ...(token() ? [`base64url.${base64url(token())}`] : [])];
   setStatus('Connecting…', 'idle');
   const socket = new WebSocket(url, protocols);
   state.socket = socket;

@@ -11,7 +11,8 @@ import { Kafka, logLevel } from 'kafkajs';
 import request from 'supertest';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';
-import { authFiles, jwtFor } from './helpers/auth.js';
+import WebSocket from 'ws';
+import { BASE64_API_KEY, authFiles, base64KeyFile, base64urlProtocol, jwtFor } from './helpers/auth.js';
 import { conforms } from './helpers/contract.js';
 import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
 import { WsClient, isOp } from './helpers/ws.js';
@@ -139,4 +140,27 @@ test('valid credentials never use up the failure budget', async () => {
   const gateway = await gatewayWith({ AUTH_FAILURE_RATE_PER_MINUTE: '1', AUTH_FAILURE_BURST: '2' });
   for (let i = 0; i < 30; i++) conforms(await request(gateway.url).get('/v1/cluster').set('X-API-Key', keys.reader).expect(200));
   conforms(await request(gateway.url).get('/v1/cluster').set('X-API-Key', 'wrong').expect(401));
+});
+
+test('every credential can travel as a WebSocket subprotocol: base64url.<credential>, with a real ws client', async () => {
+  const gateway = await gatewayWith({ AUTH_API_KEYS_FILE: base64KeyFile('reader') });
+  // The documented key cannot be offered as bearer.<key>: clients refuse the characters before connecting.
+  assert.throws(() => new WebSocket(wsUrl(gateway), ['kafka-gateway', `bearer.${BASE64_API_KEY}`]), SyntaxError);
+  const client = await WsClient.connect(wsUrl(gateway), { protocols: ['kafka-gateway', base64urlProtocol(BASE64_API_KEY)] });
+  assert.equal(client.socket.protocol, 'kafka-gateway', 'the credential is never echoed');
+  client.send({ op: 'subscribe', id: 's', topics: [topic] });
+  await client.next(isOp('subscribed', 's'));
+  await client.close();
+  const single = await WsClient.connect(wsUrl(gateway, `/v1/topics/${topic}/ws`), { protocols: ['kafka-gateway', base64urlProtocol(BASE64_API_KEY)] });
+  await single.close();
+  for (const wrong of [base64urlProtocol('not-the-key'), 'base64url.', 'base64url.x']) {
+    assert.equal((await refusal(WsClient.connect(wsUrl(gateway), { protocols: ['kafka-gateway', wrong] }))).status, 401, wrong);
+  }
+
+  const jwtGateway = await gatewayWith({ AUTH_MODE: 'jwt' });
+  const token = await jwtFor('reader');
+  for (const protocol of [base64urlProtocol(token), `bearer.${token}`]) {
+    const viaJwt = await WsClient.connect(wsUrl(jwtGateway), { protocols: ['kafka-gateway', protocol] });
+    await viaJwt.close();
+  }
 });

@@ -13,6 +13,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import request from 'supertest';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { conforms } from './helpers/contract.js';
+import { BASE64_API_KEY, authFiles, base64KeyFile } from './helpers/auth.js';
 import { eventually, quietLogger, testConfig, uniqueName } from './helpers/env.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -40,14 +41,14 @@ after(async () => {
 });
 
 /** Opens the page and fails the test on any script error or CSP violation it reports. */
-async function openPage(): Promise<{ page: Page; problems: string[] }> {
+async function openPage(on: RunningGateway = gateway): Promise<{ page: Page; problems: string[] }> {
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
     if (message.type() === 'error') problems.push(`console: ${message.text()}`);
   });
-  await page.goto(`${gateway.url}/`);
+  await page.goto(`${on.url}/`);
   return { page, problems };
 }
 
@@ -141,4 +142,25 @@ test('the page subscribes, produces over HTTP, shows the record, and pauses with
   await page.getByRole('button', { name: 'Unsubscribe', exact: true }).click();
   await page.locator('#status', { hasText: 'Unsubscribed' }).waitFor();
   await page.close();
+});
+
+test('with an API key as openssl makes them (/, + and =), the page subscribes over the WebSocket and produces', async () => {
+  const { env } = authFiles(`${uniqueName('pagekey')}-`);
+  const secured = await startGateway(testConfig({ ...env, AUTH_API_KEYS_FILE: base64KeyFile('admin') }), quietLogger());
+  try {
+    const topic = uniqueName('page-auth');
+    conforms(await request(secured.url).post('/v1/topics').set('X-API-Key', BASE64_API_KEY).send({ name: topic, partitions: 1 }).expect(201));
+    const { page, problems } = await openPage(secured);
+    await page.getByLabel('Token').fill(BASE64_API_KEY);
+    await page.getByLabel('Topic', { exact: true }).fill(topic);
+    await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
+    await page.locator('#status', { hasText: `Subscribed to ${topic}` }).waitFor({ timeout: 15_000 });
+    await page.getByLabel('Value', { exact: true }).fill('{"signed":"in"}');
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
+    await page.locator('#records tbody tr td', { hasText: '{"signed":"in"}' }).first().waitFor();
+    assert.deepEqual(problems.filter((p) => !/401/.test(p)), [], 'no script error (the topic list asked before the token was in)');
+    await page.close();
+  } finally {
+    await secured.stop();
+  }
 });

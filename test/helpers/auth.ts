@@ -42,6 +42,22 @@ export function authFiles(prefix: string): { env: Record<string, string>; keys: 
   };
 }
 
+/** An API key as `openssl rand -base64 32` makes them: `/`, `+` and `=` are not allowed in a WebSocket subprotocol. */
+export const BASE64_API_KEY = 'q3/Xw+9ZkR0b1N2c3d4ZTFmMmczaDRpNWo2azdsOG0=';
+
+/** A keys file naming `name` for BASE64_API_KEY, for a gateway whose ACL comes from authFiles. */
+export function base64KeyFile(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-keys-'));
+  const path = join(dir, 'keys.json');
+  writeFileSync(path, JSON.stringify([{ name, sha256: createHash('sha256').update(BASE64_API_KEY).digest('hex') }]));
+  return path;
+}
+
+/** `base64url.<credential>`: the subprotocol form that carries any credential. */
+export function base64urlProtocol(credential: string): string {
+  return `base64url.${Buffer.from(credential, 'utf8').toString('base64url')}`;
+}
+
 /** A JWT for `subject` signed with the test secret; `expiresIn` as jose takes it ('5m', or an epoch second), or null for no `exp`. */
 export function jwtFor(subject: string, { roles = [] as string[], expiresIn = '5m' as string | number | null } = {}): Promise<string> {
   const jwt = new SignJWT({ roles }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuer(JWT_ISSUER).setAudience(JWT_AUDIENCE).setIssuedAt();
