@@ -5,6 +5,7 @@ import addFormatsModule from 'ajv-formats';
 import { GatewayError, type FieldError } from '../errors.js';
 import type { KeyedEntry } from '../kafka/index.js';
 import type { Logger } from '../logger.js';
+import { UnsupportedPatternError, linearRegExp } from './linear-regexp.js';
 
 // ajv-formats is published as CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -27,6 +28,11 @@ interface Entry extends StoredSchema {
   readonly validate: ValidateFunction;
 }
 
+/** A stored schema this gateway cannot enforce (stored before it refused such patterns): every value fails, saying why. */
+interface UnenforceableEntry extends StoredSchema {
+  readonly unenforceable: string;
+}
+
 /** A value that is not JSON at all (a text or binary value that does not parse); it fails any schema. */
 export const NOT_JSON: unique symbol = Symbol('not JSON');
 
@@ -39,7 +45,7 @@ const MAX_REPORTED_ERRORS = 100;
  * is kept: validating a request never compiles.
  */
 export class SchemaRegistry {
-  #entries = new Map<string, Entry>();
+  #entries = new Map<string, Entry | UnenforceableEntry>();
 
   constructor(
     private readonly store: SchemaStore,
@@ -54,10 +60,13 @@ export class SchemaRegistry {
     }
     // A fresh ajv per schema: schemas of different topics may use the same
     // $id, and a replaced schema must not linger in a shared instance.
-    const ajv = addFormats(new Ajv2020({ allErrors: true, strict: true, strictRequired: false, strictTypes: false, validateFormats: true }));
+    const ajv = addFormats(
+      new Ajv2020({ allErrors: true, strict: true, strictRequired: false, strictTypes: false, validateFormats: true, code: { regExp: linearRegExp } }),
+    );
     try {
       return ajv.compile(schema);
     } catch (error) {
+      if (error instanceof UnsupportedPatternError) throw new GatewayError('GW_ERR_INVALID_SCHEMA', error.message, { cause: error });
       throw new GatewayError('GW_ERR_INVALID_SCHEMA', `The schema does not compile: ${(error as Error).message}`);
     }
   }
@@ -119,7 +128,9 @@ export class SchemaRegistry {
     const errors: FieldError[] = [];
     for (let index = 0; index < values.length && errors.length < MAX_REPORTED_ERRORS; index++) {
       const value = values[index];
-      if (value === NOT_JSON) {
+      if ('unenforceable' in entry) {
+        errors.push({ index, pointer: '/value', message: entry.unenforceable });
+      } else if (value === NOT_JSON) {
         errors.push({ index, pointer: '/value', message: 'the value is not JSON, and the topic has a JSON Schema' });
       } else if (!entry.validate(value)) {
         for (const e of entry.validate.errors ?? []) errors.push({ index, pointer: `/value${e.instancePath}`, message: describe(e) });
@@ -137,10 +148,18 @@ export class SchemaRegistry {
       this.#entries.delete(key);
       return;
     }
+    let stored: StoredSchema | undefined;
     try {
-      const stored = JSON.parse(value) as StoredSchema;
+      stored = JSON.parse(value) as StoredSchema;
       this.#entries.set(key, { schema: stored.schema, version: stored.version, validate: SchemaRegistry.compile(stored.schema) });
     } catch (error) {
+      if (stored && error instanceof GatewayError && error.cause instanceof UnsupportedPatternError) {
+        // Stored before such patterns were refused: fail closed rather than let every value through.
+        const unenforceable = `the topic's schema cannot be enforced by this gateway until an admin replaces it: ${error.cause.message}`;
+        this.#entries.set(key, { schema: stored.schema, version: stored.version, unenforceable });
+        this.logger.error({ topic: key, pattern: error.cause.pattern }, 'a stored schema has a pattern this gateway refuses; produce to the topic is refused until the schema is replaced');
+        return;
+      }
       // Another writer stored something we cannot use; keep the last good schema.
       this.logger.error({ err: error, topic: key }, 'ignoring a stored schema that does not compile');
     }
