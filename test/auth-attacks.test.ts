@@ -20,6 +20,7 @@ import { WsClient, isOp } from './helpers/ws.js';
 const prefix = uniqueName('attack');
 const { env, keys } = authFiles(`${prefix}-`);
 const topic = `${prefix}-events`;
+const secretTopic = uniqueName('secret');
 const started: RunningGateway[] = [];
 
 async function gatewayWith(overrides: Record<string, string>, logger = quietLogger()): Promise<RunningGateway> {
@@ -43,7 +44,10 @@ async function refusal(connecting: Promise<WsClient>): Promise<{ status: number;
 before(async () => {
   const admin = new Kafka({ brokers: [sharedBrokers()], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+  await admin.createTopics({ topics: [{ topic }, { topic: secretTopic }], waitForLeaders: true });
+  // Two groups with commits: one on a topic the reader may describe, one on a topic only admins may.
+  await admin.setOffsets({ groupId: `${prefix}-visible`, topic, partitions: [{ partition: 0, offset: '0' }] });
+  await admin.setOffsets({ groupId: `${prefix}-hidden`, topic: secretTopic, partitions: [{ partition: 0, offset: '0' }] });
   await admin.disconnect();
 });
 after(async () => {
@@ -163,4 +167,28 @@ test('every credential can travel as a WebSocket subprotocol: base64url.<credent
     const viaJwt = await WsClient.connect(wsUrl(jwtGateway), { protocols: ['kafka-gateway', protocol] });
     await viaJwt.close();
   }
+});
+
+test('consumer groups are listed and described only to principals that may describe one of their topics', async () => {
+  const gateway = await gatewayWith({});
+  const groupIds = async (key: string, query = '') =>
+    (conforms(await request(gateway.url).get(`/v1/consumer-groups${query}`).set('X-API-Key', key).expect(200)).body.groups as Array<{ groupId: string }>).map(
+      (g) => g.groupId,
+    );
+  const reader = await groupIds(keys.reader);
+  assert.ok(reader.includes(`${prefix}-visible`));
+  assert.ok(!reader.includes(`${prefix}-hidden`), 'a group committing only on a topic the reader may not describe is not listed');
+  assert.ok(!(await groupIds(keys.reader, '?internal=true')).some((g) => /-schemas-/.test(g)), "the gateway's own groups neither");
+  const admin = await groupIds(keys.admin);
+  assert.ok(admin.includes(`${prefix}-visible`) && admin.includes(`${prefix}-hidden`));
+
+  conforms(await request(gateway.url).get(`/v1/consumer-groups/${prefix}-visible`).set('X-API-Key', keys.reader).expect(200));
+  const hidden = conforms(await request(gateway.url).get(`/v1/consumer-groups/${prefix}-hidden`).set('X-API-Key', keys.reader).expect(404));
+  const missing = conforms(await request(gateway.url).get(`/v1/consumer-groups/${prefix}-nowhere`).set('X-API-Key', keys.reader).expect(404));
+  assert.deepEqual(
+    { ...hidden.body, detail: hidden.body.detail.replace('hidden', 'X'), instance: undefined },
+    { ...missing.body, detail: missing.body.detail.replace('nowhere', 'X'), instance: undefined },
+    'a hidden group is answered exactly as a missing one',
+  );
+  conforms(await request(gateway.url).get(`/v1/consumer-groups/${prefix}-hidden`).set('X-API-Key', keys.admin).expect(200));
 });

@@ -78,6 +78,18 @@ test('rate limiter: peek does not take; failure buckets are keyed by IPv4 addres
   assert.notEqual(clientAddressKey('2001:db8:1:2::7'), clientAddressKey('2001:db8:1:3::7'));
 });
 
+test('groups: visible with describe on one of their topics; a group without topics only to admins of every topic', () => {
+  const jwt = { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: 'i', AUTH_JWT_AUDIENCE: 'a', AUTH_ACL_FILE: aclFile };
+  const auth = new AuthService(loadConfig(jwt).auth);
+  const alice: Principal = { name: 'alice', roles: [] };
+  const ops: Principal = { name: 'o', roles: ['ops'] };
+  assert.ok(auth.mayDescribeGroup(alice, ['x', 'orders']));
+  assert.ok(!auth.mayDescribeGroup(alice, ['x', 'y']));
+  assert.ok(!auth.mayDescribeGroup(alice, []));
+  assert.ok(auth.mayDescribeGroup(ops, []));
+  assert.ok(new AuthService(loadConfig({}).auth).mayDescribeGroup({ name: 'anonymous', roles: [], anonymous: true }, []), 'auth off: everything');
+});
+
 test('a setting that weakens authentication is a warning at start', () => {
   const jwt = { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: 'i', AUTH_JWT_AUDIENCE: 'a', AUTH_ACL_FILE: aclFile };
   assert.deepEqual(new AuthService(loadConfig(jwt).auth).startWarnings, []);

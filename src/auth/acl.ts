@@ -50,6 +50,12 @@ export class Acl {
    * principal may do it on some topic; listings then show only the topics
    * it may describe.
    */
+  /** Whether a rule grants `operation` on every topic (`*`): what cluster-wide things with no topic need. */
+  allowsEveryTopic(principal: Principal, operation: AclOperation): boolean {
+    if (principal.anonymous) return true;
+    return this.rules.some((rule) => rule.operations.includes(operation) && appliesTo(rule, principal) && rule.topics.includes('*'));
+  }
+
   allows(principal: Principal, operation: AclOperation, topic?: string): boolean {
     if (principal.anonymous) return true;
     return this.rules.some(

@@ -76,6 +76,17 @@ export class AuthService {
     }
   }
 
+  /**
+   * Whether the principal may see a consumer group that has committed
+   * offsets on (or members assigned to) `topics`: describe on at least one
+   * of them, as for topics; a group with none is only for admins of every
+   * topic.
+   */
+  mayDescribeGroup(principal: Principal, topics: readonly string[]): boolean {
+    if (topics.length === 0) return this.acl.allowsEveryTopic(principal, 'admin');
+    return topics.some((topic) => this.acl.allows(principal, 'describe', topic));
+  }
+
   /** Topics of a listing the principal may describe. */
   visibleTopics<T extends { name: string }>(principal: Principal, topics: readonly T[]): T[] {
     return topics.filter((t) => this.acl.allows(principal, 'describe', t.name));

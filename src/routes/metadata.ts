@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { AuthService, Principal } from '../auth/index.js';
 import type { GroupDetail, MetadataService } from '../kafka/index.js';
+import { GatewayError } from '../errors.js';
 import { principalOf } from './auth.js';
 import { queryBoolean, queryOneOf, queryString, queryTimestamp } from './query.js';
 import { noSchemas, topicDetailBody, topicSummaryBody, type SchemaInfo } from './topic-shapes.js';
@@ -12,9 +13,17 @@ export interface MetadataRoutesDeps {
   readonly auth: AuthService;
 }
 
-/** A group as the principal may see it: only the topics it may describe, and the lag over those. */
+/**
+ * A group as the principal may see it: only the topics it may describe, and
+ * the lag over those. A group it may not see at all is answered exactly as
+ * one that does not exist.
+ */
 function visibleGroup(group: GroupDetail, auth: AuthService, principal: Principal): GroupDetail {
   if (!auth.enabled) return group;
+  const topics = new Set([...group.offsets.map((o) => o.topic), ...group.members.flatMap((m) => m.assignments.map((a) => a.topic))]);
+  if (!auth.mayDescribeGroup(principal, [...topics])) {
+    throw new GatewayError('GW_ERR_GROUP_NOT_FOUND', `Consumer group ${JSON.stringify(group.groupId)} does not exist.`);
+  }
   const can = (topic: string) => auth.acl.allows(principal, 'describe', topic);
   const offsets = group.offsets.filter((o) => can(o.topic));
   return {
@@ -52,8 +61,16 @@ export function metadataRouter({ metadata, schemaInfo = noSchemas, auth }: Metad
     res.json({ topic: req.params.topic, timestamp: new Date(timestamp).toISOString(), offsets });
   });
 
+  // A group is listed only to whoever may describe one of its topics (see AuthService.mayDescribeGroup).
   router.get('/v1/consumer-groups', async (req, res) => {
-    res.json({ groups: await metadata.groups({ internal: queryBoolean(req, 'internal', false) }) });
+    const groups = await metadata.groups({ internal: queryBoolean(req, 'internal', false) });
+    if (!auth.enabled) {
+      res.json({ groups });
+      return;
+    }
+    const topicsOf = await metadata.groupTopics();
+    const principal = principalOf(res);
+    res.json({ groups: groups.filter((g) => auth.mayDescribeGroup(principal, topicsOf.get(g.groupId) ?? [])) });
   });
 
   router.get('/v1/consumer-groups/:group', async (req, res) => {
