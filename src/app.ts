@@ -90,7 +90,7 @@ export function createApp(services: AppServices): GatewayApp {
   app.use(securityHeaders);
   // Against DNS rebinding: only the host names this gateway serves. Probes may use any name.
   app.use((req: Request, _res: Response, next: NextFunction) => {
-    if (req.path !== '/healthz' && req.path !== '/readyz') auth.checkHost(req.headers.host);
+    if (req.path !== '/healthz' && req.path !== '/readyz') auth.checkHost(req.headers.host, req.httpVersion);
     next();
   });
   app.use(cors(auth));

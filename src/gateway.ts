@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
+import { answerClientError } from './client-error.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { buildServices, type GatewayServices } from './services.js';
@@ -24,8 +25,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const services = buildServices(config, logger);
   await services.start();
   const gateway = createApp(services);
-  const server = createServer(gateway.app);
+  // A missing Host is refused by the gateway's own check (as problem+json), not by Node's bare 400.
+  const server = createServer({ requireHostHeader: false }, gateway.app);
   server.on('upgrade', (req, socket, head) => services.webSockets.handleUpgrade(req, socket, head));
+  server.on('clientError', answerClientError);
   // Node's defaults would cut long NDJSON uploads and keep idle sockets after shutdown begins.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 5000;

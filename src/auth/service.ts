@@ -106,9 +106,11 @@ export class AuthService {
    * Throws 421 unless the Host header names this gateway as allowed. On a
    * loopback listener only loopback names are allowed by default, so a web
    * page that rebinds its own name to 127.0.0.1 (DNS rebinding) cannot
-   * reach a local gateway. A request without Host is not from a browser.
+   * reach a local gateway. An HTTP/1.0 request without Host is not from a
+   * browser; HTTP/1.1 requires one (400).
    */
-  checkHost(host: string | undefined): void {
+  checkHost(host: string | undefined, httpVersion: string): void {
+    if (host === undefined && httpVersion !== '1.0') throw new GatewayError('GW_ERR_BAD_REQUEST', 'An HTTP/1.1 request needs a Host header.');
     if (host === undefined || this.isHostAllowed(host)) return;
     throw new GatewayError(
       'GW_ERR_MISDIRECTED',

@@ -58,7 +58,7 @@ export function upgradeCredentials(req: IncomingMessage, auth: AuthService): Cre
  * answers on the raw socket before any frame.
  */
 export async function authenticateUpgrade(req: IncomingMessage, auth: AuthService): Promise<Principal> {
-  auth.checkHost(req.headers.host);
+  auth.checkHost(req.headers.host, req.httpVersion);
   const origin = req.headers.origin;
   if (!auth.isOriginAllowed(origin, req.headers.host)) {
     throw new GatewayError('GW_ERR_FORBIDDEN', `Origin ${origin ?? ''} is not allowed to open WebSockets here.`);
