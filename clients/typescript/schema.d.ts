@@ -397,7 +397,7 @@ export interface paths {
         };
         /**
          * Topic names (Confluent v2)
-         * @description The names of all topics except Kafka's internal ones.
+         * @description The names of all topics except internal ones (`__*`, `_gateway_*`) unless `internal=true`.
          */
         get: operations["v2ListTopics"];
         put?: never;
@@ -557,7 +557,7 @@ export interface components {
         };
         TopicSummary: {
             name: string;
-            /** @description One of Kafka's own topics (`__consumer_offsets`, `__transaction_state`, `__share_group_state`). */
+            /** @description Kafka's own (`__*`, such as `__consumer_offsets`) or the gateway's (`_gateway_*`, such as `_gateway_schemas`); never changed or produced to through the gateway. */
             internal: boolean;
             partitionCount: number;
             replicationFactor: number;
@@ -600,6 +600,8 @@ export interface components {
         };
         GroupSummary: {
             groupId: string;
+            /** @description One of the gateway's own groups (`<KAFKA_CLIENT_ID>-schemas-<uuid>` reads `_gateway_schemas`). */
+            internal: boolean;
             /** @description `consumer` for Kafka consumers. */
             protocolType: string;
             /** @description Stable, PreparingRebalance, CompletingRebalance, Empty or Dead. */
@@ -607,6 +609,7 @@ export interface components {
         };
         GroupDetail: {
             groupId: string;
+            internal: boolean;
             protocolType: string;
             state: string;
             /** @description The partition assignor in use; empty without members. */
@@ -823,6 +826,8 @@ export interface components {
     };
     parameters: {
         Topic: string;
+        /** @description `true` includes internal topics or groups: Kafka's (`__consumer_offsets` and other `__*` topics) and the gateway's own (`_gateway_schemas`, and the group each instance reads it with). They are marked `internal: true`. */
+        Internal: boolean;
     };
     requestBodies: {
         ConfluentProduce: {
@@ -1173,8 +1178,8 @@ export interface operations {
     listTopics: {
         parameters: {
             query?: {
-                /** @description `true` includes Kafka's internal topics (such as `__consumer_offsets`). */
-                internal?: boolean;
+                /** @description `true` includes internal topics or groups: Kafka's (`__consumer_offsets` and other `__*` topics) and the gateway's own (`_gateway_schemas`, and the group each instance reads it with). They are marked `internal: true`. */
+                internal?: components["parameters"]["Internal"];
                 /** @description Only topics whose name starts with this. */
                 prefix?: string;
             };
@@ -1450,7 +1455,10 @@ export interface operations {
     };
     listConsumerGroups: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `true` includes internal topics or groups: Kafka's (`__consumer_offsets` and other `__*` topics) and the gateway's own (`_gateway_schemas`, and the group each instance reads it with). They are marked `internal: true`. */
+                internal?: components["parameters"]["Internal"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1468,6 +1476,7 @@ export interface operations {
                     };
                 };
             };
+            400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
@@ -1505,7 +1514,10 @@ export interface operations {
     };
     v2ListTopics: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `true` includes internal topics or groups: Kafka's (`__consumer_offsets` and other `__*` topics) and the gateway's own (`_gateway_schemas`, and the group each instance reads it with). They are marked `internal: true`. */
+                internal?: components["parameters"]["Internal"];
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1523,6 +1535,7 @@ export interface operations {
             };
             401: components["responses"]["V2Error"];
             403: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
             429: components["responses"]["V2Error"];
             500: components["responses"]["V2Error"];
             503: components["responses"]["V2Error"];
