@@ -34,7 +34,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     timeoutMs: config.metadata.timeoutMs,
     clientId: config.kafka.clientId,
   });
-  const topicAdmin = new TopicAdmin(kafka.admin, metadata);
+  const topicAdmin = new TopicAdmin(kafka.admin, metadata, { readableWithinMs: config.metadata.timeoutMs });
   const auth = new AuthService(config.auth);
   const subscriptions = new SubscriptionFactory(
     kafka.kafka,

@@ -248,7 +248,7 @@ export interface paths {
         put?: never;
         /**
          * Create a topic
-         * @description Requires the admin permission. Left-out partitions and replication factor take the broker's defaults.
+         * @description Requires the admin permission. Left-out partitions and replication factor take the broker's defaults (a single development broker accepts only replication factor 1). The answer comes once every partition has a leader and answers offset lookups, so it describes the whole topic. A 503 whose detail says the topic was created means Kafka applied the change but could not be asked about it in time; read the topic, do not create it again.
          */
         post: operations["createTopic"];
         delete?: never;
@@ -296,7 +296,7 @@ export interface paths {
         put?: never;
         /**
          * Raise a topic's partition count
-         * @description Requires the admin permission. Kafka cannot remove partitions, so a count not above the current one is refused with 400.
+         * @description Requires the admin permission. Kafka cannot remove partitions, so a count not above the current one is refused with 400. The answer comes once every new partition has a leader and answers offset lookups. A 503 whose detail says the topic now has the new count means Kafka applied the change; read the topic, do not repeat it.
          */
         post: operations["addPartitions"];
         delete?: never;

@@ -5,6 +5,11 @@ import type { NewTopic, TopicDetail } from './metadata-types.js';
 
 const { ConfigResourceTypes } = kafkajs;
 
+/** A Kafka error that says "not yet" (a leader moving in), as kafkajs marks it. */
+function isRetriable(error: unknown): boolean {
+  return (error as { retriable?: unknown } | undefined)?.retriable === true;
+}
+
 /**
  * Changes to topics: create, delete, add partitions, alter configs. Each
  * change clears the metadata cache before and after, so the gateway never
@@ -13,10 +18,13 @@ const { ConfigResourceTypes } = kafkajs;
 export class TopicAdmin {
   readonly #admin: Admin;
   readonly #metadata: MetadataService;
+  readonly #readableWithinMs: number;
 
-  constructor(admin: Admin, metadata: MetadataService) {
+  /** `readableWithinMs`: how long new partitions may take to answer offset lookups (METADATA_TIMEOUT_MS). */
+  constructor(admin: Admin, metadata: MetadataService, { readableWithinMs = 10_000 } = {}) {
     this.#admin = admin;
     this.#metadata = metadata;
+    this.#readableWithinMs = readableWithinMs;
   }
 
   /** Creates a topic and answers with it as the broker now describes it; 409 if it exists. */
@@ -41,7 +49,9 @@ export class TopicAdmin {
     );
     this.#metadata.invalidate();
     if (!created) throw new GatewayError('GW_ERR_CONFLICT', `Topic ${JSON.stringify(topic.name)} already exists.`);
-    return this.#metadata.topic(topic.name);
+    const done = `Topic ${JSON.stringify(topic.name)} was created`;
+    await this.#awaitReadable(topic.name, done);
+    return this.#describeAfter(topic.name, done);
   }
 
   /** Deletes a topic; 404 if it does not exist. */
@@ -72,24 +82,56 @@ export class TopicAdmin {
         () => this.#admin.createPartitions({ topicPartitions: [{ topic: name, count }] }),
         { topic: name },
       );
-      // Unlike createTopics, createPartitions has no waitForLeaders: the new
-      // partitions have no leader (and no offsets to read) for a moment.
-      await this.#metadata.call(`the leaders of topic ${JSON.stringify(name)}`, () => this.#leadersElected(name, count), { topic: name });
     } finally {
       this.#metadata.invalidate();
     }
-    return this.#metadata.topic(name);
+    const done = `Topic ${JSON.stringify(name)} now has ${count} partitions`;
+    await this.#awaitReadable(name, done, count);
+    return this.#describeAfter(name, done);
   }
 
-  /** Polls until every partition has a leader; gives up after about ten seconds and lets the describe answer. */
-  async #leadersElected(name: string, count: number): Promise<void> {
-    for (let attempt = 0; attempt < 100; attempt++) {
-      const { topics } = await this.#admin.fetchTopicMetadata({ topics: [name] });
-      const partitions = topics[0]?.partitions ?? [];
-      if (partitions.length >= count && partitions.every((p) => p.leader >= 0)) return;
-      await new Promise((r) => setTimeout(r, 100));
+  /**
+   * Waits until every partition of a topic just created or widened answers
+   * an offsets lookup. Kafka acknowledges the change before each new
+   * partition's leader has taken it on (waitForLeaders only sees the
+   * metadata), and for that moment ListOffsets answers NOT_LEADER, which
+   * would turn an applied change into a 503 and send the client into a
+   * retry that gets 409 or 400. Past the metadata deadline the answer says
+   * the change was made, so nobody repeats it.
+   */
+  async #awaitReadable(name: string, done: string, count = 0): Promise<void> {
+    const deadline = Date.now() + this.#readableWithinMs;
+    let last: unknown;
+    const poll = async (): Promise<boolean> => {
+      while (Date.now() < deadline) {
+        try {
+          const { topics } = await this.#admin.fetchTopicMetadata({ topics: [name] });
+          const partitions = topics[0]?.partitions ?? [];
+          if (partitions.length >= count && partitions.every((p) => p.leader >= 0)) {
+            const offsets = await this.#admin.fetchTopicOffsets(name);
+            if (offsets.length >= partitions.length) return true;
+          }
+        } catch (error) {
+          if (!isRetriable(error)) throw error;
+          last = error;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return false;
+    };
+    try {
+      if (await this.#metadata.call(`the partitions of topic ${JSON.stringify(name)}`, poll, { topic: name })) return;
+    } catch (error) {
+      // A refusal (say, the topic deleted meanwhile) is the answer; a timeout is reported below with what was done.
+      if (!(error instanceof GatewayError && error.code === 'GW_ERR_KAFKA_UNAVAILABLE')) throw error;
+      last ??= error;
     }
+    throw new GatewayError(
+      'GW_ERR_KAFKA_UNAVAILABLE',
+      `${done}, but its partitions were not all readable within ${this.#readableWithinMs} ms${last instanceof Error ? ` (${last.message})` : ''}; do not repeat the change, read the topic again shortly.`,
+    );
   }
+
 
   /**
    * Sets (string) or removes (null) topic config overrides, keeping the
@@ -126,6 +168,16 @@ export class TopicAdmin {
     } finally {
       this.#metadata.invalidate();
     }
-    return this.#metadata.topic(name);
+    return this.#describeAfter(name, `The configs of topic ${JSON.stringify(name)} were changed`);
+  }
+
+  /** The topic after a change Kafka applied; if describing it fails, the error still says the change was made. */
+  async #describeAfter(name: string, done: string): Promise<TopicDetail> {
+    try {
+      return await this.#metadata.topic(name);
+    } catch (error) {
+      if (!(error instanceof GatewayError && error.code === 'GW_ERR_KAFKA_UNAVAILABLE')) throw error;
+      throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `${done}, but describing it failed: ${error.detail} Do not repeat the change; read the topic again shortly.`, { cause: error });
+    }
   }
 }
