@@ -37,6 +37,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['kafka/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', setTimeout: 'readonly' } },
+  },
+  {
     files: ['examples/**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', fetch: 'readonly', URL: 'readonly', console: 'readonly' } },
   },

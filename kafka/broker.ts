@@ -6,12 +6,16 @@
  * CLI: `tsx kafka/broker.ts` runs one in the foreground until Ctrl-C;
  * `--jars-only` just fetches the jars.
  *
- * The java process is started under a small shell guard that kills it when
- * our stdin pipe closes, so even a test runner killed with SIGKILL leaves no
- * orphan broker behind.
+ * The java process runs under kafka/broker-guard.mjs, in a process group of
+ * its own: a terminal's Ctrl-C reaches only us, and we stop the broker in
+ * order; if we die instead, however we die, the guard's stdin closes and it
+ * kills java and deletes the data dir. No java process and no temporary
+ * folder outlive the process that started them.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, readdirSync, createWriteStream } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -27,10 +31,19 @@ function libDir(version: string): string {
   return join(kafkaDir, '.cache', version, 'lib');
 }
 
+function fetchedMarker(version: string): string {
+  return join(libDir(version), '..', 'complete');
+}
+
+/** Whether the jars of this Kafka release are in the cache already. */
+export function kafkaJarsFetched(version = kafkaVersion): boolean {
+  return existsSync(fetchedMarker(version));
+}
+
 /** Fetches the broker jars once; later calls find them in the cache. */
 export function ensureKafkaJars(version = kafkaVersion): string {
   const dir = libDir(version);
-  const marker = join(dir, '..', 'complete');
+  const marker = fetchedMarker(version);
   if (existsSync(marker)) return dir;
   process.stderr.write(`Fetching Apache Kafka ${version} jars from Maven Central (once)...\n`);
   const result = spawnSync(
@@ -101,20 +114,28 @@ export interface Broker {
   stop(): Promise<void>;
 }
 
-const javaGuard =
-  // The guard runs java in the background and waits on stdin: when the
-  // parent dies its end of the pipe closes, `cat` returns and java is killed.
-  // halt() closes the pipe on purpose, which is the clean way down too.
-  'java "$@" </dev/null & pid=$!; cat >/dev/null; kill $pid 2>/dev/null; wait $pid';
+const guardScript = join(kafkaDir, 'broker-guard.mjs');
+
+/**
+ * A KRaft cluster id as Kafka's `StorageTool random-uuid` makes one (16
+ * random bytes, base64url, never starting with '-'), without a JVM start.
+ */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
+}
 
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
   const version = options.version ?? kafkaVersion;
   const classpath = `${ensureKafkaJars(version)}/*`;
-  const dataDir = mkdtempSync(join(tmpdir(), 'kafka-gateway-broker-'));
   const port = options.port ?? (await freePort());
   const controllerPort = await freePort();
   const saslPort = options.saslUsers ? await freePort() : undefined;
   const sslPort = options.tls ? await freePort() : undefined;
+  // From here to the guard's start nothing awaits: the data dir never exists without an owner.
+  const dataDir = mkdtempSync(join(tmpdir(), 'kafka-gateway-broker-'));
   const saslListener =
     (saslPort ? `,SASL_PLAINTEXT://127.0.0.1:${saslPort}` : '') + (sslPort ? `,SSL://127.0.0.1:${sslPort}` : '');
   const properties: Record<string, string> = {
@@ -149,67 +170,71 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
       .map(([k, v]) => `${k}=${v}`)
       .join('\n') + '\n',
   );
-  const java = (args: string[]) => ['-cp', classpath, ...args];
-  const clusterId = spawnSync('java', java(['kafka.tools.StorageTool', 'random-uuid']), { encoding: 'utf8' })
-    .stdout.split('\n')
-    .map((l) => l.trim())
-    .find((l) => /^[A-Za-z0-9_-]{22}$/.test(l));
-  if (!clusterId) throw new Error('kafka StorageTool random-uuid printed no cluster id');
   const scram = (options.saslUsers ?? []).flatMap(({ username, password }) =>
     ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name=${username},password=${password}]`]),
   );
-  const format = spawnSync('java', java(['kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propertiesFile, ...scram]), {
-    encoding: 'utf8',
-  });
-  if (format.status !== 0) throw new Error(`formatting the KRaft log dir failed:\n${format.stdout}${format.stderr}`);
-
   const logFile = options.logFile ?? join(dataDir, 'broker.log');
-  let child: ChildProcess | undefined;
+  const heap = options.heap ?? '512m';
+  const run = [`-Xmx${heap}`, `-Xms${heap}`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'kafka.Kafka', propertiesFile];
+  const format = ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propertiesFile, ...scram];
+  let guard: ChildProcess | undefined;
 
-  const launch = async () => {
-    const out = createWriteStream(logFile, { flags: 'a' });
-    const heap = options.heap ?? '512m';
-    child = spawn(
-      'sh',
-      ['-c', javaGuard, 'kafka-broker', `-Xmx${heap}`, `-Xms${heap}`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', ...java(['kafka.Kafka', propertiesFile])],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    child.stdout?.pipe(out);
-    child.stderr?.pipe(out);
+  /** Starts a guard, which formats the log dir first when given `format`, and resolves once the broker serves. */
+  const launch = async (formatFirst: boolean) => {
+    const specFile = join(dataDir, formatFirst ? 'guard-first.json' : 'guard.json');
+    writeFileSync(specFile, JSON.stringify({ dataDir, logFile, run, ...(formatFirst ? { format } : {}) }));
+    const started = spawn(process.execPath, [guardScript, specFile], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    guard = started;
     const exited = new Promise<never>((_, rej) =>
-      child?.once('exit', (code) => rej(new Error(`broker exited with ${code} during start; see ${logFile}`))),
+      started.once('exit', (code) => rej(new Error(`broker exited with ${code} during start:\n${tail(logFile)}`))),
     );
-    await Promise.race([waitUntilServing(`127.0.0.1:${port}`), exited]);
+    try {
+      await Promise.race([waitUntilServing(`127.0.0.1:${port}`), exited]);
+    } finally {
+      exited.catch(() => undefined);
+    }
   };
 
-  const halt = async () => {
-    const running = child;
-    child = undefined;
-    if (!running || running.exitCode !== null) return;
+  /** Ends the guard: `halt` keeps the data, anything else deletes it with the broker. */
+  const end = async (how: 'halt' | 'stop') => {
+    const running = guard;
+    guard = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise<void>((res) => running.once('exit', () => res()));
-    running.stdin?.end();
-    const timer = setTimeout(() => {
-      // Java did not stop in time after SIGTERM from the guard.
-      spawnSync('pkill', ['-KILL', '-f', propertiesFile]);
-    }, 15_000);
+    running.stdin?.end(how === 'halt' ? 'halt\n' : '');
     await exited;
-    clearTimeout(timer);
   };
 
-  await launch();
+  const stop = async () => {
+    await end('stop');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  try {
+    await launch(true);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   return {
     brokers: `127.0.0.1:${port}`,
     saslBrokers: saslPort ? `127.0.0.1:${saslPort}` : undefined,
     sslBrokers: sslPort ? `127.0.0.1:${sslPort}` : undefined,
     port,
     dataDir,
-    halt,
-    restart: launch,
-    async stop() {
-      await halt();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
+    halt: () => end('halt'),
+    restart: () => launch(false),
+    stop,
   };
+}
+
+/** The end of a log file, for an error message. */
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').split('\n').slice(-30).join('\n');
+  } catch {
+    return `(no log at ${file})`;
+  }
 }
 
 function tlsProperties(tls: NonNullable<BrokerOptions['tls']>): Record<string, string> {
@@ -270,13 +295,35 @@ export async function waitUntilServing(brokers: string, timeoutMs = 60_000): Pro
   throw new Error(`broker at ${brokers} did not start serving within ${timeoutMs} ms: ${String(lastError)}`);
 }
 
+/**
+ * Calls `then` once the process that started this one is gone, however it
+ * went (a SIGKILL included): the tools that start a broker live no longer
+ * than the command that started them. The parent's death shows as a change
+ * of our parent pid (we are handed to init or a subreaper).
+ */
+export function whenParentGone(then: () => void, intervalMs = 500): void {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    then();
+  }, intervalMs);
+  timer.unref();
+}
+
 // CLI: run a broker in the foreground.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url) && process.argv.includes('--jars-only')) {
   ensureKafkaJars();
 } else if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const broker = await startBroker({ port: process.env.KAFKA_PORT ? Number(process.env.KAFKA_PORT) : undefined });
   process.stdout.write(`Kafka ${kafkaVersion} (KRaft) serving at ${broker.brokers}; Ctrl-C stops it.\n`);
-  const shutdown = () => void broker.stop().then(() => process.exit(0));
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
+  let stopping = false;
+  const shutdown = () => {
+    if (stopping) return;
+    stopping = true;
+    void broker.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  whenParentGone(shutdown);
 }
