@@ -1,15 +1,19 @@
 /**
- * The test command: starts one real Kafka broker for the whole suite (unless
- * KAFKA_BROKERS names one), runs every test file with node's test runner,
- * and stops the broker however the run ends.
+ * The test command: checks up front that the machine has what the selected
+ * tests need (installing what it can, see scripts/preflight.ts), starts one
+ * real Kafka broker for the whole suite (unless KAFKA_BROKERS names one),
+ * runs every test file with node's test runner, and stops the broker
+ * however the run ends: Ctrl-C, SIGTERM (forwarded to the test runner),
+ * npm killed outright, or this process killed (the broker's guard).
  *
  *   tsx scripts/test.ts [test files...]
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { startBroker, type Broker } from '../kafka/broker.js';
+import { startBroker, whenParentGone, type Broker } from '../kafka/broker.js';
 import { coverageDir, spec } from '../test/helpers/contract.js';
+import { preflight } from './preflight.js';
 
 function testFiles(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -21,8 +25,31 @@ function testFiles(dir: string): string[] {
 
 const wholeSuite = process.argv.slice(2).length === 0;
 const files = wholeSuite ? testFiles('test').sort() : process.argv.slice(2);
-rmSync(coverageDir, { recursive: true, force: true });
+
 let broker: Broker | undefined;
+let child: ChildProcess | undefined = undefined;
+let interrupted = false;
+const stopBroker = async () => {
+  await broker?.stop().catch((error: unknown) => process.stderr.write(`stopping the broker failed: ${String(error)}\n`));
+};
+const interrupt = (signal: NodeJS.Signals) => {
+  if (interrupted) return;
+  interrupted = true;
+  // Before the tests run there is only the broker to stop; after, the runner stops its files first.
+  if (child) child.kill(signal);
+  else void stopBroker().then(() => process.exit(130));
+};
+process.on('SIGINT', () => interrupt('SIGINT'));
+process.on('SIGTERM', () => interrupt('SIGTERM'));
+whenParentGone(() => interrupt('SIGTERM'));
+
+const unmet = preflight(files);
+if (unmet) {
+  process.stderr.write(unmet);
+  process.exit(1);
+}
+
+rmSync(coverageDir, { recursive: true, force: true });
 const env = { ...process.env };
 if (!env.KAFKA_BROKERS) {
   broker = await startBroker();
@@ -30,23 +57,14 @@ if (!env.KAFKA_BROKERS) {
   process.stdout.write(`Kafka broker for the tests at ${broker.brokers}\n`);
 }
 
-const stopBroker = async () => {
-  await broker?.stop().catch((error: unknown) => process.stderr.write(`stopping the broker failed: ${String(error)}\n`));
-};
-let interrupted = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-  });
-}
-
 const concurrency = env.TEST_CONCURRENCY ?? '2';
-const child = spawn(
+const runner = spawn(
   process.execPath,
   ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
   { stdio: 'inherit', env },
 );
-const code = await new Promise<number>((res) => child.once('exit', (c, signal) => res(c ?? (signal ? 1 : 0))));
+child = runner;
+const code = await new Promise<number>((res) => runner.once('exit', (c, signal) => res(c ?? (signal ? 1 : 0))));
 await stopBroker();
 process.exit(interrupted ? 130 : code || (wholeSuite ? checkContractCoverage() : 0));
 
