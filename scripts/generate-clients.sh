@@ -41,12 +41,17 @@ venv="$root/.venv-clients"
 requirements="$root/clients/python/requirements.txt"
 
 install() {
+  # Each step says what it fetches when it has to (a first run takes a minute or two), and is silent otherwise.
   if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
+    echo "Installing the Python client generator (openapi-python-client, pinned in clients/python/requirements.txt) from PyPI into .venv-clients/ (once)..." >&2
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
     cp "$requirements" "$venv/requirements.txt"
   fi
-  (cd clients/go && go mod download)
+  if ! (cd clients/go && GOPROXY=off GOFLAGS=-mod=mod go mod download >/dev/null 2>&1); then
+    echo "Downloading oapi-codegen and the Go client's modules (pinned in clients/go/go.sum) through the Go module proxy (once)..." >&2
+    (cd clients/go && go mod download)
+  fi
 }
 
 typescript() {

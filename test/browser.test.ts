@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import request from 'supertest';
+import { chromiumPath } from '../scripts/preflight.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { conforms } from './helpers/contract.js';
 import { BASE64_API_KEY, authFiles, base64KeyFile } from './helpers/auth.js';
 import { eventually, quietLogger, testConfig, uniqueName } from './helpers/env.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = chromiumPath();
 const SCREENSHOT = join('test-output', 'browser.png');
 
 let gateway: RunningGateway;
@@ -24,7 +25,7 @@ let context: BrowserContext;
 let userDataDir: string;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it with \`apt-get update && apt-get install -y chromium\` (as root) to run the browser test`);
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it with \`apt-get update && apt-get install -y chromium\` (as root), or set CHROMIUM_PATH, to run the browser test`);
   gateway = await startGateway(testConfig(), quietLogger());
   userDataDir = mkdtempSync(join(tmpdir(), 'gateway-chromium-'));
   context = await chromium.launchPersistentContext(userDataDir, {

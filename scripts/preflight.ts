@@ -1,0 +1,166 @@
+/**
+ * What the selected test files need from the machine, checked before any
+ * test runs: the test command installs what it can (Kafka's jars, the
+ * client generators, Chromium when it runs as root with apt-get) saying so
+ * as it goes, and names everything else that is missing, with how to get
+ * it, in one message, instead of failing minutes later one test at a time.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync } from 'node:fs';
+import { basename, delimiter, join } from 'node:path';
+import { kafkaJarsFetched } from '../kafka/broker.js';
+
+/** The browser the page test drives; CHROMIUM_PATH names another. */
+export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+}
+
+export interface Missing {
+  /** What is missing, and which tests need it. */
+  readonly what: string;
+  /** How to get it. */
+  readonly how: string;
+}
+
+export interface Install {
+  /** What is installed, where from, and for what; said before it runs unless `quiet` (it then speaks for itself). */
+  readonly say: string;
+  readonly quiet?: boolean;
+  readonly command: string;
+  readonly args: readonly string[];
+}
+
+export interface Plan {
+  readonly missing: readonly Missing[];
+  readonly installs: readonly Install[];
+}
+
+/** The executable `name` on the PATH of `env`, if any. */
+export function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/** The first `major.minor` a command prints about its version, or undefined when it does not run. */
+function versionOf(command: string, args: readonly string[], env: NodeJS.ProcessEnv): [number, number] | undefined {
+  const result = spawnSync(command, args, { encoding: 'utf8', env, timeout: 30_000 });
+  if (result.status !== 0) return undefined;
+  const match = /(\d+)\.(\d+)/.exec(`${result.stdout}\n${result.stderr}`);
+  return match ? [Number(match[1]), Number(match[2])] : undefined;
+}
+
+function atLeast(found: [number, number] | undefined, major: number, minor = 0): boolean {
+  return found !== undefined && (found[0] > major || (found[0] === major && found[1] >= minor));
+}
+
+function shown(found: [number, number] | undefined): string {
+  return found ? `found ${found.join('.')}` : 'found none';
+}
+
+/** Which test files need what, by file name. */
+function needs(files: readonly string[]): { browser: boolean; clients: boolean; devCommand: boolean } {
+  const names = new Set(files.map((f) => basename(f)));
+  return {
+    browser: names.has('browser.test.ts'),
+    clients: names.has('clients.test.ts'),
+    devCommand: names.has('dev-command.test.ts') || names.has('readme-examples.test.ts'),
+  };
+}
+
+/**
+ * What running `files` needs that the machine lacks, and what the test
+ * command will install first. Pure apart from looking at the machine, so a
+ * test can ask it about a machine with nothing on its PATH.
+ */
+export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.env, root = process.cwd()): Plan {
+  const missing: Missing[] = [];
+  const installs: Install[] = [];
+  const need = needs(files);
+  const isRoot = process.getuid?.() === 0;
+  const aptGet = onPath('apt-get', env);
+
+  // Every run starts brokers (the suite's, and the outage and security tests' own).
+  const java = onPath('java', env) ? versionOf('java', ['-version'], env) : undefined;
+  if (!atLeast(java, 17)) {
+    missing.push({ what: `Java 17+ for the Kafka broker the tests run (${shown(java)})`, how: 'apt-get install -y openjdk-17-jre-headless, or any JDK 17+ on the PATH' });
+  }
+  if (!kafkaJarsFetched()) {
+    if (onPath('mvn', env)) {
+      installs.push({ say: "Fetching Apache Kafka's jars from Maven Central into kafka/.cache (once)", command: process.execPath, args: ['--import', 'tsx', join(root, 'kafka/broker.ts'), '--jars-only'] });
+    } else {
+      missing.push({ what: "Maven, to fetch Apache Kafka's jars once into kafka/.cache", how: 'apt-get install -y maven' });
+    }
+  }
+
+  if (need.browser && !existsSync(chromiumPath(env))) {
+    if (isRoot && aptGet) {
+      installs.push({
+        say: 'Installing Chromium with apt-get for test/browser.test.ts (once; a minute or two)',
+        command: 'sh',
+        args: ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'],
+      });
+    } else {
+      missing.push({
+        what: `Chromium at ${chromiumPath(env)}, for test/browser.test.ts`,
+        how: 'apt-get install -y chromium (as root), or set CHROMIUM_PATH to a Chromium or Chrome binary',
+      });
+    }
+  }
+
+  if (need.clients) {
+    const python = onPath('python3', env) ? versionOf('python3', ['-c', 'import sys, venv; print("%d.%d" % sys.version_info[:2])'], env) : undefined;
+    const go = onPath('go', env) ? versionOf('go', ['env', 'GOVERSION'], env) : undefined;
+    if (!atLeast(python, 3, 11)) {
+      missing.push({ what: `Python 3.11+ with venv, for the generated Python client in test/clients.test.ts (${shown(python)})`, how: 'apt-get install -y python3 python3-venv (3.11 or later)' });
+    }
+    if (!atLeast(go, 1, 25)) {
+      missing.push({ what: `Go 1.25+, for the generated Go client in test/clients.test.ts (${shown(go)})`, how: 'https://go.dev/dl/ (unpack to /usr/local/go and add /usr/local/go/bin to PATH)' });
+    }
+    if (atLeast(python, 3, 11) && atLeast(go, 1, 25)) {
+      // Quick and silent when they are there; says what it fetches when they are not.
+      installs.push({ say: 'Installing the client generators for test/clients.test.ts', quiet: true, command: join(root, 'scripts/generate-clients.sh'), args: ['install'] });
+    }
+  }
+
+  if (need.devCommand) {
+    for (const tool of ['curl', 'bash', 'npm']) {
+      if (!onPath(tool, env)) missing.push({ what: `${tool}, to run the README's examples against \`npm run dev\``, how: tool === 'npm' ? 'it comes with Node.js' : `apt-get install -y ${tool}` });
+    }
+  }
+  return { missing, installs };
+}
+
+/** The one message naming everything missing. */
+export function missingMessage(missing: readonly Missing[]): string {
+  return [
+    `npm test needs ${missing.length === 1 ? 'one thing' : `${missing.length} things`} this machine does not have:`,
+    ...missing.map((m) => `  - ${m.what}\n      get it: ${m.how}`),
+    'Install them and run `npm test` again; or run only the test files you need: npx tsx scripts/test.ts test/<file>.test.ts',
+    '',
+  ].join('\n');
+}
+
+/**
+ * Checks the machine for `files`: installs what it can, saying so, and
+ * answers the message naming what is missing, or undefined when the tests
+ * can run.
+ */
+export function preflight(files: readonly string[], env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const { missing, installs } = plan(files, env);
+  if (missing.length > 0) return missingMessage(missing);
+  for (const install of installs) {
+    if (!install.quiet) process.stdout.write(`${install.say}...\n`);
+    const result = spawnSync(install.command, install.args, { stdio: 'inherit', env });
+    if (result.status !== 0) return `${install.say} failed (exit ${result.status ?? result.signal}); see the output above.\n`;
+  }
+  return undefined;
+}

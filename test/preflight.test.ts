@@ -1,0 +1,64 @@
+/**
+ * The test command on a machine that lacks what the tests need: it says so
+ * before any broker starts or any test runs, in one message naming
+ * everything missing and how to get each, and fails. Run as a fresh
+ * machine would see it: a PATH with node alone, no Chromium.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { plan } from '../scripts/preflight.js';
+
+let bareBin: string;
+before(() => {
+  bareBin = mkdtempSync(join(tmpdir(), 'gateway-bare-path-'));
+  symlinkSync(process.execPath, join(bareBin, 'node'));
+});
+after(() => {
+  rmSync(bareBin, { recursive: true, force: true });
+});
+
+/** The environment of a machine with node and nothing else. */
+function bareMachine(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: bareBin, CHROMIUM_PATH: join(bareBin, 'no-chromium') };
+  delete env.KAFKA_BROKERS;
+  return env;
+}
+
+function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('the test command names everything missing, with how to get it, in one message before any test runs', async () => {
+  const files = ['test/browser.test.ts', 'test/clients.test.ts', 'test/readme-examples.test.ts', 'test/produce.test.ts'];
+  const { code, stdout, stderr } = await run(['--import', 'tsx', 'scripts/test.ts', ...files], bareMachine());
+  assert.equal(code, 1, `the run fails: ${stdout}${stderr}`);
+  assert.equal(stderr.match(/needs \d+ things this machine does not have/g)?.length, 1, `one message: ${stderr}`);
+  for (const wanted of [/Java 17\+/, /Chromium at .*no-chromium.*\n.*apt-get install -y chromium.*CHROMIUM_PATH/, /Python 3\.11\+/, /Go 1\.25\+.*\n.*go\.dev\/dl/, /curl/, /bash/, /npm/]) {
+    assert.match(stderr, wanted);
+  }
+  assert.doesNotMatch(stdout, /Kafka broker for the tests/, 'no broker was started');
+  assert.doesNotMatch(stdout + stderr, /ℹ tests/, 'no test ran');
+});
+
+test('a selection asks only for what its files need', () => {
+  const onlyProduce = plan(['test/produce.test.ts'], bareMachine());
+  assert.deepEqual(
+    onlyProduce.missing.map((m) => m.what.split(' ')[0]),
+    ['Java'],
+    'produce tests need the broker, not Chromium, Python, Go or curl',
+  );
+  const here = plan(['test/browser.test.ts', 'test/clients.test.ts', 'test/readme-examples.test.ts']);
+  assert.deepEqual(here.missing, [], 'this machine runs the whole suite');
+});
