@@ -226,3 +226,17 @@ test("the README's WebSocket snippet runs as shown on this Node version and prin
     rmSync(file, { force: true });
   }
 });
+
+test('the whole session, start included, logged nothing at error level and no stack trace', () => {
+  const lines = dev
+    .output()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as { level: number; msg: string });
+  assert.ok(lines.length > 0, 'the gateway logged its start');
+  assert.deepEqual(
+    lines.filter((l) => l.level >= 50 || JSON.stringify(l).includes('"stack"')).map((l) => JSON.stringify(l).slice(0, 300)),
+    [],
+    'a normal session with the README examples needs no person; retries that succeeded are debug',
+  );
+});

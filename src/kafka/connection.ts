@@ -3,6 +3,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createKafka } from './client.js';
 import { isAuthenticationFailure } from './errors.js';
+import { KafkaLog, reasonOf } from './log-policy.js';
 
 /** A connection failure that retrying cannot mend, as an error whose message says what to fix. */
 function fatalConnectError(error: unknown, config: Config['kafka']): Error | undefined {
@@ -34,19 +35,21 @@ export class KafkaConnection {
   #firstAttemptDone?: (error?: Error) => void;
   #closed = false;
   #retryTimer?: NodeJS.Timeout;
+  readonly #log: KafkaLog;
 
   constructor(
     readonly config: Config,
     private readonly logger: Logger,
   ) {
-    this.kafka = createKafka(config.kafka, logger);
+    this.#log = new KafkaLog(logger, config.kafka.brokers);
+    this.kafka = createKafka(config.kafka, this.#log);
     this.admin = this.kafka.admin();
     // Idempotence makes the broker drop the duplicates a retry after a lost
     // acknowledgement would otherwise write; it requires acks from all ISRs.
     // The default partitioner is the Java client's murmur2, so a key lands on
     // the same partition whichever client wrote it.
     this.#producer = this.#newProducer();
-    this.#probe = createKafka(config.kafka, logger, { retry: { retries: 0 } }).admin();
+    this.#probe = createKafka(config.kafka, this.#log, { retry: { retries: 0 } }).admin();
   }
 
   get producer(): Producer {
@@ -113,7 +116,7 @@ export class KafkaConnection {
         await this.producer.connect();
         await this.admin.connect();
         this.#producerConnected = true;
-        this.logger.info({ brokers: this.config.kafka.brokers }, 'connected to Kafka');
+        this.#log.reached(true);
         this.#firstAttemptDone?.();
         return;
       } catch (error) {
@@ -123,7 +126,7 @@ export class KafkaConnection {
           throw fatal;
         }
         this.#firstAttemptDone?.();
-        this.logger.warn({ err: error, retryInMs: delay }, 'cannot connect to Kafka yet');
+        this.#log.unreachable(reasonOf(error));
         await new Promise<void>((res) => {
           this.#retryTimer = setTimeout(res, delay);
         });
@@ -143,7 +146,9 @@ export class KafkaConnection {
       try {
         await this.#probe.connect();
         const cluster = await this.#probe.describeCluster();
-        return cluster.brokers.length > 0 ? { ready: true } : { ready: false, reason: 'the cluster reports no brokers' };
+        if (cluster.brokers.length === 0) return { ready: false, reason: 'the cluster reports no brokers' };
+        this.#log.reached();
+        return { ready: true };
       } catch (error) {
         await this.#probe.disconnect().catch(() => undefined);
         return { ready: false, reason: `Kafka is not reachable: ${(error as Error).name}` };

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { GatewayError, PROBLEM_CONTENT_TYPE, toGatewayError, toProblem } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { logAnsweredFailure, type Logger } from '../logger.js';
 import { sendV2Error } from './confluent.js';
 import { operationOf } from './contract.js';
 
@@ -44,9 +44,7 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     const gatewayError = fromBodyParserError(error) ?? toGatewayError(error);
-    if (gatewayError.status >= 500) {
-      logger.error({ err: gatewayError.cause ?? gatewayError, requestId: res.locals.requestId, route: req.route?.path }, gatewayError.detail);
-    }
+    logAnsweredFailure(logger, gatewayError, { requestId: res.locals.requestId, route: req.route?.path });
     if (operationOf(res)?.operation.errorFormat === 'confluent-v2') sendV2Error(res, gatewayError);
     else sendProblem(res, gatewayError);
   };
