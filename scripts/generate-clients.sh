@@ -57,7 +57,7 @@ install() {
 typescript() {
   local out="${1:-clients/typescript/schema.d.ts}"
   # The redocly lint inside openapi-typescript repeats `npm run lint` at warning level; only errors matter here.
-  npx --no-install openapi-typescript "$spec" --output "$out" >/dev/null 2>"$out.log" || { cat "$out.log" >&2; rm -f "$out.log"; exit 1; }
+  npx --no-install openapi-typescript "$spec" --redocly clients/typescript/redocly.yaml --output "$out" >/dev/null 2>"$out.log" || { cat "$out.log" >&2; rm -f "$out.log"; exit 1; }
   rm -f "$out.log"
 }
 
