@@ -70,7 +70,7 @@ function shown(found: [number, number] | undefined): string {
 function needs(files: readonly string[]): { browser: boolean; clients: boolean; devCommand: boolean } {
   const names = new Set(files.map((f) => basename(f)));
   return {
-    browser: names.has('browser.test.ts'),
+    browser: names.has('browser.test.ts') || names.has('docs-page.test.ts'),
     clients: names.has('clients.test.ts'),
     devCommand: names.has('dev-command.test.ts') || names.has('readme-examples.test.ts'),
   };
@@ -110,7 +110,7 @@ export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.
       });
     } else {
       missing.push({
-        what: `Chromium at ${chromiumPath(env)}, for test/browser.test.ts`,
+        what: `Chromium at ${chromiumPath(env)}, for the browser tests (test/browser.test.ts, test/docs-page.test.ts)`,
         how: 'apt-get install -y chromium (as root), or set CHROMIUM_PATH to a Chromium or Chrome binary',
       });
     }

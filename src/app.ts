@@ -102,7 +102,7 @@ export function createApp(services: AppServices): GatewayApp {
   app.use(checkRequestBody(services.config.bodyLimitBytes));
   app.use(operationsRouter({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }));
 
-  app.use(docsRouter());
+  app.use(docsRouter({ authRequired: services.config.auth.mode !== 'none' }));
   app.use(pageRouter());
   app.use(websocketInfoRouter());
   const { metadata, topicAdmin, schemaInfo } = services;

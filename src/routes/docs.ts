@@ -34,25 +34,44 @@ const PAGE = `<!doctype html>
 </html>
 `;
 
-// Served as a file rather than inline so the page works under a CSP without 'unsafe-inline'.
-const INIT = `window.ui = SwaggerUIBundle({
+/**
+ * The page's setup script. Served as a file rather than inline so the page
+ * works under a CSP without 'unsafe-inline'. With authentication off, the
+ * Authorize button and the lock on every operation would suggest
+ * credentials this gateway does not take: a plugin leaves them out.
+ */
+function initScript(authRequired: boolean): string {
+  return `window.ui = SwaggerUIBundle({
   url: '/openapi.yaml',
   dom_id: '#swagger-ui',
   deepLinking: true,
   tryItOutEnabled: true,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+  plugins: ${authRequired ? '[]' : '[() => ({ wrapComponents: { authorizeBtn: () => () => null, authorizeOperationBtn: () => () => null } })]'},
   layout: 'StandaloneLayout',
 });
 `;
+}
 
-/** /docs: an interactive API reference from the swagger-ui-dist package, no CDN, "try it" against this gateway. */
-export function docsRouter(): Router {
+export interface DocsOptions {
+  /** Whether requests need credentials (AUTH_MODE other than none). */
+  readonly authRequired?: boolean;
+}
+
+/**
+ * /docs (and /docs/, as people type it): an interactive API reference from
+ * the swagger-ui-dist package, no CDN, "try it" against this gateway. Its
+ * sections follow the order of the tags in openapi.yaml, produce first.
+ */
+export function docsRouter({ authRequired = false }: DocsOptions = {}): Router {
   const router = Router();
+  const init = initScript(authRequired);
+  // Express matches /docs/ here too (routing is not strict); openapi.yaml describes both.
   router.get('/docs', (_req, res) => {
     res.type('text/html').send(PAGE);
   });
   router.get('/docs/init.js', (_req, res) => {
-    res.type('text/javascript').send(INIT);
+    res.type('text/javascript').send(init);
   });
   router.get('/docs/:asset', (req, res) => {
     const type = ASSETS[req.params.asset];
