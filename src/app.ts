@@ -116,6 +116,8 @@ export function createApp(services: AppServices): GatewayApp {
       timeoutMs: services.config.produce.timeoutMs,
       bodyLimitBytes: services.config.bodyLimitBytes,
       logger,
+      // With topics created on first produce, a schema may come first.
+      requireTopic: services.config.produce.autoCreateTopics ? undefined : (topic: string) => metadata.requireTopic(topic),
     };
     app.use(produceRouter(deps));
     app.use(schemaRouter(deps));

@@ -528,6 +528,9 @@ export interface paths {
          *     values in the compacted topic `_gateway_schemas`; every gateway
          *     instance enforces it within seconds. Each put increments the version.
          *     A schema that does not compile is refused with 400 and ajv's reason.
+         *     The topic must exist (404 otherwise, most likely a mistyped name),
+         *     unless `AUTO_CREATE_TOPICS` is on: then the schema may come first, and
+         *     the produce that creates the topic is checked against it.
          */
         put: operations["putTopicSchema"];
         post?: never;
@@ -1815,6 +1818,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
