@@ -37,13 +37,14 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 spec="$root/openapi.yaml"
-venv="$root/.venv-clients"
+# CLIENTS_VENV: another place for the Python toolchain (the tests use it to watch a first install).
+venv="${CLIENTS_VENV:-$root/.venv-clients}"
 requirements="$root/clients/python/requirements.txt"
 
 install() {
   # Each step says what it fetches when it has to (a first run takes a minute or two), and is silent otherwise.
   if ! cmp -s "$requirements" "$venv/requirements.txt" 2>/dev/null; then
-    echo "Installing the Python client generator (openapi-python-client, pinned in clients/python/requirements.txt) from PyPI into .venv-clients/ (once)..." >&2
+    echo "Installing the Python client generator (openapi-python-client, pinned in clients/python/requirements.txt) from PyPI into ${venv#"$root"/}/ (once)..." >&2
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
     cp "$requirements" "$venv/requirements.txt"

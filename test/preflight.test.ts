@@ -5,8 +5,8 @@
  * machine would see it: a PATH with node alone, no Chromium.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -61,4 +61,19 @@ test('a selection asks only for what its files need', () => {
   );
   const here = plan(['test/browser.test.ts', 'test/clients.test.ts', 'test/readme-examples.test.ts']);
   assert.deepEqual(here.missing, [], 'this machine runs the whole suite');
+});
+
+test('a first install of the client generators says what it fetches before it starts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-first-install-'));
+  // A python3 that fails at once stands in for the minute a real first install takes.
+  writeFileSync(join(dir, 'python3'), '#!/bin/sh\nexit 3\n', { mode: 0o755 });
+  const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const env = { ...process.env, CLIENTS_VENV: join(dir, 'venv'), PATH: `${dir}:${process.env.PATH ?? ''}` };
+    execFile('scripts/generate-clients.sh', ['install'], { env }, (error, _stdout, stderr) =>
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stderr }),
+    );
+  });
+  rmSync(dir, { recursive: true, force: true });
+  assert.notEqual(result.code, 0);
+  assert.match(result.stderr, /Installing the Python client generator \(openapi-python-client.*\) from PyPI into .*venv\/ \(once\)/);
 });
