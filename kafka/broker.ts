@@ -3,8 +3,8 @@
  * run from the jars that kafka/pom.xml fetches from Maven Central.
  *
  * Library: `startBroker()` returns the bootstrap address and a `stop()`.
- * CLI: `tsx kafka/broker.ts` runs one in the foreground until Ctrl-C;
- * `--jars-only` just fetches the jars.
+ * CLI: `npm run kafka` runs one in the foreground until Ctrl-C (or SIGTERM,
+ * or the end of npm); `--jars-only` just fetches the jars.
  *
  * The java process runs under kafka/broker-guard.mjs, in a process group of
  * its own: a terminal's Ctrl-C reaches only us, and we stop the broker in
@@ -12,9 +12,8 @@
  * kills java and deletes the data dir. No java process and no temporary
  * folder outlive the process that started them.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
