@@ -20,7 +20,7 @@ async function stopsCleanly(stop: (dev: DevProcess) => void): Promise<void> {
   const dev = await startDev();
   started.push(dev);
   assert.ok(brokerProcesses(dev).some((p) => p.includes('kafka.Kafka')), `the broker runs under ${dev.tmp}`);
-  assert.ok((await fetch(`${dev.url}/readyz`)).ok, 'the gateway is ready');
+  await eventually(async () => (await fetch(`${dev.url}/readyz`)).ok, 60_000);
   stop(dev);
   await eventually(
     async () => brokerProcesses(dev).length === 0 && groupProcesses(dev).length === 0 && tmpLeftovers(dev).length === 0,
