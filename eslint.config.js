@@ -46,6 +46,15 @@ export default tseslint.config(
   },
   {
     files: ['public/**/*.js'],
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', WebSocket: 'readonly', fetch: 'readonly', console: 'readonly', URL: 'readonly', TextEncoder: 'readonly', btoa: 'readonly', TextDecoder: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', Option: 'readonly', location: 'readonly' } },
+    // The browser console's modules: the browser globals they use, and nothing of Node.
+    languageOptions: {
+      globals: Object.fromEntries(
+        [
+          'window', 'document', 'Node', 'WebSocket', 'fetch', 'console', 'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder', 'btoa',
+          'setTimeout', 'clearTimeout', 'location', 'history', 'sessionStorage', 'requestAnimationFrame', 'cancelAnimationFrame',
+          'performance', 'IntersectionObserver', 'ResizeObserver', 'Intl',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
   },
 );
