@@ -1,69 +1,34 @@
 /**
- * The browser page, driven in headless Chromium against a real gateway and
- * broker: pick a topic, subscribe over /v1/ws, produce from the page's form
- * over HTTP, see the record in the table, pause and resume without losing
- * records. Also the page's HTTP surface: assets, types, headers, 404s.
+ * The console's page itself: what the gateway serves for it (its modules
+ * and style sheet, with types and security headers, and nothing else), and
+ * that it can be used from the keyboard alone and read by a screen reader
+ * (landmarks, and a name for every control), in headless Chromium against a
+ * real gateway and broker.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import request from 'supertest';
-import { chromiumPath } from '../scripts/preflight.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
+import { publicDir } from '../src/paths.js';
+import { launchBrowser, openConsole, type Browser } from './helpers/browser.js';
 import { conforms } from './helpers/contract.js';
-import { BASE64_API_KEY, authFiles, base64KeyFile } from './helpers/auth.js';
-import { eventually, quietLogger, testConfig, uniqueName } from './helpers/env.js';
-
-const CHROMIUM = chromiumPath();
-const SCREENSHOT = join('test-output', 'browser.png');
+import { quietLogger, testConfig, uniqueName } from './helpers/env.js';
 
 let gateway: RunningGateway;
-let context: BrowserContext;
-let userDataDir: string;
+let browser: Browser;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: install it with \`apt-get update && apt-get install -y chromium\` (as root), or set CHROMIUM_PATH, to run the browser test`);
   gateway = await startGateway(testConfig(), quietLogger());
-  userDataDir = mkdtempSync(join(tmpdir(), 'gateway-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchBrowser();
 });
 after(async () => {
-  await context?.close();
-  if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+  await browser?.close();
   await gateway?.stop();
 });
 
-/** Opens the page and fails the test on any script error or CSP violation it reports. */
-async function openPage(on: RunningGateway = gateway): Promise<{ page: Page; problems: string[] }> {
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-  });
-  await page.goto(`${on.url}/`);
-  return { page, problems };
-}
-
-async function createTopic(): Promise<string> {
-  const name = uniqueName('page');
-  conforms(await request(gateway.url).post('/v1/topics').send({ name, partitions: 1 }).expect(201));
-  await eventually(async () => {
-    const res = conforms(await request(gateway.url).get('/v1/topics').expect(200));
-    return (res.body.topics as Array<{ name: string }>).some((t) => t.name === name);
-  });
-  return name;
-}
-
-test('/ and /ui/{asset} serve the page from public/ with types and security headers; nothing else', async () => {
+test('/ and /ui/{asset} serve the page and every module of public/ with its type and security headers; nothing else', async () => {
   const page = conforms(await request(gateway.url).get('/').expect(200));
   assert.match(page.headers['content-type'] ?? '', /^text\/html/);
   assert.match(page.text, /<script type="module" src="\/ui\/app\.js">/);
@@ -72,12 +37,19 @@ test('/ and /ui/{asset} serve the page from public/ with types and security head
   assert.equal(page.headers['x-content-type-options'], 'nosniff');
   assert.equal(page.headers['x-frame-options'], 'DENY');
 
-  const js = conforms(await request(gateway.url).get('/ui/app.js').expect(200));
-  assert.match(js.headers['content-type'] ?? '', /^text\/javascript/);
-  const css = conforms(await request(gateway.url).get('/ui/style.css').expect(200));
-  assert.match(css.headers['content-type'] ?? '', /^text\/css/);
+  const files = readdirSync(publicDir).filter((name) => name !== 'index.html');
+  assert.ok(files.length > 5, 'the console is a set of modules');
+  for (const name of files) {
+    const res = conforms(await request(gateway.url).get(`/ui/${name}`).expect(200));
+    assert.match(res.headers['content-type'] ?? '', name.endsWith('.css') ? /^text\/css/ : /^text\/javascript/, name);
+    // Modules import each other by relative name only: nothing outside /ui/, nothing from another host.
+    for (const [, specifier] of res.text.matchAll(/^import .* from '([^']+)';$/gm)) {
+      assert.match(specifier!, /^\.\/[a-z-]+\.js$/, `${name} imports ${specifier}`);
+      assert.ok(files.includes(specifier!.slice(2)), `${name} imports ${specifier}, which is served`);
+    }
+  }
 
-  for (const path of ['/ui/index.html', '/ui/package.json', '/ui/.env']) {
+  for (const path of ['/ui/index.html', '/ui/package.json', '/ui/.env', '/ui/README.md']) {
     const res = conforms(await request(gateway.url).get(path).expect(404));
     assert.equal(res.body.code, 'GW_ERR_NOT_FOUND');
   }
@@ -86,82 +58,83 @@ test('/ and /ui/{asset} serve the page from public/ with types and security head
   assert.equal((await request(gateway.url).get('/ui/').expect(404)).body.code, 'GW_ERR_NOT_FOUND');
 });
 
-test('the page subscribes, produces over HTTP, shows the record, and pauses without losing records', async () => {
-  const topic = await createTopic();
-  const { page, problems } = await openPage();
+/** Chromium's accessibility tree: every control a person can operate, with the name a screen reader says. */
+async function controls(page: Page): Promise<Array<{ role: string; name: string }>> {
+  const cdp = await page.context().newCDPSession(page);
+  const { nodes } = (await cdp.send('Accessibility.getFullAXTree')) as { nodes: Array<{ ignored: boolean; role?: { value: string }; name?: { value: string } }> };
+  await cdp.detach();
+  const operable = new Set(['button', 'link', 'textbox', 'searchbox', 'combobox', 'checkbox', 'spinbutton', 'DisclosureTriangle']);
+  return nodes.filter((n) => !n.ignored && operable.has(n.role?.value ?? '')).map((n) => ({ role: n.role!.value, name: (n.name?.value ?? '').trim() }));
+}
 
-  await page.locator('#topic-select').selectOption(topic);
-  assert.equal(await page.getByLabel('Topic', { exact: true }).inputValue(), topic);
-  await page.getByLabel('From').selectOption('latest');
-  await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
-  await page.locator('#status', { hasText: `Subscribed to ${topic}` }).waitFor();
-
-  await page.getByLabel('Key').fill('user-42');
-  await page.getByLabel('Value', { exact: true }).fill('{"event":"login","n":1}');
-  await page.getByRole('button', { name: 'Send', exact: true }).click();
-  await page.locator('#produce-result', { hasText: 'partition 0 at offset 0' }).waitFor();
-
-  const rows = page.locator('#records tbody tr');
-  await rows.first().waitFor();
-  assert.deepEqual(await rows.first().locator('td').allInnerTexts().then((t) => t.slice(0, 4)), ['0', '0', 'user-42', '{"event":"login","n":1}']);
-
-  // Paused: records produced meanwhile wait and the table stays as it is.
-  await page.getByRole('button', { name: 'Pause', exact: true }).click();
-  await page.locator('#status', { hasText: 'Paused' }).waitFor();
-  await page.getByLabel('Value as').selectOption('text');
-  for (const n of [1, 2, 3]) {
-    await page.getByLabel('Key').fill(`k${n}`);
-    await page.getByLabel('Value', { exact: true }).fill(`while paused ${n}`);
-    await page.getByRole('button', { name: 'Send', exact: true }).click();
-    await page.locator('#produce-result', { hasText: `offset ${n}.` }).waitFor();
+test('keyboard alone: from the topic list to a topic’s live tail and back; every control has a name and the page has landmarks', async () => {
+  const topic = uniqueName('keyboard');
+  conforms(await request(gateway.url).post('/v1/topics').send({ name: topic, partitions: 1 }).expect(201));
+  const { page, problems, checkTraffic } = await openConsole(browser.context, gateway.url, `#/topics?q=${topic}`);
+  await page.getByRole('link', { name: topic }).waitFor();
+  for (const [role, name] of [['banner', undefined], ['navigation', 'Main'], ['main', undefined]] as const) {
+    assert.equal(await page.getByRole(role, name ? { name } : {}).count(), 1, `one ${role} landmark`);
   }
-  await page.locator('#status', { hasText: '3 record(s) waiting' }).waitFor();
-  assert.equal(await rows.count(), 1);
 
-  // Resumed: every record shows, newest first.
-  await page.getByRole('button', { name: 'Resume', exact: true }).click();
-  await page.locator('#status', { hasText: `Subscribed to ${topic}` }).waitFor();
-  await eventually(async () => (await rows.count()) === 4);
-  assert.deepEqual(await page.locator('#records tbody tr td:nth-child(2)').allInnerTexts(), ['3', '2', '1', '0']);
-  assert.deepEqual(await page.locator('#records tbody tr td:nth-child(4)').allInnerTexts(), ['while paused 3', 'while paused 2', 'while paused 1', '{"event":"login","n":1}']);
+  /** Presses Tab until the focused element matches, at most 40 times; returns the names passed on the way. */
+  const tabTo = async (matches: (element: { text: string; label: string | null; tag: string }) => boolean): Promise<string[]> => {
+    const passed: string[] = [];
+    for (let i = 0; i < 40; i += 1) {
+      await page.keyboard.press('Tab');
+      const focused = await page.evaluate(() => {
+        const el = document.activeElement as HTMLElement;
+        return { text: el.innerText?.trim() ?? '', label: el.getAttribute('aria-label') ?? (el as HTMLInputElement).labels?.[0]?.innerText ?? null, tag: el.tagName };
+      });
+      passed.push(focused.label ?? focused.text);
+      if (matches(focused)) return passed;
+    }
+    assert.fail(`not reached by Tab: passed ${passed.join(', ')}`);
+  };
 
-  assert.deepEqual(problems, [], 'no script error, CSP violation or failed load');
+  await tabTo((f) => f.tag === 'A' && f.text === topic);
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: topic, level: 1 }).waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1', 'after navigating, focus is on the new view’s heading');
+  await tabTo((f) => f.tag === 'A' && f.text === 'Messages');
+  await page.keyboard.press('Enter');
+  await page.locator('#tail-table').waitFor();
+  const passed = await tabTo((f) => f.tag === 'SELECT' && f.label === 'From');
+  assert.ok(passed.includes('Produce a record'), `the produce panel is reached on the way: ${passed.join(', ')}`);
+  await page.keyboard.press('ArrowDown'); // earliest
+  await tabTo((f) => f.tag === 'BUTTON' && f.text === 'Start');
+  await page.keyboard.press('Enter');
+  await page.locator('#tail-status[data-state="live"]').waitFor();
+  await tabTo((f) => f.tag === 'BUTTON' && f.text === 'Pause');
+  await page.keyboard.press('Space');
+  await page.locator('#tail-status[data-state="paused"]').waitFor();
+  assert.equal(await page.locator('#tail-pause').getAttribute('aria-pressed'), 'true');
 
-  // A produce the gateway refuses shows its problem detail (the browser logs the 400 itself).
-  await page.getByLabel('Value as').selectOption('json');
-  await page.getByLabel('Value', { exact: true }).fill('{"ok":true}');
-  await page.getByLabel('Topic', { exact: true }).fill('no such topic!');
-  await page.getByRole('button', { name: 'Send', exact: true }).click();
-  await page.locator('#produce-result.bad', { hasText: 'Not produced:' }).waitFor();
-  await page.getByLabel('Topic', { exact: true }).fill(topic);
-
-  mkdirSync('test-output', { recursive: true });
-  await page.screenshot({ path: SCREENSHOT, fullPage: true });
-
-  await page.getByRole('button', { name: 'Clear', exact: true }).click();
-  assert.equal(await rows.count(), 0);
-  await page.getByRole('button', { name: 'Unsubscribe', exact: true }).click();
-  await page.locator('#status', { hasText: 'Unsubscribed' }).waitFor();
+  // Every view: each control has a name a screen reader can say.
+  const views: Array<[string, string]> = [
+    [`#/topics/${topic}/messages`, '#tail-table'],
+    [`#/topics/${topic}/partitions`, '#partitions-table'],
+    [`#/topics/${topic}/schema`, '#schema-panel button'],
+    [`#/topics/${topic}/configs`, '#configs-title'],
+    [`#/topics?q=${topic}`, '#topics-table tbody tr'],
+    ['#/groups', '#groups-table'],
+  ];
+  for (const [fragment, ready] of views) {
+    await page.goto(`${gateway.url}/${fragment}`);
+    await page.locator(ready).first().waitFor();
+    // Admin controls come after the gateway answered whether this principal may administer.
+    await page.locator('.actions button').first().waitFor();
+    const found = await controls(page);
+    assert.ok(found.length >= 8, `controls on ${fragment}: ${JSON.stringify(found)}`);
+    assert.deepEqual(found.filter((c) => c.name === ''), [], `controls without a name on ${fragment}`);
+    assert.deepEqual(found.filter((c) => /[▸▾]/.test(c.name)), [], `fold markers are not read out on ${fragment}`);
+  }
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const dialog = page.getByRole('dialog', { name: 'API key or token' });
+  await dialog.waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'credential-input', 'the dialog puts focus in its field');
+  await page.keyboard.press('Escape');
+  await dialog.waitFor({ state: 'hidden' });
+  assert.deepEqual(problems, []);
+  await checkTraffic();
   await page.close();
-});
-
-test('with an API key as openssl makes them (/, + and =), the page subscribes over the WebSocket and produces', async () => {
-  const { env } = authFiles(`${uniqueName('pagekey')}-`);
-  const secured = await startGateway(testConfig({ ...env, AUTH_API_KEYS_FILE: base64KeyFile('admin') }), quietLogger());
-  try {
-    const topic = uniqueName('page-auth');
-    conforms(await request(secured.url).post('/v1/topics').set('X-API-Key', BASE64_API_KEY).send({ name: topic, partitions: 1 }).expect(201));
-    const { page, problems } = await openPage(secured);
-    await page.getByLabel('Token').fill(BASE64_API_KEY);
-    await page.getByLabel('Topic', { exact: true }).fill(topic);
-    await page.getByRole('button', { name: 'Subscribe', exact: true }).click();
-    await page.locator('#status', { hasText: `Subscribed to ${topic}` }).waitFor({ timeout: 15_000 });
-    await page.getByLabel('Value', { exact: true }).fill('{"signed":"in"}');
-    await page.getByRole('button', { name: 'Send', exact: true }).click();
-    await page.locator('#records tbody tr td', { hasText: '{"signed":"in"}' }).first().waitFor();
-    assert.deepEqual(problems.filter((p) => !/401/.test(p)), [], 'no script error (the topic list asked before the token was in)');
-    await page.close();
-  } finally {
-    await secured.stop();
-  }
 });

@@ -106,11 +106,14 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Browser page
-         * @description A page to pick a topic, watch its records arrive live over `/v1/ws`,
-         *     pause and resume, and produce a record over HTTP. Served from the
-         *     gateway itself (no CDN); the page passes an optional token as the
-         *     `bearer.<token>` WebSocket subprotocol and as `Authorization: Bearer`.
+         * Browser console
+         * @description A small Kafka console: topics with their partitions, configs and
+         *     JSON Schemas, consumer groups with their lag over time, a live tail
+         *     over `/v1/ws`, produce, and topic administration for principals
+         *     allowed it. Served from the gateway itself as plain ES modules under
+         *     `/ui/` (no build step, no CDN), using only this API. The credential
+         *     is kept in the tab's session storage and sent as `Authorization:
+         *     Bearer` and as the `base64url.<credential>` WebSocket subprotocol.
          */
         get: operations["getPage"];
         put?: never;
@@ -128,7 +131,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A file of the browser page */
+        /** A module or style sheet of the browser console */
         get: operations["getPageAsset"];
         put?: never;
         post?: never;
