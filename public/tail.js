@@ -107,8 +107,12 @@ export function renderTail(topic, { signIn }) {
     'section',
     { class: 'panel tail', 'aria-labelledby': 'tail-title' },
     h('h2', { id: 'tail-title' }, 'Live tail'),
-    form,
-    h('div', { class: 'tail-view-controls' }, field('Key (exact)', keyFilter), field('Keep the newest', keep), h('div', { class: 'buttons' }, clear)),
+    h(
+      'div',
+      { class: 'tail-bar' },
+      form,
+      h('div', { class: 'tail-view-controls', role: 'group', 'aria-label': 'What the tail shows' }, field('Key (exact)', keyFilter), field('Keep the newest', keep), h('div', { class: 'buttons' }, clear)),
+    ),
     status,
     stats,
     problems,
@@ -245,7 +249,7 @@ export function renderTail(topic, { signIn }) {
 
   function valueDetail(record) {
     if (record.value === null || record.value === undefined || record.valueEncoding === null) return h('p', { class: 'muted' }, 'null (a tombstone)');
-    if (record.valueEncoding === 'json') return h('div', { class: 'json-box' }, jsonTree(record.value));
+    if (record.valueEncoding === 'json') return h('div', { class: 'json-box' }, jsonTree(record.value, { openDepth: 3 }));
     return h('pre', { class: record.valueEncoding === 'base64' ? 'wrap base64' : 'wrap' }, String(record.value));
   }
 
