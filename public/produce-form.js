@@ -124,6 +124,7 @@ export function renderProduceForm(topic, { signIn, open = false }) {
     if (partition.value !== '') record.partition = Number(partition.value);
     if (problems.length) {
       answer.replaceChildren(h('div', { class: 'problem', role: 'alert' }, h('p', { class: 'problem-title' }, h('strong', {}, 'Not sent')), problems.map((p) => h('p', {}, p))));
+      answer.scrollIntoView({ block: 'nearest' });
       return;
     }
     send.disabled = true;
@@ -152,6 +153,8 @@ export function renderProduceForm(topic, { signIn, open = false }) {
       answer.replaceChildren(problemBox(error, { onSignIn: signIn, label: 'Not produced' }));
     } finally {
       send.disabled = false;
+      // On a phone the answer is under the form: bring it into sight.
+      answer.scrollIntoView({ block: 'nearest' });
     }
   });
 
