@@ -70,7 +70,7 @@ function shown(found: [number, number] | undefined): string {
 function needs(files: readonly string[]): { browser: boolean; clients: boolean; devCommand: boolean } {
   const names = new Set(files.map((f) => basename(f)));
   return {
-    browser: names.has('browser.test.ts') || names.has('docs-page.test.ts'),
+    browser: [...names].some((name) => /^browser(-[\w-]+)?\.test\.ts$/.test(name)) || names.has('docs-page.test.ts'),
     clients: names.has('clients.test.ts'),
     devCommand: names.has('dev-command.test.ts') || names.has('readme-examples.test.ts'),
   };
@@ -104,13 +104,13 @@ export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.
   if (need.browser && !existsSync(chromiumPath(env))) {
     if (isRoot && aptGet) {
       installs.push({
-        say: 'Installing Chromium with apt-get for test/browser.test.ts (once; a minute or two)',
+        say: 'Installing Chromium with apt-get for the browser tests (once; a minute or two)',
         command: 'sh',
         args: ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null'],
       });
     } else {
       missing.push({
-        what: `Chromium at ${chromiumPath(env)}, for the browser tests (test/browser.test.ts, test/docs-page.test.ts)`,
+        what: `Chromium at ${chromiumPath(env)}, for the browser tests (test/browser*.test.ts, test/docs-page.test.ts)`,
         how: 'apt-get install -y chromium (as root), or set CHROMIUM_PATH to a Chromium or Chrome binary',
       });
     }

@@ -59,6 +59,11 @@ test('a selection asks only for what its files need', () => {
     ['Java'],
     'produce tests need the broker, not Chromium, Python, Go or curl',
   );
+  const consoleTests = plan(['test/browser-tail.test.ts'], bareMachine());
+  assert.ok(
+    consoleTests.missing.some((m) => m.what.startsWith('Chromium')),
+    'each of the console’s browser test files needs Chromium',
+  );
   const here = plan(['test/browser.test.ts', 'test/clients.test.ts', 'test/readme-examples.test.ts']);
   assert.deepEqual(here.missing, [], 'this machine runs the whole suite');
 });
