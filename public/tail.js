@@ -292,6 +292,7 @@ export function renderTail(topic, { signIn }) {
         onOpen: ({ via }) => {
           if (connection !== mine) return;
           pause.disabled = false;
+          start.textContent = 'Restart';
           setStatus(`Live from ${startedFrom} via ${via}.`, 'live');
         },
         onRecord: (record) => {
@@ -305,6 +306,7 @@ export function renderTail(topic, { signIn }) {
           connection = null;
           pause.disabled = true;
           stop.disabled = true;
+          start.textContent = 'Start';
           setStatus('Stopped.', 'idle');
         },
       },
@@ -319,6 +321,7 @@ export function renderTail(topic, { signIn }) {
     closing.close();
     pause.disabled = true;
     stop.disabled = true;
+    start.textContent = 'Start';
     held = [];
     setStatus('Stopped.', 'idle');
   }
