@@ -6,7 +6,7 @@
 import type { AppServices } from './app.js';
 import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
-import { CompactedTopicTable, KafkaConnection, MetadataService, ProduceService, SubscriptionFactory, TopicAdmin, TopicCache } from './kafka/index.js';
+import { CompactedTopicTable, KafkaConnection, MetadataService, ProduceService, SubscriptionEngine, TopicAdmin, TopicCache } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { produceBatch } from './records/index.js';
@@ -18,6 +18,7 @@ export interface GatewayServices extends AppServices {
   readonly kafka: KafkaConnection;
   readonly auth: AuthService;
   readonly webSockets: WebSocketGateway;
+  readonly subscriptions: SubscriptionEngine;
   readonly topics: TopicCache;
   readonly produce: ProduceService;
   readonly schemas: SchemaRegistry;
@@ -36,16 +37,18 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
   });
   const topicAdmin = new TopicAdmin(kafka.admin, metadata, { readableWithinMs: config.metadata.timeoutMs });
   const auth = new AuthService(config.auth);
-  const subscriptions = new SubscriptionFactory(
-    kafka.kafka,
-    kafka.admin,
+  const partitionMaxBytes = Math.min(1024 * 1024, Math.max(64 * 1024, Math.floor(config.ws.maxBufferedBytes / 4)));
+  const subscriptions = new SubscriptionEngine(
+    config.kafka,
     {
       sessionTimeoutMs: config.ws.sessionTimeoutMs,
       heartbeatIntervalMs: Math.max(100, Math.floor(config.ws.sessionTimeoutMs / 10)),
-      maxWaitMs: config.ws.fetchMaxWaitMs,
-      maxBytesPerPartition: Math.min(1024 * 1024, Math.max(64 * 1024, Math.floor(config.ws.maxBufferedBytes / 4))),
+      fetchMaxWaitMs: config.ws.fetchMaxWaitMs,
+      partitionMaxBytes,
+      partitionCacheBytes: 4 * partitionMaxBytes,
+      autoCommitIntervalMs: config.ws.autoCommitIntervalMs,
     },
-    logger,
+    logger.child({ component: 'subscriptions' }),
   );
   const topics = new TopicCache(kafka.admin, config);
   const produce = new ProduceService(kafka, topics, config.produce, logger.child({ component: 'produce' }));
@@ -75,6 +78,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     kafka,
     auth,
     webSockets,
+    subscriptions,
     metadata,
     topicAdmin,
     topics,
@@ -102,6 +106,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     },
     async close() {
       await webSockets.close();
+      await subscriptions.close();
       // Records already accepted are sent and acknowledged before the producer goes.
       await produce.drain();
       await schemas.stop();

@@ -1,7 +1,16 @@
-import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, EachMessagePayload, Kafka } from 'kafkajs';
+/**
+ * A subscription: a set of positions, one per partition it holds, read
+ * from the process's shared partition streams. Without a group it holds
+ * every partition of its topics and keeps its positions in memory; with
+ * one it is a real member of that consumer group (membership only, see
+ * GroupMember), holds what the group assigns it, starts from the group's
+ * commits and commits through it.
+ */
+import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { fromKafkaError, isUnavailable } from './errors.js';
+import type { ConsumedRecord } from './consumed-record.js';
+import type { Generation, GroupMember, MemberEvents, TopicPartitions } from './group-member.js';
+import type { PartitionReader, PartitionStream } from './partition-stream.js';
 
 /** Where a subscription starts on partitions its group has no committed offset for. */
 export type StartPosition =
@@ -11,306 +20,393 @@ export type StartPosition =
   /** topic -> partition -> offset; partitions not listed start at latest. */
   | { readonly kind: 'offsets'; readonly offsets: Readonly<Record<string, Readonly<Record<string, string>>>> };
 
+export type AckMode = 'auto' | 'manual';
+
 export interface SubscriptionOptions {
   readonly topics: readonly string[];
-  /** A durable group to join; without one the subscription gets its own ephemeral group. */
+  /** A durable group to join; without one the subscription reads every partition on its own. */
   readonly group?: string;
   readonly from: StartPosition;
-  readonly clientId: string;
+  readonly ack: AckMode;
 }
 
-/** One record as it left Kafka, before any decoding. */
-export interface ConsumedRecord {
+/** One partition a subscription holds, as the socket side sees it. */
+export interface PartitionHandle {
   readonly topic: string;
   readonly partition: number;
-  readonly offset: string;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: Readonly<Record<string, Buffer | string | undefined>>;
-  /** Milliseconds since the epoch, as kafkajs gives it (a string). */
-  readonly timestamp: string;
-  /** Bytes this record holds in memory, for flow control. */
-  readonly size: number;
-}
-
-export interface TopicPartitions {
-  readonly topic: string;
-  readonly partitions: readonly number[];
+  /** False once a rebalance took the partition away: its queued records must not be sent. */
+  readonly held: boolean;
+  /** The record at `offset` has been written to the client's socket. */
+  written(offset: bigint): void;
 }
 
 export interface SubscriptionEvents {
-  /** Called for each record, in partition order; must not block (queue it and pause instead). */
-  onRecord(record: ConsumedRecord): void;
-  /** The partitions this member holds, after the first join and after every rebalance. */
+  /** Records of one partition, in order. Called only while the subscription wants records, at most one batch per partition at a time. */
+  onRecords(from: PartitionHandle, records: readonly ConsumedRecord[]): void;
+  /** What the subscription holds changed after a rebalance. */
   onAssignment(assignment: readonly TopicPartitions[]): void;
-  /** The subscription cannot go on: the broker refuses it, or new consumers kept failing. */
-  onFatal(error: Error): void;
+  /** The subscription cannot go on (its topic was deleted, the broker refused it). */
+  onFatal(error: GatewayError): void;
 }
 
-export interface ConsumerTuning {
-  readonly sessionTimeoutMs: number;
-  readonly heartbeatIntervalMs: number;
-  readonly maxWaitMs: number;
-  /** Upper bound of one fetch per partition: how far a subscription can overshoot its pause. */
-  readonly maxBytesPerPartition: number;
+/** What a subscription needs from the engine that made it. */
+export interface SubscriptionContext {
+  acquire(topic: string, partition: number): PartitionStream;
+  release(stream: PartitionStream, reader: PartitionReader): void;
+  partitionCount(topic: string): Promise<number>;
+  /** Per partition: the log start (-2n), end (-1n), or first offset at or after a time (-1n where none is). */
+  logOffsets(topic: string, partitions: readonly number[], timestamp: bigint): Promise<Map<number, bigint>>;
+  joinGroup(group: string, topics: readonly string[], events: MemberEvents): GroupMember;
+  /** The subscription has released everything. */
+  stopped(subscription: Subscription): void;
+  readonly autoCommitIntervalMs: number;
+  readonly logger: Logger;
 }
 
-/** Waits before each new consumer after a failure; the last one repeats. */
-const RESTART_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 15_000, 30_000];
-/** New consumers that may fail in a row, without joining the group in between, before the subscription gives up (about three minutes). */
-const MAX_RESTARTS = 12;
+const MAX_OFFSET = 2n ** 63n - 1n;
+const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 5000];
+const key = (topic: string, partition: number) => `${topic}:${partition}`;
 
-const positionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
-
-/**
- * One subscription's own Kafka consumer: a group member of a durable group
- * or of an ephemeral one made for it, with pause and resume for flow control,
- * explicit commits, and cleanup that leaves no ephemeral group behind.
- *
- * The subscription outlives its consumer: kafkajs gives up on some failures
- * a broker restart causes (no group coordinator while it moves), and then
- * a new consumer takes over. Every join after the first continues where
- * this subscription's delivery stopped, partition by partition, so nothing
- * is skipped (an ephemeral group has no commits to resume from) and
- * nothing delivered is delivered again.
- */
-export class KafkaSubscription {
-  readonly groupId: string;
-  readonly ephemeral: boolean;
-  #consumer: Consumer;
-  #assignment: TopicPartitions[] = [];
-  #paused = false;
-  #stopped = false;
-  #hasJoined = false;
-  #restarts = 0;
-  #restartTimer: NodeJS.Timeout | undefined;
-  /**
-   * Where to continue each partition held: after the last record delivered
-   * (`delivered`), or at the offset the start position put it.
-   */
-  readonly #positions = new Map<string, { topic: string; partition: number; offset: string; delivered: boolean }>();
-  #joined: Promise<readonly TopicPartitions[]>;
-  #resolveJoined!: (assignment: readonly TopicPartitions[]) => void;
-  #rejectJoined!: (error: Error) => void;
+class HeldPartition implements PartitionReader, PartitionHandle {
+  held = true;
+  waiting = false;
+  /** The highest offset written to the socket; -1n before the first. */
+  delivered = -1n;
+  /** The next offset the group has committed for this partition, as far as this subscription knows. */
+  committed: bigint;
+  /** Where this subscription began reading the partition: acks below it name records it never sent. */
+  readonly start: bigint;
 
   constructor(
-    private readonly kafka: Kafka,
-    private readonly admin: Admin,
-    private readonly options: SubscriptionOptions,
-    private readonly events: SubscriptionEvents,
-    private readonly tuning: ConsumerTuning,
-    private readonly logger: Logger,
+    readonly topic: string,
+    readonly partition: number,
+    readonly stream: PartitionStream,
+    public position: bigint,
+    private readonly owner: Subscription,
   ) {
-    this.ephemeral = options.group === undefined;
-    this.groupId = options.group ?? `gateway-ephemeral-${randomUUID()}`;
-    this.#joined = new Promise((res, rej) => {
-      this.#resolveJoined = res;
-      this.#rejectJoined = rej;
-    });
-    // Stopping before the join settles this with nobody waiting; that is not a failure.
-    this.#joined.catch(() => undefined);
-    this.#consumer = this.#createConsumer();
+    this.committed = position;
+    this.start = position;
   }
 
-  #createConsumer(): Consumer {
-    const { tuning } = this;
-    const consumer = this.kafka.consumer({
-      groupId: this.groupId,
-      sessionTimeout: tuning.sessionTimeoutMs,
-      rebalanceTimeout: tuning.sessionTimeoutMs,
-      heartbeatInterval: tuning.heartbeatIntervalMs,
-      maxWaitTimeInMs: tuning.maxWaitMs,
-      maxBytesPerPartition: tuning.maxBytesPerPartition,
-      allowAutoTopicCreation: false,
-    });
-    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-      if (consumer === this.#consumer) void this.#onJoin(payload.memberAssignment);
-    });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      // With restart set, kafkajs starts this same consumer again by itself.
-      if (!payload.restart && consumer === this.#consumer && !this.#stopped) this.#onCrash(payload.error);
-    });
-    return consumer;
+  deliver(records: readonly ConsumedRecord[], next: bigint): void {
+    this.waiting = false;
+    this.position = next;
+    this.owner.delivered(this, records);
   }
 
-  async #run(): Promise<void> {
-    await this.#consumer.connect();
-    // Where the group has no committed offset Kafka applies this reset; a
-    // timestamp or explicit offsets start at latest and are then sought,
-    // so nothing older is delivered first.
-    const fromBeginning = this.options.from.kind === 'earliest';
-    await this.#consumer.subscribe({ topics: [...this.options.topics], fromBeginning });
-    await this.#consumer.run({
-      autoCommit: false,
-      eachMessage: async (payload) => this.#deliver(payload),
-    });
+  fail(error: GatewayError): void {
+    this.owner.failed(this, error);
   }
 
-  /** A failure kafkajs will not retry: a new consumer, unless the broker refuses us or it keeps failing. */
-  #onCrash(cause: Error): void {
-    const error = fromKafkaError(cause);
-    if (!this.#hasJoined || !isUnavailable(cause) || this.#restarts >= MAX_RESTARTS) {
-      this.#rejectJoined(error);
-      this.events.onFatal(error);
-      return;
-    }
-    const delayMs = RESTART_DELAYS_MS[Math.min(this.#restarts, RESTART_DELAYS_MS.length - 1)]!;
-    this.#restarts += 1;
-    this.logger.warn({ err: cause, groupId: this.groupId, attempt: this.#restarts, delayMs }, 'subscription consumer failed; a new one takes over');
-    this.#restartTimer = setTimeout(() => void this.#restart(), delayMs);
-  }
-
-  async #restart(): Promise<void> {
-    if (this.#stopped) return;
-    const failed = this.#consumer;
-    this.#consumer = this.#createConsumer();
-    await failed.disconnect().catch(() => undefined);
-    // Stopped meanwhile: stop() has released the new consumer, which must not start now.
-    if (this.#stopped) return;
-    try {
-      await this.#run();
-    } catch (error) {
-      if (!this.#stopped) this.#onCrash(error as Error);
-    }
-  }
-
-  get assignment(): readonly TopicPartitions[] {
-    return this.#assignment;
-  }
-
-  /** Joins the group and starts fetching; resolves with the partitions held once the group has assigned them. */
-  async start(): Promise<readonly TopicPartitions[]> {
-    try {
-      await this.#run();
-    } catch (error) {
-      throw fromKafkaError(error);
-    }
-    return this.#joined;
-  }
-
-  #deliver({ topic, partition, message }: EachMessagePayload): void {
-    this.#positions.set(positionKey(topic, partition), { topic, partition, offset: message.offset, delivered: true });
-    const headers = message.headers ?? {};
-    let size = 64 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
-    for (const [name, value] of Object.entries(headers)) size += name.length + (Array.isArray(value) ? 0 : (value?.length ?? 0));
-    this.events.onRecord({
-      topic,
-      partition,
-      offset: message.offset,
-      key: message.key ?? null,
-      value: message.value ?? null,
-      headers: headers as Record<string, Buffer | string | undefined>,
-      timestamp: message.timestamp,
-      size,
-    });
-  }
-
-  async #onJoin(memberAssignment: Record<string, number[]>): Promise<void> {
-    this.#assignment = Object.entries(memberAssignment)
-      .map(([topic, partitions]) => ({ topic, partitions: [...partitions].sort((a, b) => a - b) }))
-      .filter((a) => a.partitions.length > 0);
-    const held = new Set(this.#assignment.flatMap(({ topic, partitions }) => partitions.map((p) => positionKey(topic, p))));
-    // A partition another member had meanwhile continues from the group's commit, not from where we left it.
-    for (const key of this.#positions.keys()) if (!held.has(key)) this.#positions.delete(key);
-    if (this.#hasJoined) {
-      for (const { topic, partition, offset, delivered } of this.#positions.values()) {
-        this.#consumer.seek({ topic, partition, offset: delivered ? (BigInt(offset) + 1n).toString() : offset });
-      }
-    } else {
-      try {
-        await this.#seekUncommitted();
-      } catch (error) {
-        this.logger.warn({ err: error, groupId: this.groupId }, 'could not apply the start position');
-      }
-    }
-    this.#hasJoined = true;
-    this.#restarts = 0;
-    if (this.#paused) this.pause();
-    this.events.onAssignment(this.#assignment);
-    this.#resolveJoined(this.#assignment);
-  }
-
-  /**
-   * Applies the start position where the group has committed nothing yet.
-   * `latest` is pinned to the end offsets as of the join, rather than left
-   * to the first fetch, so that every record produced after `subscribed`
-   * reaches the client.
-   */
-  async #seekUncommitted(): Promise<void> {
-    const from = this.options.from;
-    if (from.kind === 'earliest') return;
-    for (const { topic, partitions } of this.#assignment) {
-      const committed = this.ephemeral
-        ? []
-        : ((await this.admin.fetchOffsets({ groupId: this.groupId, topics: [topic] }))[0]?.partitions ?? []);
-      const uncommitted = partitions.filter((p) => (committed.find((c) => c.partition === p)?.offset ?? '-1') === '-1');
-      if (uncommitted.length === 0) continue;
-      const ends = await this.admin.fetchTopicOffsets(topic);
-      const atTime = from.kind === 'timestamp' ? await this.admin.fetchTopicOffsetsByTimestamp(topic, from.timestamp) : [];
-      for (const p of uncommitted) {
-        const end = ends.find((o) => o.partition === p)?.high;
-        const offset =
-          from.kind === 'timestamp'
-            ? atTime.find((o) => o.partition === p)?.offset
-            : from.kind === 'offsets'
-              ? (from.offsets[topic]?.[String(p)] ?? end)
-              : end;
-        if (offset === undefined) continue;
-        this.#consumer.seek({ topic, partition: p, offset });
-        this.#positions.set(positionKey(topic, p), { topic, partition: p, offset, delivered: false });
-      }
-    }
-  }
-
-  /** Stops fetching every partition held (records already fetched still arrive). */
-  pause(): void {
-    this.#paused = true;
-    if (this.#assignment.length > 0) this.#consumer.pause(this.options.topics.map((topic) => ({ topic })));
-  }
-
-  resume(): void {
-    this.#paused = false;
-    this.#consumer.resume(this.options.topics.map((topic) => ({ topic })));
-  }
-
-  get paused(): boolean {
-    return this.#paused;
-  }
-
-  /** Commits `offset + 1` for the partition: the next record the group will read. */
-  async commit(topic: string, partition: number, offset: string): Promise<void> {
-    try {
-      await this.#consumer.commitOffsets([{ topic, partition, offset: (BigInt(offset) + 1n).toString() }]);
-    } catch (error) {
-      throw fromKafkaError(error, { topic });
-    }
-  }
-
-  /** Leaves the group; an ephemeral group is then deleted from the broker. */
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    clearTimeout(this.#restartTimer);
-    this.#rejectJoined(new Error('subscription stopped before it joined'));
-    await this.#consumer.disconnect().catch((error: unknown) => this.logger.warn({ err: error, groupId: this.groupId }, 'consumer disconnect failed'));
-    if (this.ephemeral) {
-      await this.admin.deleteGroups([this.groupId]).catch((error: unknown) => {
-        this.logger.warn({ err: error, groupId: this.groupId }, 'could not delete the ephemeral group');
-      });
-    }
+  written(offset: bigint): void {
+    if (offset > this.delivered) this.delivered = offset;
   }
 }
 
-/** Makes subscriptions on the process's Kafka client. */
-export class SubscriptionFactory {
+export class Subscription {
+  readonly #held = new Map<string, HeldPartition>();
+  /** Partitions this subscription held at some point, to tell "taken by a rebalance" (409) from "never yours" (400). */
+  readonly #everHeld = new Set<string>();
+  #wanting = false;
+  #stopped = false;
+  #member: GroupMember | undefined;
+  #generation: Generation | undefined;
+  /** Joins are applied one after another: each needs the group's commits first. */
+  #joins: Promise<void> = Promise.resolve();
+  #firstJoin?: { resolve(): void; reject(error: unknown): void };
+  #commitTimer: NodeJS.Timeout | undefined;
+  #committing: Promise<void> | undefined;
+
   constructor(
-    private readonly kafka: Kafka,
-    private readonly admin: Admin,
-    private readonly tuning: ConsumerTuning,
-    private readonly logger: Logger,
+    readonly options: SubscriptionOptions,
+    private readonly events: SubscriptionEvents,
+    private readonly context: SubscriptionContext,
   ) {}
 
-  create(options: SubscriptionOptions, events: SubscriptionEvents): KafkaSubscription {
-    return new KafkaSubscription(this.kafka, this.admin, options, events, this.tuning, this.logger);
+  get group(): string | undefined {
+    return this.options.group;
+  }
+
+  get assignment(): TopicPartitions[] {
+    const byTopic = new Map<string, number[]>();
+    for (const held of this.#held.values()) {
+      const list = byTopic.get(held.topic) ?? [];
+      list.push(held.partition);
+      byTopic.set(held.topic, list);
+    }
+    return this.options.topics.flatMap((topic) => {
+      const partitions = byTopic.get(topic);
+      return partitions ? [{ topic, partitions: partitions.sort((a, b) => a - b) }] : [];
+    });
+  }
+
+  /** Positions of every partition held, for lag reporting. */
+  positions(): Array<{ topic: string; partition: number; position: bigint; stream: PartitionStream }> {
+    return [...this.#held.values()].map(({ topic, partition, position, stream }) => ({ topic, partition, position, stream }));
+  }
+
+  /** Joins the group (if any) and places each partition held; resolves with what it holds. */
+  async start(): Promise<readonly TopicPartitions[]> {
+    const { group, topics, from } = this.options;
+    checkStartOffsets(from, topics);
+    if (group === undefined) {
+      const partitions: TopicPartitions[] = [];
+      for (const topic of topics) {
+        const count = await this.context.partitionCount(topic);
+        partitions.push({ topic, partitions: Array.from({ length: count }, (_, p) => p) });
+      }
+      const positions = await this.#startPositions(partitions, new Map());
+      this.#ensureRunning();
+      for (const [k, position] of positions) this.#hold(k, position);
+      return this.assignment;
+    }
+    const first = new Promise<void>((resolve, reject) => (this.#firstJoin = { resolve, reject }));
+    // Rejected by stop() too, possibly while join() is still the one awaited.
+    first.catch(() => undefined);
+    this.#member = this.context.joinGroup(group, topics, {
+      onJoin: (generation) => {
+        this.#joins = this.#joins.then(() => this.#applyJoin(generation));
+      },
+      onRebalance: () => void this.#commitDelivered(),
+    });
+    try {
+      await this.#member.join();
+      await first;
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+    this.#ensureRunning();
+    if (this.options.ack === 'auto') {
+      this.#commitTimer = setInterval(() => void this.#commitDelivered(), this.context.autoCommitIntervalMs);
+    }
+    return this.assignment;
+  }
+
+  #ensureRunning(): void {
+    if (this.#stopped) throw new GatewayError('GW_ERR_SHUTTING_DOWN', 'The subscription ended before it started.');
+  }
+
+  /** Applies one generation's assignment: drops what was taken, places what is new at the group's commits. */
+  async #applyJoin(generation: Generation): Promise<void> {
+    const previous = this.#generation;
+    this.#generation = generation;
+    const assigned = new Set(generation.assignment.flatMap(({ topic, partitions }) => partitions.map((p) => key(topic, p))));
+    // A new member id means another member may have read these partitions since: start again from the commits.
+    const keepPositions = previous !== undefined && previous.memberId === generation.memberId;
+    for (const [k, held] of this.#held) if (!assigned.has(k) || !keepPositions) this.#let(k, held);
+    const added = generation.assignment
+      .map(({ topic, partitions }) => ({ topic, partitions: partitions.filter((p) => !this.#held.has(key(topic, p))) }))
+      .filter(({ partitions }) => partitions.length > 0);
+    for (let attempt = 0; added.length > 0; attempt++) {
+      if (this.#stopped || this.#generation !== generation) return;
+      try {
+        const committed = await this.#member!.committed(added);
+        const positions = await this.#startPositions(added, committed);
+        if (this.#stopped || this.#generation !== generation) return;
+        for (const [k, position] of positions) this.#hold(k, position);
+        break;
+      } catch (error) {
+        if (this.#firstJoin) {
+          this.#firstJoin.reject(error);
+          this.#firstJoin = undefined;
+          return;
+        }
+        const delay = RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]!;
+        this.context.logger.warn({ err: error, group: this.options.group, delayMs: delay }, 'cannot place the partitions a rebalance assigned yet; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    if (this.#firstJoin) {
+      this.#firstJoin.resolve();
+      this.#firstJoin = undefined;
+    } else if (!this.#stopped) {
+      this.events.onAssignment(this.assignment);
+    }
+  }
+
+  /** Start offsets for partitions: the group's commit where there is one, else where `from` says. */
+  async #startPositions(partitions: readonly TopicPartitions[], committed: ReadonlyMap<string, bigint>): Promise<Map<string, bigint>> {
+    const positions = new Map<string, bigint>();
+    for (const { topic, partitions: list } of partitions) {
+      const open: number[] = [];
+      for (const p of list) {
+        const offset = committed.get(key(topic, p)) ?? -1n;
+        if (offset >= 0n) positions.set(key(topic, p), offset);
+        else open.push(p);
+      }
+      if (open.length === 0) continue;
+      for (const [p, offset] of await this.#fromPositions(topic, open)) positions.set(key(topic, p), offset);
+    }
+    return positions;
+  }
+
+  /** Where `from` puts each of a topic's partitions. */
+  async #fromPositions(topic: string, partitions: readonly number[]): Promise<Map<number, bigint>> {
+    const { from } = this.options;
+    const { logOffsets } = this.context;
+    switch (from.kind) {
+      case 'earliest':
+        return logOffsets(topic, partitions, -2n);
+      case 'latest':
+        return logOffsets(topic, partitions, -1n);
+      case 'timestamp': {
+        const [atTime, ends] = await Promise.all([logOffsets(topic, partitions, BigInt(from.timestamp)), logOffsets(topic, partitions, -1n)]);
+        // No record at or after the time yet: start at the end, where the next one will be.
+        return new Map(partitions.map((p) => [p, (atTime.get(p) ?? -1n) >= 0n ? atTime.get(p)! : ends.get(p)!]));
+      }
+      case 'offsets': {
+        const asked = from.offsets[topic] ?? {};
+        const [starts, ends] = await Promise.all([logOffsets(topic, partitions, -2n), logOffsets(topic, partitions, -1n)]);
+        return new Map(
+          partitions.map((p) => {
+            const text = asked[String(p)];
+            const start = starts.get(p)!;
+            const end = ends.get(p)!;
+            if (text === undefined) return [p, end];
+            const offset = BigInt(text);
+            if (offset < start || offset > end) {
+              throw new GatewayError('GW_ERR_VALIDATION', `Offset ${text} is outside ${topic}/${p}, which holds offsets ${start} to ${end - 1n} (the next record gets ${end}).`, {
+                errors: [{ pointer: `/from/${topic}/${p}`, message: `must be between ${start} and ${end}` }],
+              });
+            }
+            return [p, offset];
+          }),
+        );
+      }
+    }
+  }
+
+  #hold(k: string, position: bigint): void {
+    const [topic, partition] = splitKey(k);
+    const stream = this.context.acquire(topic, partition);
+    const held = new HeldPartition(topic, partition, stream, position, this);
+    this.#held.set(k, held);
+    this.#everHeld.add(k);
+    stream.attach(held);
+    if (this.#wanting) this.#want(held);
+  }
+
+  #let(k: string, held: HeldPartition): void {
+    held.held = false;
+    held.waiting = false;
+    this.#held.delete(k);
+    this.context.release(held.stream, held);
+  }
+
+  #want(held: HeldPartition): void {
+    if (held.waiting || !held.held) return;
+    held.waiting = true;
+    held.stream.want(held);
+  }
+
+  /** The socket side can take records (true) or must wait (false). */
+  setDemand(wanting: boolean): void {
+    if (wanting === this.#wanting || this.#stopped) return;
+    this.#wanting = wanting;
+    for (const held of this.#held.values()) {
+      if (wanting) this.#want(held);
+      else if (held.waiting) {
+        held.waiting = false;
+        held.stream.unwant(held);
+      }
+    }
+  }
+
+  get wanting(): boolean {
+    return this.#wanting;
+  }
+
+  /** @internal from HeldPartition */
+  delivered(held: HeldPartition, records: readonly ConsumedRecord[]): void {
+    if (this.#stopped || !held.held) return;
+    if (records.length > 0) this.events.onRecords(held, records);
+    if (this.#wanting) this.#want(held);
+  }
+
+  /** @internal from HeldPartition */
+  failed(held: HeldPartition, error: GatewayError): void {
+    if (this.#stopped || !held.held) return;
+    this.events.onFatal(error);
+  }
+
+  /**
+   * Commits `offset + 1` for a partition this subscription holds, after
+   * checking that it holds the partition and has written that record to
+   * the client. Throws a GatewayError saying what is wrong otherwise.
+   */
+  async ack(topic: string, partition: number, offsetText: string): Promise<void> {
+    const offset = BigInt(offsetText);
+    if (offset > MAX_OFFSET) throw new GatewayError('GW_ERR_VALIDATION', `Offset ${offsetText} is beyond the largest Kafka offset (2^63 - 1).`, { errors: [{ pointer: '/offset', message: 'must be below 2^63' }] });
+    if (!this.options.topics.includes(topic)) {
+      throw new GatewayError('GW_ERR_VALIDATION', `This subscription does not read topic ${JSON.stringify(topic)}.`, { errors: [{ pointer: '/topic', message: 'is not a topic of this subscription' }] });
+    }
+    const k = key(topic, partition);
+    const held = this.#held.get(k);
+    if (!held) {
+      if (this.#everHeld.has(k)) throw new GatewayError('GW_ERR_CONFLICT', `Partition ${topic}/${partition} was assigned to another member of group ${JSON.stringify(this.options.group)} by a rebalance; its records will be delivered again there.`);
+      throw new GatewayError('GW_ERR_VALIDATION', `This subscription does not hold partition ${partition} of ${JSON.stringify(topic)}.`, { errors: [{ pointer: '/partition', message: 'is not held by this subscription' }] });
+    }
+    if (offset > held.delivered || offset < held.start) {
+      const sent = held.delivered < held.start ? 'none yet' : `${held.start} to ${held.delivered}`;
+      throw new GatewayError('GW_ERR_VALIDATION', `Offset ${offsetText} of ${topic}/${partition} was not delivered on this subscription (delivered: ${sent}).`, {
+        errors: [{ pointer: '/offset', message: 'was not delivered on this subscription' }],
+      });
+    }
+    if (!this.#member) return; // nothing to keep: a subscription without a group remembers nothing past its socket
+    await this.#member.commit([{ topic, partition, next: offset + 1n }]);
+    if (offset + 1n > held.committed) held.committed = offset + 1n;
+  }
+
+  /** auto mode: commits what was written since the last commit, for every partition still held. */
+  #commitDelivered(): Promise<void> {
+    if (!this.#member || this.options.ack !== 'auto') return Promise.resolve();
+    this.#committing ??= (async () => {
+      try {
+        const due = [...this.#held.values()].filter((h) => h.delivered >= h.start && h.delivered + 1n > h.committed);
+        if (due.length === 0) return;
+        const offsets = due.map((h) => ({ topic: h.topic, partition: h.partition, next: h.delivered + 1n }));
+        await this.#member!.commit(offsets);
+        due.forEach((h, i) => (h.committed = offsets[i]!.next > h.committed ? offsets[i]!.next : h.committed));
+      } catch (error) {
+        this.context.logger.warn({ err: error, group: this.options.group }, 'auto commit failed; it is tried again, and records not committed may be delivered again');
+      } finally {
+        this.#committing = undefined;
+      }
+    })();
+    return this.#committing;
+  }
+
+  /** Commits what auto mode wrote, releases every partition and leaves the group. Never rejects. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    clearInterval(this.#commitTimer);
+    if (this.#member && this.options.ack === 'auto') {
+      await this.#committing;
+      await this.#commitDelivered();
+    }
+    this.#stopped = true;
+    for (const [k, held] of this.#held) this.#let(k, held);
+    this.#firstJoin?.reject(new GatewayError('GW_ERR_SHUTTING_DOWN', 'The subscription ended while joining its group.'));
+    this.#firstJoin = undefined;
+    await this.#member?.leave();
+    this.context.stopped(this);
+  }
+}
+
+function splitKey(k: string): [string, number] {
+  const at = k.lastIndexOf(':');
+  return [k.slice(0, at), Number(k.slice(at + 1))];
+}
+
+/** Explicit start offsets may only name topics the subscription reads. */
+function checkStartOffsets(from: StartPosition, topics: readonly string[]): void {
+  if (from.kind !== 'offsets') return;
+  for (const topic of Object.keys(from.offsets)) {
+    if (!topics.includes(topic)) {
+      throw new GatewayError('GW_ERR_VALIDATION', `"from" names topic ${JSON.stringify(topic)}, which the subscription does not read.`, {
+        errors: [{ pointer: `/from/${topic}`, message: 'is not one of the subscription\'s topics' }],
+      });
+    }
   }
 }

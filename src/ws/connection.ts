@@ -3,9 +3,9 @@ import type { WebSocket } from 'ws';
 import type { AuthService, Principal } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { GatewayError, toErrorFrame, toGatewayError } from '../errors.js';
-import type { ConsumedRecord, KafkaSubscription, StartPosition, SubscriptionFactory, TopicPartitions } from '../kafka/index.js';
+import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
 import type { Logger } from '../logger.js';
-import { recordBody } from './encoding.js';
+import { encodedBody, framePrefix, multiplexedFrame } from './encoding.js';
 import { frameId, parseFrame, type AckMode, type Fallback, type SubscribeFrame } from './protocol.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
@@ -13,10 +13,9 @@ export type ProduceRecords = (topic: string, records: readonly unknown[], format
 
 export interface ConnectionDeps {
   readonly config: Config['ws'];
-  readonly clientId: string;
   readonly logger: Logger;
   readonly auth: AuthService;
-  readonly subscriptions: SubscriptionFactory;
+  readonly subscriptions: SubscriptionEngine;
   /** Throws a 404 GatewayError for a topic that does not exist. */
   readonly requireTopic: (topic: string) => Promise<void>;
   readonly produce?: ProduceRecords;
@@ -32,18 +31,28 @@ export interface SingleTopic {
   readonly fallback: Fallback;
 }
 
-interface Subscription {
+/** Records of one partition handed over by the engine, sent one by one. */
+interface QueuedBatch {
+  readonly from: PartitionHandle;
+  readonly records: readonly ConsumedRecord[];
+  next: number;
+  bytes: number;
+}
+
+interface SocketSubscription {
   readonly id: string;
-  readonly kafka: KafkaSubscription;
-  readonly ack: AckMode;
+  readonly kafka: Subscription;
   readonly fallback: Fallback;
+  /** The frame start naming this subscription, made once. */
+  readonly prefix: Buffer;
+  /** Whether writes must be confirmed before a record counts as delivered (auto commits of a durable group). */
+  readonly confirmWrites: boolean;
   /** Records the client has granted; undefined when it does not use credit. */
   credit: number | undefined;
-  readonly queue: ConsumedRecord[];
-  queuedBytes: number;
-  /** auto mode: highest written offset per "topic:partition", not yet committed. */
-  readonly written: Map<string, { topic: string; partition: number; offset: string }>;
-  subscribed: boolean;
+  readonly queue: QueuedBatch[];
+  queuedRecords: number;
+  /** Set once `subscribed` went out; records flow only after it. */
+  active: boolean;
 }
 
 /** Close codes the gateway uses, documented in docs/websocket.md. */
@@ -55,13 +64,13 @@ export const CLOSE = { goingAway: 1001, tooBig: 1009, tokenExpired: 4401 } as co
  * leaves nothing behind in the gateway or the broker.
  */
 export class Connection {
-  readonly #subs = new Map<string, Subscription>();
+  readonly #subs = new Map<string, SocketSubscription>();
   #alive = true;
   #congested = false;
   #closing?: Promise<void>;
-  #commitTimer: NodeJS.Timeout;
   #expiryTimer?: NodeJS.Timeout;
   #corked = false;
+  #queuedBytes = 0;
   /** The most bytes this connection ever held unsent, for tests and metrics. */
   peakBufferedBytes = 0;
 
@@ -79,7 +88,6 @@ export class Connection {
     });
     socket.on('close', () => void this.close());
     socket.on('error', (error) => deps.logger.debug({ err: error }, 'websocket error'));
-    this.#commitTimer = setInterval(() => void this.#commitWritten(), deps.config.autoCommitIntervalMs);
     if (principal.expiresAt !== undefined) {
       // A credential that expires ends the session it opened.
       const remaining = Math.max(0, principal.expiresAt - Date.now());
@@ -94,10 +102,9 @@ export class Connection {
     return this.#subs.size;
   }
 
+  /** Records queued for this socket and not yet written to it, in bytes. */
   get queuedBytes(): number {
-    let bytes = 0;
-    for (const sub of this.#subs.values()) bytes += sub.queuedBytes;
-    return bytes;
+    return this.#queuedBytes;
   }
 
   /** Keepalive: true if the peer answered the last ping; then sends the next one. */
@@ -110,24 +117,22 @@ export class Connection {
 
   #send(frame: unknown, onWritten?: () => void): void {
     if (this.socket.readyState !== this.socket.OPEN) return;
-    if (!this.#corked) {
-      // Records of one fetch arrive in one turn of the event loop; without
-      // this each frame is its own write system call, which was the largest
-      // single cost of fan-out in the CPU profile.
-      this.#corked = true;
-      this.transport.cork();
-      setImmediate(() => {
-        this.#corked = false;
-        this.transport.uncork();
-      });
-    }
-    this.socket.send(JSON.stringify(frame), (error) => {
-      if (error) return;
-      onWritten?.();
-      if (this.#congested && this.socket.bufferedAmount <= this.deps.config.maxBufferedBytes / 2) {
-        this.#congested = false;
-        this.#pump();
-      }
+    this.#cork();
+    this.socket.send(Buffer.isBuffer(frame) ? frame : JSON.stringify(frame), { binary: false }, onWritten && ((error) => error || onWritten()));
+  }
+
+  /**
+   * Records of one fetch arrive in one turn of the event loop; without
+   * corking each frame is its own write system call, which was the
+   * largest single cost of fan-out in the CPU profile.
+   */
+  #cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.transport.cork();
+    setImmediate(() => {
+      this.#corked = false;
+      this.transport.uncork();
     });
   }
 
@@ -165,14 +170,13 @@ export class Connection {
         case 'credit': {
           const sub = this.#subscription(frame.sub);
           sub.credit = (sub.credit ?? 0) + frame.n;
-          this.#pump();
+          this.#pump(sub);
           return;
         }
         case 'ack': {
           const sub = this.#subscription(frame.sub);
-          if (sub.ack !== 'manual') throw new GatewayError('GW_ERR_BAD_REQUEST', `Subscription ${frame.sub} acknowledges automatically; ack is for ack: "manual".`);
-          if (sub.kafka.ephemeral) return; // an ephemeral group is deleted at the end: nothing to keep
-          await sub.kafka.commit(frame.topic, frame.partition, frame.offset);
+          if (sub.kafka.options.ack !== 'manual') throw new GatewayError('GW_ERR_BAD_REQUEST', `Subscription ${frame.sub} acknowledges automatically; ack is for ack: "manual".`);
+          await sub.kafka.ack(frame.topic, frame.partition, frame.offset);
           return;
         }
         case 'produce': {
@@ -189,15 +193,19 @@ export class Connection {
     }
   }
 
-  #subscription(subId: string): Subscription {
+  #subscription(subId: string): SocketSubscription {
     const sub = this.#subs.get(subId);
-    if (!sub) throw new GatewayError('GW_ERR_NOT_FOUND', `No subscription ${JSON.stringify(subId)} on this connection.`);
+    if (!sub?.active) throw new GatewayError('GW_ERR_NOT_FOUND', `No subscription ${JSON.stringify(subId)} on this connection.`);
     return sub;
   }
 
   async #subscribe(frame: SubscribeFrame, from: StartPosition, fallback: Fallback): Promise<void> {
     const { id, topics } = frame;
+    let sub: SocketSubscription | undefined;
     try {
+      // Everything up to the reservation below runs without an await, so
+      // frames sent back to back cannot slip past the limit or the id check.
+      if (this.#closing) return;
       if (this.#subs.has(id)) throw new GatewayError('GW_ERR_CONFLICT', `A subscription with id ${JSON.stringify(id)} is already open on this connection.`);
       if (this.#subs.size >= this.deps.config.maxSubscriptionsPerConnection) {
         throw new GatewayError('GW_ERR_TOO_MANY_REQUESTS', `At most ${this.deps.config.maxSubscriptionsPerConnection} subscriptions per connection.`, {
@@ -206,24 +214,17 @@ export class Connection {
       }
       for (const topic of topics) this.deps.auth.authorize(this.principal, 'consume', topic);
       this.deps.auth.checkRate(this.principal);
-      for (const topic of topics) await this.deps.requireTopic(topic);
-      if (this.#closing) return;
-      let sub: Subscription | undefined = undefined;
+      const ack: AckMode = frame.ack ?? 'auto';
       const kafka = this.deps.subscriptions.create(
-        { topics, group: frame.group, from, clientId: this.deps.clientId },
+        { topics, group: frame.group, from, ack },
         {
-          onRecord: (record) => {
-            if (!sub) return;
-            sub.queue.push(record);
-            sub.queuedBytes += record.size;
-            this.#pump();
-          },
+          onRecords: (handle, records) => this.#enqueue(sub!, handle, records),
           onAssignment: (assignment) => {
-            if (sub?.subscribed && !this.single) this.#send({ op: 'assigned', sub: id, partitions: assignment });
+            if (!this.single) this.#send({ op: 'assigned', sub: id, partitions: assignment satisfies readonly TopicPartitions[] });
           },
           onFatal: (error) => {
+            if (this.#subs.get(id) !== sub) return;
             this.#sendError(error, id);
-            // Already gone if the client unsubscribed meanwhile; nothing else can fail here.
             void this.#unsubscribe(id).catch(() => undefined);
           },
         },
@@ -231,86 +232,122 @@ export class Connection {
       sub = {
         id,
         kafka,
-        ack: frame.ack ?? 'auto',
         fallback,
+        prefix: framePrefix(id),
+        confirmWrites: frame.group !== undefined && ack === 'auto',
         credit: frame.credit,
         queue: [],
-        queuedBytes: 0,
-        written: new Map(),
-        subscribed: false,
+        queuedRecords: 0,
+        active: false,
       };
       this.#subs.set(id, sub);
+      for (const topic of topics) await this.deps.requireTopic(topic);
       const assignment = await kafka.start();
-      if (this.#subs.get(id) !== sub) return; // unsubscribed while joining
-      sub.subscribed = true;
-      if (!this.single) this.#send({ op: 'subscribed', id, group: kafka.groupId, ephemeral: kafka.ephemeral, partitions: assignment satisfies readonly TopicPartitions[] });
-      this.#pump();
+      if (this.#subs.get(id) !== sub) return; // unsubscribed or closed while starting
+      sub.active = true;
+      if (!this.single) this.#send({ op: 'subscribed', id, group: frame.group ?? null, ephemeral: frame.group === undefined, partitions: assignment });
+      this.#pump(sub);
     } catch (error) {
-      const sub = this.#subs.get(id);
-      if (sub && !sub.subscribed) {
+      if (sub && this.#subs.get(id) === sub) {
         this.#subs.delete(id);
+        this.#dropQueue(sub);
         await sub.kafka.stop();
+      } else if (sub) {
+        return; // already released by unsubscribe or close; the error is its ending
       }
       this.#sendError(error, id);
     }
   }
 
+  #enqueue(sub: SocketSubscription, from: PartitionHandle, records: readonly ConsumedRecord[]): void {
+    let bytes = 0;
+    for (const record of records) bytes += record.size;
+    sub.queue.push({ from, records, next: 0, bytes });
+    sub.queuedRecords += records.length;
+    this.#queuedBytes += bytes;
+    this.#pump(sub);
+  }
+
   /**
    * Sends queued records while the client has credit and the socket keeps
-   * up; pauses a subscription's partitions when it must wait, and resumes
-   * them once there is room again. Memory per connection stays near
-   * WS_MAX_BUFFERED plus at most one fetch per partition in flight.
+   * up, then tells the subscription whether it may take more. A
+   * subscription is handed records only while it wants them, one batch per
+   * partition at a time, so a connection holds at most WS_MAX_BUFFERED
+   * unsent bytes plus one fetch batch per partition it reads.
    */
-  #pump(): void {
-    const limit = this.deps.config.maxBufferedBytes;
-    for (const sub of this.#subs.values()) {
-      if (!sub.subscribed) continue;
-      while (sub.queue.length > 0 && (sub.credit === undefined || sub.credit > 0) && !this.#congested) {
-        const record = sub.queue.shift()!;
-        sub.queuedBytes -= record.size;
-        if (sub.credit !== undefined) sub.credit -= 1;
-        const body = recordBody(record, sub.fallback);
-        this.#send(this.single ? body : { op: 'record', sub: sub.id, ...body }, () => this.#written(sub, record));
-        if (this.socket.bufferedAmount + this.queuedBytes > limit) this.#congested = true;
-      }
-      this.peakBufferedBytes = Math.max(this.peakBufferedBytes, this.socket.bufferedAmount + this.queuedBytes);
-      const mustWait = this.#congested || sub.credit === 0 || sub.queuedBytes > limit / 2;
-      if (mustWait && !sub.kafka.paused) sub.kafka.pause();
-      else if (!mustWait && sub.kafka.paused) sub.kafka.resume();
-    }
-  }
-
-  #written(sub: Subscription, record: ConsumedRecord): void {
-    if (sub.ack !== 'auto' || sub.kafka.ephemeral) return;
-    sub.written.set(`${record.topic}:${record.partition}`, { topic: record.topic, partition: record.partition, offset: record.offset });
-  }
-
-  /** auto mode: commits what was written since the last commit, per partition. */
-  async #commitWritten(only?: Subscription): Promise<void> {
+  #pump(only?: SocketSubscription): void {
     for (const sub of only ? [only] : this.#subs.values()) {
-      if (sub.written.size === 0) continue;
-      const batch = [...sub.written.values()];
-      sub.written.clear();
-      for (const { topic, partition, offset } of batch) {
-        await sub.kafka.commit(topic, partition, offset).catch((error: unknown) => {
-          this.deps.logger.warn({ err: error, group: sub.kafka.groupId }, 'auto commit failed; the records will be delivered again');
-        });
-      }
+      if (!sub.active) continue;
+      this.#sendQueued(sub);
+      sub.kafka.setDemand(this.#wants(sub));
     }
+    this.peakBufferedBytes = Math.max(this.peakBufferedBytes, this.socket.bufferedAmount + this.#queuedBytes);
+  }
+
+  #sendQueued(sub: SocketSubscription): void {
+    const limit = this.deps.config.maxBufferedBytes;
+    while (sub.queue.length > 0 && (sub.credit === undefined || sub.credit > 0) && !this.#congested) {
+      const batch = sub.queue[0]!;
+      if (!batch.from.held) {
+        // A rebalance took the partition: its new owner delivers these records.
+        sub.queue.shift();
+        sub.queuedRecords -= batch.records.length - batch.next;
+        this.#queuedBytes -= batch.bytes;
+        continue;
+      }
+      const record = batch.records[batch.next]!;
+      batch.next += 1;
+      batch.bytes -= record.size;
+      if (batch.next === batch.records.length) sub.queue.shift();
+      sub.queuedRecords -= 1;
+      this.#queuedBytes -= record.size;
+      if (sub.credit !== undefined) sub.credit -= 1;
+      const body = encodedBody(record, sub.fallback);
+      const frame = this.single ? body : multiplexedFrame(sub.prefix, body);
+      const congested = this.socket.bufferedAmount + frame.length > limit;
+      if (!sub.confirmWrites) batch.from.written(record.offset);
+      // The frame that fills the socket reports when it has been written: everything before it has too, so sending can go on.
+      const onWritten =
+        sub.confirmWrites || congested
+          ? () => {
+              if (sub.confirmWrites) batch.from.written(record.offset);
+              if (congested) this.#drained();
+            }
+          : undefined;
+      this.#send(frame, onWritten);
+      if (congested) this.#congested = true;
+    }
+  }
+
+  #drained(): void {
+    if (!this.#congested || this.socket.bufferedAmount > this.deps.config.maxBufferedBytes / 2) return;
+    this.#congested = false;
+    this.#pump();
+  }
+
+  #wants(sub: SocketSubscription): boolean {
+    if (this.#congested || this.#closing) return false;
+    if (sub.credit !== undefined && sub.queuedRecords >= sub.credit) return false;
+    return this.socket.bufferedAmount + this.#queuedBytes < this.deps.config.maxBufferedBytes;
+  }
+
+  #dropQueue(sub: SocketSubscription): void {
+    for (const batch of sub.queue) this.#queuedBytes -= batch.bytes;
+    sub.queue.length = 0;
+    sub.queuedRecords = 0;
   }
 
   async #unsubscribe(id: string): Promise<void> {
     const sub = this.#subs.get(id);
     if (!sub) throw new GatewayError('GW_ERR_NOT_FOUND', `No subscription ${JSON.stringify(id)} on this connection.`);
     this.#subs.delete(id);
-    await this.#commitWritten(sub);
+    this.#dropQueue(sub);
     await sub.kafka.stop();
   }
 
   /** Closes the socket (with `code` if still open), commits what auto mode wrote, leaves every group. */
   close(code?: number, reason?: string): Promise<void> {
     this.#closing ??= (async () => {
-      clearInterval(this.#commitTimer);
       clearTimeout(this.#expiryTimer);
       if (code !== undefined && this.socket.readyState === this.socket.OPEN) this.socket.close(code, reason);
       await Promise.allSettled([...this.#subs.keys()].map((id) => this.#unsubscribe(id)));

@@ -26,10 +26,10 @@ function asText(bytes: Buffer): string | undefined {
  * subscription asked. Bytes that are not UTF-8 always go as base64, so no
  * record is ever dropped for its content.
  */
-export function encodeBytes(bytes: Buffer | null, fallback: Fallback): Encoded {
+export function encodeBytes(bytes: Buffer | null, fallback: Fallback, parseJson = true): Encoded {
   if (bytes === null) return { data: null, encoding: null };
   const text = asText(bytes);
-  if (text !== undefined && text.length > 0) {
+  if (parseJson && text !== undefined && text.length > 0) {
     try {
       return { data: JSON.parse(text) as unknown, encoding: 'json' };
     } catch {
@@ -42,14 +42,14 @@ export function encodeBytes(bytes: Buffer | null, fallback: Fallback): Encoded {
 }
 
 /** The record frame's body (without op and sub): what both endpoints send. */
-export function recordBody(record: ConsumedRecord, fallback: Fallback): Record<string, unknown> {
-  const key = encodeBytes(record.key, fallback);
-  const value = encodeBytes(record.value, fallback);
+export function recordBody(record: ConsumedRecord, fallback: Fallback, parseJson = true): Record<string, unknown> {
+  const key = encodeBytes(record.key, fallback, parseJson);
+  const value = encodeBytes(record.value, fallback, parseJson);
+  // A name that repeats keeps its last value here; the frame's object form has room for one.
   const headers: Record<string, string> = {};
   let binaryHeaders = false;
-  for (const [name, raw] of Object.entries(record.headers)) {
-    if (raw === undefined) continue;
-    const bytes = typeof raw === 'string' ? Buffer.from(raw) : raw;
+  for (const [name, bytes] of record.headers) {
+    if (bytes === null) continue;
     const text = asText(bytes);
     if (text === undefined) binaryHeaders = true;
     headers[name] = text ?? bytes.toString('base64');
@@ -57,8 +57,8 @@ export function recordBody(record: ConsumedRecord, fallback: Fallback): Record<s
   return {
     topic: record.topic,
     partition: record.partition,
-    offset: record.offset,
-    timestamp: Number(record.timestamp),
+    offset: String(record.offset),
+    timestamp: record.timestamp,
     key: key.data,
     keyEncoding: key.encoding,
     value: value.data,
@@ -66,6 +66,40 @@ export function recordBody(record: ConsumedRecord, fallback: Fallback): Record<s
     headers,
     ...notes([key.note && `key ${key.note}`, value.note && `value ${value.note}`, binaryHeaders && 'headers that are not UTF-8 are sent as base64']),
   };
+}
+
+/**
+ * The body as JSON bytes, made once per record and format however many
+ * sockets it goes to; the records are shared by every subscription.
+ */
+const encodedBodies = new WeakMap<ConsumedRecord, Partial<Record<Fallback, Buffer>>>();
+
+export function encodedBody(record: ConsumedRecord, fallback: Fallback): Buffer {
+  let forms = encodedBodies.get(record);
+  if (!forms) {
+    forms = {};
+    encodedBodies.set(record, forms);
+  }
+  return (forms[fallback] ??= Buffer.from(stringifyBody(record, fallback)));
+}
+
+function stringifyBody(record: ConsumedRecord, fallback: Fallback): string {
+  try {
+    return JSON.stringify(recordBody(record, fallback));
+  } catch {
+    // JSON nested deeper than the stack allows parses but cannot be written back: send the bytes as text instead.
+    return JSON.stringify(recordBody(record, fallback, false));
+  }
+}
+
+/** The start of every record frame of one subscription on the multiplexed endpoint. */
+export function framePrefix(subscriptionId: string): Buffer {
+  return Buffer.from(`{"op":"record","sub":${JSON.stringify(subscriptionId)},`);
+}
+
+/** A multiplexed record frame: the subscription's prefix and the shared body without its opening brace. */
+export function multiplexedFrame(prefix: Buffer, body: Buffer): Buffer {
+  return Buffer.concat([prefix, body.subarray(1)], prefix.length + body.length - 1);
 }
 
 function notes(parts: ReadonlyArray<string | false | undefined>): { note?: string } {

@@ -4,7 +4,7 @@ import { WebSocketServer } from 'ws';
 import { WS_SUBPROTOCOL, authenticateUpgrade, type AuthService } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { GatewayError, PROBLEM_CONTENT_TYPE, toGatewayError, toProblem } from '../errors.js';
-import type { SubscriptionFactory } from '../kafka/index.js';
+import type { SubscriptionEngine } from '../kafka/index.js';
 import type { Logger } from '../logger.js';
 import { CLOSE, Connection, parseFrom, type ProduceRecords, type SingleTopic } from './connection.js';
 
@@ -12,7 +12,7 @@ export interface WebSocketGatewayDeps {
   readonly config: Config;
   readonly logger: Logger;
   readonly auth: AuthService;
-  readonly subscriptions: SubscriptionFactory;
+  readonly subscriptions: SubscriptionEngine;
   readonly requireTopic: (topic: string) => Promise<void>;
   readonly produce?: ProduceRecords;
 }
@@ -96,7 +96,6 @@ export class WebSocketGateway {
         principal,
         {
           config: this.deps.config.ws,
-          clientId: this.deps.config.kafka.clientId,
           logger: this.deps.logger,
           auth: this.deps.auth,
           subscriptions: this.deps.subscriptions,

@@ -1,0 +1,134 @@
+/**
+ * The subscription engine of one gateway process: one fetcher with a fixed
+ * connection per broker, one stream per partition that anybody reads, and
+ * the subscriptions reading them. Durable subscriptions add a group member
+ * each (its own coordinator connection, for heartbeats and joins).
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../logger.js';
+import { clientOptions } from './client-options.js';
+import { Fetcher } from './fetcher.js';
+import { GroupMember, type MemberEvents } from './group-member.js';
+import { PartitionStream, type PartitionReader } from './partition-stream.js';
+import { fromPlatformaticError } from './platformatic-errors.js';
+import { Subscription, type SubscriptionEvents, type SubscriptionOptions } from './subscription.js';
+
+export interface EngineTuning {
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+  readonly fetchMaxWaitMs: number;
+  /** Upper bound of one fetch per partition, and of one delivery to a subscription. */
+  readonly partitionMaxBytes: number;
+  /** Records a partition's stream keeps for readers behind the newest. */
+  readonly partitionCacheBytes: number;
+  readonly autoCommitIntervalMs: number;
+}
+
+/** What the engine holds, for /metrics and tests. */
+export interface EngineStats {
+  readonly subscriptions: number;
+  readonly partitionStreams: number;
+  readonly cachedBytes: number;
+  /** Per topic: subscriptions reading it, and how far the furthest-behind one is from the end of the log. */
+  readonly topics: ReadonlyArray<{ topic: string; ephemeral: number; durable: number; maxLag: number }>;
+}
+
+export class SubscriptionEngine {
+  readonly #fetcher: Fetcher;
+  readonly #streams = new Map<string, PartitionStream>();
+  readonly #subscriptions = new Set<Subscription>();
+  readonly #memberOptions;
+
+  constructor(
+    config: Config['kafka'],
+    private readonly tuning: EngineTuning,
+    private readonly logger: Logger,
+  ) {
+    this.#fetcher = new Fetcher(clientOptions(config, `${config.clientId}-subscriptions`), { maxWaitMs: tuning.fetchMaxWaitMs, partitionMaxBytes: tuning.partitionMaxBytes }, logger);
+    this.#memberOptions = clientOptions(config, config.clientId);
+  }
+
+  create(options: SubscriptionOptions, events: SubscriptionEvents): Subscription {
+    const subscription = new Subscription(options, events, {
+      acquire: (topic, partition) => this.#acquire(topic, partition),
+      release: (stream, reader) => this.#release(stream, reader),
+      partitionCount: (topic) => this.#partitionCount(topic),
+      logOffsets: (topic, partitions, timestamp) => this.#logOffsets(topic, partitions, timestamp),
+      joinGroup: (group, topics, memberEvents) => this.#member(group, topics, memberEvents),
+      stopped: (stopped) => this.#subscriptions.delete(stopped),
+      autoCommitIntervalMs: this.tuning.autoCommitIntervalMs,
+      logger: this.logger,
+    });
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  #acquire(topic: string, partition: number): PartitionStream {
+    const k = `${topic}:${partition}`;
+    let stream = this.#streams.get(k);
+    if (!stream) {
+      stream = new PartitionStream(topic, partition, this.#fetcher, { cacheBytes: this.tuning.partitionCacheBytes, deliveryBytes: this.tuning.partitionMaxBytes });
+      this.#streams.set(k, stream);
+    }
+    return stream;
+  }
+
+  #release(stream: PartitionStream, reader: PartitionReader): void {
+    stream.detach(reader);
+    if (stream.readerCount > 0) return;
+    this.#fetcher.forget(stream);
+    this.#streams.delete(`${stream.topic}:${stream.partition}`);
+  }
+
+  async #partitionCount(topic: string): Promise<number> {
+    try {
+      const metadata = await this.#fetcher.client.metadata({ topics: [topic] });
+      return metadata.topics.get(topic)?.partitionsCount ?? 0;
+    } catch (error) {
+      throw fromPlatformaticError(error, { topic });
+    }
+  }
+
+  async #logOffsets(topic: string, partitions: readonly number[], timestamp: bigint): Promise<Map<number, bigint>> {
+    try {
+      const answer = await this.#fetcher.client.listOffsets({ topics: [topic], partitions: { [topic]: [...partitions] }, timestamp, isolationLevel: 1 });
+      const offsets = answer.get(topic) ?? [];
+      return new Map(partitions.map((p) => [p, offsets[p] ?? -1n]));
+    } catch (error) {
+      throw fromPlatformaticError(error, { topic });
+    }
+  }
+
+  #member(group: string, topics: readonly string[], events: MemberEvents): GroupMember {
+    return new GroupMember(this.#memberOptions, group, topics, { sessionTimeoutMs: this.tuning.sessionTimeoutMs, heartbeatIntervalMs: this.tuning.heartbeatIntervalMs }, events, this.logger);
+  }
+
+  stats(): EngineStats {
+    let cachedBytes = 0;
+    for (const stream of this.#streams.values()) cachedBytes += stream.cachedBytes;
+    const topics = new Map<string, { topic: string; ephemeral: number; durable: number; maxLag: number }>();
+    for (const subscription of this.#subscriptions) {
+      const durable = subscription.group !== undefined;
+      const seen = new Set<string>();
+      for (const { topic, position, stream } of subscription.positions()) {
+        let entry = topics.get(topic);
+        if (!entry) {
+          entry = { topic, ephemeral: 0, durable: 0, maxLag: 0 };
+          topics.set(topic, entry);
+        }
+        if (!seen.has(topic)) {
+          seen.add(topic);
+          if (durable) entry.durable += 1;
+          else entry.ephemeral += 1;
+        }
+        if (stream.highWatermark >= 0n && stream.highWatermark > position) entry.maxLag = Math.max(entry.maxLag, Number(stream.highWatermark - position));
+      }
+    }
+    return { subscriptions: this.#subscriptions.size, partitionStreams: this.#streams.size, cachedBytes, topics: [...topics.values()] };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#subscriptions].map((s) => s.stop()));
+    await this.#fetcher.close();
+  }
+}
