@@ -12,6 +12,8 @@
  *
  * - `halt` then end of input: SIGTERM to java (SIGKILL if it lingers), keep
  *   the data for a restart;
+ * - `crash` then end of input: SIGKILL to java at once, as a crash would,
+ *   and keep the data for a restart;
  * - end of input without `halt`: the parent stopped the broker or died,
  *   however it died (SIGKILL included): SIGKILL to java, delete the data dir.
  *
@@ -57,16 +59,17 @@ java.once('exit', (code, signal) => {
 
 const finish = () => {
   const halt = command.trim() === 'halt';
-  if (java.exitCode !== null || java.signalCode !== null) return done(halt);
-  java.once('exit', () => done(halt));
+  const keep = halt || command.trim() === 'crash';
+  if (java.exitCode !== null || java.signalCode !== null) return done(keep);
+  java.once('exit', () => done(keep));
   java.kill(halt ? 'SIGTERM' : 'SIGKILL');
   if (halt) setTimeout(() => java.kill('SIGKILL'), HALT_GRACE_MS).unref();
 };
 if (inputEnded) finish();
 else process.stdin.once('end', finish);
 
-/** @param {boolean} halt */
-function done(halt) {
-  if (!halt) rmSync(spec.dataDir, { recursive: true, force: true });
+/** @param {boolean} keep */
+function done(keep) {
+  if (!keep) rmSync(spec.dataDir, { recursive: true, force: true });
   process.exit(0);
 }

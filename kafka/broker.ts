@@ -105,8 +105,8 @@ export interface Broker {
   readonly sslBrokers?: string;
   readonly port: number;
   readonly dataDir: string;
-  /** Stops the JVM (SIGTERM, then SIGKILL after a bound). Keeps the data. */
-  halt(): Promise<void>;
+  /** Stops the JVM (SIGTERM, then SIGKILL after a bound; `kill` sends SIGKILL at once, as a crash would). Keeps the data. */
+  halt(how?: 'graceful' | 'kill'): Promise<void>;
   /** Starts the JVM again on the same ports and data, as after an outage. */
   restart(): Promise<void>;
   /** Stops the JVM and deletes its data. */
@@ -194,13 +194,13 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     }
   };
 
-  /** Ends the guard: `halt` keeps the data, anything else deletes it with the broker. */
-  const end = async (how: 'halt' | 'stop') => {
+  /** Ends the guard: `halt` and `crash` keep the data, `stop` deletes it with the broker. */
+  const end = async (how: 'halt' | 'crash' | 'stop') => {
     const running = guard;
     guard = undefined;
     if (!running || running.exitCode !== null || running.signalCode !== null) return;
     const exited = new Promise<void>((res) => running.once('exit', () => res()));
-    running.stdin?.end(how === 'halt' ? 'halt\n' : '');
+    running.stdin?.end(how === 'stop' ? '' : `${how}\n`);
     await exited;
   };
 
@@ -221,7 +221,7 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     sslBrokers: sslPort ? `127.0.0.1:${sslPort}` : undefined,
     port,
     dataDir,
-    halt: () => end('halt'),
+    halt: (how = 'graceful') => end(how === 'kill' ? 'crash' : 'halt'),
     restart: () => launch(false),
     stop,
   };

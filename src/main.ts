@@ -18,6 +18,16 @@ try {
 }
 
 const logger = createLogger(config.logLevel);
+// A failure nothing caught leaves state nobody can vouch for (a subscription
+// half stopped, a producer mid-batch): say what it was and exit, so that a
+// supervisor starts a clean process, rather than serve on in that state.
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (error: unknown) => {
+    logger.fatal({ err: error, event }, 'uncaught failure; exiting');
+    process.stderr.write(`kafka-gateway: ${event}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(70);
+  });
+}
 const started = startGateway(config, logger);
 // The handlers go in before the port opens: a signal that comes as soon as
 // the gateway says it is listening must still stop it gracefully, not kill it.

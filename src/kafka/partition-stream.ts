@@ -108,14 +108,18 @@ export class PartitionStream {
 
   /**
    * The offset to fetch next for this partition: the longest-waiting one
-   * the cache cannot serve. Taking the oldest first keeps readers at
-   * different offsets from starving each other.
+   * the cache cannot serve, preferring offsets the log already holds (a
+   * fetch there answers at once) to the end of the log (a fetch there
+   * waits for new records). Readers at different offsets take turns.
    */
   nextFetchOffset(): bigint | undefined {
+    let atEnd: bigint | undefined;
     for (const at of this.#waiting.keys()) {
-      if (!this.#covering(at)) return at;
+      if (this.#covering(at)) continue;
+      if (this.highWatermark < 0n || at < this.highWatermark) return at;
+      atEnd ??= at;
     }
-    return undefined;
+    return atEnd;
   }
 
   /** A fetch from `from` answered: keep what it brought and give it to whoever waits there. */
@@ -123,6 +127,12 @@ export class PartitionStream {
     if (highWatermark >= 0n) this.highWatermark = highWatermark;
     if (run.next > from) this.#insert(from, run);
     this.#drain();
+    // Still waiting there (nothing new yet): the others' turn comes first.
+    const stillWaiting = this.#waiting.get(from);
+    if (stillWaiting) {
+      this.#waiting.delete(from);
+      this.#waiting.set(from, stillWaiting);
+    }
     this.#trim();
   }
 

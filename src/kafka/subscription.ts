@@ -148,6 +148,8 @@ export class Subscription {
   /** Joins the group (if any) and places each partition held; resolves with what it holds. */
   async start(): Promise<readonly TopicPartitions[]> {
     const { group, topics, from } = this.options;
+    // Stopped before it started (the client unsubscribed or left meanwhile): it must not join anything now.
+    this.#ensureRunning();
     checkStartOffsets(from, topics);
     if (group === undefined) {
       const partitions: TopicPartitions[] = [];
