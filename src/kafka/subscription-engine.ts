@@ -38,6 +38,7 @@ export class SubscriptionEngine {
   readonly #streams = new Map<string, PartitionStream>();
   readonly #subscriptions = new Set<Subscription>();
   readonly #memberOptions;
+  readonly #clientId: string;
 
   constructor(
     config: Config['kafka'],
@@ -46,6 +47,7 @@ export class SubscriptionEngine {
   ) {
     this.#fetcher = new Fetcher(clientOptions(config, `${config.clientId}-subscriptions`), { maxWaitMs: tuning.fetchMaxWaitMs, partitionMaxBytes: tuning.partitionMaxBytes }, logger);
     this.#memberOptions = clientOptions(config, config.clientId);
+    this.#clientId = config.clientId;
   }
 
   create(options: SubscriptionOptions, events: SubscriptionEvents): Subscription {
@@ -57,6 +59,7 @@ export class SubscriptionEngine {
       joinGroup: (group, topics, memberEvents) => this.#member(group, topics, memberEvents),
       stopped: (stopped) => this.#subscriptions.delete(stopped),
       autoCommitIntervalMs: this.tuning.autoCommitIntervalMs,
+      clientId: this.#clientId,
       logger: this.logger,
     });
     this.#subscriptions.add(subscription);

@@ -7,6 +7,7 @@
  * commits and commits through it.
  */
 import { GatewayError } from '../errors.js';
+import { isInternalGroup } from '../internal-names.js';
 import type { Logger } from '../logger.js';
 import type { ConsumedRecord } from './consumed-record.js';
 import type { Generation, GroupMember, MemberEvents, TopicPartitions } from './group-member.js';
@@ -60,6 +61,8 @@ export interface SubscriptionContext {
   /** The subscription has released everything. */
   stopped(subscription: Subscription): void;
   readonly autoCommitIntervalMs: number;
+  /** The gateway's own client id, which its internal groups are named after. */
+  readonly clientId: string;
   readonly logger: Logger;
 }
 
@@ -151,6 +154,10 @@ export class Subscription {
     // Stopped before it started (the client unsubscribed or left meanwhile): it must not join anything now.
     this.#ensureRunning();
     checkStartOffsets(from, topics);
+    if (group !== undefined && isInternalGroup(group, this.context.clientId)) {
+      // Joining it would take partitions from the gateway's own reader of the schema topic.
+      throw new GatewayError('GW_ERR_FORBIDDEN', `Group ${JSON.stringify(group)} is one the gateway keeps for itself.`);
+    }
     if (group === undefined) {
       const partitions: TopicPartitions[] = [];
       for (const topic of topics) {
