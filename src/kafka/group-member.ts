@@ -60,6 +60,9 @@ export class GroupMember {
       sessionTimeout: tuning.sessionTimeoutMs,
       rebalanceTimeout: tuning.sessionTimeoutMs,
       heartbeatInterval: tuning.heartbeatIntervalMs,
+      // Version 0 of the subscription metadata is what the client writes; under version 1 (its default) other
+      // clients read a field it leaves out and give this member nothing (librdkafka did).
+      protocols: [{ name: 'roundrobin', version: 0 }],
       retries: 5,
       retryDelay: 250,
     });

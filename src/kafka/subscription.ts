@@ -367,23 +367,29 @@ export class Subscription {
     if (offset + 1n > held.committed) held.committed = offset + 1n;
   }
 
-  /** auto mode: commits what was written since the last commit, for every partition still held. */
+  /** auto mode: commits what was written since the last commit, for every partition still held. One commit at a time. */
   #commitDelivered(): Promise<void> {
     if (!this.#member || this.options.ack !== 'auto') return Promise.resolve();
-    this.#committing ??= (async () => {
-      try {
-        const due = [...this.#held.values()].filter((h) => h.delivered >= h.start && h.delivered + 1n > h.committed);
-        if (due.length === 0) return;
-        const offsets = due.map((h) => ({ topic: h.topic, partition: h.partition, next: h.delivered + 1n }));
-        await this.#member!.commit(offsets);
-        due.forEach((h, i) => (h.committed = offsets[i]!.next > h.committed ? offsets[i]!.next : h.committed));
-      } catch (error) {
-        this.context.logger.warn({ err: error, group: this.options.group }, 'auto commit failed; it is tried again, and records not committed may be delivered again');
-      } finally {
-        this.#committing = undefined;
-      }
-    })();
-    return this.#committing;
+    if (this.#committing) return this.#committing;
+    const committing = this.#commitOnce().finally(() => {
+      if (this.#committing === committing) this.#committing = undefined;
+    });
+    this.#committing = committing;
+    return committing;
+  }
+
+  async #commitOnce(): Promise<void> {
+    const due = [...this.#held.values()].filter((h) => h.delivered >= h.start && h.delivered + 1n > h.committed);
+    if (due.length === 0) return;
+    const offsets = due.map((h) => ({ topic: h.topic, partition: h.partition, next: h.delivered + 1n }));
+    try {
+      await this.#member!.commit(offsets);
+      due.forEach((h, i) => {
+        if (offsets[i]!.next > h.committed) h.committed = offsets[i]!.next;
+      });
+    } catch (error) {
+      this.context.logger.warn({ err: error, group: this.options.group }, 'auto commit failed; it is tried again, and records not committed may be delivered again');
+    }
   }
 
   /** Commits what auto mode wrote, releases every partition and leaves the group. Never rejects. */

@@ -1,0 +1,129 @@
+/**
+ * Durable subscriptions are real members of their consumer group: they
+ * share partitions with a Python (librdkafka) consumer of the same group,
+ * and across two gateway processes, where killing one hands its partitions
+ * to the other within the session timeout without redelivering what was
+ * committed.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { after, before, test } from 'node:test';
+import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
+import { runGateway, type GatewayProcess } from './helpers/process.js';
+import { WsClient, isOp, isRecord, type Frame } from './helpers/ws.js';
+
+let admin: Admin;
+let producer: Producer;
+
+before(async () => {
+  const kafka = new Kafka({ brokers: [sharedBrokers()], clientId: 'ws-groups-test', logLevel: logLevel.NOTHING });
+  admin = kafka.admin();
+  await admin.connect();
+  producer = kafka.producer();
+  await producer.connect();
+});
+after(async () => {
+  await producer?.disconnect();
+  await admin?.disconnect();
+});
+
+async function topicWith(partitions: number): Promise<string> {
+  const topic = uniqueName('groups');
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+  return topic;
+}
+
+/** One record per partition per round, so every member has something to read. */
+async function produceRound(topic: string, partitions: number, round: number): Promise<string[]> {
+  const values = Array.from({ length: partitions }, (_, p) => `r${round}-p${p}`);
+  await producer.send({ topic, messages: values.map((value, partition) => ({ value, partition })) });
+  return values;
+}
+
+const held = (frame: Frame) => (frame.partitions as Array<{ partitions: number[] }>).flatMap((p) => p.partitions);
+const wsUrl = (gw: GatewayProcess) => `${gw.url.replace(/^http/, 'ws')}/v1/ws`;
+
+test('a WebSocket subscriber and a Python consumer in one group split the partitions and read each record once', async () => {
+  const python = '.venv-clients/bin/python';
+  assert.ok(existsSync(python), 'the Python consumer needs scripts/generate-clients.sh install');
+  const topic = await topicWith(4);
+  const group = uniqueName('with-python');
+  const gw = await runGateway({ WS_SESSION_TIMEOUT_MS: '6000' });
+  const consumer = spawn(python, ['test/fixtures/group_consumer.py', sharedBrokers(), group, topic], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const fromPython: Array<{ partition: number; value: string }> = [];
+    let pythonHolds: number[] = [];
+    createInterface({ input: consumer.stdout }).on('line', (line) => {
+      const event = JSON.parse(line) as { assigned?: number[]; partition?: number; value?: string };
+      if (event.assigned) pythonHolds = event.assigned;
+      else fromPython.push({ partition: event.partition!, value: event.value! });
+    });
+    await eventually(async () => pythonHolds.length === 4, 60_000);
+    const ws = await WsClient.connect(wsUrl(gw));
+    ws.send({ op: 'subscribe', id: 'w', topics: [topic], group });
+    await ws.next(isOp('subscribed', 'w'));
+    // The group settles with two partitions each (roundrobin, which both offer).
+    await eventually(async () => pythonHolds.length === 2 && held(ws.frames.filter((f) => f.op === 'subscribed' || f.op === 'assigned').at(-1)!).length === 2, 60_000);
+    const wsHolds = held(ws.frames.filter((f) => f.op === 'subscribed' || f.op === 'assigned').at(-1)!);
+    assert.deepEqual([...wsHolds, ...pythonHolds].sort(), [0, 1, 2, 3]);
+
+    const produced = [...(await produceRound(topic, 4, 0)), ...(await produceRound(topic, 4, 1))];
+    await eventually(async () => ws.frames.filter(isRecord('w')).length + fromPython.length >= produced.length, 60_000);
+    await new Promise((r) => setTimeout(r, 500)); // anything read twice would arrive by now
+    const fromWs = ws.frames.filter(isRecord('w')).map((f) => ({ partition: Number(f.partition), value: String(f.value) }));
+    assert.deepEqual([...fromWs, ...fromPython].map((r) => r.value).sort(), [...produced].sort(), 'each record read once, by one member');
+    assert.ok(fromWs.every((r) => wsHolds.includes(r.partition)));
+    assert.ok(fromPython.every((r) => pythonHolds.includes(r.partition)));
+    await ws.close();
+  } finally {
+    consumer.stdin.end();
+    await new Promise((r) => consumer.once('exit', r));
+    gw.child.kill('SIGTERM');
+    await gw.exit;
+  }
+});
+
+test('one durable group across two gateways: a gateway killed outright hands its partitions over, nothing committed comes again', async () => {
+  const topic = await topicWith(4);
+  const group = uniqueName('two-gateways');
+  const env = { WS_SESSION_TIMEOUT_MS: '6000', WS_AUTO_COMMIT_INTERVAL_MS: '100' };
+  const [doomed, survivor] = await Promise.all([runGateway(env), runGateway(env)]);
+  try {
+    const a = await WsClient.connect(wsUrl(doomed));
+    a.send({ op: 'subscribe', id: 's', topics: [topic], group, from: 'earliest' });
+    await a.next(isOp('subscribed', 's'));
+    const b = await WsClient.connect(wsUrl(survivor));
+    b.send({ op: 'subscribe', id: 's', topics: [topic], group, from: 'earliest' });
+    const bSubscribed = await b.next(isOp('subscribed', 's'));
+    const aAssigned = await a.next((f) => f.op === 'assigned' && held(f).length === 2);
+    assert.deepEqual([...held(aAssigned), ...held(bSubscribed)].sort(), [0, 1, 2, 3]);
+
+    const produced: string[] = [];
+    for (let round = 0; round < 5; round++) produced.push(...(await produceRound(topic, 4, round)));
+    await eventually(async () => a.frames.filter(isRecord('s')).length + b.frames.filter(isRecord('s')).length >= produced.length);
+    // Everything delivered so far is committed (auto ack) before the gateway dies.
+    await eventually(async () => {
+      const [offsets] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      return offsets?.partitions.every((p) => p.offset === '5');
+    });
+
+    doomed.child.kill('SIGKILL');
+    await doomed.exit;
+    for (let round = 5; round < 10; round++) produced.push(...(await produceRound(topic, 4, round)));
+    // Within the session timeout the group notices, and the survivor holds everything.
+    const bAll = await b.next((f) => f.op === 'assigned' && held(f).length === 4, 30_000);
+    assert.deepEqual(held(bAll).sort(), [0, 1, 2, 3]);
+    await eventually(async () => new Set([...a.frames, ...b.frames].filter(isRecord('s')).map((f) => f.value)).size === produced.length, 60_000);
+    const values = [...a.frames, ...b.frames].filter(isRecord('s')).map((f) => String(f.value));
+    assert.deepEqual([...new Set(values)].sort(), [...produced].sort(), 'no record lost');
+    assert.equal(values.length, produced.length, 'none delivered twice: everything the dead gateway delivered was committed');
+    b.socket.close();
+    a.socket.terminate();
+  } finally {
+    survivor.child.kill('SIGTERM');
+    await survivor.exit;
+  }
+});
