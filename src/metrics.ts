@@ -1,4 +1,13 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** What the subscriptions of this process hold, read when /metrics is scraped. */
+export interface SubscriptionGauges {
+  readonly connections: number;
+  readonly partitionStreams: number;
+  readonly cachedBytes: number;
+  readonly bufferedBytes: number;
+  readonly topics: ReadonlyArray<{ readonly topic: string; readonly ephemeral: number; readonly durable: number; readonly maxLag: number }>;
+}
 
 /**
  * Prometheus metrics for one gateway instance. Each app gets its own
@@ -22,5 +31,37 @@ export class Metrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * Subscriptions without a group have no consumer group an operator could
+   * look up on the broker: these gauges say what every subscription of this
+   * process reads and how far behind the end of the log the slowest one is.
+   */
+  observeSubscriptions(read: () => SubscriptionGauges): void {
+    const gauge = (name: string, help: string, labelNames: readonly string[], collect: (g: Gauge<string>, now: SubscriptionGauges) => void) =>
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          this.reset();
+          collect(this, read());
+        },
+      });
+    gauge('gateway_websocket_connections', 'Open WebSocket connections', [], (g, now) => g.set(now.connections));
+    gauge('gateway_subscriptions', 'Open subscriptions by topic and kind (ephemeral: no group; durable: a consumer group member)', ['topic', 'kind'], (g, now) => {
+      for (const { topic, ephemeral, durable } of now.topics) {
+        g.set({ topic, kind: 'ephemeral' }, ephemeral);
+        g.set({ topic, kind: 'durable' }, durable);
+      }
+    });
+    gauge('gateway_subscription_max_lag_records', 'Records between the end of the log and the furthest-behind subscription reading the topic', ['topic'], (g, now) => {
+      for (const { topic, maxLag } of now.topics) g.set({ topic }, maxLag);
+    });
+    gauge('gateway_partition_streams', 'Partitions fetched for subscriptions, each once per process', [], (g, now) => g.set(now.partitionStreams));
+    gauge('gateway_partition_cache_bytes', 'Record bytes held by partition streams for subscriptions behind the newest record', [], (g, now) => g.set(now.cachedBytes));
+    gauge('gateway_websocket_unsent_bytes', 'Bytes queued for or unsent on WebSocket connections', [], (g, now) => g.set(now.bufferedBytes));
   }
 }

@@ -71,6 +71,10 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     },
     produce: (topic, records, formats) => produceBatch({ produce, schemas, timeoutMs: config.produce.timeoutMs }, topic, records, formats),
   });
+  metrics.observeSubscriptions(() => {
+    const { connections, bufferedBytes } = webSockets.stats();
+    return { connections, bufferedBytes, ...subscriptions.stats() };
+  });
   return {
     config,
     logger,

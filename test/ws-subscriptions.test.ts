@@ -158,6 +158,35 @@ test('a socket that closes while its subscriptions start leaves no subscription 
   for (const group of groups) assert.equal(await members(group), 0, `${group} has a member with no socket`);
 });
 
+test('/metrics tells what subscriptions read and how far behind the end of the log the slowest is', async () => {
+  const big = 'x'.repeat(300_000);
+  const topic = await topicWith(1);
+  for (let i = 0; i < 5; i++) await producer.send({ topic, messages: [{ value: big }] });
+  const client = await WsClient.connect(wsUrl);
+  // One record of credit: the subscription reads one fetch (1 MiB here, three of these records) and then waits.
+  client.send({ op: 'subscribe', id: 'slow', topics: [topic], from: 'earliest', credit: 1 });
+  await client.collect(isRecord('slow'), 1);
+  const gauges = async () => {
+    const text = await (await fetch(`${gateway.url}/metrics`)).text();
+    const value = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line))?.slice(line.length).trim());
+    return {
+      ephemeral: value(`gateway_subscriptions{topic="${topic}",kind="ephemeral"}`),
+      lag: value(`gateway_subscription_max_lag_records{topic="${topic}"}`),
+    };
+  };
+  const seen = await eventually(async () => {
+    const now = await gauges();
+    return now.lag > 0 ? now : undefined;
+  });
+  assert.equal(seen.ephemeral, 1);
+  assert.ok(seen.lag >= 1 && seen.lag <= 4, `lag ${seen.lag}`);
+  client.send({ op: 'credit', sub: 'slow', n: 10 });
+  await client.collect(isRecord('slow'), 5);
+  await eventually(async () => (await gauges()).lag === 0);
+  await client.close();
+  await eventually(async () => Number.isNaN((await gauges()).ephemeral));
+});
+
 test('a reader that stops reading costs its gateway process a bounded amount, measured from outside, while others get everything', async () => {
   const bound = 32 * 1024 * 1024;
   // Two gateway processes under the same traffic; one of them also serves a client that stopped reading.
