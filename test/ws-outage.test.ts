@@ -105,14 +105,40 @@ test('subscriptions resume after a graceful broker restart with no gap and no re
   await Promise.all([durable, ephemeral, latest, ...crowd].map((c) => c.close()));
 });
 
-test('a broker killed outright: subscriptions resume, and a client that left meanwhile leaves no member in its group', async () => {
+/** Produces one record every `everyMs` until stopped; values whose send failed may or may not be in the log. */
+function feed(from: number, everyMs: number) {
+  const certain: number[] = [];
+  const uncertain: number[] = [];
+  let next = from;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const value = next++;
+      await producer.send({ topic, messages: [{ key: String(value), value: String(value) }] }).then(
+        () => certain.push(value),
+        () => uncertain.push(value),
+      );
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return { certain, uncertain };
+    },
+  };
+}
+
+test('a broker killed outright under load: a thousand subscriptions resume, and a client that left meanwhile leaves no member in its group', async () => {
   const url = `${gateway.url.replace(/^http/, 'ws')}/v1/ws`;
   const group = uniqueName('ghost');
   const leaver = await subscribe(url, 'g', { group, from: 'earliest' });
-  const ephemeral = await subscribe(url, 'e');
+  const crowd: WsClient[] = [];
+  for (let i = 0; i < 1000; i += 100) crowd.push(...(await Promise.all(Array.from({ length: 100 }, () => subscribe(url, 'c')))));
   await produce(100, 10);
   await leaver.collect(isRecord('g'), 30); // everything so far, from earliest
-  await ephemeral.collect(isRecord('e'), 10);
+  for (const client of crowd) await client.collect(isRecord('c'), 10);
   // Auto-acknowledged: the group's commits reach the end of the log, so its next member starts after what was delivered.
   const ends = await admin.fetchTopicOffsets(topic);
   await eventually(async () => {
@@ -120,24 +146,38 @@ test('a broker killed outright: subscriptions resume, and a client that left mea
     return ends.every((end) => committed?.partitions.find((p) => p.partition === end.partition)?.offset === end.high);
   });
 
+  // Records keep coming while the broker is killed and while it is away.
+  const load = feed(1000, 20);
+  await new Promise((r) => setTimeout(r, 500));
   await broker.halt('kill');
   // The client goes while the gateway cannot reach the broker to say so.
   await leaver.close();
   await new Promise((r) => setTimeout(r, 1000));
   await broker.restart();
+  await new Promise((r) => setTimeout(r, 1000));
+  const { certain, uncertain } = await load.stop();
 
   // Asked of the broker, not the gateway: the member is gone once its session runs out, and stays gone.
   await eventually(async () => (await admin.describeGroups([group])).groups[0]?.members.length === 0, 30_000);
   await new Promise((r) => setTimeout(r, 3000));
   assert.equal((await admin.describeGroups([group])).groups[0]?.members.length, 0, 'a member with no socket joined the group again');
 
+  // Every subscription of the crowd: everything certainly written, nothing twice, no gap.
+  for (const client of crowd) {
+    await eventually(async () => values(client.frames.filter(isRecord('c'))).filter((v) => v >= 1000).length >= certain.length, 60_000).catch(() => undefined);
+    const got = values(client.frames.filter(isRecord('c'))).filter((v) => v >= 1000);
+    assert.equal(new Set(got).size, got.length, explain(client, 'c'));
+    const missing = certain.filter((v) => !got.includes(v));
+    assert.deepEqual(missing, [], explain(client, 'c'));
+    assert.ok(got.every((v) => certain.includes(v) || uncertain.includes(v)));
+  }
+
   // A later client of the group gets every partition and the records produced since.
-  await produce(110, 10);
+  await produce(5000, 10);
   const successor = await subscribe(url, 'g', { group });
   assert.deepEqual((successor.frames.find(isOp('subscribed', 'g'))!.partitions as unknown[])[0], { topic, partitions: [0, 1] });
-  await expectExactly(successor, 'g', 110, 120);
-  await expectExactly(ephemeral, 'e', 100, 120);
-  await Promise.all([successor.close(), ephemeral.close()]);
+  await expectExactly(successor, 'g', 5000, 5010);
+  await Promise.all([successor, ...crowd].map((c) => c.close()));
 });
 
 test('nothing escaped as an uncaught exception or unhandled rejection', () => {
