@@ -2,24 +2,25 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
-import type { MetadataService, ProduceService, Readiness, TopicAdmin } from './kafka/index.js';
+import type { MetadataService, Readiness, TopicAdmin } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { openapiPath } from './paths.js';
+import type { RecordPipeline } from './records/index.js';
+import { adminHandlers } from './routes/admin.js';
 import { authorizeOperation, cors, securityHeaders } from './routes/auth.js';
-import { Contract, checkRequestBody, matchOperation, operationOf } from './routes/contract.js';
-import { docsRouter } from './routes/docs.js';
-import { pageRouter } from './routes/page.js';
-import { websocketInfoRouter } from './routes/websocket-info.js';
+import { confluentMetadataHandlers } from './routes/confluent-metadata.js';
+import { confluentProduceHandlers } from './routes/confluent-produce.js';
+import { Contract, checkRequestBody, dispatch, matchOperation, operationOf, type Handlers } from './routes/contract.js';
+import { docsHandlers } from './routes/docs.js';
+import { metadataHandlers } from './routes/metadata.js';
+import { operationsHandlers } from './routes/operations.js';
+import { pageHandlers } from './routes/page.js';
 import { notFound, problemHandler } from './routes/problems.js';
-import { confluentRouter } from './routes/confluent-produce.js';
-import { operationsRouter } from './routes/operations.js';
-import { adminRouter } from './routes/admin.js';
-import { confluentMetadataRouter } from './routes/confluent-metadata.js';
-import { metadataRouter } from './routes/metadata.js';
+import { produceHandlers } from './routes/produce.js';
+import { schemaHandlers } from './routes/schemas.js';
 import type { SchemaInfo } from './routes/topic-shapes.js';
-import { produceRouter } from './routes/produce.js';
-import { schemaRouter } from './routes/schemas.js';
+import { websocketInfoHandlers } from './routes/websocket-info.js';
 import type { SchemaRegistry } from './schema/index.js';
 
 /** What the app needs from the outside; tests pass their own. */
@@ -35,9 +36,9 @@ export interface AppServices {
   readonly topicAdmin: TopicAdmin;
   /** Whether a topic has a JSON Schema and its version; no topic has one when left out. */
   readonly schemaInfo?: SchemaInfo;
-  /** Produce and schema routes are mounted when these are given. */
-  readonly produce?: ProduceService;
-  readonly schemas?: SchemaRegistry;
+  /** The one record pipeline every produce operation (and WebSocket produce frame) goes through. */
+  readonly pipeline: RecordPipeline;
+  readonly schemas: SchemaRegistry;
 }
 
 export interface GatewayApp {
@@ -97,32 +98,27 @@ export function createApp(services: AppServices): GatewayApp {
   // Every request is matched to its operation in openapi.yaml before any
   // handler: paths the contract does not describe are never served, and
   // each operation's permission is checked in one place.
-  app.use(matchOperation(services.contract ?? Contract.load(openapiPath)));
+  const contract = services.contract ?? Contract.load(openapiPath);
+  app.use(matchOperation(contract));
   app.use(authorizeOperation(auth));
   app.use(checkRequestBody(services.config.bodyLimitBytes));
-  app.use(operationsRouter({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }));
 
-  app.use(docsRouter({ authRequired: services.config.auth.mode !== 'none' }));
-  app.use(pageRouter());
-  app.use(websocketInfoRouter());
-  const { metadata, topicAdmin, schemaInfo } = services;
-  app.use(adminRouter({ topicAdmin, schemaInfo }));
-  app.use(metadataRouter({ metadata, schemaInfo, auth }));
-  app.use(confluentMetadataRouter({ metadata, auth }));
-  if (services.produce && services.schemas) {
-    const deps = {
-      produce: services.produce,
-      schemas: services.schemas,
-      timeoutMs: services.config.produce.timeoutMs,
-      bodyLimitBytes: services.config.bodyLimitBytes,
-      logger,
-      // With topics created on first produce, a schema may come first.
-      requireTopic: services.config.produce.autoCreateTopics ? undefined : (topic: string) => metadata.requireTopic(topic),
-    };
-    app.use(produceRouter(deps));
-    app.use(schemaRouter(deps));
-    app.use(confluentRouter(deps));
-  }
+  // One handler per operationId of openapi.yaml; the type lists them all, so none can be left out.
+  const { metadata, topicAdmin, schemaInfo, pipeline, schemas } = services;
+  const handlers: Handlers = {
+    ...operationsHandlers({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }),
+    ...docsHandlers({ authRequired: services.config.auth.mode !== 'none' }),
+    ...pageHandlers(),
+    ...websocketInfoHandlers(),
+    ...adminHandlers({ topicAdmin, schemaInfo }),
+    ...metadataHandlers({ metadata, schemaInfo, auth }),
+    ...confluentMetadataHandlers({ metadata, auth }),
+    ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes }),
+    ...confluentProduceHandlers({ pipeline, logger }),
+    // With topics created on first produce, a schema may come first.
+    ...schemaHandlers({ schemas, requireTopic: services.config.produce.autoCreateTopics ? undefined : (topic: string) => metadata.requireTopic(topic) }),
+  };
+  app.use(dispatch(contract, handlers));
 
   app.use(notFound);
   app.use(problemHandler(logger));

@@ -13,40 +13,46 @@ interface ErrorSpec {
   readonly status: number;
   readonly title: string;
   readonly retriable: boolean;
-  /** Close code when the error ends a WebSocket connection rather than one frame. */
-  readonly wsCloseCode?: number;
+  /**
+   * How a WebSocket closes when this error ends it (RFC 6455 codes, and
+   * 4401/4403 mirroring HTTP): the client's own mistakes are 1003, 1007,
+   * 1008 or 1009, never 1011, which says the gateway failed.
+   */
+  readonly wsCloseCode: number;
 }
 
+// RFC 6455 section 7.4.1: 1008 is the generic "the peer broke a rule".
+const POLICY = 1008;
+
 export const ERRORS = {
-  GW_ERR_BAD_REQUEST: { status: 400, title: 'Bad request', retriable: false },
+  GW_ERR_BAD_REQUEST: { status: 400, title: 'Bad request', retriable: false, wsCloseCode: POLICY },
   GW_ERR_MALFORMED_JSON: { status: 400, title: 'Malformed JSON', retriable: false, wsCloseCode: 1007 },
-  GW_ERR_VALIDATION: { status: 400, title: 'Invalid request', retriable: false },
-  GW_ERR_INVALID_TOPIC: { status: 400, title: 'Invalid topic name', retriable: false },
-  GW_ERR_INVALID_PARTITION: { status: 400, title: 'Partition out of range', retriable: false },
-  GW_ERR_INVALID_SCHEMA: { status: 400, title: 'Invalid JSON Schema', retriable: false },
+  GW_ERR_VALIDATION: { status: 400, title: 'Invalid request', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_INVALID_TOPIC: { status: 400, title: 'Invalid topic name', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_INVALID_PARTITION: { status: 400, title: 'Partition out of range', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_INVALID_SCHEMA: { status: 400, title: 'Invalid JSON Schema', retriable: false, wsCloseCode: POLICY },
   GW_ERR_UNAUTHENTICATED: { status: 401, title: 'Authentication required', retriable: false, wsCloseCode: 4401 },
   GW_ERR_FORBIDDEN: { status: 403, title: 'Forbidden', retriable: false, wsCloseCode: 4403 },
-  GW_ERR_NOT_FOUND: { status: 404, title: 'Not found', retriable: false },
-  GW_ERR_TOPIC_NOT_FOUND: { status: 404, title: 'Topic not found', retriable: false },
-  GW_ERR_GROUP_NOT_FOUND: { status: 404, title: 'Consumer group not found', retriable: false },
-  GW_ERR_SCHEMA_NOT_FOUND: { status: 404, title: 'Schema not found', retriable: false },
-  GW_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retriable: false },
-  GW_ERR_REQUEST_TIMEOUT: { status: 408, title: 'Request timeout', retriable: true },
-  GW_ERR_NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable', retriable: false },
-  GW_ERR_CONFLICT: { status: 409, title: 'Conflict', retriable: false },
-  GW_ERR_MISDIRECTED: { status: 421, title: 'Host not served here', retriable: false },
+  GW_ERR_NOT_FOUND: { status: 404, title: 'Not found', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_TOPIC_NOT_FOUND: { status: 404, title: 'Topic not found', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_GROUP_NOT_FOUND: { status: 404, title: 'Consumer group not found', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_SCHEMA_NOT_FOUND: { status: 404, title: 'Schema not found', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_REQUEST_TIMEOUT: { status: 408, title: 'Request timeout', retriable: true, wsCloseCode: POLICY },
+  GW_ERR_NOT_ACCEPTABLE: { status: 406, title: 'Not acceptable', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_CONFLICT: { status: 409, title: 'Conflict', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_MISDIRECTED: { status: 421, title: 'Host not served here', retriable: false, wsCloseCode: POLICY },
   GW_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', retriable: false, wsCloseCode: 1009 },
-  GW_ERR_RECORD_TOO_LARGE: { status: 413, title: 'Record too large', retriable: false },
-  GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', retriable: false },
-  GW_ERR_UPGRADE_REQUIRED: { status: 426, title: 'Upgrade required', retriable: false },
-  GW_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large', retriable: false },
-  GW_ERR_SCHEMA_VIOLATION: { status: 422, title: 'Records do not match the topic schema', retriable: false },
+  GW_ERR_RECORD_TOO_LARGE: { status: 413, title: 'Record too large', retriable: false, wsCloseCode: 1009 },
+  GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', retriable: false, wsCloseCode: 1003 },
+  GW_ERR_UPGRADE_REQUIRED: { status: 426, title: 'Upgrade required', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large', retriable: false, wsCloseCode: 1009 },
+  GW_ERR_SCHEMA_VIOLATION: { status: 422, title: 'Records do not match the topic schema', retriable: false, wsCloseCode: POLICY },
   GW_ERR_TOO_MANY_REQUESTS: { status: 429, title: 'Too many requests', retriable: true, wsCloseCode: 1013 },
   GW_ERR_INTERNAL: { status: 500, title: 'Internal server error', retriable: false, wsCloseCode: 1011 },
   GW_ERR_KAFKA_UNAVAILABLE: { status: 503, title: 'Kafka unavailable', retriable: true, wsCloseCode: 1013 },
   GW_ERR_OVERLOADED: { status: 503, title: 'Gateway overloaded', retriable: true, wsCloseCode: 1013 },
   GW_ERR_SHUTTING_DOWN: { status: 503, title: 'Gateway shutting down', retriable: true, wsCloseCode: 1001 },
-  GW_ERR_KAFKA_TIMEOUT: { status: 504, title: 'Kafka did not answer in time', retriable: true },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -71,7 +77,7 @@ export class GatewayError extends Error {
   readonly status: number;
   readonly title: string;
   readonly retriable: boolean;
-  readonly wsCloseCode?: number;
+  readonly wsCloseCode: number;
   readonly errors?: readonly FieldError[];
   readonly retryAfterSeconds?: number;
   readonly extensions?: Readonly<Record<string, unknown>>;
@@ -139,4 +145,14 @@ export function toProblem(error: GatewayError, instance?: string): Problem {
 export function toErrorFrame(error: GatewayError, id?: string): Record<string, unknown> {
   const { type, title, status, detail, code, errors } = toProblem(error);
   return { op: 'error', ...(id === undefined ? {} : { id }), status, code, type, title, detail, ...(errors ? { errors } : {}) };
+}
+
+/** The error's detail as a WebSocket close reason, which may carry at most 123 bytes. */
+export function toCloseReason(error: GatewayError): string {
+  const bytes = Buffer.from(error.detail, 'utf8');
+  if (bytes.length <= 123) return error.detail;
+  // Cut at a character boundary: a split character would make the reason invalid UTF-8.
+  let end = 123;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end -= 1;
+  return bytes.subarray(0, end).toString('utf8');
 }

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { answerClientError } from './client-error.js';
+import { withDeadline } from './deadline.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { buildServices, type GatewayServices } from './services.js';
@@ -58,16 +59,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       await services.webSockets.close();
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections();
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'timeout'>((res) => {
-        timer = setTimeout(() => res('timeout'), config.shutdownTimeoutMs);
-      });
-      if ((await Promise.race([closed, deadline])) === 'timeout') {
+      if ((await withDeadline(closed, config.shutdownTimeoutMs, () => 'timeout' as const)) === 'timeout') {
         logger.warn('in-flight requests did not finish in time; closing their connections');
         server.closeAllConnections();
         await closed;
       }
-      clearTimeout(timer);
       await services.close();
       logger.info('stopped');
     })();

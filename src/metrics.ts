@@ -28,6 +28,12 @@ export class Metrics {
     labelNames: ['topic'] as const,
     registers: [this.registry],
   });
+  readonly producedBytes = new Counter({
+    name: 'gateway_produced_bytes_total',
+    help: 'Key and value bytes of records acknowledged by Kafka, by topic',
+    labelNames: ['topic'] as const,
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

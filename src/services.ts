@@ -6,11 +6,12 @@
 import type { AppServices } from './app.js';
 import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
-import { CompactedTopicTable, KafkaConnection, MetadataService, ProduceService, SubscriptionEngine, TopicAdmin, TopicCache } from './kafka/index.js';
+import { CompactedTopicTable, KafkaConnection, MetadataService, ProduceService, SubscriptionEngine, TopicAdmin, type TopicCache } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { produceBatch } from './records/index.js';
 import { schemaReaderGroupPrefix } from './internal-names.js';
+import { withDeadline } from './deadline.js';
+import { RecordPipeline, type DataFormat } from './records/index.js';
 import { SCHEMA_TOPIC, SchemaRegistry } from './schema/index.js';
 import { WebSocketGateway } from './ws/index.js';
 
@@ -50,7 +51,8 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     },
     logger.child({ component: 'subscriptions' }),
   );
-  const topics = new TopicCache(kafka.admin, config);
+  // One cache of topic structure for the metadata routes and the produce path, cleared by every admin change.
+  const topics = metadata.topicCache;
   const produce = new ProduceService(kafka, topics, config.produce, logger.child({ component: 'produce' }));
   const schemaTable = new CompactedTopicTable(
     kafka.kafka,
@@ -61,6 +63,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     schemaReaderGroupPrefix(config.kafka.clientId),
   );
   const schemas = new SchemaRegistry(schemaTable, logger.child({ component: 'schemas' }), config.produce.timeoutMs);
+  const pipeline = new RecordPipeline({ produce, schemas, timeoutMs: config.produce.timeoutMs, metrics });
   const webSockets = new WebSocketGateway({
     config,
     logger,
@@ -69,7 +72,9 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     requireTopic: async (topic) => {
       await metadata.topic(topic);
     },
-    produce: (topic, records, formats) => produceBatch({ produce, schemas, timeoutMs: config.produce.timeoutMs }, topic, records, formats),
+    // The frame schema allows only the data formats; the pipeline is the same one the HTTP routes use.
+    produce: (topic, records, formats) =>
+      pipeline.produceBatch(topic, records, { key: (formats.keyFormat ?? 'json') as DataFormat, value: (formats.valueFormat ?? 'json') as DataFormat }),
   });
   metrics.observeSubscriptions(() => {
     const { connections, bufferedBytes } = webSockets.stats();
@@ -87,6 +92,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     topicAdmin,
     topics,
     produce,
+    pipeline,
     schemas,
     schemaInfo: (topic) => {
       const stored = schemas.get(topic);
@@ -104,9 +110,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
       // /healthz and a 503 /readyz meanwhile); refused credentials answer
       // fast and stop the process.
       const bound = Math.max(config.kafka.connectionTimeoutMs, 5000);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([kafka.firstAttempt(), new Promise<void>((res) => (timer = setTimeout(res, bound)))]);
-      clearTimeout(timer);
+      await withDeadline(kafka.firstAttempt(), bound, () => undefined);
     },
     async close() {
       await webSockets.close();

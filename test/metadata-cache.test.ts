@@ -43,7 +43,7 @@ after(async () => {
   await gw.close();
 });
 
-test('a burst of identical requests costs one broker round trip, and the gateway sees its own changes at once', async () => {
+test('a burst of identical requests costs one round trip for structure, and the gateway sees its own changes at once', async () => {
   const metadata = new MetadataService(counted, { cacheTtlMs: 600_000, timeoutMs: 10_000 });
   const topicAdmin = new TopicAdmin(counted, metadata);
   const app = createApp({ ...gw.services, metadata, topicAdmin }).app;
@@ -55,13 +55,14 @@ test('a burst of identical requests costs one broker round trip, and the gateway
   const burst = await Promise.all(Array.from({ length: 20 }, () => request(app).get(`/v1/topics/${topic}`)));
   for (const res of burst) assert.equal(conforms(res).status, 200);
   assert.equal(count('fetchTopicMetadata'), 1);
-  assert.equal(count('fetchTopicOffsets'), 1);
   assert.equal(count('describeConfigs'), 1);
+  // Offsets are not structure: each answer asks the broker, so it shows every record acknowledged before it.
+  assert.equal(count('fetchTopicOffsets'), 20);
 
   const lists = await Promise.all(Array.from({ length: 20 }, () => request(app).get('/v1/topics')));
   for (const res of lists) conforms(res);
   await request(app).get('/v1/topics?prefix=x').expect(200);
-  assert.equal(count('fetchTopicMetadata'), 2, 'one more for the whole list, shared by every filter');
+  assert.equal(count('fetchTopicMetadata'), 1, 'the list comes from the same topic cache as the topic');
 
   // The gateway's own change: the next answers come from the broker again.
   const created = uniqueName('burst-created');
@@ -110,4 +111,37 @@ test('TtlCache keeps an answer for the TTL, drops failures, and an invalidation 
   const shared = [none.get('z', load), none.get('z', load)];
   assert.deepEqual(await Promise.all(shared), [5, 5], 'TTL 0 still shares a lookup in flight');
   assert.equal(await none.get('z', load), 6);
+});
+
+test('a record produced a moment ago shows in the topic\'s latest offset at once, structure cached or not', async () => {
+  const topic = uniqueName('fresh-offsets');
+  topics.push(topic);
+  conforms(await request(gw.app).post('/v1/topics').send({ name: topic, partitions: 1 }).expect(201));
+  const before = conforms(await request(gw.app).get(`/v1/topics/${topic}`).expect(200));
+  assert.equal(before.body.partitions[0].latestOffset, '0');
+  for (let n = 1; n <= 3; n++) {
+    conforms(await request(gw.app).post(`/v1/topics/${topic}/records`).send({ records: [{ value: n }] }).expect(200));
+    const after = conforms(await request(gw.app).get(`/v1/topics/${topic}`).expect(200));
+    assert.equal(after.body.partitions[0].latestOffset, String(n), `after ${n} record(s)`);
+  }
+});
+
+test('produce after the gateway deleted a topic and re-created it with another partition count sees the new topic', async () => {
+  const topic = uniqueName('recreated');
+  topics.push(topic);
+  conforms(await request(gw.app).post('/v1/topics').send({ name: topic, partitions: 3 }).expect(201));
+  conforms(await request(gw.app).post(`/v1/topics/${topic}/records`).send({ records: [{ value: 1, partition: 2 }] }).expect(200));
+
+  conforms(await request(gw.app).delete(`/v1/topics/${topic}`).expect(204));
+  const gone = conforms(await request(gw.app).post(`/v1/topics/${topic}/records`).send({ records: [{ value: 2 }] }));
+  assert.equal(gone.status, 404, 'the produce path does not answer from what it knew before the delete');
+
+  // Kafka finishes a deletion in the background; a create right after may still find the old topic.
+  await eventually(async () => (await request(gw.app).post('/v1/topics').send({ name: topic, partitions: 2 })).status === 201, 30_000, 500);
+  const outOfRange = conforms(await request(gw.app).post(`/v1/topics/${topic}/records`).send({ records: [{ value: 3, partition: 2 }] }));
+  assert.equal(outOfRange.status, 400, outOfRange.text);
+  assert.equal(outOfRange.body.code, 'GW_ERR_INVALID_PARTITION');
+  assert.equal(outOfRange.body.partitions, 2);
+  const ok = conforms(await request(gw.app).post(`/v1/topics/${topic}/records`).send({ records: [{ value: 4, partition: 1 }] }).expect(200));
+  assert.deepEqual(ok.body.offsets.map((o: { partition: number; offset: string }) => [o.partition, o.offset]), [[1, '0']], 'a new topic, counting from 0');
 });

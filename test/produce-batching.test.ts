@@ -48,7 +48,7 @@ function fakeBroker() {
 
 // The service needs only get() of the topic cache: one topic, one partition.
 const topics = {
-  get: async () => ({ name: 't', partitions: [{ partitionId: 0, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }], maxMessageBytes: 1_000_000 }),
+  get: async () => ({ name: 't', partitions: [{ partitionId: 0, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 }], maxMessageBytes: 1_000_000, timestamps: { type: 'CreateTime', beforeMaxMs: Infinity, afterMaxMs: Infinity } }),
 } as unknown as TopicCache;
 
 const record = (n: number) => ({ key: null, value: Buffer.from(String(n)), partition: 0 });

@@ -33,6 +33,17 @@ export function fromKafkaError(error: unknown, context: { topic?: string } = {})
       case 'MESSAGE_TOO_LARGE':
       case 'RECORD_LIST_TOO_LARGE':
         return new GatewayError('GW_ERR_RECORD_TOO_LARGE', 'The broker refused the records as larger than the topic accepts (max.message.bytes).', { cause });
+      case 'INVALID_TIMESTAMP':
+        return new GatewayError('GW_ERR_VALIDATION', "The broker refused a record's timestamp as too far from its clock (the topic's message.timestamp.before.max.ms and message.timestamp.after.max.ms); nothing of this request was produced.", {
+          cause,
+          extensions: { kafkaError: error.type },
+        });
+      case 'CORRUPT_MESSAGE':
+      case 'INVALID_RECORD':
+        return new GatewayError('GW_ERR_BAD_REQUEST', `The broker refused the records as invalid (${error.type}); nothing of this request was produced.`, {
+          cause,
+          extensions: { kafkaError: error.type },
+        });
       case 'TOPIC_AUTHORIZATION_FAILED':
       case 'GROUP_AUTHORIZATION_FAILED':
       case 'CLUSTER_AUTHORIZATION_FAILED':

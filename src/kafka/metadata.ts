@@ -1,7 +1,9 @@
 import kafkajs, { type Admin, type GroupDescription } from 'kafkajs';
+import { withDeadline } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import { isInternalGroup, isInternalTopic } from '../internal-names.js';
 import { TtlCache } from './cache.js';
+import { TopicCache } from './topics.js';
 import { fromAdminError } from './admin-errors.js';
 import type {
   BrokerInfo,
@@ -37,42 +39,42 @@ export interface MetadataOptions {
 
 /**
  * Cluster, topic, offset and consumer-group metadata over the admin client,
- * as plain data. Every lookup goes through one cache, so a burst of
- * requests costs the broker one round trip.
+ * as plain data. Structure (topics and partitions, configs, the cluster,
+ * groups) is cached, so a burst of requests costs the broker one round
+ * trip; topics and partitions come from the gateway's one TopicCache, which
+ * the produce path reads too. Offsets and lag are never cached: an answer
+ * shows every record acknowledged before the request arrived.
  */
 export class MetadataService {
   readonly #admin: Admin;
   readonly #cache: TtlCache;
   readonly #timeoutMs: number;
   readonly #clientId: string;
+  /** The one cache of topic structure; the produce path is given this same instance. */
+  readonly topicCache: TopicCache;
 
   constructor(admin: Admin, options: MetadataOptions) {
     this.#admin = admin;
     this.#cache = new TtlCache(options.cacheTtlMs);
     this.#timeoutMs = options.timeoutMs;
     this.#clientId = options.clientId ?? 'kafka-gateway';
+    this.topicCache = new TopicCache(admin, options);
   }
 
-  /** Drops every cached answer; called after each admin change the gateway makes. */
+  /** Drops every cached answer, topic structure included; called after each admin change the gateway makes. */
   invalidate(): void {
     this.#cache.clear();
+    this.topicCache.invalidate();
   }
 
   /** Runs one broker conversation under the deadline, mapping its failure onto the error table. */
   async call<T>(what: string, work: () => Promise<T>, context: { topic?: string; group?: string } = {}): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_res, rej) => {
-      timer = setTimeout(
-        () => rej(new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka did not answer ${what} within ${this.#timeoutMs} ms; retry shortly.`)),
-        this.#timeoutMs,
-      );
-    });
     try {
-      return await Promise.race([work(), deadline]);
+      return await withDeadline(work(), this.#timeoutMs, () => {
+        throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka did not answer ${what} within ${this.#timeoutMs} ms; retry shortly.`);
+      });
     } catch (error) {
       throw fromAdminError(error, context);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -111,36 +113,21 @@ export class MetadataService {
     );
   }
 
-  #allTopics(): Promise<TopicSummary[]> {
-    return this.#cache.get('topics', () =>
-      this.call('the topic list', async () => {
-        const { topics } = await this.#admin.fetchTopicMetadata();
-        return topics
-          .map(({ name, partitions }) => ({
-            name,
-            internal: isInternalTopic(name),
-            partitions: partitions.length,
-            replicationFactor: partitions[0]?.replicas.length ?? 0,
-          }))
-          .sort((a, b) => a.name.localeCompare(b.name));
-      }),
-    );
+  async #allTopics(): Promise<TopicSummary[]> {
+    const all = await this.call('the topic list', () => this.topicCache.all());
+    return [...all]
+      .map(([name, partitions]) => ({
+        name,
+        internal: isInternalTopic(name),
+        partitions: partitions.length,
+        replicationFactor: partitions[0]?.replicas.length ?? 0,
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** Partitions of one topic (leaders, replicas, ISR); 404 for an unknown topic. */
   #partitionMetadata(topic: string) {
-    return this.#cache.get(`partitions:${topic}`, () =>
-      this.call(
-        `the metadata of topic ${JSON.stringify(topic)}`,
-        async () => {
-          const { topics } = await this.#admin.fetchTopicMetadata({ topics: [topic] });
-          const found = topics.find((t) => t.name === topic);
-          if (!found) throw new GatewayError('GW_ERR_TOPIC_NOT_FOUND', `Topic ${JSON.stringify(topic)} does not exist.`);
-          return [...found.partitions].sort((a, b) => a.partitionId - b.partitionId);
-        },
-        { topic },
-      ),
-    );
+    return this.call(`the metadata of topic ${JSON.stringify(topic)}`, () => this.topicCache.partitions(topic), { topic });
   }
 
   /** True when the topic exists; used before calls that kafkajs would retry for long on an unknown topic. */
@@ -152,36 +139,32 @@ export class MetadataService {
    * One topic in full: partitions with their earliest and latest offsets, and
    * its configs (only those set on the topic, or all with `allConfigs`).
    */
-  topic(topic: string, options: { allConfigs?: boolean } = {}): Promise<TopicDetail> {
-    return this.#cache.get(`topic:${topic}:${options.allConfigs ? 'all' : 'set'}`, async () => {
-      // Asked first, because offset lookups on an unknown topic retry for seconds before failing.
-      const partitions = await this.#partitionMetadata(topic);
-      return this.call(
-        `the details of topic ${JSON.stringify(topic)}`,
-        async () => {
-          const [offsets, configs] = await Promise.all([this.#admin.fetchTopicOffsets(topic), this.#configs(topic, options.allConfigs ?? false)]);
-          const byPartition = new Map(offsets.map((o) => [o.partition, o]));
-          const partitionDetails: PartitionInfo[] = partitions.map((p) => ({
-            partition: p.partitionId,
-            leader: p.leader >= 0 ? p.leader : null,
-            replicas: p.replicas,
-            isr: p.isr,
-            offlineReplicas: p.offlineReplicas ?? [],
-            earliestOffset: byPartition.get(p.partitionId)?.low ?? '0',
-            latestOffset: byPartition.get(p.partitionId)?.high ?? '0',
-          }));
-          return {
-            name: topic,
-            internal: isInternalTopic(topic),
-            partitions: partitionDetails.length,
-            replicationFactor: partitionDetails[0]?.replicas.length ?? 0,
-            partitionDetails,
-            configs,
-          };
-        },
-        { topic },
-      );
-    });
+  async topic(topic: string, options: { allConfigs?: boolean } = {}): Promise<TopicDetail> {
+    // Asked first, because offset lookups on an unknown topic retry for seconds before failing.
+    const partitions = await this.#partitionMetadata(topic);
+    const all = options.allConfigs ?? false;
+    const [offsets, configs] = await Promise.all([
+      this.call(`the offsets of topic ${JSON.stringify(topic)}`, () => this.#admin.fetchTopicOffsets(topic), { topic }),
+      this.#cache.get(`configs:${topic}:${all ? 'all' : 'set'}`, () => this.call(`the configs of topic ${JSON.stringify(topic)}`, () => this.#configs(topic, all), { topic })),
+    ]);
+    const byPartition = new Map(offsets.map((o) => [o.partition, o]));
+    const partitionDetails: PartitionInfo[] = partitions.map((p) => ({
+      partition: p.partitionId,
+      leader: p.leader >= 0 ? p.leader : null,
+      replicas: p.replicas,
+      isr: p.isr,
+      offlineReplicas: p.offlineReplicas ?? [],
+      earliestOffset: byPartition.get(p.partitionId)?.low ?? '0',
+      latestOffset: byPartition.get(p.partitionId)?.high ?? '0',
+    }));
+    return {
+      name: topic,
+      internal: isInternalTopic(topic),
+      partitions: partitionDetails.length,
+      replicationFactor: partitionDetails[0]?.replicas.length ?? 0,
+      partitionDetails,
+      configs,
+    };
   }
 
   async #configs(topic: string, all: boolean): Promise<Record<string, TopicConfigEntry>> {
@@ -207,18 +190,16 @@ export class MetadataService {
   }
 
   /** Per partition, the first offset at or after `timestampMs`. */
-  offsetsAt(topic: string, timestampMs: number): Promise<TimestampOffset[]> {
-    return this.#cache.get(`offsets-at:${topic}:${timestampMs}`, async () => {
-      await this.#partitionMetadata(topic);
-      return this.call(
-        `offsets by time for topic ${JSON.stringify(topic)}`,
-        async () => {
-          const offsets = await this.#admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
-          return offsets.map(({ partition, offset }) => ({ partition, offset })).sort((a, b) => a.partition - b.partition);
-        },
-        { topic },
-      );
-    });
+  async offsetsAt(topic: string, timestampMs: number): Promise<TimestampOffset[]> {
+    await this.#partitionMetadata(topic);
+    return this.call(
+      `offsets by time for topic ${JSON.stringify(topic)}`,
+      async () => {
+        const offsets = await this.#admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
+        return offsets.map(({ partition, offset }) => ({ partition, offset })).sort((a, b) => a.partition - b.partition);
+      },
+      { topic },
+    );
   }
 
   /** Every consumer group the brokers know, with its state; the gateway's own groups only when `internal` is asked for. */
@@ -277,8 +258,8 @@ export class MetadataService {
 
   /** One group: members and their partitions, committed offsets, lag. 404 for a group the brokers do not know. */
   group(groupId: string): Promise<GroupDetail> {
-    return this.#cache.get(`group:${groupId}`, () =>
-      this.call(
+    // Committed offsets and lag are never cached: a commit must show at once.
+    return this.call(
         `the consumer group ${JSON.stringify(groupId)}`,
         async () => {
           const [{ groups }, committed] = await Promise.all([
@@ -336,7 +317,6 @@ export class MetadataService {
           };
         },
         { group: groupId },
-      ),
     );
   }
 }

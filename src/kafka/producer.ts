@@ -1,9 +1,10 @@
 import kafkajs, { Partitioners, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Config } from '../config.js';
+import { withDeadline } from '../deadline.js';
 import { GatewayError, type FieldError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { fromKafkaError } from './errors.js';
-import type { TopicCache } from './topics.js';
+import type { TimestampPolicy, TopicCache } from './topics.js';
 
 const { CompressionTypes } = kafkajs;
 
@@ -118,9 +119,10 @@ export class ProduceService {
    * GatewayError a client should see.
    */
   async check(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
-    const info = await this.topics.get(topic);
+    const info = await this.topics.get(topic, { create: this.config.autoCreateTopics });
     const partitionErrors: FieldError[] = [];
     const tooLarge: FieldError[] = [];
+    const badTimestamps = timestampErrors(records, info.timestamps, Date.now());
     records.forEach((record, index) => {
       if (record.partition !== undefined && (record.partition < 0 || record.partition >= info.partitions.length)) {
         partitionErrors.push({ index, pointer: '/partition', message: `partition ${record.partition} does not exist; the topic has partitions 0 to ${info.partitions.length - 1}` });
@@ -135,6 +137,12 @@ export class ProduceService {
         extensions: { partitions: info.partitions.length },
       });
     }
+    if (badTimestamps.length > 0) {
+      throw new GatewayError('GW_ERR_VALIDATION', `Topic ${JSON.stringify(topic)} does not take records stamped that far from now; nothing was produced.`, {
+        errors: badTimestamps,
+        extensions: { timestampBeforeMaxMs: finite(info.timestamps.beforeMaxMs), timestampAfterMaxMs: finite(info.timestamps.afterMaxMs) },
+      });
+    }
     if (tooLarge.length > 0) {
       throw new GatewayError('GW_ERR_RECORD_TOO_LARGE', `A record is larger than topic ${JSON.stringify(topic)} accepts (max.message.bytes = ${info.maxMessageBytes}).`, {
         errors: tooLarge,
@@ -147,7 +155,7 @@ export class ProduceService {
   async send(topic: string, records: readonly OutgoingRecord[]): Promise<ProducedRecord[]> {
     if (records.length === 0) return [];
     await this.check(topic, records);
-    const info = await this.topics.get(topic);
+    const info = await this.topics.get(topic, { create: this.config.autoCreateTopics });
     const bytes = records.reduce((sum, r) => sum + recordBytes(r), 0);
     // A request larger than the whole bound still goes through when nothing
     // else is in flight; otherwise it could never succeed, however often retried.
@@ -191,17 +199,11 @@ export class ProduceService {
           }),
       ),
     ).then((parts) => parts.flat());
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka did not acknowledge the records within ${this.config.timeoutMs} ms; they may or may not have been written. Retry shortly.`, { retryAfterSeconds: 1 })),
-        this.config.timeoutMs,
-      );
-    });
     try {
-      return await Promise.race([acked, timeout]);
+      return await withDeadline(acked, this.config.timeoutMs, () => {
+        throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka did not acknowledge the records within ${this.config.timeoutMs} ms; they may or may not have been written. Retry shortly.`, { retryAfterSeconds: 1 });
+      });
     } finally {
-      clearTimeout(timer);
       // The records stay in memory until kafkajs is done with them, even when the caller stopped waiting.
       acked.then(
         () => (this.#inFlightBytes -= bytes),
@@ -301,6 +303,13 @@ export class ProduceService {
       // Whether the broker wrote this batch is unknown: the next one goes under a new producer id.
       this.#mustRenew = true;
       this.logger.warn({ err: error, callers: batch.length }, 'produce batch failed');
+      if (batch.length > 1 && isRefusal(error)) {
+        // The broker refused records it will never take, and does not say
+        // whose: each caller's records go again on their own, first in line,
+        // so that only the caller who sent them gets the refusal.
+        this.#sealed.unshift(...batch.map((pending) => [pending]));
+        return;
+      }
       for (const pending of batch) pending.reject(sendFailure(error, pending.topic));
     }
   }
@@ -326,4 +335,35 @@ export class ProduceService {
       }
     });
   }
+}
+
+/** Infinity (no limit) is not JSON; a problem leaves it out. */
+function finite(ms: number): number | undefined {
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * Records the broker would refuse for their timestamp (CreateTime topics
+ * only), found before they can share a batch. Measured against the
+ * gateway's clock, which the broker's may differ from by a little; a record
+ * on the edge that the broker still refuses fails alone (see #send).
+ */
+export function timestampErrors(records: readonly OutgoingRecord[], policy: TimestampPolicy, now: number): FieldError[] {
+  if (policy.type !== 'CreateTime') return [];
+  const errors: FieldError[] = [];
+  records.forEach((record, index) => {
+    if (record.timestamp === undefined) return;
+    if (record.timestamp > now + policy.afterMaxMs) {
+      errors.push({ index, pointer: '/timestamp', message: `is more than ${policy.afterMaxMs} ms ahead of now (the topic's message.timestamp.after.max.ms)` });
+    } else if (record.timestamp < now - policy.beforeMaxMs) {
+      errors.push({ index, pointer: '/timestamp', message: `is more than ${policy.beforeMaxMs} ms before now (the topic's message.timestamp.before.max.ms)` });
+    }
+  });
+  return errors;
+}
+
+/** The broker answered and refused the records themselves: sending the same records again can never succeed. */
+function isRefusal(error: unknown): boolean {
+  const mapped = fromKafkaError(error);
+  return mapped.status >= 400 && mapped.status < 500 && mapped.code !== 'GW_ERR_TOPIC_NOT_FOUND' && mapped.code !== 'GW_ERR_FORBIDDEN';
 }

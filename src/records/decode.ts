@@ -1,19 +1,23 @@
 /**
- * Turns records as clients send them (JSON objects with key, value, headers,
- * partition, timestamp) into bytes for Kafka. Shared by the HTTP routes and
- * the WebSocket `produce` frame; it knows neither.
+ * Turns records as clients send them into bytes for Kafka: the one decoder
+ * every transport uses (JSON and NDJSON bodies, Confluent v2, WebSocket
+ * frames). A record is first checked against the record schema of
+ * openapi.yaml (`ProduceRecord`, compiled once), then its key and value are
+ * encoded by their formats. Knows neither HTTP nor WebSocket.
  */
+import type { components } from '../../clients/typescript/schema.js';
 import type { FieldError } from '../errors.js';
 import type { OutgoingRecord } from '../kafka/index.js';
+import { fieldErrors, openapi } from '../openapi.js';
 import { NOT_JSON } from '../schema/index.js';
+import { parseTimestamp } from '../timestamp.js';
 
 /**
  * How a key or value is given: `json` (any JSON; a JSON string key is stored
  * as its UTF-8 text, as Java's StringSerializer writes it), `text` (a string
  * stored as UTF-8) or `binary` (a base64 string stored byte for byte).
  */
-export type DataFormat = 'json' | 'text' | 'binary';
-export const DATA_FORMATS: readonly DataFormat[] = ['json', 'text', 'binary'];
+export type DataFormat = components['schemas']['DataFormat'];
 
 export interface Formats {
   readonly key: DataFormat;
@@ -32,29 +36,55 @@ export interface DecodedRecord {
   jsonValue(): unknown;
 }
 
-const RECORD_FIELDS = new Set(['key', 'value', 'headers', 'partition', 'timestamp']);
+type ProduceRecord = components['schemas']['ProduceRecord'];
+
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-// 9999-12-31: later timestamps are almost certainly microseconds or nanoseconds by mistake.
-const MAX_TIMESTAMP = 253_402_300_799_999;
+
+/**
+ * The deepest nesting a JSON key or value may have: Jackson's default
+ * (StreamReadConstraints), so what the gateway writes a Java consumer can
+ * read back, and far below where encoding would exhaust the stack.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Where each record's errors point: into the batch, as `/records/<index>/...`, whatever the transport. */
+export function recordPointer(index: number, pointer = ''): string {
+  return `/records/${index}${pointer}`;
+}
 
 function typeName(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
 }
 
-function encode(data: unknown, format: DataFormat, bareString: boolean, field: string, errors: FieldError[], index: number): Buffer | null | undefined {
+/** Whether a JSON value nests deeper than `limit`, found without recursion (the value may be deeper than the stack). */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: node, depth } = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
+  }
+  return false;
+}
+
+function encode(data: unknown, format: DataFormat, bareString: boolean, field: 'key' | 'value', errors: FieldError[], index: number): Buffer | null | undefined {
   if (data === undefined || data === null) return null;
+  const fail = (message: string) => {
+    errors.push({ index, pointer: recordPointer(index, `/${field}`), message });
+    return undefined;
+  };
   switch (format) {
     case 'json':
       if (bareString && typeof data === 'string') return Buffer.from(data, 'utf8');
+      if (nestsDeeperThan(data, MAX_JSON_DEPTH)) return fail(`${field} nests deeper than ${MAX_JSON_DEPTH} levels`);
       return Buffer.from(JSON.stringify(data), 'utf8');
     case 'text':
       if (typeof data === 'string') return Buffer.from(data, 'utf8');
-      errors.push({ index, pointer: `/${field}`, message: `${field} must be a string with ${field}Format text, not ${typeName(data)}` });
-      return undefined;
+      return fail(`${field} must be a string with ${field}Format text, not ${typeName(data)}`);
     case 'binary':
       if (typeof data === 'string' && BASE64.test(data)) return Buffer.from(data, 'base64');
-      errors.push({ index, pointer: `/${field}`, message: typeof data === 'string' ? `${field} is not valid base64` : `${field} must be a base64 string with ${field}Format binary, not ${typeName(data)}` });
-      return undefined;
+      return fail(typeof data === 'string' ? `${field} is not valid base64` : `${field} must be a base64 string with ${field}Format binary, not ${typeName(data)}`);
   }
 }
 
@@ -68,58 +98,24 @@ function parseJson(bytes: Buffer | null): unknown {
 }
 
 /**
- * Decodes one record, or adds its problems to `errors` (pointers relative to
- * the record, e.g. `/headers/trace`) and returns undefined.
+ * Decodes the record at `index` of a batch, or adds its problems to `errors`
+ * (pointers into the batch, e.g. `/records/3/headers/trace`) and returns
+ * undefined.
  */
 export function decodeRecord(input: unknown, index: number, formats: Formats, errors: FieldError[]): DecodedRecord | undefined {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-    errors.push({ index, pointer: '', message: `a record must be an object, not ${typeName(input)}` });
+  const validate = openapi().component('ProduceRecord');
+  if (!validate(input)) {
+    for (const e of fieldErrors(validate.errors, recordPointer(index))) errors.push({ index, ...e });
     return undefined;
   }
+  const raw = input as ProduceRecord;
   const before = errors.length;
-  const raw = input as Record<string, unknown>;
-  for (const field of Object.keys(raw)) {
-    if (!RECORD_FIELDS.has(field)) errors.push({ index, pointer: `/${field.replaceAll('~', '~0').replaceAll('/', '~1')}`, message: `unknown field ${JSON.stringify(field)}; a record has key, value, headers, partition and timestamp` });
-  }
   const key = encode(raw.key, formats.key, formats.stringKeysAsText ?? true, 'key', errors, index);
   const value = encode(raw.value, formats.value, false, 'value', errors, index);
-
-  let headers: Record<string, string> | undefined;
-  if (raw.headers !== undefined && raw.headers !== null) {
-    if (typeof raw.headers !== 'object' || Array.isArray(raw.headers)) {
-      errors.push({ index, pointer: '/headers', message: `headers must be an object of strings, not ${typeName(raw.headers)}` });
-    } else {
-      headers = {};
-      for (const [name, v] of Object.entries(raw.headers)) {
-        if (typeof v === 'string') headers[name] = v;
-        else errors.push({ index, pointer: `/headers/${name.replaceAll('~', '~0').replaceAll('/', '~1')}`, message: `header values must be strings, not ${typeName(v)}` });
-      }
-    }
-  }
-
-  let partition: number | undefined;
-  if (raw.partition !== undefined && raw.partition !== null) {
-    if (Number.isSafeInteger(raw.partition) && (raw.partition as number) >= 0) partition = raw.partition as number;
-    else errors.push({ index, pointer: '/partition', message: `partition must be a whole number from 0, not ${JSON.stringify(raw.partition)}` });
-  }
-
-  let timestamp: number | undefined;
-  if (raw.timestamp !== undefined && raw.timestamp !== null) {
-    const ms = typeof raw.timestamp === 'string' ? Date.parse(raw.timestamp) : raw.timestamp;
-    if (typeof ms === 'number' && Number.isSafeInteger(ms) && ms >= 0 && ms <= MAX_TIMESTAMP) timestamp = ms;
-    else errors.push({ index, pointer: '/timestamp', message: 'timestamp must be milliseconds since the epoch or an ISO 8601 date-time' });
-  }
-
+  // The schema already allows only what the parser takes; parsed here once for its value.
+  const timestamp = raw.timestamp === undefined ? undefined : parseTimestamp(raw.timestamp);
   if (errors.length > before || key === undefined || value === undefined) return undefined;
-  const record: OutgoingRecord = { key, value, headers, partition, timestamp };
+  const record: OutgoingRecord = { key, value, headers: raw.headers, partition: raw.partition, timestamp };
   const jsonValue = formats.value === 'json' ? () => (raw.value === undefined ? null : raw.value) : () => parseJson(value);
   return { record, jsonValue };
-}
-
-/** Picks a key or value format from a request field, adding an error when it is not one we know. */
-export function parseFormat(given: unknown, pointer: string, errors: FieldError[]): DataFormat {
-  if (given === undefined) return 'json';
-  if (typeof given === 'string' && (DATA_FORMATS as readonly string[]).includes(given)) return given as DataFormat;
-  errors.push({ pointer, message: `must be one of ${DATA_FORMATS.join(', ')}` });
-  return 'json';
 }

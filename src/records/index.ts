@@ -1,3 +1,3 @@
-/** Client-side record shapes to Kafka bytes, shared by HTTP and WebSocket produce. */
-export { DATA_FORMATS, decodeRecord, parseFormat, type DataFormat, type DecodedRecord, type Formats } from './decode.js';
-export { checkProduceTopic, checkSchema, isInternalTopic, produceBatch, produceChecked, schemasLoaded, type ProduceDeps } from './produce.js';
+/** The one record pipeline: client record shapes to Kafka bytes, checked and produced the same way for every transport. */
+export { MAX_JSON_DEPTH, decodeRecord, nestsDeeperThan, recordPointer, type DataFormat, type DecodedRecord, type Formats } from './decode.js';
+export { RecordPipeline, answer, type PipelineDeps, type ProduceAnswer } from './produce.js';

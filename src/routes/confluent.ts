@@ -26,7 +26,6 @@ const CODES: Partial<Record<ErrorCode, readonly [status: number, code: number]>>
   GW_ERR_OVERLOADED: [429, 42901],
   GW_ERR_KAFKA_UNAVAILABLE: [503, 50302],
   GW_ERR_SHUTTING_DOWN: [503, 50302],
-  GW_ERR_KAFKA_TIMEOUT: [500, 50003],
   GW_ERR_INTERNAL: [500, 50002],
 };
 
@@ -43,8 +42,13 @@ export function sendV2(res: Response, status: number, body: unknown): void {
 }
 
 /** An error in Confluent's shape, so v2 clients parse it unchanged; field errors are folded into the message. */
+/** Confluent's HTTP status and error_code for a gateway error. */
+export function confluentCodes(error: Pick<GatewayError, 'code' | 'status'>): readonly [status: number, code: number] {
+  return CODES[error.code] ?? [error.status, error.status];
+}
+
 export function sendV2Error(res: Response, error: GatewayError): void {
-  const [status, code] = CODES[error.code] ?? [error.status, error.status];
+  const [status, code] = confluentCodes(error);
   if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
   sendV2(res, status, { error_code: code, message: `${error.detail}${describeErrors(error.errors)}` });
 }

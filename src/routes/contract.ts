@@ -8,12 +8,11 @@
  * streamed bodies (NDJSON) are left to their route, which reads them line
  * by line.
  */
-import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
-import { parse } from 'yaml';
+import type { ValidateFunction } from 'ajv/dist/2020.js';
+import type { operations } from '../../clients/typescript/schema.js';
 import { GatewayError, type FieldError } from '../errors.js';
+import { OpenApi, anchored, fieldErrors } from '../openapi.js';
 
 interface ParameterSpec {
   readonly name: string;
@@ -73,15 +72,17 @@ export interface BodyContract {
 
 export interface MatchedOperation {
   readonly operation: Operation;
+  /** Path parameters as they arrived (percent-decoded strings). */
   readonly pathParams: Readonly<Record<string, string>>;
+  /** Path and query parameters as the contract reads them: coerced to their declared types, defaults filled in. */
+  readonly path: Readonly<Record<string, unknown>>;
+  readonly query: Readonly<Record<string, unknown>>;
 }
 
 /** application/json and its +json relatives, not application/x-ndjson (a stream of JSON texts). */
 const JSON_MEDIA_TYPE = /^application\/([\w.-]+\+)?json$/;
 
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const;
-// ajv-formats is published as CommonJS with a default export.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
 function toPattern(template: string): { pattern: RegExp; names: string[] } {
   const names: string[] = [];
@@ -97,44 +98,12 @@ function toPattern(template: string): { pattern: RegExp; names: string[] } {
   return { pattern: new RegExp(`^${source}$`), names };
 }
 
-/** A schema taken out of the document, with its local $refs pointed back into the document. */
-function anchored(schema: object): object {
-  return JSON.parse(JSON.stringify(schema), (key, value: unknown) =>
-    key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `openapi.json${value}` : value,
-  ) as object;
-}
-
-function fieldErrors(errors: readonly ErrorObject[] | null | undefined, prefix: string): FieldError[] {
-  return (errors ?? []).map((error) => {
-    // Point at the field itself where ajv points at the object holding it.
-    const field =
-      error.keyword === 'required'
-        ? String((error.params as { missingProperty: string }).missingProperty)
-        : error.keyword === 'additionalProperties'
-          ? String((error.params as { additionalProperty: string }).additionalProperty)
-          : undefined;
-    const pointer = `${prefix}${error.instancePath}${field === undefined ? '' : `/${field.replace(/~/g, '~0').replace(/\//g, '~1')}`}`;
-    const allowed = error.keyword === 'enum' ? `: ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : '';
-    const message =
-      error.keyword === 'additionalProperties'
-        ? 'is an unknown field here'
-        : error.keyword === 'minItems' && (error.params as { limit: number }).limit === 1
-          ? 'must not be empty'
-          : `${error.message ?? 'is invalid'}${allowed}`;
-    return { pointer, message };
-  });
-}
-
 export class Contract {
   readonly operations: readonly Operation[];
-  readonly #ajv: Ajv2020;
+  readonly #openapi: OpenApi;
 
   constructor(readonly document: OpenApiDocument & Record<string, unknown>) {
-    this.#ajv = addFormats(new Ajv2020({ strict: false, allErrors: true, coerceTypes: false }));
-    // Query and path values arrive as strings: a separate instance coerces them to the declared types.
-    const coercing = addFormats(new Ajv2020({ strict: false, allErrors: true, coerceTypes: true }));
-    this.#ajv.addSchema(document, 'openapi.json');
-    coercing.addSchema(document, 'openapi.json');
+    this.#openapi = new OpenApi(document);
     const operations: Operation[] = [];
     for (const [template, item] of Object.entries(document.paths)) {
       const shared = (item.parameters as ParameterSpec[] | undefined) ?? [];
@@ -155,8 +124,8 @@ export class Contract {
           errorFormat: spec['x-error-format'] === 'confluent-v2' ? 'confluent-v2' : 'problem',
           pattern,
           parameterNames: names,
-          validatePath: this.#compileParameters(coercing, parameters.filter((p) => p.in === 'path')),
-          validateQuery: this.#compileParameters(coercing, parameters.filter((p) => p.in === 'query')),
+          validatePath: this.#compileParameters(parameters.filter((p) => p.in === 'path')),
+          validateQuery: this.#compileParameters(parameters.filter((p) => p.in === 'query')),
           body: spec.requestBody && this.#compileBody(this.#resolve(this.document.components?.requestBodies, spec.requestBody)),
         });
       }
@@ -165,8 +134,8 @@ export class Contract {
     this.operations = operations.sort((a, b) => a.parameterNames.length - b.parameterNames.length);
   }
 
-  static load(path: string): Contract {
-    return new Contract(parse(readFileSync(path, 'utf8')) as OpenApiDocument & Record<string, unknown>);
+  static load(path?: string): Contract {
+    return new Contract(OpenApi.load(path).document as OpenApiDocument & Record<string, unknown>);
   }
 
   /** The component a `$ref` names in `components` (its parameters or request bodies), or the object itself when it has none. */
@@ -182,14 +151,15 @@ export class Contract {
     const content = Object.entries(body.content ?? {});
     const validators = new Map<string, ValidateFunction>();
     for (const [mediaType, { schema }] of content) {
-      if (JSON_MEDIA_TYPE.test(mediaType)) validators.set(mediaType, this.#ajv.compile(anchored(schema ?? {})));
+      if (JSON_MEDIA_TYPE.test(mediaType)) validators.set(mediaType, this.#openapi.ajv.compile(anchored(schema ?? {})));
     }
     return { required: body.required === true, mediaTypes: content.map(([mediaType]) => mediaType), validators };
   }
 
-  #compileParameters(ajv: Ajv2020, parameters: readonly ParameterSpec[]): ValidateFunction | undefined {
+  /** Parameters arrive as strings: the validator coerces them to their declared types and fills in defaults, in place. */
+  #compileParameters(parameters: readonly ParameterSpec[]): ValidateFunction | undefined {
     if (parameters.length === 0) return undefined;
-    return ajv.compile({
+    return this.#openapi.coercing.compile({
       type: 'object',
       properties: Object.fromEntries(parameters.map((p) => [p.name, anchored(p.schema ?? {})])),
       required: parameters.filter((p) => p.required || p.in === 'path').map((p) => p.name),
@@ -205,7 +175,7 @@ export class Contract {
       operation.parameterNames.forEach((name, i) => {
         pathParams[name] = decodeURIComponent(found[i + 1] ?? '');
       });
-      return { operation, pathParams };
+      return { operation, pathParams, path: { ...pathParams }, query: {} };
     }
     return undefined;
   }
@@ -242,14 +212,18 @@ export function matchOperation(contract: Contract): RequestHandler {
       }
       throw new GatewayError('GW_ERR_NOT_FOUND', `No route serves ${req.method} ${req.path}.`);
     }
-    const { operation, pathParams } = matched;
-    // Known before the parameters are checked, so their errors take the operation's error format.
-    res.locals.operation = matched;
+    const { operation } = matched;
+    // The validators coerce these copies in place and fill in defaults: handlers get them as the contract reads them.
+    const path = { ...matched.path };
+    const query = { ...(req.query as Record<string, unknown>) };
+    // Known before the parameters are checked, so their errors take the operation's error format; the
+    // validators below coerce `path` and `query` in place.
+    res.locals.operation = { ...matched, path, query } satisfies MatchedOperation;
     const errors: FieldError[] = [];
-    if (operation.validatePath && !operation.validatePath({ ...pathParams })) {
+    if (operation.validatePath && !operation.validatePath(path)) {
       errors.push(...fieldErrors(operation.validatePath.errors, '/path'));
     }
-    if (operation.validateQuery && !operation.validateQuery({ ...(req.query as Record<string, unknown>) })) {
+    if (operation.validateQuery && !operation.validateQuery(query)) {
       errors.push(...fieldErrors(operation.validateQuery.errors, '/query'));
     }
     if (errors.length > 0) {
@@ -323,5 +297,60 @@ export function checkRequestBody(limitBytes: number): RequestHandler {
         }),
       );
     });
+  };
+}
+
+/** Every operation of openapi.yaml, by operationId (the types openapi-typescript generates from it). */
+export type OperationId = keyof operations;
+
+type Parameters<Id extends OperationId, In extends 'path' | 'query'> = [NonNullable<operations[Id]['parameters'][In]>] extends [never]
+  ? Readonly<Record<string, never>>
+  : Readonly<NonNullable<operations[Id]['parameters'][In]>>;
+
+type RequestBody<Id extends OperationId> = [NonNullable<operations[Id]['requestBody']>] extends [never]
+  ? undefined
+  : NonNullable<operations[Id]['requestBody']> extends { content: infer Content }
+    ? Content[keyof Content]
+    : undefined;
+
+/**
+ * What a handler receives: path and query parameters coerced and checked
+ * by the contract, and the body checked against the operation's schema (a
+ * JSON body parsed; a streamed one, such as NDJSON, left unread in `req`).
+ */
+export interface OperationInput<Id extends OperationId> {
+  readonly path: Parameters<Id, 'path'>;
+  readonly query: Parameters<Id, 'query'>;
+  readonly body: RequestBody<Id>;
+  /** The body's media type, lower case, without parameters; undefined without a body. */
+  readonly mediaType: string | undefined;
+  readonly req: Request;
+  readonly res: Response;
+}
+
+export type OperationHandler<Id extends OperationId> = (input: OperationInput<Id>) => unknown;
+
+/** One handler per operationId: the type makes leaving an operation of openapi.yaml without a handler a compile error. */
+export type Handlers = { readonly [Id in OperationId]: OperationHandler<Id> };
+
+/**
+ * Runs the matched operation's handler. Routing happened once, in
+ * matchOperation, from openapi.yaml: there are no express paths. Refuses to
+ * start when an operation of the contract has no handler.
+ */
+// Handlers of different operations take different inputs; `never` is what any of them accepts as a parameter type.
+export function dispatch(contract: Contract, handlers: Readonly<Record<string, (input: never) => unknown>>): RequestHandler {
+  const missing = contract.operations.filter((op) => typeof handlers[op.operationId] !== 'function').map((op) => op.operationId);
+  if (missing.length > 0) throw new Error(`openapi.yaml operations without a handler: ${missing.join(', ')}`);
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const matched = operationOf(res);
+    if (!matched) {
+      next();
+      return;
+    }
+    const handler = handlers[matched.operation.operationId]!;
+    const mediaType = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+    const input: OperationInput<OperationId> = { path: matched.path, query: matched.query, body: req.body, mediaType, req, res } as OperationInput<OperationId>;
+    await handler(input as never);
   };
 }

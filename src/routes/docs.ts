@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { Router } from 'express';
 import { GatewayError } from '../errors.js';
+import type { Handlers } from './contract.js';
 
 // swagger-ui-dist is CommonJS and tells where its files are.
 const swaggerUiDir = (createRequire(import.meta.url)('swagger-ui-dist') as { getAbsoluteFSPath(): string }).getAbsoluteFSPath();
@@ -63,21 +63,24 @@ export interface DocsOptions {
  * the swagger-ui-dist package, no CDN, "try it" against this gateway. Its
  * sections follow the order of the tags in openapi.yaml, produce first.
  */
-export function docsRouter({ authRequired = false }: DocsOptions = {}): Router {
-  const router = Router();
+export function docsHandlers({ authRequired = false }: DocsOptions = {}): Pick<Handlers, 'getDocs' | 'getDocsWithSlash' | 'getDocsAsset'> {
   const init = initScript(authRequired);
-  // Express matches /docs/ here too (routing is not strict); openapi.yaml describes both.
-  router.get('/docs', (_req, res) => {
+  const page: Handlers['getDocs'] = ({ res }) => {
     res.type('text/html').send(PAGE);
-  });
-  router.get('/docs/init.js', (_req, res) => {
-    res.type('text/javascript').send(init);
-  });
-  router.get('/docs/:asset', (req, res) => {
-    const type = ASSETS[req.params.asset];
-    if (!type) throw new GatewayError('GW_ERR_NOT_FOUND', `No documentation asset ${req.params.asset}.`);
-    res.type(type).setHeader('Cache-Control', 'public, max-age=3600');
-    res.sendFile(join(swaggerUiDir, req.params.asset));
-  });
-  return router;
+  };
+  return {
+    getDocs: page,
+    getDocsWithSlash: page,
+    getDocsAsset: ({ path: { asset }, res }) => {
+      // The one file of the page that is the gateway's own rather than the package's.
+      if (asset === 'init.js') {
+        res.type('text/javascript').send(init);
+        return;
+      }
+      const type = ASSETS[asset];
+      if (!type) throw new GatewayError('GW_ERR_NOT_FOUND', `No documentation asset ${asset}.`);
+      res.type(type).setHeader('Cache-Control', 'public, max-age=3600');
+      res.sendFile(join(swaggerUiDir, asset));
+    },
+  };
 }

@@ -1,10 +1,10 @@
-import { Router } from 'express';
 import type { AuthService, Principal } from '../auth/index.js';
 import type { GroupDetail, MetadataService } from '../kafka/index.js';
 import { GatewayError } from '../errors.js';
 import { principalOf } from './auth.js';
-import { queryBoolean, queryOneOf, queryString, queryTimestamp } from './query.js';
+import type { Handlers } from './contract.js';
 import { noSchemas, topicDetailBody, topicSummaryBody, type SchemaInfo } from './topic-shapes.js';
+import { TIMESTAMP_RULE, parseTimestampText } from '../timestamp.js';
 
 export interface MetadataRoutesDeps {
   readonly metadata: MetadataService;
@@ -35,47 +35,47 @@ function visibleGroup(group: GroupDetail, auth: AuthService, principal: Principa
 }
 
 /** Read-only cluster, topic, offset and consumer-group metadata (v1). */
-export function metadataRouter({ metadata, schemaInfo = noSchemas, auth }: MetadataRoutesDeps): Router {
-  const router = Router();
-
-  router.get('/v1/cluster', async (_req, res) => {
-    res.json(await metadata.cluster());
-  });
-
-  router.get('/v1/topics', async (req, res) => {
-    const internal = queryBoolean(req, 'internal', false);
-    const prefix = queryString(req, 'prefix');
-    const topics = auth.visibleTopics(principalOf(res), await metadata.topics({ internal, prefix }));
-    res.json({ topics: topics.map(topicSummaryBody) });
-  });
-
-  router.get('/v1/topics/:topic', async (req, res) => {
-    const configs = queryOneOf(req, 'configs', ['overrides', 'all'] as const, 'overrides');
-    const topic = await metadata.topic(req.params.topic, { allConfigs: configs === 'all' });
-    res.json(topicDetailBody(topic, schemaInfo));
-  });
-
-  router.get('/v1/topics/:topic/offsets', async (req, res) => {
-    const timestamp = queryTimestamp(req, 'timestamp');
-    const offsets = await metadata.offsetsAt(req.params.topic, timestamp);
-    res.json({ topic: req.params.topic, timestamp: new Date(timestamp).toISOString(), offsets });
-  });
-
-  // A group is listed only to whoever may describe one of its topics (see AuthService.mayDescribeGroup).
-  router.get('/v1/consumer-groups', async (req, res) => {
-    const groups = await metadata.groups({ internal: queryBoolean(req, 'internal', false) });
-    if (!auth.enabled) {
-      res.json({ groups });
-      return;
-    }
-    const topicsOf = await metadata.groupTopics();
-    const principal = principalOf(res);
-    res.json({ groups: groups.filter((g) => auth.mayDescribeGroup(principal, topicsOf.get(g.groupId) ?? [])) });
-  });
-
-  router.get('/v1/consumer-groups/:group', async (req, res) => {
-    res.json(visibleGroup(await metadata.group(req.params.group), auth, principalOf(res)));
-  });
-
-  return router;
+export function metadataHandlers({ metadata, schemaInfo = noSchemas, auth }: MetadataRoutesDeps): Pick<
+  Handlers,
+  'getCluster' | 'listTopics' | 'getTopic' | 'getOffsetsByTime' | 'listConsumerGroups' | 'getConsumerGroup'
+> {
+  return {
+    getCluster: async ({ res }) => {
+      res.json(await metadata.cluster());
+    },
+    listTopics: async ({ query, res }) => {
+      const topics = auth.visibleTopics(principalOf(res), await metadata.topics({ internal: query.internal === true, prefix: query.prefix || undefined }));
+      res.json({ topics: topics.map(topicSummaryBody) });
+    },
+    getTopic: async ({ path, query, res }) => {
+      const topic = await metadata.topic(path.topic, { allConfigs: query.configs === 'all' });
+      res.json(topicDetailBody(topic, schemaInfo));
+    },
+    getOffsetsByTime: async ({ path, query, res }) => {
+      const timestamp = parseTimestampText(query.timestamp);
+      if (timestamp === undefined) {
+        const message = `must be ${TIMESTAMP_RULE}, not ${JSON.stringify(query.timestamp)}`;
+        throw new GatewayError('GW_ERR_VALIDATION', `Query parameter timestamp ${message}.`, {
+          errors: [{ pointer: '/query/timestamp', message }],
+          extensions: { parameter: 'timestamp' },
+        });
+      }
+      const offsets = await metadata.offsetsAt(path.topic, timestamp);
+      res.json({ topic: path.topic, timestamp: new Date(timestamp).toISOString(), offsets });
+    },
+    // A group is listed only to whoever may describe one of its topics (see AuthService.mayDescribeGroup).
+    listConsumerGroups: async ({ query, res }) => {
+      const groups = await metadata.groups({ internal: query.internal === true });
+      if (!auth.enabled) {
+        res.json({ groups });
+        return;
+      }
+      const topicsOf = await metadata.groupTopics();
+      const principal = principalOf(res);
+      res.json({ groups: groups.filter((g) => auth.mayDescribeGroup(principal, topicsOf.get(g.groupId) ?? [])) });
+    },
+    getConsumerGroup: async ({ path, res }) => {
+      res.json(visibleGroup(await metadata.group(path.group), auth, principalOf(res)));
+    },
+  };
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Router } from 'express';
 import type { Readiness } from '../kafka/index.js';
 import type { Metrics } from '../metrics.js';
 import { asyncapiPath, openapiPath } from '../paths.js';
+import type { Handlers } from './contract.js';
 
 export interface OperationsDeps {
   readonly readiness: () => Promise<Readiness>;
@@ -12,34 +12,28 @@ export interface OperationsDeps {
 }
 
 /** /healthz, /readyz, /metrics, /openapi.yaml and /asyncapi.yaml: what orchestrators and tooling ask of every instance. */
-export function operationsRouter({ readiness, metrics, shuttingDown }: OperationsDeps): Router {
-  const router = Router();
+export function operationsHandlers({ readiness, metrics, shuttingDown }: OperationsDeps): Pick<Handlers, 'getHealth' | 'getReadiness' | 'getMetrics' | 'getOpenApi' | 'getAsyncApi'> {
   // Read once: the contract does not change while the process runs.
   const openapi = readFileSync(openapiPath, 'utf8');
   const asyncapi = readFileSync(asyncapiPath, 'utf8');
-
-  router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-
-  router.get('/readyz', async (_req, res) => {
-    const state: Readiness = shuttingDown() ? { ready: false, reason: 'the gateway is shutting down' } : await readiness();
-    res.status(state.ready ? 200 : 503);
-    if (!state.ready) res.setHeader('Retry-After', '1');
-    res.json(state.ready ? { status: 'ready' } : { status: 'unavailable', reason: state.reason });
-  });
-
-  router.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
-
-  router.get('/openapi.yaml', (_req, res) => {
-    res.type('application/yaml').send(openapi);
-  });
-
-  router.get('/asyncapi.yaml', (_req, res) => {
-    res.type('application/yaml').send(asyncapi);
-  });
-
-  return router;
+  return {
+    getHealth: ({ res }) => {
+      res.json({ status: 'ok' });
+    },
+    getReadiness: async ({ res }) => {
+      const state: Readiness = shuttingDown() ? { ready: false, reason: 'the gateway is shutting down' } : await readiness();
+      res.status(state.ready ? 200 : 503);
+      if (!state.ready) res.setHeader('Retry-After', '1');
+      res.json(state.ready ? { status: 'ready' } : { status: 'unavailable', reason: state.reason });
+    },
+    getMetrics: async ({ res }) => {
+      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    },
+    getOpenApi: ({ res }) => {
+      res.type('application/yaml').send(openapi);
+    },
+    getAsyncApi: ({ res }) => {
+      res.type('application/yaml').send(asyncapi);
+    },
+  };
 }

@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { Router } from 'express';
 import { GatewayError } from '../errors.js';
 import { publicDir } from '../paths.js';
+import type { Handlers } from './contract.js';
 
 /** The types a page file may have; any other file under public/ is never served. */
 const TYPES: Readonly<Record<string, string>> = {
@@ -26,18 +26,18 @@ function pageAssets(dir: string): ReadonlyMap<string, string> {
 }
 
 /** `/`: the browser console (topics, groups, live tail, produce) from public/, with its assets under /ui/. */
-export function pageRouter(dir: string = publicDir): Router {
-  const router = Router();
+export function pageHandlers(dir: string = publicDir): Pick<Handlers, 'getPage' | 'getPageAsset'> {
   const assets = pageAssets(dir);
-  router.get('/', (_req, res) => {
-    res.type('text/html').setHeader('Cache-Control', 'no-cache');
-    res.sendFile(join(dir, 'index.html'));
-  });
-  router.get('/ui/:asset', (req, res) => {
-    const type = assets.get(req.params.asset);
-    if (!type) throw new GatewayError('GW_ERR_NOT_FOUND', `No page asset ${req.params.asset}.`);
-    res.type(type).setHeader('Cache-Control', 'no-cache');
-    res.sendFile(join(dir, req.params.asset));
-  });
-  return router;
+  return {
+    getPage: ({ res }) => {
+      res.type('text/html').setHeader('Cache-Control', 'no-cache');
+      res.sendFile(join(dir, 'index.html'));
+    },
+    getPageAsset: ({ path: { asset }, res }) => {
+      const type = assets.get(asset);
+      if (!type) throw new GatewayError('GW_ERR_NOT_FOUND', `No page asset ${asset}.`);
+      res.type(type).setHeader('Cache-Control', 'no-cache');
+      res.sendFile(join(dir, asset));
+    },
+  };
 }

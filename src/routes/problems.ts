@@ -36,6 +36,22 @@ function fromBodyParserError(error: unknown): GatewayError | undefined {
   }
 }
 
+/**
+ * Any other failure to read a body that body-parser marks as the client's
+ * (a 4xx status), such as bytes that are not the gzip or brotli their
+ * Content-Encoding says: the client's mistake, never a 500.
+ */
+function fromUnreadableBody(error: unknown, req: Request): GatewayError | undefined {
+  if (error instanceof GatewayError) return undefined;
+  const status = (error as { status?: unknown } | null)?.status;
+  if (typeof status !== 'number' || status < 400 || status >= 500) return undefined;
+  const encoding = req.headers['content-encoding'];
+  const detail = encoding && encoding !== 'identity'
+    ? `The request body is not valid ${encoding} data, as its Content-Encoding says it is.`
+    : 'The request body could not be read.';
+  return new GatewayError(status === 415 ? 'GW_ERR_UNSUPPORTED_MEDIA_TYPE' : status === 413 ? 'GW_ERR_PAYLOAD_TOO_LARGE' : 'GW_ERR_BAD_REQUEST', detail);
+}
+
 /** The last middleware: every error, from any route, leaves through here. */
 export function problemHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req: Request, res: Response, next: NextFunction) => {
@@ -43,8 +59,8 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
       next(error);
       return;
     }
-    const gatewayError = fromBodyParserError(error) ?? toGatewayError(error);
-    logAnsweredFailure(logger, gatewayError, { requestId: res.locals.requestId, route: req.route?.path });
+    const gatewayError = fromBodyParserError(error) ?? fromUnreadableBody(error, req) ?? toGatewayError(error);
+    logAnsweredFailure(logger, gatewayError, { requestId: res.locals.requestId, route: operationOf(res)?.operation.template });
     if (operationOf(res)?.operation.errorFormat === 'confluent-v2') sendV2Error(res, gatewayError);
     else sendProblem(res, gatewayError);
   };

@@ -1,70 +1,86 @@
-import { Router, type Request } from 'express';
+/**
+ * POST /v1/topics/{topic}/records: a JSON batch, or NDJSON read as a
+ * stream. Both hand their records to the one record pipeline
+ * (src/records); this file only reads the body and writes the answer.
+ */
+import type { Request } from 'express';
 import { GatewayError, type FieldError } from '../errors.js';
 import type { ProducedRecord } from '../kafka/index.js';
-import {
-  checkProduceTopic,
-  checkSchema,
-  decodeRecord,
-  parseFormat,
-  produceChecked,
-  schemasLoaded,
-  type DecodedRecord,
-  type Formats,
-  type ProduceDeps,
-} from '../records/index.js';
+import { answer, decodeRecord, recordPointer, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline } from '../records/index.js';
+import type { Handlers, OperationInput } from './contract.js';
 
-export interface ProduceRouteDeps extends ProduceDeps {
+export interface ProduceRouteDeps {
+  readonly pipeline: RecordPipeline;
   readonly bodyLimitBytes: number;
 }
 
-/** A JSON produce body, as openapi.yaml has already checked it. */
-interface ProduceBody {
-  readonly records: readonly unknown[];
-  readonly keyFormat?: string;
-  readonly valueFormat?: string;
-}
+type JsonBody = Exclude<OperationInput<'produceRecords'>['body'], string>;
+type ProduceQuery = OperationInput<'produceRecords'>['query'];
+
 // Without a schema, NDJSON records go to Kafka in chunks of about this many bytes as they are read.
 const NDJSON_CHUNK_BYTES = 256 * 1024;
 
-function answer(topic: string, produced: readonly ProducedRecord[]) {
-  return { topic, offsets: produced.map(({ partition, offset, timestamp }) => ({ partition, offset, timestamp })) };
-}
-
 /** Formats from the query string, and from the JSON body when given there too (they must agree). */
-function formatsOf(req: Request, body: ProduceBody | undefined, errors: FieldError[]): Formats {
+function formatsOf(query: ProduceQuery, body: JsonBody | undefined): Formats {
+  const errors: FieldError[] = [];
   const pick = (name: 'keyFormat' | 'valueFormat') => {
-    const fromQuery = req.query[name];
+    const fromQuery = query[name];
     const fromBody = body?.[name];
     if (fromQuery !== undefined && fromBody !== undefined && fromQuery !== fromBody) {
       errors.push({ pointer: `/${name}`, message: `${name} is ${JSON.stringify(fromBody)} in the body but ${JSON.stringify(fromQuery)} in the query` });
     }
-    return parseFormat(fromBody ?? fromQuery, `/${name}`, errors);
+    return fromBody ?? fromQuery ?? 'json';
   };
-  return { key: pick('keyFormat'), value: pick('valueFormat') };
+  const formats = { key: pick('keyFormat'), value: pick('valueFormat') };
+  if (errors.length > 0) throw new GatewayError('GW_ERR_VALIDATION', 'The formats are not valid; nothing was produced.', { errors });
+  return formats;
 }
 
-function invalid(errors: FieldError[], what: string): GatewayError {
-  return new GatewayError('GW_ERR_VALIDATION', `${what}; nothing was produced.`, { errors });
-}
+// JSON text is UTF-8 (RFC 8259): a line that is not is refused rather than read with replacement characters.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Prefixes record-relative pointers with the record's place in a JSON body. */
-function inBody(errors: readonly FieldError[]): FieldError[] {
-  return errors.map((e) => (e.index === undefined ? e : { ...e, pointer: `/records/${e.index}${e.pointer}` }));
-}
-
-/** Splits a request stream into lines without holding more than one line (bounded by `maxLineBytes`). */
-async function* lines(req: Request, maxLineBytes: number): AsyncGenerator<{ line: string; bytes: number }> {
-  let carry = '';
+/**
+ * Splits a request stream into lines at the newline byte, holding at most
+ * one line (bounded by `maxLineBytes`). A newline byte never occurs inside
+ * a multi-byte UTF-8 character, so each line is decoded whole, however the
+ * body was cut into chunks.
+ */
+async function* lines(req: Request, maxLineBytes: number): AsyncGenerator<{ line: Buffer; bytes: number }> {
+  const tooLong = () =>
+    new GatewayError('GW_ERR_PAYLOAD_TOO_LARGE', `An NDJSON line is longer than the limit of ${maxLineBytes} bytes.`, { extensions: { limitBytes: maxLineBytes } });
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
-    const text = carry + chunk.toString('utf8');
-    const parts = text.split('\n');
-    carry = parts.pop() ?? '';
-    for (const line of parts) yield { line, bytes: Buffer.byteLength(line) + 1 };
-    if (Buffer.byteLength(carry) > maxLineBytes) {
-      throw new GatewayError('GW_ERR_PAYLOAD_TOO_LARGE', `An NDJSON line is longer than the limit of ${maxLineBytes} bytes.`, { extensions: { limitBytes: maxLineBytes } });
+    let start = 0;
+    for (let newline = chunk.indexOf(10, start); newline !== -1; newline = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, newline);
+      const line = pending.length > 0 ? Buffer.concat([...pending, piece]) : piece;
+      pending = [];
+      pendingBytes = 0;
+      if (line.length > maxLineBytes) throw tooLong();
+      yield { line, bytes: line.length + 1 };
+      start = newline + 1;
+    }
+    if (start < chunk.length) {
+      pending.push(chunk.subarray(start));
+      pendingBytes += chunk.length - start;
+      if (pendingBytes > maxLineBytes) throw tooLong();
     }
   }
-  if (carry.trim() !== '') yield { line: carry, bytes: Buffer.byteLength(carry) };
+  if (pendingBytes > 0) yield { line: Buffer.concat(pending), bytes: pendingBytes };
+}
+
+/** One NDJSON line as a record, or its problem added to `errors`. */
+function decodeLine(line: Buffer, index: number, formats: Formats, errors: FieldError[]): DecodedRecord | undefined {
+  let input: unknown;
+  try {
+    input = JSON.parse(utf8.decode(line));
+  } catch (error) {
+    const why = error instanceof SyntaxError ? `is not valid JSON: ${error.message}` : 'is not valid UTF-8';
+    errors.push({ index, pointer: recordPointer(index), message: `record ${index + 1} ${why}` });
+    return undefined;
+  }
+  return decodeRecord(input, index, formats, errors);
 }
 
 /**
@@ -75,18 +91,14 @@ async function* lines(req: Request, maxLineBytes: number): AsyncGenerator<{ line
  * whole body; a bad line stops the request, and the answer says how many
  * records before it were already produced.
  */
-async function produceNdjson(deps: ProduceRouteDeps, req: Request, topic: string): Promise<ReturnType<typeof answer>> {
+async function produceNdjson({ pipeline, bodyLimitBytes }: ProduceRouteDeps, req: Request, topic: string, formats: Formats): Promise<ProduceAnswer> {
   const encoding = req.headers['content-encoding'];
   if (encoding !== undefined && encoding !== 'identity') {
     throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported for NDJSON bodies.`);
   }
-  const formatErrors: FieldError[] = [];
-  const formats = formatsOf(req, undefined, formatErrors);
-  if (formatErrors.length > 0) throw invalid(formatErrors, 'The formats are not valid');
-  await schemasLoaded(deps);
   // Refuse an unknown topic before reading the body.
-  await deps.produce.check(topic, []);
-  const whole = deps.schemas.has(topic);
+  await pipeline.requireTopic(topic);
+  const whole = await pipeline.hasSchema(topic);
 
   const produced: ProducedRecord[] = [];
   let chunk: DecodedRecord[] = [];
@@ -96,17 +108,17 @@ async function produceNdjson(deps: ProduceRouteDeps, req: Request, topic: string
   const errors: FieldError[] = [];
   const flush = async () => {
     if (chunk.length === 0) return;
-    const records = chunk.map((r) => r.record);
+    const records = chunk;
+    const firstIndex = produced.length;
     chunk = [];
     chunkBytes = 0;
     try {
-      produced.push(...(await deps.produce.send(topic, records)));
+      await pipeline.check(topic, records, firstIndex);
+      produced.push(...(await pipeline.send(topic, records, firstIndex)));
     } catch (error) {
-      // Indexes from the service count within the chunk; the client counts records in the body.
-      if (error instanceof GatewayError && error.errors) {
-        const skipped = produced.length;
-        throw new GatewayError(error.code, `${error.detail} ${skipped} record(s) before this chunk were already produced.`, {
-          errors: error.errors.map((e) => ({ ...e, index: (e.index ?? 0) + skipped })),
+      if (error instanceof GatewayError && error.errors && produced.length > 0) {
+        throw new GatewayError(error.code, `${error.detail} ${produced.length} record(s) before this chunk were already produced.`, {
+          errors: error.errors,
           extensions: { ...error.extensions, offsets: answer(topic, produced).offsets },
         });
       }
@@ -114,20 +126,15 @@ async function produceNdjson(deps: ProduceRouteDeps, req: Request, topic: string
     }
   };
 
-  for await (const { line, bytes } of lines(req, deps.bodyLimitBytes)) {
+  for await (const { line, bytes } of lines(req, bodyLimitBytes)) {
     total += bytes;
-    if (whole && total > deps.bodyLimitBytes) {
-      throw new GatewayError('GW_ERR_PAYLOAD_TOO_LARGE', `The topic has a schema, so the whole NDJSON body is validated before sending, and it is larger than the limit of ${deps.bodyLimitBytes} bytes.`, {
-        extensions: { limitBytes: deps.bodyLimitBytes },
+    if (whole && total > bodyLimitBytes) {
+      throw new GatewayError('GW_ERR_PAYLOAD_TOO_LARGE', `The topic has a schema, so the whole NDJSON body is validated before sending, and it is larger than the limit of ${bodyLimitBytes} bytes.`, {
+        extensions: { limitBytes: bodyLimitBytes },
       });
     }
-    if (line.trim() === '') continue;
-    let decoded: DecodedRecord | undefined;
-    try {
-      decoded = decodeRecord(JSON.parse(line), index, formats, errors);
-    } catch (error) {
-      errors.push({ index, pointer: '', message: `record ${index + 1} is not valid JSON: ${(error as Error).message}` });
-    }
+    if (line.every((byte) => byte === 0x20 || byte === 0x09 || byte === 0x0d)) continue;
+    const decoded = decodeLine(line, index, formats, errors);
     if (errors.length > 0 && (!whole || errors.length >= 100)) break;
     if (decoded) {
       chunk.push(decoded);
@@ -144,40 +151,22 @@ async function produceNdjson(deps: ProduceRouteDeps, req: Request, topic: string
     throw new GatewayError('GW_ERR_VALIDATION', detail, { errors: errors.slice(0, 100), extensions: { offsets: answer(topic, produced).offsets } });
   }
   if (index === 0) throw new GatewayError('GW_ERR_VALIDATION', 'The batch is empty: send at least one record.');
-  if (whole) {
-    checkSchema(deps, topic, chunk);
-    await deps.produce.check(topic, chunk.map((r) => r.record));
-  }
   await flush();
   return answer(topic, produced);
 }
 
 /** POST /v1/topics/{topic}/records: JSON batches and NDJSON streams. */
-export function produceRouter(deps: ProduceRouteDeps): Router {
-  const router = Router();
-  // A JSON body arrives parsed and checked against openapi.yaml (checkRequestBody);
-  // an NDJSON body arrives unread, and is read here line by line.
-  router.post('/v1/topics/:topic/records', async (req, res) => {
-    const topic = req.params.topic;
-    checkProduceTopic(topic);
-    if (req.is('application/x-ndjson')) {
-      res.json(await produceNdjson(deps, req, topic));
-      return;
-    }
-    const body = req.body as ProduceBody;
-    const errors: FieldError[] = [];
-    const formats = formatsOf(req, body, errors);
-    if (errors.length > 0) throw invalid(errors, 'The request body is not valid');
-    const records = body.records.map((r, i) => decodeRecord(r, i, formats, errors));
-    if (errors.length > 0) throw invalid(inBody(errors.slice(0, 100)), `${new Set(errors.map((e) => e.index)).size} record(s) are not valid`);
-    try {
-      res.json(answer(topic, await produceChecked(deps, topic, records as DecodedRecord[])));
-    } catch (error) {
-      if (error instanceof GatewayError && error.errors) {
-        throw new GatewayError(error.code, error.detail, { errors: inBody(error.errors), extensions: error.extensions, retryAfterSeconds: error.retryAfterSeconds, cause: error.cause });
+export function produceHandlers(deps: ProduceRouteDeps): Pick<Handlers, 'produceRecords'> {
+  return {
+    // A JSON body arrives parsed and checked against openapi.yaml; an NDJSON body arrives unread.
+    produceRecords: async ({ path: { topic }, query, body, mediaType, req, res }) => {
+      deps.pipeline.checkTopic(topic);
+      if (mediaType === 'application/x-ndjson') {
+        res.json(await produceNdjson(deps, req, topic, formatsOf(query, undefined)));
+        return;
       }
-      throw error;
-    }
-  });
-  return router;
+      const json = body as JsonBody;
+      res.json(await deps.pipeline.produceBatch(topic, json.records, formatsOf(query, json)));
+    },
+  };
 }

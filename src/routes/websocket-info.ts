@@ -1,23 +1,17 @@
-import { Router } from 'express';
+import type { Request, Response } from 'express';
 import { GatewayError } from '../errors.js';
+import type { Handlers } from './contract.js';
+
+function upgradeRequired({ req, res }: { req: Request; res: Response }): never {
+  res.setHeader('Upgrade', 'websocket');
+  throw new GatewayError('GW_ERR_UPGRADE_REQUIRED', `${req.path} is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket). The protocol is in docs/websocket.md.`);
+}
 
 /**
  * The WebSocket endpoints reached with plain HTTP: the upgrade itself is
  * handled by src/ws on the server's `upgrade` event; a request without it
  * learns what to do instead of getting a bare 404.
  */
-export function websocketInfoRouter(): Router {
-  const router = Router();
-  const upgradeRequired = (path: string) => {
-    throw new GatewayError('GW_ERR_UPGRADE_REQUIRED', `${path} is a WebSocket endpoint: connect with a WebSocket client (Upgrade: websocket). The protocol is in docs/websocket.md.`);
-  };
-  router.get('/v1/ws', (req, res) => {
-    res.setHeader('Upgrade', 'websocket');
-    upgradeRequired(req.path);
-  });
-  router.get('/v1/topics/:topic/ws', (req, res) => {
-    res.setHeader('Upgrade', 'websocket');
-    upgradeRequired(req.path);
-  });
-  return router;
+export function websocketInfoHandlers(): Pick<Handlers, 'openWebSocket' | 'openTopicWebSocket'> {
+  return { openWebSocket: upgradeRequired, openTopicWebSocket: upgradeRequired };
 }

@@ -2,8 +2,9 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { AuthService, Principal } from '../auth/index.js';
 import type { Config } from '../config.js';
-import { GatewayError, toErrorFrame, toGatewayError } from '../errors.js';
+import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError } from '../errors.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
+import { parseRfc3339 } from '../timestamp.js';
 import type { Logger } from '../logger.js';
 import { encodedBody, framePrefix, multiplexedFrame } from './encoding.js';
 import { frameId, parseFrame, type AckMode, type Fallback, type SubscribeFrame } from './protocol.js';
@@ -55,8 +56,8 @@ interface SocketSubscription {
   active: boolean;
 }
 
-/** Close codes the gateway uses, documented in docs/websocket.md. */
-export const CLOSE = { goingAway: 1001, tooBig: 1009, tokenExpired: 4401 } as const;
+/** Close codes the gateway ends a connection with itself, from the one error table (docs/websocket.md lists them). */
+export const CLOSE = { goingAway: ERRORS.GW_ERR_SHUTTING_DOWN.wsCloseCode, tokenExpired: ERRORS.GW_ERR_UNAUTHENTICATED.wsCloseCode } as const;
 
 /**
  * One client's socket: its subscriptions, their queues and credit, flow
@@ -142,7 +143,8 @@ export class Connection {
       this.deps.logger.error({ err: gatewayError.cause ?? gatewayError }, 'websocket frame failed');
     }
     if (this.single) {
-      this.socket.close(1011, gatewayError.detail.slice(0, 120));
+      // The error decides how the connection closes: a client's own mistake is not 1011.
+      this.socket.close(gatewayError.wsCloseCode, toCloseReason(gatewayError));
       return;
     }
     this.#send(toErrorFrame(gatewayError, id));
@@ -367,7 +369,8 @@ export function parseFrom(from: SubscribeFrame['from']): StartPosition {
   if (from === undefined || from === 'latest') return { kind: 'latest' };
   if (from === 'earliest') return { kind: 'earliest' };
   if (typeof from === 'number') return { kind: 'timestamp', timestamp: from };
-  if (typeof from === 'string') return { kind: 'timestamp', timestamp: Date.parse(from) };
+  // The frame schema let only an RFC 3339 date-time through, read by the gateway's one parser.
+  if (typeof from === 'string') return { kind: 'timestamp', timestamp: parseRfc3339(from) ?? 0 };
   const offsets: Record<string, Record<string, string>> = {};
   for (const [topic, partitions] of Object.entries(from)) {
     offsets[topic] = Object.fromEntries(Object.entries(partitions).map(([p, o]) => [p, String(o)]));

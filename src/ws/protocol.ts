@@ -5,6 +5,7 @@
  */
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { GatewayError, type FieldError } from '../errors.js';
+import { parseRfc3339 } from '../timestamp.js';
 
 export type AckMode = 'auto' | 'manual';
 export type Fallback = 'text' | 'base64';
@@ -124,7 +125,7 @@ const SCHEMAS: Record<ClientFrame['op'], object> = {
 };
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
-ajv.addFormat('date-time', { type: 'string', validate: (s: string) => /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(Date.parse(s)) });
+ajv.addFormat('date-time', { type: 'string', validate: (s: string) => parseRfc3339(s) !== undefined });
 const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([op, schema]) => [op, ajv.compile(schema)]));
 
 function fieldErrors(errors: readonly ErrorObject[] | null | undefined): FieldError[] {

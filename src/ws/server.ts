@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import { GatewayError, PROBLEM_CONTENT_TYPE, toGatewayError, toProblem } from '../errors.js';
 import type { SubscriptionEngine } from '../kafka/index.js';
 import type { Logger } from '../logger.js';
+import { TIMESTAMP_RULE, parseTimestampText } from '../timestamp.js';
 import { CLOSE, Connection, parseFrom, type ProduceRecords, type SingleTopic } from './connection.js';
 
 export interface WebSocketGatewayDeps {
@@ -127,9 +128,11 @@ function singleTopicOptions(topic: string, query: URLSearchParams): SingleTopic 
   if (format !== 'text' && format !== 'base64') throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter format must be text or base64.');
   let start;
   if (from === 'latest' || from === 'earliest') start = parseFrom(from);
-  else if (/^\d{1,15}$/.test(from)) start = parseFrom(Number(from));
-  else if (/^\d{4}-\d{2}-\d{2}T/.test(from) && !Number.isNaN(Date.parse(from))) start = parseFrom(from);
-  else throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter from must be latest, earliest, epoch milliseconds or an ISO 8601 time.');
+  else {
+    const timestamp = parseTimestampText(from);
+    if (timestamp === undefined) throw new GatewayError('GW_ERR_VALIDATION', `Query parameter from must be latest, earliest, or ${TIMESTAMP_RULE}.`);
+    start = parseFrom(timestamp);
+  }
   return { topic, group, from: start, fallback: format };
 }
 

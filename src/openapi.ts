@@ -1,0 +1,97 @@
+/**
+ * openapi.yaml loaded and compiled once per process: the schemas every edge
+ * checks input against (the HTTP contract, the record model shared by every
+ * produce transport), and the one way an ajv failure becomes field errors.
+ * Knows nothing of HTTP.
+ */
+import { readFileSync } from 'node:fs';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import addFormatsModule from 'ajv-formats';
+import { parse } from 'yaml';
+import type { FieldError } from './errors.js';
+import { openapiPath } from './paths.js';
+import { parseRfc3339 } from './timestamp.js';
+
+// ajv-formats is published as CommonJS with a default export.
+const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+
+export const DOCUMENT_ID = 'openapi.json';
+
+/** An ajv for the document: formats checked, and `date-time` read by the gateway's one timestamp parser. */
+export function documentAjv(document: object, options: { coerce: boolean }): Ajv2020 {
+  const ajv = addFormats(
+    new Ajv2020({ strict: false, allErrors: true, coerceTypes: options.coerce, useDefaults: options.coerce }),
+  );
+  ajv.addFormat('date-time', { type: 'string', validate: (text: string) => parseRfc3339(text) !== undefined });
+  ajv.addSchema(document, DOCUMENT_ID);
+  return ajv;
+}
+
+/** A schema taken out of the document, with its local $refs pointed back into the document. */
+export function anchored(schema: object): object {
+  return JSON.parse(JSON.stringify(schema), (key, value: unknown) =>
+    key === '$ref' && typeof value === 'string' && value.startsWith('#/') ? `${DOCUMENT_ID}${value}` : value,
+  ) as object;
+}
+
+const escapePointer = (name: string) => name.replaceAll('~', '~0').replaceAll('/', '~1');
+
+/** ajv's failures as field errors: the JSON Pointer of the field (prefixed) and a message saying what to fix. */
+export function fieldErrors(errors: readonly ErrorObject[] | null | undefined, prefix = ''): FieldError[] {
+  return (errors ?? [])
+    // A oneOf/anyOf failure repeats what its branches already said.
+    .filter((error) => error.keyword !== 'oneOf' && error.keyword !== 'anyOf')
+    .map((error) => {
+      // Point at the field itself where ajv points at the object holding it.
+      const field =
+        error.keyword === 'required'
+          ? String((error.params as { missingProperty: string }).missingProperty)
+          : error.keyword === 'additionalProperties'
+            ? String((error.params as { additionalProperty: string }).additionalProperty)
+            : undefined;
+      const pointer = `${prefix}${error.instancePath}${field === undefined ? '' : `/${escapePointer(field)}`}`;
+      const allowed = error.keyword === 'enum' ? `: ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : '';
+      const message =
+        error.keyword === 'additionalProperties'
+          ? 'is an unknown field here'
+          : error.keyword === 'minItems' && (error.params as { limit: number }).limit === 1
+            ? 'must not be empty'
+            : `${error.message ?? 'is invalid'}${allowed}`;
+      return { pointer, message };
+    });
+}
+
+/** The document and its compiled schemas; one per process (see openapi()). */
+export class OpenApi {
+  readonly ajv: Ajv2020;
+  /** For parameters, which arrive as strings: coerces them to their declared types and fills in defaults. */
+  readonly coercing: Ajv2020;
+  readonly #components = new Map<string, ValidateFunction>();
+
+  constructor(readonly document: Readonly<Record<string, unknown>>) {
+    this.ajv = documentAjv(document, { coerce: false });
+    this.coercing = documentAjv(document, { coerce: true });
+  }
+
+  static load(path = openapiPath): OpenApi {
+    return new OpenApi(parse(readFileSync(path, 'utf8')) as Record<string, unknown>);
+  }
+
+  /** The compiled validator of `components.schemas.<name>`, compiled on first use. */
+  component(name: string): ValidateFunction {
+    let validate = this.#components.get(name);
+    if (!validate) {
+      validate = this.ajv.getSchema(`${DOCUMENT_ID}#/components/schemas/${name}`);
+      if (!validate) throw new Error(`openapi.yaml has no components.schemas.${name}`);
+      this.#components.set(name, validate);
+    }
+    return validate;
+  }
+}
+
+let shared: OpenApi | undefined;
+/** openapi.yaml as the process serves it, loaded on first use. */
+export function openapi(): OpenApi {
+  shared ??= OpenApi.load();
+  return shared;
+}
