@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
+import { withDeadline } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { fromKafkaError } from './errors.js';
@@ -161,16 +162,9 @@ export class CompactedTopicTable {
     if (partition === undefined || baseOffset === undefined) return;
     const offset = BigInt(baseOffset);
     if ((this.#position.get(partition) ?? 0n) > offset) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => this.#waiters.push({ partition, offset, resolve })),
-      new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(
-          () => reject(new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `The change was written to ${this.topic} but not read back within ${timeoutMs} ms; it will apply shortly.`)),
-          timeoutMs,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+    await withDeadline(new Promise<void>((resolve) => this.#waiters.push({ partition, offset, resolve })), timeoutMs, () => {
+      throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `The change was written to ${this.topic} but not read back within ${timeoutMs} ms; it will apply shortly.`);
+    });
   }
 
   async stop(): Promise<void> {
@@ -179,9 +173,7 @@ export class CompactedTopicTable {
     this.#wake?.();
     // Let a start in progress reach a point where it sees the stop, so that it
     // does not connect a consumer after this; bounded, as kafkajs may be retrying.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#running, new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_WAIT_MS)))]);
-    clearTimeout(timer);
+    await withDeadline(this.#running ?? Promise.resolve(), STOP_WAIT_MS, () => undefined);
     if (this.#consumer) {
       await this.#consumer.disconnect().catch(() => undefined);
       await this.admin.deleteGroups([this.#groupId]).catch(() => undefined);
