@@ -499,7 +499,12 @@ export interface paths {
          *
          *     If the topic has a JSON Schema, every value is validated before
          *     anything is sent; one failure refuses the whole request with 422 and
-         *     nothing is produced.
+         *     nothing is produced. Every record is also checked against what the
+         *     broker takes (partition, size, timestamp window) before it can share
+         *     a batch with other requests' records: a record that can never be
+         *     written fails its own request with a 4xx, never a retriable error.
+         *     The same record model and checks apply to NDJSON, Confluent v2 and
+         *     WebSocket `produce` frames (docs/records.md).
          *
          *     `application/x-ndjson` takes one record per line, read as a stream.
          *     On a topic with a schema the whole body is validated first (bounded by
@@ -711,6 +716,7 @@ export interface components {
                 [key: string]: string;
             };
             partition?: number;
+            /** @description The record's time, checked against the topic's `message.timestamp.before.max.ms` and `message.timestamp.after.max.ms` before it is sent (400 when outside them). */
             timestamp?: number | string;
         };
         /** @description A JSON Schema, draft 2020-12 unless `$schema` says otherwise. */
@@ -1157,7 +1163,7 @@ export interface operations {
     openTopicWebSocket: {
         parameters: {
             query?: {
-                /** @description `latest` (default), `earliest`, epoch milliseconds or an ISO 8601 time; applies where the group has no committed offset. */
+                /** @description `latest` (default), `earliest`, epoch milliseconds or an RFC 3339 date-time with an offset (`2026-01-31T12:00:00Z`); applies where the group has no committed offset. */
                 from?: string;
                 /** @description A durable consumer group; without it the connection gets an ephemeral group. */
                 group?: string;
@@ -1459,7 +1465,7 @@ export interface operations {
     getOffsetsByTime: {
         parameters: {
             query: {
-                /** @description ISO 8601 (`2026-01-31T12:00:00Z`, `2026-01-31T12:00:00.250+01:00`, or a date for midnight UTC) or epoch milliseconds. */
+                /** @description Epoch milliseconds, or an RFC 3339 date-time with an offset (`2026-01-31T12:00:00Z`, `2026-01-31T12:00:00.250+01:00`). A time without an offset, a bare date or any other form is refused. */
                 timestamp: string;
             };
             header?: never;
