@@ -7,10 +7,13 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Producer, ProducerBatch, RecordMetadata } from 'kafkajs';
+import kafkajs, { type Producer, type ProducerBatch, type RecordMetadata } from 'kafkajs';
 import type { TopicCache } from '../src/kafka/index.js';
 import { ProduceService } from '../src/kafka/producer.js';
 import { quietLogger, testConfig } from './helpers/env.js';
+
+// kafkajs is CommonJS: its error classes come from the default export.
+const { KafkaJSProtocolError } = kafkajs;
 
 interface Call {
   readonly batch: ProducerBatch;
@@ -114,4 +117,44 @@ test('with coalescing off, every request is a batch of its own, still one at a t
   }
   assert.deepEqual((await Promise.all(sends)).map((produced) => produced.map((r) => r.offset)), [['0'], ['1', '2'], ['3']]);
   assert.equal(broker.calls.length, 3);
+});
+
+test('a batch the broker refuses is sent again caller by caller, so only the caller whose record it refuses fails', async () => {
+  const broker = fakeBroker();
+  const service = new ProduceService(broker.connection, topics, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
+  const refusal = () => new KafkaJSProtocolError(Object.assign(new Error('invalid timestamp'), { type: 'INVALID_TIMESTAMP', code: 32, retriable: false }));
+  const hasBad = (call: Call) => call.batch.topicMessages!.some((t) => t.messages.some((m) => String(m.value) === 'bad'));
+
+  const first = service.send('t', [record(0)]);
+  await turns();
+  // Three callers wait while the first batch is with the broker, then share the next one.
+  const good1 = service.send('t', [record(1)]);
+  const bad = service.send('t', [{ key: null, value: Buffer.from('bad'), partition: 0 }]);
+  // Handled at once: it rejects while the later callers are still being answered.
+  const refused = bad.then(() => undefined, (error: unknown) => error);
+  const good2 = service.send('t', [record(2), record(3)]);
+  await turns();
+  broker.calls[0]!.answer();
+  await first;
+  await turns();
+  assert.equal(broker.calls.length, 2);
+  assert.equal(broker.calls[1]!.batch.topicMessages![0]!.messages.length, 4, 'the three callers share one batch');
+  broker.calls[1]!.fail(refusal());
+
+  // Then each caller alone, in order, the refused one refused again by the broker.
+  for (let i = 2; i < 5; i++) {
+    await turns();
+    const call = broker.calls[i]!;
+    assert.ok(call, `caller ${i - 1} is sent on its own`);
+    if (hasBad(call)) call.fail(refusal());
+    else call.answer();
+  }
+  assert.deepEqual(
+    (({ code, status, retriable }) => ({ code, status, retriable }))((await refused) as { code?: string; status?: number; retriable?: boolean }),
+    { code: 'GW_ERR_VALIDATION', status: 400, retriable: false },
+  );
+  assert.deepEqual((await good1).map((r) => r.offset), ['1']);
+  assert.deepEqual((await good2).map((r) => r.offset), ['2', '3']);
+  assert.equal(broker.calls.length, 5, 'no caller is sent twice after its answer');
+  await service.drain();
 });

@@ -1,5 +1,7 @@
 /** POST /v1/topics/{topic}/records: formats, offsets, partitioning, and every kind of bad input. */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { conforms } from './helpers/contract.js';
@@ -232,4 +234,52 @@ test('Confluent v2 produce answers in Confluent shape and errors', async () => {
   const malformed = conforms(await request(gw.app).post(`/topics/${t}`).set('content-type', 'application/vnd.kafka.json.v2+json').send('{"records":'));
   assert.equal(malformed.status, 400);
   assert.equal(malformed.body.error_code, 400);
+});
+
+test('NDJSON keeps characters that are split across chunks of the body, and refuses bytes that are not UTF-8', async () => {
+  const t = await topic(1);
+  const values = ['wörld', '日本語のテキスト', '💥🚀 emoji', 'ascii'];
+  const body = Buffer.from(values.map((value) => JSON.stringify({ value })).join('\n'), 'utf8');
+  // Cut the body inside every multi-byte character: each piece is its own chunk on the wire.
+  const cuts: number[] = [];
+  for (let i = 1; i < body.length; i++) if ((body[i]! & 0xc0) === 0x80) cuts.push(i);
+  assert.ok(cuts.length > 10, 'the body has multi-byte characters to cut');
+  const res = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const server = gw.app.listen(0, '127.0.0.1', async () => {
+      const { port } = server.address() as AddressInfo;
+      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: `/v1/topics/${t}/records`, headers: { 'content-type': 'application/x-ndjson' } }, (response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => server.close(() => resolve({ status: response.statusCode ?? 0, text })));
+      });
+      req.on('error', reject);
+      let start = 0;
+      for (const cut of [...cuts, body.length]) {
+        req.write(body.subarray(start, cut));
+        start = cut;
+        // Let each piece leave as its own TCP segment.
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      req.end();
+    });
+  });
+  assert.equal(res.status, 200, res.text);
+  const got = await consumeAll(brokers, t);
+  assert.deepEqual(got.map((r) => JSON.parse(r.value!.toString('utf8'))), values);
+
+  const invalid = conforms(
+    await request(gw.app).post(`/v1/topics/${t}/records`).set('content-type', 'application/x-ndjson').send(Buffer.concat([Buffer.from('{"value":"a'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n')])),
+  );
+  assert.equal(invalid.status, 400);
+  assert.match(invalid.body.errors[0].message, /UTF-8/);
+});
+
+test('produced records and bytes are counted per topic in /metrics', async () => {
+  const t = await topic(1);
+  conforms(await post(`/v1/topics/${t}/records`, { records: [{ key: 'ab', value: 'xyz' }, { value: null }] }).expect(200));
+  conforms(await request(gw.app).post(`/v1/topics/${t}/records`).set('content-type', 'application/x-ndjson').send('{"value":1}\n').expect(200));
+  const metrics = conforms(await request(gw.app).get('/metrics').expect(200)).text;
+  assert.match(metrics, new RegExp(`gateway_produced_records_total\\{topic="${t}"\\} 3`));
+  // Keys and values as stored: "ab" (2) + "\"xyz\"" (5) + "1" (1).
+  assert.match(metrics, new RegExp(`gateway_produced_bytes_total\\{topic="${t}"\\} 8`));
 });
