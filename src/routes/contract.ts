@@ -1,12 +1,13 @@
 /**
- * openapi.yaml as the routing contract. Compiled once at start: every
- * request is matched to its operation before any handler runs, and its path
- * and query parameters are checked against the spec, so a request whose
- * parameters break the contract gets a 400 naming them, and a path the
- * spec does not describe is never served. JSON request bodies are parsed
- * and checked against the operation's body schema before any handler too;
- * streamed bodies (NDJSON) are left to their route, which reads them line
- * by line.
+ * openapi.yaml as the routing contract, and the operation as the unit of the
+ * HTTP layer. Compiled once at start: every request is matched to its
+ * operation before any handler runs, its path and query parameters are
+ * coerced and checked against the spec, and a path the spec does not
+ * describe is never served. JSON request bodies are parsed and checked
+ * against the operation's body schema before any handler too; streamed
+ * bodies (NDJSON) are left to their handler. Handlers are registered once,
+ * by operationId (dispatch). docs/http.md says why this is our own code
+ * rather than a library.
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
