@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { ERRORS } from '../src/errors.js';
 import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
-import { createTopic, deleteTopics } from './helpers/kafka.js';
+import { createTopic, deleteTopics, kafkaClient } from './helpers/kafka.js';
 import { WsClient, isOp } from './helpers/ws.js';
 
 const brokers = sharedBrokers();
@@ -17,11 +17,22 @@ let gateway: RunningGateway;
 let wsUrl: string;
 let topic: string;
 
+async function withProducer(use: (producer: ReturnType<ReturnType<typeof kafkaClient>['producer']>) => Promise<unknown>): Promise<void> {
+  const producer = kafkaClient(brokers).producer();
+  await producer.connect();
+  try {
+    await use(producer);
+  } finally {
+    await producer.disconnect();
+  }
+}
+
 before(async () => {
   gateway = await startGateway(testConfig(), quietLogger());
   wsUrl = gateway.url.replace(/^http/, 'ws');
   topic = uniqueName('ws-close');
   await createTopic(brokers, topic, 1);
+  await withProducer(async (producer) => producer.send({ topic, messages: [{ value: '{"n":1}' }] }));
 });
 after(async () => {
   await gateway?.stop();
@@ -29,7 +40,9 @@ after(async () => {
 });
 
 test('a frame sent to the single-topic endpoint closes it with 1008, the code the error table gives', async () => {
-  const client = await WsClient.connect(`${wsUrl}/v1/topics/${topic}/ws`);
+  const client = await WsClient.connect(`${wsUrl}/v1/topics/${topic}/ws?from=earliest`);
+  // Once a record arrives the subscription has joined its group; the mistake comes after.
+  await client.next(() => true);
   client.send({ op: 'subscribe', id: 'x', topics: [topic] });
   const closed = await client.waitClosed();
   assert.equal(closed.code, ERRORS.GW_ERR_BAD_REQUEST.wsCloseCode);
@@ -52,6 +65,7 @@ test('from takes epoch milliseconds or RFC 3339 with an offset, and nothing else
     });
   }
   const ok = await WsClient.connect(`${wsUrl}/v1/topics/${topic}/ws?from=${encodeURIComponent('2026-01-31T12:00:00+01:00')}`);
+  await ok.next(() => true);
   await ok.close();
 
   const client = await WsClient.connect(`${wsUrl}/v1/ws`);
