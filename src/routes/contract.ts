@@ -227,8 +227,6 @@ export function matchOperation(contract: Contract): RequestHandler {
     if (operation.validateQuery && !operation.validateQuery(query)) {
       errors.push(...fieldErrors(operation.validateQuery.errors, '/query'));
     }
-    // Known before the parameters are judged, so that even their error takes the operation's shape (Confluent v2's).
-    res.locals.operation = { ...matched, path, query } satisfies MatchedOperation;
     if (errors.length > 0) {
       const names = errors.map((e) => e.pointer.replace(/^\/(path|query)\//, ''));
       throw new GatewayError('GW_ERR_VALIDATION', `Invalid parameter: ${errors.map((e, i) => `${names[i]} ${e.message}`).join('; ')}.`, {
