@@ -76,6 +76,8 @@ function whole(value: string | undefined): number | undefined {
 export class TopicCache {
   #topics = new Map<string, readonly PartitionMetadata[]>();
   #configs = new Map<string, TopicConfigs>();
+  /** Config lookups in flight, per topic: a burst of requests after the TTL shares one. */
+  #configFetches = new Map<string, Promise<TopicConfigs>>();
   #fetchedAt = 0;
   #refreshing?: Promise<void>;
   /** Bumped by invalidate(): a lookup that began before a change does not store what it found. */
@@ -129,6 +131,7 @@ export class TopicCache {
     this.#generation += 1;
     this.#topics = new Map();
     this.#configs = new Map();
+    this.#configFetches = new Map();
     this.#fetchedAt = 0;
     this.#refreshing = undefined;
   }
@@ -179,11 +182,16 @@ export class TopicCache {
   async #topicConfigs(topic: string): Promise<TopicConfigs> {
     const cached = this.#configs.get(topic);
     if (cached && Date.now() - cached.at <= this.options.cacheTtlMs) return cached;
-    if (cached) {
-      void this.#fetchConfigs(topic, cached);
-      return cached;
+    let fetching = this.#configFetches.get(topic);
+    if (!fetching) {
+      const fetches = this.#configFetches;
+      fetching = this.#fetchConfigs(topic, cached).finally(() => {
+        if (fetches.get(topic) === fetching) fetches.delete(topic);
+      });
+      fetches.set(topic, fetching);
     }
-    return this.#fetchConfigs(topic, undefined);
+    // Stale but known: answer from the cache while the lookup runs behind it.
+    return cached ?? fetching;
   }
 
   async #fetchConfigs(topic: string, fallback: TopicConfigs | undefined): Promise<TopicConfigs> {
