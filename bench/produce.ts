@@ -1,10 +1,20 @@
 /**
- * Produce scenarios: the gateway over HTTP against a kafkajs producer
- * sending the same records at the same concurrency on the same broker.
+ * Produce scenarios: the gateway over HTTP against a direct
+ * @platformatic/kafka producer (the gateway's own client) sending the same
+ * records at the same concurrency on the same broker, and kafkajs as a
+ * second baseline (installed on first use), so the change of client shows in
+ * numbers.
  */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { Admin, Producer, compatibilityPartitioner } from '@platformatic/kafka';
 import { alternate, percentile, startGatewayProcess, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
+
+/** One way to send `messages` to a topic and wait for the broker's acknowledgement. */
+type Send = (topic: string, messages: ReadonlyArray<{ key: string; value: string }>) => Promise<unknown>;
 
 export interface ProduceBenchOptions {
   readonly brokers: string;
@@ -14,15 +24,56 @@ export interface ProduceBenchOptions {
 
 const VALUE_1KIB = { payload: 'x'.repeat(1000) };
 
-async function createTopic(kafka: Kafka, topic: string): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
-  await admin.disconnect();
+async function createTopic(brokers: string, topic: string): Promise<void> {
+  const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: [brokers] });
+  await admin.createTopics({ topics: [topic], partitions: 6, replicas: 1 });
+  for (let i = 0; i < 100; i++) {
+    const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
+    if (metadata.topics.get(topic)?.partitions.every((p) => p.leader >= 0)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await admin.close();
+}
+
+/** The gateway's client, as a direct producer: idempotent, acks from all in-sync replicas, Java's partitioner. */
+function platformaticProducer(brokers: string): { send: Send; close(): Promise<void> } {
+  const producer = new Producer({ clientId: 'bench-direct', bootstrapBrokers: [brokers], idempotent: true, acks: -1, partitioner: compatibilityPartitioner });
+  return {
+    send: (topic, messages) => producer.send({ messages: messages.map((m) => ({ topic, key: Buffer.from(m.key), value: Buffer.from(m.value) })) }),
+    close: () => producer.close(),
+  };
+}
+
+/**
+ * kafkajs, the client the gateway used before, for the second baseline.
+ * It is not a dependency of the gateway: it is installed once into
+ * bench/.kafkajs (git-ignored) when a benchmark asks for it.
+ */
+async function kafkajsProducer(brokers: string): Promise<{ send: Send; close(): Promise<void>; version: string }> {
+  const dir = resolve('bench/.kafkajs');
+  if (!existsSync(join(dir, 'node_modules/kafkajs/package.json'))) {
+    process.stdout.write('  installing kafkajs into bench/.kafkajs for the second baseline (once)\n');
+    execFileSync('npm', ['install', '--prefix', dir, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', 'kafkajs@2.2.4'], { stdio: 'inherit' });
+  }
+  const require = createRequire(join(dir, 'package.json'));
+  // kafkajs is CommonJS and untyped here: only the calls below are used.
+  const kafkajs = require('kafkajs') as {
+    Kafka: new (options: object) => { producer(options: object): { connect(): Promise<void>; disconnect(): Promise<void>; send(options: object): Promise<unknown> } };
+    Partitioners: { DefaultPartitioner: unknown };
+    logLevel: { NOTHING: number };
+  };
+  const version = (require('kafkajs/package.json') as { version: string }).version;
+  const producer = new kafkajs.Kafka({ brokers: [brokers], clientId: 'bench-kafkajs', logLevel: kafkajs.logLevel.NOTHING }).producer({
+    idempotent: true,
+    maxInFlightRequests: 5,
+    createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+  });
+  await producer.connect();
+  return { send: (topic, messages) => producer.send({ topic, acks: -1, messages }), close: () => producer.disconnect(), version };
 }
 
 /** `concurrency` loops, each sending `batch` records per send until time is up. */
-async function direct(producer: Producer, topic: string, batch: number, concurrency: number, seconds: number): Promise<Measurement> {
+async function direct(send: Send, topic: string, batch: number, concurrency: number, seconds: number): Promise<Measurement> {
   const messages = Array.from({ length: batch }, (_, i) => ({ key: String(i), value: JSON.stringify(VALUE_1KIB) }));
   const latencies: number[] = [];
   let records = 0;
@@ -34,7 +85,7 @@ async function direct(producer: Producer, topic: string, batch: number, concurre
       while (performance.now() < deadline) {
         const t0 = performance.now();
         try {
-          await producer.send({ topic, acks: -1, messages });
+          await send(topic, messages);
           records += batch;
           latencies.push(performance.now() - t0);
         } catch {
@@ -69,12 +120,17 @@ async function viaGateway(gateway: GatewayProcess, topic: string, batch: number,
 
 export async function runProduceBenchmarks(options: ProduceBenchOptions): Promise<ScenarioResult[]> {
   const { brokers, seconds, rounds } = options;
-  const kafka = new Kafka({ brokers: [brokers], clientId: 'bench-direct', logLevel: logLevel.NOTHING });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
+  const producer = platformaticProducer(brokers);
+  const kafkajs = await kafkajsProducer(brokers);
   const suffix = Date.now().toString(36);
   const topics = { batched: `bench-batched-${suffix}`, single: `bench-single-${suffix}`, schema: `bench-schema-${suffix}` };
-  for (const topic of Object.values(topics)) await createTopic(kafka, topic);
+  for (const topic of Object.values(topics)) await createTopic(brokers, topic);
+  /** kafkajs doing the same work, once, and how the direct client compares with it (the vendor's claim). */
+  const secondBaseline = async (topic: string, batch: number, concurrency: number, ours: Measurement) => {
+    const other = await direct(kafkajs.send, topic, batch, concurrency, seconds);
+    process.stdout.write(`    kafkajs ${kafkajs.version}: ${other.rate.toFixed(0)}/s, p99 ${other.p99Ms?.toFixed(1)} ms\n`);
+    return { kafkajsRate: other.rate, kafkajsP99Ms: other.p99Ms, gatewayToKafkajs: ours.rate / other.rate, platformaticToKafkajs: 0 };
+  };
   const results: ScenarioResult[] = [];
 
   const gateway = await startGatewayProcess(brokers);
@@ -82,15 +138,18 @@ export async function runProduceBenchmarks(options: ProduceBenchOptions): Promis
     process.stdout.write('  batched produce: 100 x 1 KiB per request, 16 connections\n');
     const batched = await alternate(
       rounds,
-      () => direct(producer, topics.batched, 100, 16, seconds),
+      () => direct(producer.send, topics.batched, 100, 16, seconds),
       () => viaGateway(gateway, topics.batched, 100, 16, seconds),
     );
+    const batchedKafkajs = await secondBaseline(topics.batched, 100, 16, batched.gateway);
+    batchedKafkajs.platformaticToKafkajs = batched.baseline.rate / batchedKafkajs.kafkajsRate;
     results.push({
       name: 'batched-produce',
-      description: '100 records of 1 KiB per request, 16 concurrent connections',
+      description: '100 records of 1 KiB per request, 16 concurrent connections; baseline: a direct @platformatic/kafka producer',
       target: 'gateway >= 80% of direct records/s',
       ...batched,
       met: batched.ratio >= 0.8,
+      extra: batchedKafkajs,
     });
 
     process.stdout.write('  schema validation: batched produce to a topic with a JSON Schema vs without\n');
@@ -130,23 +189,26 @@ export async function runProduceBenchmarks(options: ProduceBenchOptions): Promis
       process.stdout.write(`  single record per request, 64 connections, coalescing ${coalesce ? 'on' : 'off'}\n`);
       const single = await alternate(
         rounds,
-        () => direct(producer, topics.single, 1, 64, seconds),
+        () => direct(producer.send, topics.single, 1, 64, seconds),
         () => viaGateway(gw, topics.single, 1, 64, seconds),
       );
       const p99Ratio = (single.gateway.p99Ms ?? NaN) / (single.baseline.p99Ms ?? NaN);
+      const singleKafkajs = await secondBaseline(topics.single, 1, 64, single.gateway);
+      singleKafkajs.platformaticToKafkajs = single.baseline.rate / singleKafkajs.kafkajsRate;
       results.push({
         name: coalesce ? 'single-record-coalescing' : 'single-record-no-coalescing',
         description: `1 record per request, 64 concurrent connections, ${coalesce ? 'concurrent requests sharing batches (defaults)' : 'every request its own batch (PRODUCE_COALESCE=false)'}`,
         target: coalesce ? 'gateway >= 60% of direct records/s and p99 within 2x' : 'report: what coalescing buys',
         ...single,
         met: coalesce ? single.ratio >= 0.6 && p99Ratio <= 2 : undefined,
-        extra: { p99Ratio },
+        extra: { p99Ratio, ...singleKafkajs },
       });
     } finally {
       await gw.stop();
     }
   }
 
-  await producer.disconnect();
+  await producer.close();
+  await kafkajs.close();
   return results;
 }

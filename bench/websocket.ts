@@ -8,7 +8,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from '../test/helpers/kafka-client.js';
 import WebSocket from 'ws';
 import { cpuSeconds, percentile, rssBytes, startGatewayProcess, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
 

@@ -19,7 +19,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Kafka, logLevel } from 'kafkajs';
+import { Admin } from '@platformatic/kafka';
 
 const kafkaDir = dirname(fileURLToPath(import.meta.url));
 
@@ -266,28 +266,20 @@ function saslProperties(users: ReadonlyArray<{ username: string; password: strin
 
 /** Resolves once the broker answers metadata and its group coordinator is up. */
 export async function waitUntilServing(brokers: string, timeoutMs = 60_000): Promise<void> {
-  const kafka = new Kafka({
-    brokers: [brokers],
-    clientId: 'broker-harness',
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 1000,
-    retry: { retries: 0 },
-  });
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    const admin = kafka.admin();
+    const admin = new Admin({ clientId: 'broker-harness', bootstrapBrokers: [brokers], connectTimeout: 1000, retries: 0 });
     try {
-      await admin.connect();
-      await admin.describeCluster();
+      await admin.metadata({ topics: [], forceUpdate: true });
       // A group lookup creates __consumer_offsets and fails until its
       // coordinator has loaded: after this, consumers join at once.
-      await admin.describeGroups(['broker-harness-probe']);
+      await admin.describeGroups({ groups: ['broker-harness-probe'] });
       return;
     } catch (error) {
       lastError = error;
     } finally {
-      await admin.disconnect().catch(() => undefined);
+      await admin.close().catch(() => undefined);
     }
     await new Promise((r) => setTimeout(r, 250));
   }

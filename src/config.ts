@@ -4,11 +4,12 @@
  * README; a bad value stops the process with one message naming each
  * offending variable.
  */
+import zlib from 'node:zlib';
 import { readFileSync } from 'node:fs';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 export type SaslMechanism = 'plain' | 'scram-sha-256' | 'scram-sha-512';
-export type Compression = 'none' | 'gzip';
+export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
 export interface KafkaTlsConfig {
   readonly ca?: string;
@@ -149,7 +150,9 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 const KNOWN_LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 const SASL_MECHANISMS: readonly SaslMechanism[] = ['plain', 'scram-sha-256', 'scram-sha-512'];
-const COMPRESSIONS: readonly Compression[] = ['none', 'gzip'];
+// Zstandard comes from Node's zlib, which has it from Node 22.15; the others need nothing installed.
+const ZSTD_AVAILABLE = typeof (zlib as { zstdCompressSync?: unknown }).zstdCompressSync === 'function';
+const COMPRESSIONS: readonly Compression[] = ZSTD_AVAILABLE ? ['none', 'gzip', 'snappy', 'lz4', 'zstd'] : ['none', 'gzip', 'snappy', 'lz4'];
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, kib: 1024, mb: 1024 ** 2, mib: 1024 ** 2 };
 
 /** Reads variables one by one and collects every problem instead of stopping at the first. */

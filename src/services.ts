@@ -6,17 +6,16 @@
 import type { AppServices } from './app.js';
 import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
-import { CompactedTopicTable, KafkaConnection, MetadataService, ProduceService, SubscriptionEngine, TopicAdmin, type TopicCache } from './kafka/index.js';
+import { createKafkaLayer, type KafkaLayer, type ProduceService, type SubscriptionEngine, type TopicCache } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { schemaReaderGroupPrefix } from './internal-names.js';
 import { withDeadline } from './deadline.js';
 import { RecordPipeline, type DataFormat } from './records/index.js';
 import { SCHEMA_TOPIC, SchemaRegistry } from './schema/index.js';
 import { WebSocketGateway } from './ws/index.js';
 
 export interface GatewayServices extends AppServices {
-  readonly kafka: KafkaConnection;
+  readonly kafka: KafkaLayer;
   readonly auth: AuthService;
   readonly webSockets: WebSocketGateway;
   readonly subscriptions: SubscriptionEngine;
@@ -30,38 +29,12 @@ export interface GatewayServices extends AppServices {
 
 export function buildServices(config: Config, logger: Logger): GatewayServices {
   const metrics = new Metrics();
-  const kafka = new KafkaConnection(config, logger);
-  const metadata = new MetadataService(kafka.admin, {
-    cacheTtlMs: config.metadata.cacheTtlMs,
-    timeoutMs: config.metadata.timeoutMs,
-    clientId: config.kafka.clientId,
-  });
-  const topicAdmin = new TopicAdmin(kafka.admin, metadata, { readableWithinMs: config.metadata.timeoutMs });
-  const auth = new AuthService(config.auth);
-  const partitionMaxBytes = Math.min(1024 * 1024, Math.max(64 * 1024, Math.floor(config.ws.maxBufferedBytes / 4)));
-  const subscriptions = new SubscriptionEngine(
-    config.kafka,
-    {
-      sessionTimeoutMs: config.ws.sessionTimeoutMs,
-      heartbeatIntervalMs: Math.max(100, Math.floor(config.ws.sessionTimeoutMs / 10)),
-      fetchMaxWaitMs: config.ws.fetchMaxWaitMs,
-      partitionMaxBytes,
-      partitionCacheBytes: 4 * partitionMaxBytes,
-      autoCommitIntervalMs: config.ws.autoCommitIntervalMs,
-    },
-    logger.child({ component: 'subscriptions' }),
-  );
-  // One cache of topic structure for the metadata routes and the produce path, cleared by every admin change.
+  const kafka = createKafkaLayer(config, logger);
+  const { metadata, subscriptions, produce } = kafka;
+  const topicAdmin = kafka.admin;
   const topics = metadata.topicCache;
-  const produce = new ProduceService(kafka, topics, config.produce, logger.child({ component: 'produce' }));
-  const schemaTable = new CompactedTopicTable(
-    kafka.kafka,
-    kafka.admin,
-    kafka,
-    SCHEMA_TOPIC,
-    logger.child({ component: 'schemas' }),
-    schemaReaderGroupPrefix(config.kafka.clientId),
-  );
+  const auth = new AuthService(config.auth);
+  const schemaTable = kafka.table(SCHEMA_TOPIC, logger.child({ component: 'schemas' }));
   const schemas = new SchemaRegistry(schemaTable, logger.child({ component: 'schemas' }), config.produce.timeoutMs);
   const pipeline = new RecordPipeline({ produce, schemas, timeoutMs: config.produce.timeoutMs, metrics });
   const webSockets = new WebSocketGateway({
@@ -100,7 +73,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     },
     readiness: () => kafka.readiness(),
     async start() {
-      // The schema table needs the admin client, which connect() brings up.
+      // The schema table follows its topic once Kafka is reachable.
       void kafka.connect().then(() => schemas.start(), () => undefined);
       const { preloadDir } = config.schemas;
       if (preloadDir) {
@@ -114,9 +87,6 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     },
     async close() {
       await webSockets.close();
-      await subscriptions.close();
-      // Records already accepted are sent and acknowledged before the producer goes.
-      await produce.drain();
       await schemas.stop();
       await kafka.close();
     },

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { Parser } from '@asyncapi/parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from './helpers/kafka-client.js';
 import request from 'supertest';
 import { parse } from 'yaml';
 import { startGateway, type RunningGateway } from '../src/gateway.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from './helpers/kafka-client.js';
 import request from 'supertest';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from './helpers/kafka-client.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { authFiles, jwtFor } from './helpers/auth.js';
 import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import type { Consumer } from 'kafkajs';
+import type { Consumer } from './helpers/kafka-client.js';
 import type { Page } from 'playwright-core';
 import request from 'supertest';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
@@ -43,22 +43,13 @@ async function produce(topic: string, records: unknown[], valueFormat = 'json'):
   conforms(await request(gateway.url).post(`/v1/topics/${topic}/records`).send({ valueFormat, records }).expect(200));
 }
 
-/**
- * Commits offsets for a group the way a consumer that read so far and left
- * would: join, commit, leave. (kafkajs's admin.setOffsets waits out a whole
- * fetch, five seconds, each time.)
- */
+/** Commits offsets for a group the way a consumer that read so far and left would: the group keeps them, with no member. */
 async function commitOffsets(groupId: string, topic: string, offsets: Record<number, string>): Promise<void> {
-  const member = kafkaClient(sharedBrokers()).consumer({ groupId, maxWaitTimeInMs: 100 });
-  await member.connect();
+  const admin = kafkaClient(sharedBrokers()).admin();
   try {
-    const joined = new Promise((resolve) => member.on(member.events.GROUP_JOIN, resolve));
-    await member.subscribe({ topic });
-    await member.run({ autoCommit: false, eachBatch: async () => undefined });
-    await joined;
-    await member.commitOffsets(Object.entries(offsets).map(([partition, offset]) => ({ topic, partition: Number(partition), offset })));
+    await admin.setOffsets({ groupId, topic, partitions: Object.entries(offsets).map(([partition, offset]) => ({ partition: Number(partition), offset })) });
   } finally {
-    await member.disconnect();
+    await admin.disconnect();
   }
 }
 

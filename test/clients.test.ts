@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from './helpers/kafka-client.js';
 import { exercise, sampleRecords, type ClientReport } from '../clients/typescript/example.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { checkExchange, spec } from './helpers/contract.js';

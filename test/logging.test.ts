@@ -2,16 +2,12 @@
  * Logs that do not cry wolf. A gateway started with no broker to reach
  * says so once, in words (which brokers it tried, and to set KAFKA_BROKERS
  * or run `npm run dev`), then keeps its retries at debug; nothing is at
- * error level and nothing above debug carries a stack. What the Kafka
- * client library says about one attempt (an error response it retries,
- * such as the coordinator still loading at start) is debug.
+ * error level and nothing above debug carries a stack.
  */
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, test } from 'node:test';
-import { logLevel } from 'kafkajs';
 import { freePort } from '../kafka/broker.js';
-import { kafkajsLogEntry } from '../src/kafka/client.js';
 import { KafkaLog } from '../src/kafka/log-policy.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';
@@ -87,31 +83,16 @@ test('with no broker to reach, the gateway says once what it tried and what to d
   gateway = undefined;
 });
 
-test("kafkajs's lines about one attempt are debug, whatever level kafkajs gave them", () => {
-  const { lines, logger } = capturingLogger();
-  const log = new KafkaLog(logger, ['127.0.0.1:9092']);
-  const at = (level: logLevel, namespace: string, message: string, fields: Record<string, unknown> = {}) =>
-    kafkajsLogEntry(log, { namespace, level, label: 'ERROR', log: { timestamp: new Date().toISOString(), logger: 'kafkajs', message, ...fields } });
-  // Logged at ERROR by kafkajs on every start: InitProducerId before the transaction coordinator has loaded, then retried.
-  at(logLevel.ERROR, 'Connection', 'Response InitProducerId(key: 22, version: 1)', { error: "The coordinator is loading and hence can't process requests for this group", correlationId: 2 });
-  // Right after a topic change, until the new leader takes its partitions.
-  at(logLevel.ERROR, 'Connection', 'Response ListOffsets(key: 2, version: 3)', { error: 'This server is not the leader for that topic-partition' });
-  at(logLevel.ERROR, 'Runner', 'The group is rebalancing, re-joining', { error: 'The group is rebalancing, so a rejoin is needed', stack: 'KafkaJSProtocolError: ...' });
-  at(logLevel.WARN, 'Consumer', 'Heartbeat failed', { stack: 'Error: ...' });
-  assert.equal(lines.length, 4);
-  for (const line of lines) assert.equal(line.level, DEBUG, `${line.msg} is debug`);
-  assert.equal(lines[0]!.libraryLevel, 'error', 'the level kafkajs gave is kept as a field');
-});
-
 test('a failure to reach the brokers is said again only after they were reached in between', () => {
   const { lines, logger } = capturingLogger();
   const log = new KafkaLog(logger, ['broker-1:9092', 'broker-2:9092']);
-  kafkajsLogEntry(log, { namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: '', logger: 'kafkajs', message: 'Connection error: connect ECONNREFUSED 10.0.0.1:9092', broker: 'broker-1:9092' } });
-  kafkajsLogEntry(log, { namespace: 'Connection', level: logLevel.ERROR, label: 'ERROR', log: { timestamp: '', logger: 'kafkajs', message: 'Connection timeout', broker: 'broker-2:9092' } });
-  log.unreachable('KafkaJSNumberOfRetriesExceeded');
+  log.unreachable('Connection to broker-1:9092 failed.');
+  log.unreachable('Connection to broker-2:9092 failed.');
+  log.unreachable('Cannot connect to any broker.');
   assert.deepEqual(
     lines.filter((l) => l.level >= WARN).map((l) => l.msg.slice(0, 60)),
     ['Cannot reach Kafka at broker-1:9092, broker-2:9092 (Connecti'],
+    'said once, however many attempts fail',
   );
   log.reached();
   log.unreachable('Connection error: connect ECONNRESET');

@@ -1,17 +1,16 @@
 /**
  * Metadata and topic administration over HTTP, each answer checked against
- * the broker's own truth through a separate kafkajs client.
+ * the broker's own truth through a separate client.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import kafkajs from 'kafkajs';
+import { ConfigResourceTypes, Kafka, logLevel } from './helpers/kafka-client.js';
 import request from 'supertest';
 import { createApp } from '../src/app.js';
 import { conforms } from './helpers/contract.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
 import { testGateway, type TestGateway } from './helpers/gateway.js';
 
-const { Kafka, logLevel, ConfigResourceTypes } = kafkajs;
 
 const kafka = new Kafka({ brokers: sharedBrokers().split(','), clientId: 'metadata-test', logLevel: logLevel.NOTHING });
 const admin = kafka.admin();

@@ -7,39 +7,41 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import kafkajs, { type Producer, type ProducerBatch, type RecordMetadata } from 'kafkajs';
 import type { TopicCache } from '../src/kafka/index.js';
 import { ProduceService } from '../src/kafka/producer.js';
+import type { PartitionResult, ProducerSession, WireRecord } from '../src/kafka/producer-session.js';
 import { quietLogger, testConfig } from './helpers/env.js';
 
-// kafkajs is CommonJS: its error classes come from the default export.
-const { KafkaJSProtocolError } = kafkajs;
-
 interface Call {
-  readonly batch: ProducerBatch;
-  answer(): void;
+  readonly records: readonly WireRecord[];
+  answer(refused?: readonly number[]): void;
   fail(error: Error): void;
 }
 
+/** A producer session whose broker the test plays: one partition, offsets counted from 0. */
 function fakeBroker() {
   const calls: Call[] = [];
   let nextOffset = 0;
   let renewals = 0;
   const producer = {
-    sendBatch: (batch: ProducerBatch) =>
-      new Promise<RecordMetadata[]>((resolve, reject) => {
+    send: (records: readonly WireRecord[]) =>
+      new Promise<PartitionResult[]>((resolve, reject) => {
         calls.push({
-          batch,
-          answer: () => {
-            const messages = batch.topicMessages?.flatMap((t) => t.messages) ?? [];
-            const baseOffset = String(nextOffset);
-            nextOffset += messages.length;
-            resolve([{ topicName: 't', partition: 0, errorCode: 0, baseOffset }]);
+          records,
+          answer: (refused = []) => {
+            if (refused.length > 0) {
+              // The broker refuses the partition's whole batch, naming the records at fault.
+              resolve([{ topic: 't', partition: 0, error: 'INVALID_TIMESTAMP', errorMessage: null, refusedRecords: refused, baseOffset: -1n, logAppendTime: -1n }]);
+              return;
+            }
+            const baseOffset = BigInt(nextOffset);
+            nextOffset += records.length;
+            resolve([{ topic: 't', partition: 0, refusedRecords: [], baseOffset, logAppendTime: -1n }]);
           },
           fail: reject,
         });
       }),
-  } as unknown as Producer;
+  } as unknown as ProducerSession;
   const connection = {
     producer,
     renewProducer: async () => {
@@ -80,7 +82,7 @@ test('while a batch is with the broker, arrivals wait and then go together, each
   assert.deepEqual((await first).map((r) => r.offset), ['0']);
   await turns();
   assert.equal(broker.calls.length, 2, 'everything that arrived meanwhile goes in one batch');
-  assert.equal(broker.calls[1]!.batch.topicMessages![0]!.messages.length, 20);
+  assert.equal(broker.calls[1]!.records.length, 20);
 
   broker.calls[1]!.answer();
   const offsets = (await Promise.all(later)).map((produced) => produced.map((r) => r.offset));
@@ -112,18 +114,16 @@ test('with coalescing off, every request is a batch of its own, still one at a t
   for (const size of [1, 2, 1]) {
     await turns();
     const call = broker.calls.at(-1)!;
-    assert.equal(call.batch.topicMessages![0]!.messages.length, size);
+    assert.equal(call.records.length, size);
     call.answer();
   }
   assert.deepEqual((await Promise.all(sends)).map((produced) => produced.map((r) => r.offset)), [['0'], ['1', '2'], ['3']]);
   assert.equal(broker.calls.length, 3);
 });
 
-test('a batch the broker refuses is sent again caller by caller, so only the caller whose record it refuses fails', async () => {
+test('records the broker refuses fail only the caller who sent them; the rest of the shared batch goes again under the same producer id', async () => {
   const broker = fakeBroker();
   const service = new ProduceService(broker.connection, topics, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
-  const refusal = () => new KafkaJSProtocolError(Object.assign(new Error('invalid timestamp'), { type: 'INVALID_TIMESTAMP', code: 32, retriable: false }));
-  const hasBad = (call: Call) => call.batch.topicMessages!.some((t) => t.messages.some((m) => String(m.value) === 'bad'));
 
   const first = service.send('t', [record(0)]);
   await turns();
@@ -138,23 +138,20 @@ test('a batch the broker refuses is sent again caller by caller, so only the cal
   await first;
   await turns();
   assert.equal(broker.calls.length, 2);
-  assert.equal(broker.calls[1]!.batch.topicMessages![0]!.messages.length, 4, 'the three callers share one batch');
-  broker.calls[1]!.fail(refusal());
+  assert.equal(broker.calls[1]!.records.length, 4, 'the three callers share one batch');
+  const badIndex = broker.calls[1]!.records.findIndex((r) => String(r.value) === 'bad');
+  broker.calls[1]!.answer([badIndex]);
 
-  // Then each caller alone, in order, the refused one refused again by the broker.
-  for (let i = 2; i < 5; i++) {
-    await turns();
-    const call = broker.calls[i]!;
-    assert.ok(call, `caller ${i - 1} is sent on its own`);
-    if (hasBad(call)) call.fail(refusal());
-    else call.answer();
-  }
+  await turns(10);
+  assert.equal(broker.calls.length, 3, 'the others go again, in one batch');
+  assert.deepEqual(broker.calls[2]!.records.map((r) => String(r.value)), ['1', '2', '3']);
+  broker.calls[2]!.answer();
   assert.deepEqual(
     (({ code, status, retriable }) => ({ code, status, retriable }))((await refused) as { code?: string; status?: number; retriable?: boolean }),
     { code: 'GW_ERR_VALIDATION', status: 400, retriable: false },
   );
   assert.deepEqual((await good1).map((r) => r.offset), ['1']);
   assert.deepEqual((await good2).map((r) => r.offset), ['2', '3']);
-  assert.equal(broker.calls.length, 5, 'no caller is sent twice after its answer');
+  assert.equal(broker.renewals(), 0, 'a clear answer keeps the producer id');
   await service.drain();
 });

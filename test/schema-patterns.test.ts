@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from './helpers/kafka-client.js';
 import request from 'supertest';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { conforms } from './helpers/contract.js';

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from './helpers/kafka-client.js';
 import { ensureKafkaJars } from '../kafka/broker.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';

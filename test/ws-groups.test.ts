@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from './helpers/kafka-client.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
 import { runGateway, type GatewayProcess } from './helpers/process.js';
 import { WsClient, isOp, isRecord, type Frame } from './helpers/ws.js';

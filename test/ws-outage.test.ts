@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from './helpers/kafka-client.js';
 import { startBroker, type Broker } from '../kafka/broker.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { createLogger } from '../src/logger.js';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { AssignerProtocol, Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from './helpers/kafka-client.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { eventually, quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
 import { WsClient, isOp, isRecord } from './helpers/ws.js';
@@ -70,8 +70,7 @@ test('subscribe from earliest: subscribed names the partitions, then every recor
   const newGroups = (await groups()).filter((g) => !groupsBefore.includes(g));
   for (const group of (await admin.describeGroups(newGroups)).groups) {
     for (const member of group.members) {
-      const assignment = AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
-      assert.ok(!Object.keys(assignment?.assignment ?? {}).includes(topic), `group ${group.groupId} reads ${topic}`);
+      assert.ok(!member.assignments.some((a) => a.topic === topic), `group ${group.groupId} reads ${topic}`);
     }
   }
   await client.close();
@@ -237,6 +236,7 @@ test('a frame over the size limit closes with 1009; opening and closing many soc
     assert.equal((await client.waitClosed()).code, 1009);
 
     const topic = await topicWith(1);
+    const streamsBefore = small.services.subscriptions.stats().partitionStreams;
     const clients = await Promise.all(Array.from({ length: 10 }, () => WsClient.connect(`${url}/v1/ws`)));
     await Promise.all(
       clients.map(async (c, i) => {
@@ -250,7 +250,8 @@ test('a frame over the size limit closes with 1009; opening and closing many soc
       const { connections, subscriptions, bufferedBytes } = small.services.webSockets.stats();
       return connections === 0 && subscriptions === 0 && bufferedBytes === 0;
     });
-    assert.equal(small.services.subscriptions.stats().partitionStreams, 0);
+    // What remains is the gateway's own reader of the schema topic.
+    assert.equal(small.services.subscriptions.stats().partitionStreams, streamsBefore);
   } finally {
     await small.stop();
   }

@@ -8,6 +8,7 @@
  *   length-prefixed blocks), which the client's snappy decoder does not
  *   read: the blocks are unframed here and each is decoded by the client.
  */
+import { DynamicBuffer } from '@platformatic/dynamic-buffer';
 import { compressionsAlgorithms, type BaseOptions } from '@platformatic/kafka';
 import { decompress as zstdDecompress } from 'fzstd';
 import type { Config } from '../config.js';
@@ -38,6 +39,22 @@ export function unframeSnappy(data: Buffer, decodeBlock: (block: Buffer) => Buff
 
 (compressionsAlgorithms.snappy as { decompressSync: (data: Buffer | { buffer: Buffer }) => Buffer }).decompressSync = (data) =>
   unframeSnappy(Buffer.isBuffer(data) ? data : data.buffer, snappyBlock);
+
+/*
+ * Record batches carry each record's timestamp as a zigzag varint delta
+ * from the batch's first. The client's buffer (@platformatic/dynamic-buffer
+ * 0.3.1) zigzags 64-bit values with a 31-bit shift, so a record stamped
+ * more than 2^31 ms (about 25 days) before the first of its batch was
+ * written with a wrong timestamp. The correct encoding, on the one class
+ * every writer of the client uses:
+ */
+(DynamicBuffer.prototype as unknown as { writeVarInt64(value: bigint, append?: boolean): void }).writeVarInt64 = function writeVarInt64(
+  this: DynamicBuffer,
+  value: bigint,
+  append = true,
+) {
+  this.writeUnsignedVarInt64(BigInt.asUintN(64, (value << 1n) ^ (value >> 63n)), append);
+};
 
 const SASL_MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const;
 

@@ -1,11 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import type { Admin, Consumer, Kafka, Producer } from 'kafkajs';
 import { withDeadline } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { fromKafkaError } from './errors.js';
+import type { KafkaAdmin } from './admin-client.js';
+import { fromKafkaError, protocolErrorIds } from './errors.js';
+import type { ProduceService } from './producer.js';
+import type { Subscription } from './subscription.js';
+import type { SubscriptionEngine } from './subscription-engine.js';
 
-const STOP_WAIT_MS = 5000;
+const RESTART_DELAYS_MS = [250, 500, 1000, 2000, 5000];
 
 /** One entry of a compacted topic: a key and its latest value, or null for a deletion. */
 export interface KeyedEntry {
@@ -15,36 +17,29 @@ export interface KeyedEntry {
 
 /**
  * A small compacted topic used as a replicated key-value table: writes go
- * through the shared producer, and every instance reads the whole topic from
- * the beginning and keeps following it, so all instances converge on the
- * same table. Reading uses a consumer group of its own per instance (kafkajs
- * has no assign-only consumer); it never commits, and the group is deleted
- * on stop so the broker keeps no litter.
+ * through the gateway's producer, and every instance reads the whole topic
+ * from the beginning and keeps following it, as a subscription of the
+ * shared engine with no consumer group, so all instances converge on the
+ * same table and the broker keeps no group for it.
  */
 export class CompactedTopicTable {
-  #consumer?: Consumer;
-  readonly #groupId: string;
   /** Next offset to read, per partition. */
-  #position = new Map<number, bigint>();
+  readonly #position = new Map<number, bigint>();
   #waiters: { partition: number; offset: bigint; resolve: () => void }[] = [];
-  #caughtUp: Promise<void>;
+  readonly #caughtUp: Promise<void>;
   #markCaughtUp!: () => void;
   #targets?: Map<number, bigint>;
+  #subscription?: Subscription;
   #stopped = false;
   #retryTimer?: NodeJS.Timeout;
-  #wake?: () => void;
-  #running?: Promise<void>;
 
   constructor(
-    private readonly kafka: Kafka,
-    private readonly admin: Admin,
-    /** The process's producer, read at each write: it is replaced after an unclear send failure. */
-    private readonly connection: { readonly producer: Producer },
+    private readonly engine: SubscriptionEngine,
+    private readonly admin: KafkaAdmin,
+    private readonly producer: ProduceService,
     readonly topic: string,
     private readonly logger: Logger,
-    groupPrefix: string,
   ) {
-    this.#groupId = `${groupPrefix}${randomUUID()}`;
     this.#caughtUp = new Promise((resolve) => (this.#markCaughtUp = resolve));
   }
 
@@ -58,71 +53,67 @@ export class CompactedTopicTable {
    * entry in log order. Retries in the background while Kafka is away.
    */
   start(apply: (entry: KeyedEntry) => void): void {
-    this.#running = this.#startLoop(apply);
+    void this.#follow(apply, 0);
   }
 
-  async #startLoop(apply: (entry: KeyedEntry) => void): Promise<void> {
-    let delay = 250;
-    while (!this.#stopped) {
-      try {
-        await this.#ensureTopic();
-        const offsets = await this.admin.fetchTopicOffsets(this.topic);
-        if (this.#stopped) return;
-        this.#targets = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
-        const consumer = this.kafka.consumer({
-          groupId: this.#groupId,
-          maxWaitTimeInMs: 250,
-          allowAutoTopicCreation: false,
-          // kafkajs would restart a crashed consumer on a timer that disconnect()
-          // does not cancel, bringing it back after stop(); the CRASH handler
-          // below restarts it instead, and only while the table is running.
-          retry: { restartOnFailure: async () => false },
-        });
-        this.#consumer = consumer;
-        // kafkajs restarts a crashed consumer by itself unless the error is
-        // final; then follow the topic again from the start, with a new consumer.
-        consumer.on(consumer.events.CRASH, ({ payload }) => {
-          if (this.#stopped) return;
-          this.logger.warn({ err: payload.error, topic: this.topic }, 'the topic reader stopped; starting it again');
-          void consumer.disconnect().catch(() => undefined).then(() => (this.#running = this.#startLoop(apply)));
-        });
-        await consumer.connect();
-        if (this.#stopped) return;
-        await consumer.subscribe({ topic: this.topic, fromBeginning: true });
-        await consumer.run({
-          autoCommit: false,
-          eachMessage: async ({ partition, message }) => {
-            const key = message.key?.toString('utf8');
-            if (key !== undefined) apply({ key, value: message.value === null ? null : message.value.toString('utf8') });
-            this.#advance(partition, BigInt(message.offset) + 1n);
+  async #follow(apply: (entry: KeyedEntry) => void, attempt: number): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      await this.#ensureTopic();
+      const { topics } = await this.admin.cluster([this.topic]);
+      const partitions = topics[0]?.partitions.map((p) => p.partitionId) ?? [];
+      const ends = await this.admin.offsets(this.topic, partitions, -1n);
+      if (this.#stopped) return;
+      this.#targets ??= ends;
+      // Following again after a failure reads the topic from the start again: applied in log order, entries end as they were.
+      const subscription = this.engine.create(
+        { topics: [this.topic], from: { kind: 'earliest' }, ack: 'auto' },
+        {
+          onRecords: (from, records) => {
+            for (const record of records) {
+              const key = record.key?.toString('utf8');
+              if (key !== undefined) apply({ key, value: record.value === null ? null : record.value.toString('utf8') });
+              from.written(record.offset);
+              this.#advance(record.partition, record.offset + 1n);
+            }
           },
-        });
-        this.#checkCaughtUp();
+          onAssignment: () => undefined,
+          onFatal: (error) => {
+            if (this.#stopped) return;
+            this.logger.warn({ err: error, topic: this.topic }, 'the topic reader stopped; following the topic again');
+            void subscription.stop().then(() => this.#retry(apply, 0));
+          },
+        },
+      );
+      this.#subscription = subscription;
+      await subscription.start();
+      if (this.#stopped) {
+        await subscription.stop();
         return;
-      } catch (error) {
-        if (this.#stopped) return;
-        this.logger.warn({ err: error, topic: this.topic, retryInMs: delay }, 'cannot follow the topic yet');
-        await this.#consumer?.disconnect().catch(() => undefined);
-        await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-          this.#retryTimer = setTimeout(resolve, delay);
-        });
-        delay = Math.min(delay * 2, 5000);
       }
+      subscription.setDemand(true);
+      this.#checkCaughtUp();
+    } catch (error) {
+      if (this.#stopped) return;
+      this.logger.warn({ err: error, topic: this.topic }, 'cannot follow the topic yet');
+      this.#retry(apply, attempt + 1);
     }
   }
 
+  #retry(apply: (entry: KeyedEntry) => void, attempt: number): void {
+    if (this.#stopped) return;
+    const delay = RESTART_DELAYS_MS[Math.min(attempt, RESTART_DELAYS_MS.length - 1)]!;
+    this.#retryTimer = setTimeout(() => void this.#follow(apply, attempt), delay);
+  }
+
   async #ensureTopic(): Promise<void> {
-    const existing = await this.admin.listTopics();
-    if (existing.includes(this.topic)) return;
+    const { topics } = await this.admin.cluster([this.topic]);
+    if (topics.length > 0) return;
     try {
-      await this.admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic: this.topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
-      });
+      await this.admin.createTopic({ name: this.topic, partitions: 1, configs: { 'cleanup.policy': 'compact' } });
       this.logger.info({ topic: this.topic }, 'created compacted topic');
     } catch (error) {
-      if ((error as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw error;
+      if (!protocolErrorIds(error).includes('TOPIC_ALREADY_EXISTS')) throw error;
     }
   }
 
@@ -140,8 +131,8 @@ export class CompactedTopicTable {
 
   #checkCaughtUp(): void {
     if (!this.#targets) return;
-    for (const [partition, high] of this.#targets) {
-      if ((this.#position.get(partition) ?? 0n) < high) return;
+    for (const [partition, end] of this.#targets) {
+      if ((this.#position.get(partition) ?? 0n) < end) return;
     }
     this.#markCaughtUp();
   }
@@ -152,17 +143,16 @@ export class CompactedTopicTable {
    * with every other instance's writes.
    */
   async put(key: string, value: string | null, timeoutMs: number): Promise<void> {
-    let metadata;
+    let written;
     try {
-      metadata = await this.connection.producer.send({ topic: this.topic, acks: -1, timeout: timeoutMs, messages: [{ key, value }] });
+      [written] = await this.producer.send(this.topic, [{ key: Buffer.from(key, 'utf8'), value: value === null ? null : Buffer.from(value, 'utf8') }]);
     } catch (error) {
       throw fromKafkaError(error, { topic: this.topic });
     }
-    const { partition, baseOffset } = metadata[0] ?? {};
-    if (partition === undefined || baseOffset === undefined) return;
-    const offset = BigInt(baseOffset);
-    if ((this.#position.get(partition) ?? 0n) > offset) return;
-    await withDeadline(new Promise<void>((resolve) => this.#waiters.push({ partition, offset, resolve })), timeoutMs, () => {
+    if (!written) return;
+    const offset = BigInt(written.offset);
+    if ((this.#position.get(written.partition) ?? 0n) > offset) return;
+    await withDeadline(new Promise<void>((resolve) => this.#waiters.push({ partition: written.partition, offset, resolve })), timeoutMs, () => {
       throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `The change was written to ${this.topic} but not read back within ${timeoutMs} ms; it will apply shortly.`);
     });
   }
@@ -170,13 +160,6 @@ export class CompactedTopicTable {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
-    this.#wake?.();
-    // Let a start in progress reach a point where it sees the stop, so that it
-    // does not connect a consumer after this; bounded, as kafkajs may be retrying.
-    await withDeadline(this.#running ?? Promise.resolve(), STOP_WAIT_MS, () => undefined);
-    if (this.#consumer) {
-      await this.#consumer.disconnect().catch(() => undefined);
-      await this.admin.deleteGroups([this.#groupId]).catch(() => undefined);
-    }
+    await this.#subscription?.stop();
   }
 }

@@ -1,15 +1,28 @@
-import { Partitioners, type Admin, type Kafka, type Producer } from 'kafkajs';
+import { Admin, AuthenticationError, type BaseOptions } from '@platformatic/kafka';
 import type { Config } from '../config.js';
+import { withDeadline } from '../deadline.js';
 import type { Logger } from '../logger.js';
-import { createKafka } from './client.js';
-import { isAuthenticationFailure } from './errors.js';
+import { clientOptions } from './client-options.js';
 import { KafkaLog, reasonOf } from './log-policy.js';
+import { guardConnections } from './errors.js';
+import { ProducerSession } from './producer-session.js';
 
 /** A connection failure that retrying cannot mend, as an error whose message says what to fix. */
 function fatalConnectError(error: unknown, config: Config['kafka']): Error | undefined {
   if (!isAuthenticationFailure(error)) return undefined;
   const who = config.sasl ? `user ${JSON.stringify(config.sasl.username)} with ${config.sasl.mechanism.toUpperCase()}` : 'the gateway';
   return new Error(`Kafka refused to authenticate ${who}: check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD.`);
+}
+
+/** The broker refused the gateway's credentials (anywhere in a chain of failures): no retry will help. */
+export function isAuthenticationFailure(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 10; depth++) {
+    if (current instanceof AuthenticationError) return true;
+    const inner = (current as { errors?: unknown[] }).errors;
+    if (inner?.some(isAuthenticationFailure)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 export interface Readiness {
@@ -19,17 +32,19 @@ export interface Readiness {
 }
 
 /**
- * The process's connections to Kafka: one idempotent producer shared by all
- * requests, one admin client, and a separate no-retry client for health
- * probes. Connecting never blocks start-up: the gateway serves /healthz and
- * answers /readyz with 503 until the broker is reachable.
+ * The process's connections to Kafka for producing and administration: one
+ * admin client (metadata, topic and group administration, and the API
+ * versions the produce requests use), one idempotent producer session, and
+ * a separate no-retry client for health probes. Connecting never blocks
+ * start-up: the gateway serves /healthz and answers /readyz with 503 until
+ * the broker is reachable.
  */
 export class KafkaConnection {
-  readonly kafka: Kafka;
   readonly admin: Admin;
-  #producer: Producer;
-  #probe: Admin;
-  #producerConnected = false;
+  readonly #options: BaseOptions;
+  #producer: ProducerSession;
+  readonly #probe: Admin;
+  #connected = false;
   #connecting?: Promise<void>;
   #firstAttempt?: Promise<void>;
   #firstAttemptDone?: (error?: Error) => void;
@@ -39,50 +54,32 @@ export class KafkaConnection {
 
   constructor(
     readonly config: Config,
-    private readonly logger: Logger,
+    logger: Logger,
   ) {
     this.#log = new KafkaLog(logger, config.kafka.brokers);
-    this.kafka = createKafka(config.kafka, this.#log);
-    this.admin = this.kafka.admin();
-    // Idempotence makes the broker drop the duplicates a retry after a lost
-    // acknowledgement would otherwise write; it requires acks from all ISRs.
-    // The default partitioner is the Java client's murmur2, so a key lands on
-    // the same partition whichever client wrote it.
-    this.#producer = this.#newProducer();
-    this.#probe = createKafka(config.kafka, this.#log, { retry: { retries: 0 } }).admin();
+    // Failures are retried by the gateway where it knows what a retry may do; a few quick ones here cover a moving leader.
+    this.#options = clientOptions(config.kafka, config.kafka.clientId, { retries: 2, retryDelay: 200 });
+    this.admin = new Admin(this.#options);
+    guardConnections(this.admin);
+    this.#producer = new ProducerSession(this.admin, this.#options, config.kafka.requestTimeoutMs);
+    this.#probe = new Admin(clientOptions(config.kafka, `${config.kafka.clientId}-probe`, { retries: 0 }));
+    guardConnections(this.#probe);
   }
 
-  get producer(): Producer {
+  get producer(): ProducerSession {
     return this.#producer;
   }
 
-  #newProducer(): Producer {
-    const producer = this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    producer.on(producer.events.DISCONNECT, () => {
-      if (producer === this.#producer) this.#producerConnected = false;
-    });
-    return producer;
-  }
-
   /**
-   * Replaces the producer with a new one, under a new producer id. kafkajs
-   * rewinds its sequence numbers when a send fails; if the broker had in
-   * fact written that batch, the next batch under the same producer id
-   * would carry the same sequence and be dropped as a duplicate while
-   * being acknowledged. A fresh producer id rules that out.
+   * Replaces the producer session with a new one, under a new producer id:
+   * after a send whose outcome is unknown, the broker may hold that batch,
+   * and a later batch under the same sequence numbers would be dropped as
+   * its duplicate while being acknowledged.
    */
   async renewProducer(): Promise<void> {
-    const fresh = this.#newProducer();
-    await fresh.connect();
     const old = this.#producer;
-    this.#producer = fresh;
-    this.#producerConnected = true;
-    await old.disconnect().catch((error: unknown) => this.logger.debug({ err: error }, 'old producer disconnect failed'));
+    this.#producer = new ProducerSession(this.admin, this.#options, this.config.kafka.requestTimeoutMs);
+    await old.close();
   }
 
   /**
@@ -113,9 +110,8 @@ export class KafkaConnection {
     let delay = 250;
     while (!this.#closed) {
       try {
-        await this.producer.connect();
-        await this.admin.connect();
-        this.#producerConnected = true;
+        await this.admin.metadata({ topics: [] , forceUpdate: true });
+        this.#connected = true;
         this.#log.reached(true);
         this.#firstAttemptDone?.();
         return;
@@ -135,35 +131,26 @@ export class KafkaConnection {
     }
   }
 
-  /** Ready when the producer is connected and a broker answers a metadata request in time. */
+  /** Ready once connected and while a broker answers a metadata request in time. */
   async readiness(timeoutMs = this.config.kafka.connectionTimeoutMs): Promise<Readiness> {
-    if (!this.#producerConnected) return { ready: false, reason: 'the Kafka producer is not connected yet' };
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<Readiness>((res) => {
-      timer = setTimeout(() => res({ ready: false, reason: `no Kafka broker answered within ${timeoutMs} ms` }), timeoutMs);
-    });
+    if (!this.#connected) return { ready: false, reason: 'the gateway has not reached Kafka yet' };
     const probe = (async (): Promise<Readiness> => {
       try {
-        await this.#probe.connect();
-        const cluster = await this.#probe.describeCluster();
-        if (cluster.brokers.length === 0) return { ready: false, reason: 'the cluster reports no brokers' };
+        const metadata = await this.#probe.metadata({ topics: [], forceUpdate: true });
+        if (metadata.brokers.size === 0) return { ready: false, reason: 'the cluster reports no brokers' };
         this.#log.reached();
         return { ready: true };
       } catch (error) {
-        await this.#probe.disconnect().catch(() => undefined);
-        return { ready: false, reason: `Kafka is not reachable: ${(error as Error).name}` };
+        this.#log.unreachable(reasonOf(error));
+        return { ready: false, reason: `Kafka is not reachable: ${reasonOf(error)}` };
       }
     })();
-    try {
-      return await Promise.race([probe, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return withDeadline(probe, timeoutMs, () => ({ ready: false, reason: `no Kafka broker answered within ${timeoutMs} ms` }));
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
-    await Promise.allSettled([this.producer.disconnect(), this.admin.disconnect(), this.#probe.disconnect()]);
+    await Promise.allSettled([this.#producer.close(), this.admin.close(), this.#probe.close()]);
   }
 }

@@ -11,7 +11,8 @@ import { ConnectionPool, Consumer, type BaseOptions } from '@platformatic/kafka'
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { decodeBatches } from './consumed-record.js';
-import { describeKafkaError, guardConnections, isTransient, isUnknownTopic, kafkaErrorCodes } from './platformatic-errors.js';
+import { describeKafkaError, guardConnections, isTransient, kafkaErrorCodes } from './errors.js';
+import { describeCluster, listOffsets, type TopicMetadata } from './protocol.js';
 import type { FetchQueue, PartitionStream } from './partition-stream.js';
 
 type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
@@ -303,8 +304,8 @@ export class Fetcher implements FetchQueue {
 
   /** The log's start (-2n) or end (-1n) offset, or the first offset at or after a timestamp (-1n when there is none). */
   async logOffset(topic: string, partition: number, timestamp: bigint): Promise<bigint> {
-    const offsets = await this.#client.listOffsets({ topics: [topic], partitions: { [topic]: [partition] }, timestamp, isolationLevel: READ_COMMITTED });
-    const offset = offsets.get(topic)?.[partition];
+    const offsets = await listOffsets(this.#client, topic, [partition], timestamp);
+    const offset = offsets.get(partition);
     if (offset === undefined) throw new Error(`no offset for ${topic}/${partition}`);
     return offset;
   }
@@ -330,23 +331,33 @@ export class Fetcher implements FetchQueue {
   }
 }
 
+/** How long a topic's leaders and id are reused before they are asked again (a failure asks at once). */
+const LOOKUP_TTL_MS = 5000;
+
 function topicLookup(client: Consumer): TopicLookup {
   const names = new Map<string, string>();
+  const known = new Map<string, { at: number; topic: TopicMetadata | undefined }>();
+  const asking = new Map<string, Promise<TopicMetadata | undefined>>();
+  const ask = (topic: string): Promise<TopicMetadata | undefined> => {
+    let pending = asking.get(topic);
+    if (!pending) {
+      pending = describeCluster(client, [topic])
+        .then(({ topics }) => {
+          known.set(topic, { at: Date.now(), topic: topics[0] });
+          if (topics[0]) names.set(topics[0].id, topic);
+          return topics[0];
+        })
+        .finally(() => asking.delete(topic));
+      asking.set(topic, pending);
+    }
+    return pending;
+  };
   return {
     async partition(topic, partition, refresh = false) {
-      let metadata;
-      try {
-        metadata = await client.metadata({ topics: [topic], forceUpdate: refresh });
-      } catch (error) {
-        if (isUnknownTopic(error)) return undefined;
-        throw error;
-      }
-      const found = metadata.topics.get(topic);
-      if (!found) return undefined;
-      names.set(found.id, topic);
-      const info = found.partitions[partition];
-      if (!info) return undefined;
-      return { id: found.id, leader: info.leader };
+      const cached = known.get(topic);
+      const found = !refresh && cached && Date.now() - cached.at < LOOKUP_TTL_MS ? cached.topic : await ask(topic);
+      const info = found?.partitions[partition];
+      return found && info ? { id: found.id, leader: info.leader } : undefined;
     },
     topicName: (id) => names.get(id),
   };

@@ -11,7 +11,7 @@
 import { Consumer, type BaseOptions } from '@platformatic/kafka';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { fromPlatformaticError, guardConnections } from './platformatic-errors.js';
+import { fromKafkaError, guardConnections } from './errors.js';
 
 export interface TopicPartitions {
   readonly topic: string;
@@ -96,7 +96,7 @@ export class GroupMember {
     try {
       await this.#consumer.joinGroup({});
     } catch (error) {
-      throw fromPlatformaticError(error, { group: this.groupId });
+      throw fromKafkaError(error, { group: this.groupId });
     }
     if (this.#left) throw new GatewayError('GW_ERR_SHUTTING_DOWN', 'The subscription ended while joining its group.');
   }
@@ -123,7 +123,7 @@ export class GroupMember {
       for (const [topic, offsets] of answer) offsets.forEach((offset, partition) => committed.set(`${topic}:${partition}`, offset));
       return committed;
     } catch (error) {
-      throw fromPlatformaticError(error, { group: this.groupId });
+      throw fromKafkaError(error, { group: this.groupId });
     }
   }
 
@@ -133,7 +133,7 @@ export class GroupMember {
     try {
       await this.#consumer.commit({ offsets: offsets.map(({ topic, partition, next }) => ({ topic, partition, offset: next, leaderEpoch: -1 })) });
     } catch (error) {
-      throw fromPlatformaticError(error, { group: this.groupId });
+      throw fromKafkaError(error, { group: this.groupId });
     }
   }
 

@@ -1,10 +1,12 @@
 /**
- * The Kafka layer: the only code that imports a Kafka client (kafkajs for producing and administration, @platformatic/kafka for subscriptions). Routes and WebSocket
- * sessions see the services exported here and plain data, never kafkajs
- * types, so the rest of the gateway does not change when the client does.
+ * The Kafka layer: the only code that imports the Kafka client
+ * (@platformatic/kafka). Routes, WebSocket sessions and the composition
+ * root see the services exported here (createKafkaLayer) and plain data,
+ * never the client's types, so the rest of the gateway does not change
+ * when the client does.
  */
-export { KafkaConnection, type Readiness } from './connection.js';
-export { fromKafkaError, isUnavailable } from './errors.js';
+export { createKafkaLayer, type KafkaLayer } from './layer.js';
+export type { Readiness } from './connection.js';
 export { MetadataService, type MetadataOptions } from './metadata.js';
 export { TopicAdmin } from './topic-admin.js';
 export type * from './metadata-types.js';

@@ -1,39 +1,28 @@
 import type { Logger } from '../logger.js';
 
-/** The levels a Kafka client library speaks at; each adapter maps its own onto these. */
-export type LibraryLevel = 'error' | 'warn' | 'info' | 'debug';
-
 /**
  * What the gateway logs about Kafka, and at which level, in one place and
- * independent of the client library (src/kafka/client.ts adapts kafkajs's
- * log lines; its successor's adapter calls the same methods):
+ * independent of the client library (@platformatic/kafka logs nothing of
+ * its own unless DEBUG asks it to; the gateway reports what matters):
  *
- * - error is for what needs a person. Nothing the client library says on
- *   its own qualifies: it reports attempts (an error response it retries,
- *   a connection that failed, a coordinator still loading), and the gateway
- *   reports outcomes, in its own lines and in each request's answer.
+ * - error is for what needs a person. A failed attempt does not qualify
+ *   (an error response that is retried, a connection that failed, a
+ *   coordinator still loading): the gateway reports outcomes, in its own
+ *   lines and in each request's answer.
  * - warn: the first failure to reach the brokers, once, in words: which
  *   brokers were tried, why, and what to do. It is said again only after
  *   Kafka was reached in between.
  * - info: Kafka reached (at start, and again after it had been unreachable).
- * - debug: every line of the client library, and every further failed
- *   attempt to reach the brokers.
+ * - debug: every further failed attempt to reach the brokers.
  */
 export class KafkaLog {
   readonly #logger: Logger;
-  readonly #library: Logger;
   readonly #brokers: readonly string[];
   #unreachableSaid = false;
 
   constructor(logger: Logger, brokers: readonly string[]) {
     this.#logger = logger;
-    this.#library = logger.child({ component: 'kafka-client' });
     this.#brokers = brokers;
-  }
-
-  /** A line of the client library: debug, whatever level the library gave it, which is kept as a field. */
-  library(level: LibraryLevel, message: string, fields: Record<string, unknown> = {}): void {
-    this.#library.debug({ ...fields, libraryLevel: level }, message);
   }
 
   /** An attempt to reach the brokers failed; `reason` says why in the library's words. */
@@ -62,9 +51,9 @@ export class KafkaLog {
 /** The innermost reason of an error, as a short sentence for a log line. */
 export function reasonOf(error: unknown): string {
   let current: unknown = error;
-  // kafkajs chains causes as `originalError`; standard errors as `cause`.
+  // Errors chain their causes as `cause`; aggregates hold the attempts in `errors`.
   for (let depth = 0; depth < 10; depth++) {
-    const next = (current as { originalError?: unknown; cause?: unknown } | undefined)?.originalError ?? (current as { cause?: unknown } | undefined)?.cause;
+    const next = (current as { cause?: unknown } | undefined)?.cause ?? (current as { errors?: unknown[] } | undefined)?.errors?.at(-1);
     if (!(next instanceof Error)) break;
     current = next;
   }

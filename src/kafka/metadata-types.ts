@@ -1,5 +1,5 @@
 /**
- * What the metadata service answers with: plain data, no kafkajs types, so
+ * What the metadata service answers with: plain data, none of the client's types, so
  * routes can shape it for HTTP (v1 or Confluent v2) without knowing the
  * client. Offsets and lags are strings because they are 64-bit integers.
  */

@@ -1,10 +1,10 @@
-import kafkajs, { type Admin, type GroupDescription } from 'kafkajs';
 import { withDeadline } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import { isInternalGroup, isInternalTopic } from '../internal-names.js';
 import { TtlCache } from './cache.js';
+import type { GroupDescription, KafkaAdmin } from './admin-client.js';
+import { fromKafkaError } from './errors.js';
 import { TopicCache } from './topics.js';
-import { fromAdminError } from './admin-errors.js';
 import type {
   BrokerInfo,
   ClusterInfo,
@@ -19,18 +19,12 @@ import type {
   TopicSummary,
 } from './metadata-types.js';
 
-// kafkajs is CommonJS: its runtime helpers come from the default export.
-const { AssignerProtocol, ConfigResourceTypes } = kafkajs;
-
-/** describeConfigs `configSource` for a value set on the topic itself. */
-const TOPIC_CONFIG_SOURCE = 1;
-
 export interface MetadataOptions {
   /** How long answers are reused; admin changes through the gateway clear them at once. */
   readonly cacheTtlMs: number;
   /**
    * Upper bound for one answer, so that a request meets a dead broker with
-   * 503 instead of waiting out every kafkajs retry.
+   * 503 instead of waiting out every retry.
    */
   readonly timeoutMs: number;
   /** The gateway's Kafka client id, which names its own consumer groups (marked internal). */
@@ -46,14 +40,14 @@ export interface MetadataOptions {
  * shows every record acknowledged before the request arrived.
  */
 export class MetadataService {
-  readonly #admin: Admin;
+  readonly #admin: KafkaAdmin;
   readonly #cache: TtlCache;
   readonly #timeoutMs: number;
   readonly #clientId: string;
   /** The one cache of topic structure; the produce path is given this same instance. */
   readonly topicCache: TopicCache;
 
-  constructor(admin: Admin, options: MetadataOptions) {
+  constructor(admin: KafkaAdmin, options: MetadataOptions) {
     this.#admin = admin;
     this.#cache = new TtlCache(options.cacheTtlMs);
     this.#timeoutMs = options.timeoutMs;
@@ -74,36 +68,18 @@ export class MetadataService {
         throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka did not answer ${what} within ${this.#timeoutMs} ms; retry shortly.`);
       });
     } catch (error) {
-      throw fromAdminError(error, context);
+      throw fromKafkaError(error, context);
     }
   }
 
   cluster(): Promise<ClusterInfo> {
     return this.#cache.get('cluster', () =>
       this.call('the cluster description', async () => {
-        const { clusterId, controller, brokers } = await this.#admin.describeCluster();
-        const racks = await this.#racks(brokers.map((b) => b.nodeId));
-        const info: BrokerInfo[] = brokers
-          .map(({ nodeId, host, port }) => ({ nodeId, host, port, rack: racks.get(nodeId) ?? null }))
-          .sort((a, b) => a.nodeId - b.nodeId);
-        return { clusterId, controller: controller ?? null, brokers: info };
+        const { clusterId, controller, brokers } = await this.#admin.cluster([]);
+        const info: BrokerInfo[] = [...brokers].sort((a, b) => a.nodeId - b.nodeId);
+        return { clusterId: clusterId ?? '', controller, brokers: info };
       }),
     );
-  }
-
-  /** kafkajs's describeCluster leaves the rack out; each broker's `broker.rack` config carries it. */
-  async #racks(nodeIds: readonly number[]): Promise<Map<number, string>> {
-    if (nodeIds.length === 0) return new Map();
-    const { resources } = await this.#admin.describeConfigs({
-      resources: nodeIds.map((id) => ({ type: ConfigResourceTypes.BROKER, name: String(id), configNames: ['broker.rack'] })),
-      includeSynonyms: false,
-    });
-    const racks = new Map<number, string>();
-    for (const resource of resources) {
-      const value = resource.configEntries.find((e) => e.configName === 'broker.rack')?.configValue;
-      if (value) racks.set(Number(resource.resourceName), value);
-    }
-    return racks;
   }
 
   /** Every topic with its partition count and replication factor, from one metadata request. */
@@ -130,7 +106,7 @@ export class MetadataService {
     return this.call(`the metadata of topic ${JSON.stringify(topic)}`, () => this.topicCache.partitions(topic), { topic });
   }
 
-  /** True when the topic exists; used before calls that kafkajs would retry for long on an unknown topic. */
+  /** True when the topic exists; asked before calls that would fail slowly on an unknown topic. */
   async requireTopic(topic: string): Promise<void> {
     await this.#partitionMetadata(topic);
   }
@@ -143,19 +119,19 @@ export class MetadataService {
     // Asked first, because offset lookups on an unknown topic retry for seconds before failing.
     const partitions = await this.#partitionMetadata(topic);
     const all = options.allConfigs ?? false;
-    const [offsets, configs] = await Promise.all([
-      this.call(`the offsets of topic ${JSON.stringify(topic)}`, () => this.#admin.fetchTopicOffsets(topic), { topic }),
+    const ids = partitions.map((p) => p.partitionId);
+    const [[starts, ends], configs] = await Promise.all([
+      this.call(`the offsets of topic ${JSON.stringify(topic)}`, () => Promise.all([this.#admin.offsets(topic, ids, -2n), this.#admin.offsets(topic, ids, -1n)]), { topic }),
       this.#cache.get(`configs:${topic}:${all ? 'all' : 'set'}`, () => this.call(`the configs of topic ${JSON.stringify(topic)}`, () => this.#configs(topic, all), { topic })),
     ]);
-    const byPartition = new Map(offsets.map((o) => [o.partition, o]));
     const partitionDetails: PartitionInfo[] = partitions.map((p) => ({
       partition: p.partitionId,
       leader: p.leader >= 0 ? p.leader : null,
-      replicas: p.replicas,
-      isr: p.isr,
-      offlineReplicas: p.offlineReplicas ?? [],
-      earliestOffset: byPartition.get(p.partitionId)?.low ?? '0',
-      latestOffset: byPartition.get(p.partitionId)?.high ?? '0',
+      replicas: [...p.replicas],
+      isr: [...p.isr],
+      offlineReplicas: [...p.offlineReplicas],
+      earliestOffset: String(starts.get(p.partitionId) ?? 0n),
+      latestOffset: String(ends.get(p.partitionId) ?? 0n),
     }));
     return {
       name: topic,
@@ -168,35 +144,24 @@ export class MetadataService {
   }
 
   async #configs(topic: string, all: boolean): Promise<Record<string, TopicConfigEntry>> {
-    const { resources } = await this.#admin.describeConfigs({
-      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
-      includeSynonyms: false,
-    });
+    const entries = [...(await this.#admin.topicConfigs(topic))].sort((a, b) => a.name.localeCompare(b.name));
     const configs: Record<string, TopicConfigEntry> = {};
-    const entries = [...(resources[0]?.configEntries ?? [])].sort((a, b) => a.configName.localeCompare(b.configName));
     for (const entry of entries) {
-      // kafkajs types configSource loosely; older brokers only send isDefault.
-      const source = (entry as { configSource?: number }).configSource;
-      const overridden = source === undefined ? !entry.isDefault : source === TOPIC_CONFIG_SOURCE;
-      if (!all && !overridden) continue;
-      configs[entry.configName] = {
-        value: entry.isSensitive ? null : entry.configValue,
-        overridden,
-        readOnly: entry.readOnly,
-        sensitive: entry.isSensitive,
-      };
+      if (!all && !entry.overridden) continue;
+      configs[entry.name] = { value: entry.sensitive ? null : entry.value, overridden: entry.overridden, readOnly: entry.readOnly, sensitive: entry.sensitive };
     }
     return configs;
   }
 
   /** Per partition, the first offset at or after `timestampMs`. */
   async offsetsAt(topic: string, timestampMs: number): Promise<TimestampOffset[]> {
-    await this.#partitionMetadata(topic);
+    const ids = (await this.#partitionMetadata(topic)).map((p) => p.partitionId);
     return this.call(
       `offsets by time for topic ${JSON.stringify(topic)}`,
       async () => {
-        const offsets = await this.#admin.fetchTopicOffsetsByTimestamp(topic, timestampMs);
-        return offsets.map(({ partition, offset }) => ({ partition, offset })).sort((a, b) => a.partition - b.partition);
+        const [atTime, ends] = await Promise.all([this.#admin.offsets(topic, ids, BigInt(timestampMs)), this.#admin.offsets(topic, ids, -1n)]);
+        // No record at or after the time: the end, where the next one will be.
+        return ids.map((partition) => ({ partition, offset: String((atTime.get(partition) ?? -1n) >= 0n ? atTime.get(partition)! : (ends.get(partition) ?? 0n)) }));
       },
       { topic },
     );
@@ -210,15 +175,15 @@ export class MetadataService {
   #allGroups(): Promise<GroupSummary[]> {
     return this.#cache.get('groups', () =>
       this.call('the consumer group list', async () => {
-        const { groups } = await this.#admin.listGroups();
+        const groups = await this.#admin.groups();
         if (groups.length === 0) return [];
         const described = await this.#admin.describeGroups(groups.map((g) => g.groupId));
-        const states = new Map(described.groups.map((g) => [g.groupId, g.state]));
+        const states = new Map(described.map((g) => [g.groupId, g.state]));
         return groups
           .map(({ groupId, protocolType }) => ({
             groupId,
             protocolType,
-            state: states.get(groupId) ?? 'Unknown',
+            state: stateName(states.get(groupId)),
             internal: isInternalGroup(groupId, this.#clientId),
           }))
           .sort((a, b) => a.groupId.localeCompare(b.groupId));
@@ -234,21 +199,19 @@ export class MetadataService {
   groupTopics(): Promise<ReadonlyMap<string, readonly string[]>> {
     return this.#cache.get('group-topics', () =>
       this.call('the topics of the consumer groups', async () => {
-        const { groups } = await this.#admin.listGroups();
+        const groups = await this.#admin.groups();
         if (groups.length === 0) return new Map<string, readonly string[]>();
         const ids = groups.map((g) => g.groupId);
         const described = await this.#admin.describeGroups(ids);
         const topics = new Map<string, Set<string>>(ids.map((id) => [id, new Set<string>()]));
-        for (const group of described.groups) {
-          for (const member of group.members.map(decodeMember)) for (const a of member.assignments) topics.get(group.groupId)?.add(a.topic);
+        for (const group of described) {
+          for (const member of group.members) for (const a of member.assignments) topics.get(group.groupId)?.add(a.topic);
         }
         await Promise.all(
           ids.map(async (groupId) => {
             // A group deleted meanwhile has no topics: it is then shown to admins only, never to more.
-            const committed = await this.#admin.fetchOffsets({ groupId }).catch(() => []);
-            for (const { topic, partitions } of committed) {
-              if (partitions.some((p) => Number(p.offset) >= 0)) topics.get(groupId)?.add(topic);
-            }
+            const committed = await this.#admin.committedOffsets(groupId).catch(() => []);
+            for (const { topic } of committed) topics.get(groupId)?.add(topic);
           }),
         );
         return new Map([...topics].map(([id, set]) => [id, [...set]]));
@@ -262,31 +225,24 @@ export class MetadataService {
     return this.call(
         `the consumer group ${JSON.stringify(groupId)}`,
         async () => {
-          const [{ groups }, committed] = await Promise.all([
-            this.#admin.describeGroups([groupId]),
-            this.#admin.fetchOffsets({ groupId }),
-          ]);
-          const group = groups.find((g) => g.groupId === groupId);
+          const [described, committed] = await Promise.all([this.#admin.describeGroups([groupId]), this.#admin.committedOffsets(groupId)]);
+          const group = described.find((g) => g.groupId === groupId);
           // Brokers describe a group they do not know as Dead rather than failing.
-          if (!group || group.state === 'Dead') {
+          if (!group || stateName(group.state) === 'Dead') {
             throw new GatewayError('GW_ERR_GROUP_NOT_FOUND', `Consumer group ${JSON.stringify(groupId)} does not exist.`);
           }
-          const members = group.members.map(decodeMember);
+          const members = group.members.map(member);
           const owner = new Map<string, string>();
           for (const m of members) for (const a of m.assignments) for (const p of a.partitions) owner.set(`${a.topic}:${p}`, m.memberId);
           const commits = new Map<string, string>();
-          for (const { topic, partitions } of committed) {
-            for (const { partition, offset } of partitions) if (Number(offset) >= 0) commits.set(`${topic}:${partition}`, offset);
-          }
+          for (const { topic, partition, offset } of committed) commits.set(`${topic}:${partition}`, String(offset));
           const topics = new Set([...committed.map((c) => c.topic), ...members.flatMap((m) => m.assignments.map((a) => a.topic))]);
-          // A topic deleted since the group committed keeps its commits; kafkajs would
-          // retry offset lookups on it for seconds, so only existing topics are asked.
-          const existing = new Set((await this.#allTopics()).map((t) => t.name));
-          const latest = new Map<string, Map<number, string>>();
+          // A topic deleted since the group committed keeps its commits; offset lookups on it would fail, so only existing topics are asked.
+          const existing = new Map((await this.topicCache.all()).entries());
+          const latest = new Map<string, Map<number, bigint>>();
           await Promise.all(
             [...topics].filter((topic) => existing.has(topic)).map(async (topic) => {
-              const offsets = await this.#admin.fetchTopicOffsets(topic);
-              latest.set(topic, new Map(offsets.map((o) => [o.partition, o.high])));
+              latest.set(topic, await this.#admin.offsets(topic, existing.get(topic)!.map((p) => p.partitionId), -1n));
             }),
           );
           const offsets: GroupPartitionOffset[] = [];
@@ -299,7 +255,7 @@ export class MetadataService {
             for (const partition of [...partitions].sort((a, b) => a - b)) {
               const key = `${topic}:${partition}`;
               const committedOffset = commits.get(key) ?? null;
-              const latestOffset = latest.get(topic)?.get(partition) ?? '0';
+              const latestOffset = String(latest.get(topic)?.get(partition) ?? 0n);
               const lag = committedOffset === null ? null : maxZero(BigInt(latestOffset) - BigInt(committedOffset)).toString();
               offsets.push({ topic, partition, committedOffset, latestOffset, lag, memberId: owner.get(key) ?? null });
             }
@@ -308,7 +264,7 @@ export class MetadataService {
           return {
             groupId,
             internal: isInternalGroup(groupId, this.#clientId),
-            state: group.state,
+            state: stateName(group.state),
             protocolType: group.protocolType,
             protocol: group.protocol,
             members,
@@ -325,19 +281,15 @@ function maxZero(n: bigint): bigint {
   return n < 0n ? 0n : n;
 }
 
-/** A member's assignment is the consumer protocol's bytes; a member of another protocol (e.g. Connect) may not decode. */
-function decodeMember(member: GroupDescription['members'][number]): GroupMember {
-  let assignments: GroupMember['assignments'] = [];
-  try {
-    const decoded = member.memberAssignment.length > 0 ? AssignerProtocol.MemberAssignment.decode(member.memberAssignment) : null;
-    if (decoded) {
-      assignments = Object.entries(decoded.assignment)
-        .map(([topic, partitions]) => ({ topic, partitions: [...partitions].sort((a, b) => a - b) }))
-        .sort((a, b) => a.topic.localeCompare(b.topic));
-    }
-  } catch {
-    assignments = [];
-  }
+function member(described: GroupDescription['members'][number]): GroupMember {
   // Brokers report the host as the socket address, e.g. "/127.0.0.1".
-  return { memberId: member.memberId, clientId: member.clientId, host: member.clientHost.replace(/^\//, ''), assignments };
+  return { memberId: described.memberId, clientId: described.clientId, host: described.clientHost.replace(/^\//, ''), assignments: described.assignments.map((a) => ({ topic: a.topic, partitions: [...a.partitions] })) };
+}
+
+/** Kafka's group states as the API names them (Stable, Empty, PreparingRebalance, ...); the client spells them in capitals. */
+const STATE_NAMES = new Map(['Stable', 'Empty', 'Dead', 'PreparingRebalance', 'CompletingRebalance', 'Assigning', 'Reconciling'].map((name) => [name.toUpperCase(), name]));
+
+function stateName(state: string | undefined): string {
+  if (state === undefined) return 'Unknown';
+  return STATE_NAMES.get(state.replaceAll('_', '').toUpperCase()) ?? state;
 }

@@ -5,7 +5,7 @@
  * it, so a key lands on the same partition whichever client wrote it.
  *
  * 32-bit arithmetic throughout (Math.imul), so the time is linear in the
- * key: the BigInt ports in kafkajs and @platformatic/kafka let their
+ * key: the BigInt ports in Kafka's JavaScript clients let their
  * intermediate values grow with every four bytes, and a 900 KB key took
  * minutes.
  */

@@ -1,12 +1,11 @@
-import kafkajs, { Partitioners, type Message, type Producer, type RecordMetadata } from 'kafkajs';
 import type { Config } from '../config.js';
 import { withDeadline } from '../deadline.js';
 import { GatewayError, type FieldError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { fromKafkaError } from './errors.js';
+import { partitionForKey } from './murmur2.js';
+import type { PartitionResult, ProducerSession, WireRecord } from './producer-session.js';
 import type { TimestampPolicy, TopicCache } from './topics.js';
-
-const { CompressionTypes } = kafkajs;
 
 /** One record to produce, already encoded to bytes. */
 export interface OutgoingRecord {
@@ -28,17 +27,35 @@ export interface ProducedRecord {
   readonly timestamp: number;
 }
 
-interface Placed {
-  readonly message: Message & { partition: number; timestamp: string };
-}
-
 interface Pending {
   readonly topic: string;
-  readonly messages: readonly Placed['message'][];
+  readonly records: readonly WireRecord[];
   readonly bytes: number;
+  /** Where each record landed, filled in as partitions are acknowledged. */
+  readonly landed: Array<ProducedRecord | undefined>;
+  settled: boolean;
   resolve(results: ProducedRecord[]): void;
   reject(error: unknown): void;
 }
+
+/** Errors after which the same records may go again under the same producer id and sequence: the broker wrote nothing or deduplicates. */
+const RETRIABLE = new Set([
+  'NOT_LEADER_OR_FOLLOWER',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_ENOUGH_REPLICAS',
+  'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+  'REQUEST_TIMED_OUT',
+  'KAFKA_STORAGE_ERROR',
+  'NETWORK_EXCEPTION',
+  'UNKNOWN_TOPIC_OR_PARTITION',
+  'FENCED_LEADER_EPOCH',
+  'UNKNOWN_LEADER_EPOCH',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+]);
+/** Errors that end the producer id: the records go again under a new one. */
+const RENEW = new Set(['OUT_OF_ORDER_SEQUENCE_NUMBER', 'INVALID_PRODUCER_EPOCH', 'UNKNOWN_PRODUCER_ID', 'DUPLICATE_SEQUENCE_NUMBER', 'INVALID_PRODUCER_ID_MAPPING']);
+/** Rounds one batch may take before its remaining callers are told Kafka is unavailable. */
+const MAX_ROUNDS = 6;
 
 // Kafka's per-record overhead in a v2 batch is under 30 bytes; this rounds up
 // so the estimate never undercounts what the broker measures.
@@ -48,16 +65,14 @@ const RECORD_OVERHEAD_BYTES = 70;
 const MAX_BATCH_BYTES = 512 * 1024;
 
 /**
- * A failed send as the client should see it. kafkajs wraps connection
- * failures in classes that say nothing of retrying (a non-retriable error
- * caused by a connection error, after its retries ran out); for a send, any
- * failure the broker did not state a reason for is Kafka being unavailable,
- * and a retry may succeed.
+ * A send that got no answer as the client should see it: any failure the
+ * broker did not state a reason for is Kafka being unavailable, and the
+ * records may or may not have been written.
  */
 function sendFailure(error: unknown, topic: string): GatewayError {
   const mapped = fromKafkaError(error, { topic });
   if (mapped.code !== 'GW_ERR_INTERNAL') return mapped;
-  return new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka did not take the records; they were not acknowledged. Retry shortly.', { cause: error, retryAfterSeconds: 1 });
+  return new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka did not answer for the records; they were not acknowledged and may or may not have been written. Retry shortly.', { cause: error, retryAfterSeconds: 1 });
 }
 
 export function recordBytes(record: OutgoingRecord): number {
@@ -67,18 +82,18 @@ export function recordBytes(record: OutgoingRecord): number {
 }
 
 /**
- * Produces records through the process's one idempotent producer. kafkajs
- * sends every send() as its own produce request; under many small concurrent
- * HTTP requests that costs a broker round trip each. So requests that arrive
- * within PRODUCE_LINGER_MS share one sendBatch, and each caller is answered
- * with the offsets of its own records, worked out from the base offset the
- * broker returns per partition (records of one partition are appended in the
- * order they were given).
+ * Produces records through the process's one idempotent producer session.
+ * Under many small concurrent HTTP requests a produce request each would
+ * cost a broker round trip each; so requests that arrive within
+ * PRODUCE_LINGER_MS (or while a batch is with the broker) share one batch,
+ * and each caller is answered with the offsets of its own records, worked
+ * out from the base offset the broker returns per partition (records of one
+ * partition are appended in the order they were given).
  *
  * Memory is bounded: the bytes held for unacknowledged records may not pass
  * PRODUCE_MAX_IN_FLIGHT; past it a request is refused with 503 rather than
  * queued. A caller waits at most PRODUCE_TIMEOUT_MS for the broker, then gets
- * 503; its records stay counted until kafkajs gives up on them, because they
+ * 503; its records stay counted until their batch is settled, because they
  * are still in memory until then.
  */
 export class ProduceService {
@@ -93,20 +108,15 @@ export class ProduceService {
   #sending?: Promise<void>;
   #mustRenew = false;
   #inFlightBytes = 0;
-  // Placed by the same murmur2 partitioner the Java client uses, here rather
-  // than inside kafkajs, so that the partition of every record is known before
-  // the batch is sent and the offsets can be matched back to their callers.
-  #partitioner = Partitioners.DefaultPartitioner();
-  readonly #compression: kafkajs.CompressionTypes;
+  /** Per topic, where the next record without a key goes: spread round-robin, as the partition count allows. */
+  readonly #roundRobin = new Map<string, number>();
 
   constructor(
-    private readonly connection: { readonly producer: Producer; renewProducer(): Promise<void> },
+    private readonly connection: { readonly producer: ProducerSession; renewProducer(): Promise<void> },
     private readonly topics: TopicCache,
     private readonly config: Config['produce'],
     private readonly logger: Logger,
-  ) {
-    this.#compression = config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None;
-  }
+  ) {}
 
   /** Bytes of records waiting for an acknowledgement. */
   get inFlightBytes(): number {
@@ -164,23 +174,23 @@ export class ProduceService {
         retryAfterSeconds: 1,
       });
     }
-    const now = String(Date.now());
-    const messages = records.map((record) => {
-      const message: Message = {
-        key: record.key,
-        value: record.value,
-        headers: record.headers ? { ...record.headers } : undefined,
-        partition: record.partition,
-        timestamp: record.timestamp === undefined ? now : String(record.timestamp),
-      };
-      message.partition = this.#partitioner({ topic, partitionMetadata: [...info.partitions], message });
-      return message as Placed['message'];
-    });
+    const now = BigInt(Date.now());
+    // Placed here, by the Java client's partitioner, so that the partition of
+    // every record is known before the batch is sent and each caller's offsets
+    // can be found in the broker's answer.
+    const messages: WireRecord[] = records.map((record) => ({
+      topic,
+      partition: record.partition ?? this.#place(topic, record.key, info.partitions.length),
+      key: record.key,
+      value: record.value,
+      headers: record.headers && new Map(Object.entries(record.headers)),
+      timestamp: record.timestamp === undefined ? now : BigInt(record.timestamp),
+    }));
 
     this.#inFlightBytes += bytes;
     // A large request goes out in several batches, each under the batch bound,
     // so that no partition's record batch passes the broker's limit.
-    const chunks: { messages: Placed['message'][]; bytes: number }[] = [];
+    const chunks: { messages: WireRecord[]; bytes: number }[] = [];
     messages.forEach((message, i) => {
       const size = recordBytes(records[i]!);
       const last = chunks.at(-1);
@@ -195,7 +205,7 @@ export class ProduceService {
       chunks.map(
         (chunk) =>
           new Promise<ProducedRecord[]>((resolve, reject) => {
-            this.#enqueue({ topic, messages: chunk.messages, bytes: chunk.bytes, resolve, reject });
+            this.#enqueue({ topic, records: chunk.messages, bytes: chunk.bytes, landed: [], settled: false, resolve, reject });
           }),
       ),
     ).then((parts) => parts.flat());
@@ -204,7 +214,7 @@ export class ProduceService {
         throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka did not acknowledge the records within ${this.config.timeoutMs} ms; they may or may not have been written. Retry shortly.`, { retryAfterSeconds: 1 });
       });
     } finally {
-      // The records stay in memory until kafkajs is done with them, even when the caller stopped waiting.
+      // The records stay in memory until their batch is settled, even when the caller stopped waiting.
       acked.then(
         () => (this.#inFlightBytes -= bytes),
         () => (this.#inFlightBytes -= bytes),
@@ -272,69 +282,135 @@ export class ProduceService {
     });
   }
 
+  /** A key's partition by the Java client's murmur2; records without a key take turns. */
+  #place(topic: string, key: Buffer | null, partitions: number): number {
+    if (key !== null) return partitionForKey(key, partitions);
+    const next = this.#roundRobin.get(topic) ?? 0;
+    this.#roundRobin.set(topic, (next + 1) % 2 ** 30);
+    return next % partitions;
+  }
+
+  /**
+   * Sends one batch, in rounds: what the broker acknowledged is settled;
+   * records it refused fail only the callers who sent them (the rest of
+   * their partition's batch goes again without them); records it could not
+   * take yet (a moving leader, too few replicas) go again under the same
+   * producer id and sequence, which the broker deduplicates. A request that
+   * got no answer leaves its outcome unknown: its callers get 503 and the
+   * next batch goes under a new producer id.
+   */
   async #send(batch: Pending[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
-    // For each caller, the position of each of its records within its partition's run in this batch.
-    const counts = new Map<string, number>();
-    const positions = batch.map(({ topic, messages }) => {
-      let list = byTopic.get(topic);
-      if (!list) byTopic.set(topic, (list = []));
-      return messages.map((message) => {
-        list.push(message);
-        const tp = `${topic}\u0000${message.partition}`;
-        const position = counts.get(tp) ?? 0;
-        counts.set(tp, position + 1);
-        return position;
-      });
-    });
-    try {
-      if (this.#mustRenew) {
-        await this.connection.renewProducer();
-        this.#mustRenew = false;
-      }
-      const metadata = await this.connection.producer.sendBatch({
-        acks: -1,
-        timeout: this.config.timeoutMs,
-        compression: this.#compression,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
-      this.#settle(batch, positions, metadata);
-    } catch (error) {
-      // Whether the broker wrote this batch is unknown: the next one goes under a new producer id.
-      this.#mustRenew = true;
-      this.logger.warn({ err: error, callers: batch.length }, 'produce batch failed');
-      if (batch.length > 1 && isRefusal(error)) {
-        // The broker refused records it will never take, and does not say
-        // whose: each caller's records go again on their own, first in line,
-        // so that only the caller who sent them gets the refusal.
-        this.#sealed.unshift(...batch.map((pending) => [pending]));
+    let round = batch.flatMap((pending) => pending.records.map((record, index) => ({ pending, index, record })));
+    for (let attempt = 1; round.length > 0; attempt++) {
+      let results: PartitionResult[];
+      try {
+        if (this.#mustRenew) {
+          await this.connection.renewProducer();
+          this.#mustRenew = false;
+        }
+        results = await this.connection.producer.send(
+          round.map((item) => item.record),
+          this.config.compression,
+        );
+      } catch (error) {
+        if ((error as { notSent?: boolean }).notSent && attempt < MAX_ROUNDS) {
+          // Nothing left for the broker (a leader still being elected, metadata or a producer id not had yet): the same records go again.
+          await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
+          continue;
+        }
+        // Whether the broker wrote these records is unknown: the next batch goes under a new producer id.
+        this.#mustRenew = true;
+        this.logger.warn({ err: error, callers: batch.length }, 'produce request failed');
+        for (const { pending } of round) this.#fail(pending, sendFailure(error, pending.topic));
         return;
       }
-      for (const pending of batch) pending.reject(sendFailure(error, pending.topic));
+      const byPartition = new Map<string, typeof round>();
+      for (const item of round) {
+        const key = `${item.record.topic}\u0000${item.record.partition}`;
+        let list = byPartition.get(key);
+        if (!list) byPartition.set(key, (list = []));
+        list.push(item);
+      }
+      const again: typeof round = [];
+      let retriable: string | undefined;
+      for (const result of results) {
+        const items = byPartition.get(`${result.topic}\u0000${result.partition}`) ?? [];
+        if (result.error === undefined) {
+          items.forEach(({ pending, index, record }, j) => {
+            pending.landed[index] = {
+              partition: result.partition,
+              offset: (result.baseOffset + BigInt(j)).toString(),
+              timestamp: Number(result.logAppendTime >= 0n ? result.logAppendTime : record.timestamp),
+            };
+          });
+          continue;
+        }
+        if (RETRIABLE.has(result.error) || RENEW.has(result.error)) {
+          if (RENEW.has(result.error)) this.#mustRenew = true;
+          retriable = result.error;
+          again.push(...items);
+          continue;
+        }
+        // The broker refused records it will never take: their callers fail; the others of that partition were refused with them and go again.
+        const refused = new Set(result.refusedRecords.length > 0 ? result.refusedRecords.map((j) => items[j]?.pending) : items.map((item) => item.pending));
+        const failure = refusal(result, this.#written.bind(this));
+        for (const pending of refused) if (pending) this.#fail(pending, failure(pending));
+        again.push(...items.filter((item) => !refused.has(item.pending)));
+      }
+      for (const pending of batch) {
+        if (!pending.settled && pending.landed.length === pending.records.length && pending.landed.every(Boolean)) {
+          pending.settled = true;
+          pending.resolve(pending.landed as ProducedRecord[]);
+        }
+      }
+      round = again.filter((item) => !item.pending.settled);
+      if (round.length === 0) return;
+      if (attempt >= MAX_ROUNDS) {
+        for (const { pending } of round) {
+          this.#fail(pending, new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka could not take the records (${retriable ?? 'refused'}); they were not written. Retry shortly.`, { retryAfterSeconds: 1 }));
+        }
+        return;
+      }
+      this.logger.debug({ error: retriable, records: round.length, attempt }, 'some records go again');
+      // A refusal's other records go again at once; a leader moving or replicas catching up needs a moment.
+      if (retriable !== undefined) await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
     }
   }
 
-  #settle(batch: Pending[], positions: number[][], metadata: RecordMetadata[]): void {
-    const acks = new Map(metadata.map((m) => [`${m.topicName}\u0000${m.partition}`, m]));
-    batch.forEach((pending, i) => {
-      try {
-        pending.resolve(
-          pending.messages.map((message, j) => {
-            const ack = acks.get(`${pending.topic}\u0000${message.partition}`);
-            if (!ack || ack.baseOffset === undefined) throw new Error(`no acknowledgement for ${pending.topic}/${message.partition}`);
-            const appendTime = ack.logAppendTime !== undefined && ack.logAppendTime !== '-1' ? Number(ack.logAppendTime) : undefined;
-            return {
-              partition: message.partition,
-              offset: (BigInt(ack.baseOffset) + BigInt(positions[i]![j]!)).toString(),
-              timestamp: appendTime ?? Number(message.timestamp),
-            };
-          }),
-        );
-      } catch (error) {
-        pending.reject(error);
-      }
-    });
+  /** What of a caller's request was written before part of it was refused, for the refusal to say. */
+  #written(pending: Pending): ProducedRecord[] {
+    return pending.landed.filter((landed): landed is ProducedRecord => landed !== undefined);
   }
+
+  #fail(pending: Pending, error: unknown): void {
+    if (pending.settled) return;
+    pending.settled = true;
+    pending.reject(error);
+  }
+}
+
+/** The caller's error for records the broker refused, saying what of its request was written anyway (records on other partitions). */
+function refusal(result: PartitionResult, written: (pending: Pending) => ProducedRecord[]): (pending: Pending) => GatewayError {
+  const name = result.error ?? 'UNKNOWN';
+  return (pending) => {
+    const landed = written(pending);
+    const outcome =
+      landed.length === 0
+        ? 'nothing of this request was produced'
+        : `${landed.length} record(s) of this request on other partitions were written (${landed.map((l) => `${l.partition}@${l.offset}`).join(', ')})`;
+    const extensions = { kafkaError: name, ...(landed.length > 0 ? { written: landed } : {}) };
+    switch (name) {
+      case 'INVALID_TIMESTAMP':
+        return new GatewayError('GW_ERR_VALIDATION', `The broker refused a record's timestamp as too far from its clock (the topic's message.timestamp.before.max.ms and message.timestamp.after.max.ms); ${outcome}.`, { extensions });
+      case 'MESSAGE_TOO_LARGE':
+      case 'RECORD_LIST_TOO_LARGE':
+        return new GatewayError('GW_ERR_RECORD_TOO_LARGE', `The broker refused the records as larger than topic ${JSON.stringify(pending.topic)} accepts (max.message.bytes); ${outcome}.`, { extensions });
+      case 'TOPIC_AUTHORIZATION_FAILED':
+        return new GatewayError('GW_ERR_FORBIDDEN', `The broker refused the gateway access to topic ${JSON.stringify(pending.topic)}; ${outcome}.`, { extensions });
+      default:
+        return new GatewayError('GW_ERR_BAD_REQUEST', `The broker refused the records as invalid (${name}${result.errorMessage ? `: ${result.errorMessage}` : ''}); ${outcome}.`, { extensions });
+    }
+  };
 }
 
 /** Infinity (no limit) is not JSON; a problem leaves it out. */
@@ -360,10 +436,4 @@ export function timestampErrors(records: readonly OutgoingRecord[], policy: Time
     }
   });
   return errors;
-}
-
-/** The broker answered and refused the records themselves: sending the same records again can never succeed. */
-function isRefusal(error: unknown): boolean {
-  const mapped = fromKafkaError(error);
-  return mapped.status >= 400 && mapped.status < 500 && mapped.code !== 'GW_ERR_TOPIC_NOT_FOUND' && mapped.code !== 'GW_ERR_FORBIDDEN';
 }

@@ -5,12 +5,14 @@
  * each (its own coordinator connection, for heartbeats and joins).
  */
 import type { Config } from '../config.js';
+import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { clientOptions } from './client-options.js';
 import { Fetcher } from './fetcher.js';
 import { GroupMember, type MemberEvents } from './group-member.js';
 import { PartitionStream, type PartitionReader } from './partition-stream.js';
-import { fromPlatformaticError } from './platformatic-errors.js';
+import { fromKafkaError } from './errors.js';
+import { describeCluster, listOffsets } from './protocol.js';
 import { Subscription, type SubscriptionEvents, type SubscriptionOptions } from './subscription.js';
 
 export interface EngineTuning {
@@ -85,20 +87,20 @@ export class SubscriptionEngine {
 
   async #partitionCount(topic: string): Promise<number> {
     try {
-      const metadata = await this.#fetcher.client.metadata({ topics: [topic] });
-      return metadata.topics.get(topic)?.partitionsCount ?? 0;
+      const { topics } = await describeCluster(this.#fetcher.client, [topic]);
+      if (!topics[0]) throw new GatewayError('GW_ERR_TOPIC_NOT_FOUND', `Topic ${JSON.stringify(topic)} does not exist.`);
+      return topics[0].partitions.length;
     } catch (error) {
-      throw fromPlatformaticError(error, { topic });
+      throw fromKafkaError(error, { topic });
     }
   }
 
   async #logOffsets(topic: string, partitions: readonly number[], timestamp: bigint): Promise<Map<number, bigint>> {
     try {
-      const answer = await this.#fetcher.client.listOffsets({ topics: [topic], partitions: { [topic]: [...partitions] }, timestamp, isolationLevel: 1 });
-      const offsets = answer.get(topic) ?? [];
-      return new Map(partitions.map((p) => [p, offsets[p] ?? -1n]));
+      const offsets = await listOffsets(this.#fetcher.client, topic, partitions, timestamp);
+      return new Map(partitions.map((p) => [p, offsets.get(p) ?? -1n]));
     } catch (error) {
-      throw fromPlatformaticError(error, { topic });
+      throw fromKafkaError(error, { topic });
     }
   }
 

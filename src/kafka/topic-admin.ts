@@ -1,14 +1,8 @@
-import kafkajs, { type Admin } from 'kafkajs';
 import { GatewayError } from '../errors.js';
+import type { KafkaAdmin } from './admin-client.js';
+import { isTransient, protocolErrorIds } from './errors.js';
 import type { MetadataService } from './metadata.js';
 import type { NewTopic, TopicDetail } from './metadata-types.js';
-
-const { ConfigResourceTypes } = kafkajs;
-
-/** A Kafka error that says "not yet" (a leader moving in), as kafkajs marks it. */
-function isRetriable(error: unknown): boolean {
-  return (error as { retriable?: unknown } | undefined)?.retriable === true;
-}
 
 /**
  * Changes to topics: create, delete, add partitions, alter configs. Each
@@ -16,12 +10,12 @@ function isRetriable(error: unknown): boolean {
  * answers from what it knew before its own change.
  */
 export class TopicAdmin {
-  readonly #admin: Admin;
+  readonly #admin: KafkaAdmin;
   readonly #metadata: MetadataService;
   readonly #readableWithinMs: number;
 
   /** `readableWithinMs`: how long new partitions may take to answer offset lookups (METADATA_TIMEOUT_MS). */
-  constructor(admin: Admin, metadata: MetadataService, { readableWithinMs = 10_000 } = {}) {
+  constructor(admin: KafkaAdmin, metadata: MetadataService, { readableWithinMs = 10_000 } = {}) {
     this.#admin = admin;
     this.#metadata = metadata;
     this.#readableWithinMs = readableWithinMs;
@@ -30,25 +24,21 @@ export class TopicAdmin {
   /** Creates a topic and answers with it as the broker now describes it; 409 if it exists. */
   async createTopic(topic: NewTopic): Promise<TopicDetail> {
     this.#metadata.invalidate();
-    const created = await this.#metadata.call(
-      `the creation of topic ${JSON.stringify(topic.name)}`,
-      () =>
-        this.#admin.createTopics({
-          topics: [
-            {
-              topic: topic.name,
-              // kafkajs sends -1 for "the broker's default" when these are left out.
-              ...(topic.partitions === undefined ? {} : { numPartitions: topic.partitions }),
-              ...(topic.replicationFactor === undefined ? {} : { replicationFactor: topic.replicationFactor }),
-              configEntries: Object.entries(topic.configs ?? {}).map(([name, value]) => ({ name, value })),
-            },
-          ],
-          waitForLeaders: true,
-        }),
-      { topic: topic.name },
-    );
-    this.#metadata.invalidate();
-    if (!created) throw new GatewayError('GW_ERR_CONFLICT', `Topic ${JSON.stringify(topic.name)} already exists.`);
+    try {
+      await this.#metadata.call(
+        `the creation of topic ${JSON.stringify(topic.name)}`,
+        // Partitions and replication factor left out take the broker's defaults.
+        () => this.#admin.createTopic({ name: topic.name, partitions: topic.partitions, replicationFactor: topic.replicationFactor, configs: topic.configs }),
+        { topic: topic.name },
+      );
+    } catch (error) {
+      if (protocolErrorIds((error as { cause?: unknown }).cause).includes('TOPIC_ALREADY_EXISTS')) {
+        throw new GatewayError('GW_ERR_CONFLICT', `Topic ${JSON.stringify(topic.name)} already exists.`);
+      }
+      throw error;
+    } finally {
+      this.#metadata.invalidate();
+    }
     const done = `Topic ${JSON.stringify(topic.name)} was created`;
     await this.#awaitReadable(topic.name, done);
     return this.#describeAfter(topic.name, done);
@@ -57,10 +47,10 @@ export class TopicAdmin {
   /** Deletes a topic; 404 if it does not exist. */
   async deleteTopic(name: string): Promise<void> {
     this.#metadata.invalidate();
-    // Checked first: kafkajs retries a delete of an unknown topic for seconds before failing.
+    // Checked first, so that an unknown topic is a plain 404.
     await this.#metadata.requireTopic(name);
     try {
-      await this.#metadata.call(`the deletion of topic ${JSON.stringify(name)}`, () => this.#admin.deleteTopics({ topics: [name] }), { topic: name });
+      await this.#metadata.call(`the deletion of topic ${JSON.stringify(name)}`, () => this.#admin.deleteTopic(name), { topic: name });
     } finally {
       this.#metadata.invalidate();
     }
@@ -79,7 +69,7 @@ export class TopicAdmin {
     try {
       await this.#metadata.call(
         `the new partitions of topic ${JSON.stringify(name)}`,
-        () => this.#admin.createPartitions({ topicPartitions: [{ topic: name, count }] }),
+        () => this.#admin.createPartitions(name, count),
         { topic: name },
       );
     } finally {
@@ -93,8 +83,8 @@ export class TopicAdmin {
   /**
    * Waits until every partition of a topic just created or widened answers
    * an offsets lookup. Kafka acknowledges the change before each new
-   * partition's leader has taken it on (waitForLeaders only sees the
-   * metadata), and for that moment ListOffsets answers NOT_LEADER, which
+   * partition's leader has taken it on, and for that moment ListOffsets
+   * answers NOT_LEADER, which
    * would turn an applied change into a 503 and send the client into a
    * retry that gets 409 or 400. Past the metadata deadline the answer says
    * the change was made, so nobody repeats it.
@@ -105,14 +95,14 @@ export class TopicAdmin {
     const poll = async (): Promise<boolean> => {
       while (Date.now() < deadline) {
         try {
-          const { topics } = await this.#admin.fetchTopicMetadata({ topics: [name] });
+          const { topics } = await this.#admin.cluster([name]);
           const partitions = topics[0]?.partitions ?? [];
-          if (partitions.length >= count && partitions.every((p) => p.leader >= 0)) {
-            const offsets = await this.#admin.fetchTopicOffsets(name);
-            if (offsets.length >= partitions.length) return true;
+          if (partitions.length > 0 && partitions.length >= count && partitions.every((p) => p.leader >= 0)) {
+            const offsets = await this.#admin.offsets(name, partitions.map((p) => p.partitionId), -1n);
+            if (offsets.size >= partitions.length) return true;
           }
         } catch (error) {
-          if (!isRetriable(error)) throw error;
+          if (!isTransient(error)) throw error;
           last = error;
         }
         await new Promise((r) => setTimeout(r, 100));
@@ -134,37 +124,16 @@ export class TopicAdmin {
 
 
   /**
-   * Sets (string) or removes (null) topic config overrides, keeping the
-   * others. Kafka's AlterConfigs (the only form kafkajs speaks) replaces a
-   * topic's whole override set, so the gateway sends the current overrides
-   * merged with the change. Two concurrent changes can therefore overwrite
-   * each other; a sensitive override, whose value the broker hides, would be
-   * lost, so a topic that has one is refused.
+   * Sets (string) or removes (null) topic config overrides, leaving the
+   * others as they are (Kafka's IncrementalAlterConfigs: no read, merge and
+   * write, so concurrent changes to different configs do not undo each
+   * other).
    */
   async alterConfigs(name: string, changes: Readonly<Record<string, string | null>>): Promise<TopicDetail> {
     this.#metadata.invalidate();
-    const current = await this.#metadata.topic(name);
-    const merged = new Map<string, string>();
-    for (const [key, entry] of Object.entries(current.configs)) {
-      if (entry.sensitive) {
-        throw new GatewayError('GW_ERR_CONFLICT', `Topic ${JSON.stringify(name)} has the sensitive config ${key}, which the gateway cannot read back to preserve it; change its configs with a Kafka admin tool.`);
-      }
-      if (entry.value !== null) merged.set(key, entry.value);
-    }
-    for (const [key, value] of Object.entries(changes)) {
-      if (value === null) merged.delete(key);
-      else merged.set(key, value);
-    }
+    await this.#metadata.requireTopic(name);
     try {
-      await this.#metadata.call(
-        `the config change of topic ${JSON.stringify(name)}`,
-        () =>
-          this.#admin.alterConfigs({
-            validateOnly: false,
-            resources: [{ type: ConfigResourceTypes.TOPIC, name, configEntries: [...merged].map(([n, value]) => ({ name: n, value })) }],
-          }),
-        { topic: name },
-      );
+      await this.#metadata.call(`the config change of topic ${JSON.stringify(name)}`, () => this.#admin.alterTopicConfigs(name, changes), { topic: name });
     } finally {
       this.#metadata.invalidate();
     }

@@ -1,9 +1,7 @@
-import kafkajs, { type Admin, type PartitionMetadata } from 'kafkajs';
 import { withDeadline } from '../deadline.js';
 import { GatewayError } from '../errors.js';
-import { fromKafkaError } from './errors.js';
-
-const { ConfigResourceTypes } = kafkajs;
+import type { KafkaAdmin, PartitionMetadata } from './admin-client.js';
+import { fromKafkaError, protocolErrorIds } from './errors.js';
 
 /**
  * Which record timestamps the broker takes on a topic. With CreateTime it
@@ -70,7 +68,7 @@ function whole(value: string | undefined): number | undefined {
  * the gateway makes clears it (invalidate), so neither can see a topic as it
  * was before a delete or a re-create. The whole topic list is fetched in one
  * metadata call, so an unknown topic is a cache miss rather than a failing
- * request that kafkajs would retry for seconds. Offsets are not structure
+ * request. Offsets are not structure
  * and are never kept here.
  */
 export class TopicCache {
@@ -84,7 +82,7 @@ export class TopicCache {
   #generation = 0;
 
   constructor(
-    private readonly admin: Admin,
+    private readonly admin: KafkaAdmin,
     private readonly options: TopicCacheOptions,
   ) {}
 
@@ -148,12 +146,12 @@ export class TopicCache {
 
   async #fetchTopics(generation: number): Promise<void> {
     try {
-      const { topics } = await withDeadline(this.admin.fetchTopicMetadata(), this.options.timeoutMs, () => {
+      const { topics } = await withDeadline(this.admin.cluster(), this.options.timeoutMs, () => {
         throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka did not answer a metadata request within ${this.options.timeoutMs} ms; retry shortly.`, { retryAfterSeconds: 1 });
       });
       // An admin change since the request left: what it found may predate the change, so ask again.
       if (generation !== this.#generation) return await this.refresh();
-      this.#topics = new Map(topics.map((t) => [t.name, [...t.partitions].sort((a, b) => a.partitionId - b.partitionId)]));
+      this.#topics = new Map(topics.map((t) => [t.name, t.partitions]));
       this.#fetchedAt = Date.now();
     } catch (error) {
       const mapped = fromKafkaError(error);
@@ -170,10 +168,10 @@ export class TopicCache {
 
   async #create(topic: string): Promise<void> {
     try {
-      await this.admin.createTopics({ topics: [{ topic }], waitForLeaders: true });
+      await this.admin.createTopic({ name: topic });
     } catch (error) {
       // Another instance may have created it at the same moment.
-      if ((error as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw fromKafkaError(error, { topic });
+      if (!protocolErrorIds(error).includes('TOPIC_ALREADY_EXISTS')) throw fromKafkaError(error, { topic });
     }
     this.invalidate();
     await this.refresh();
@@ -198,14 +196,10 @@ export class TopicCache {
     const generation = this.#generation;
     let configs: TopicConfigs = { maxMessageBytes: fallback?.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, timestamps: fallback?.timestamps ?? ANY_TIMESTAMP, at: Date.now() };
     try {
-      const { resources } = await withDeadline(
-        this.admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: CONFIG_NAMES }] }),
-        this.options.timeoutMs,
-        () => {
-          throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka did not answer a config request in time.');
-        },
-      );
-      const value = (name: string) => resources[0]?.configEntries.find((e) => e.configName === name)?.configValue;
+      const entries = await withDeadline(this.admin.topicConfigs(topic, CONFIG_NAMES), this.options.timeoutMs, () => {
+        throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka did not answer a config request in time.');
+      });
+      const value = (name: string) => entries.find((e) => e.name === name)?.value ?? undefined;
       const difference = whole(value('message.timestamp.difference.max.ms'));
       configs = {
         maxMessageBytes: whole(value('max.message.bytes')) ?? configs.maxMessageBytes,

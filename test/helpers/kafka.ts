@@ -1,5 +1,5 @@
 /** Direct kafkajs access for tests that check what the broker really holds. */
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { Kafka, logLevel, type Admin } from './kafka-client.js';
 import { uniqueName } from './env.js';
 
 export interface ConsumedRecord {

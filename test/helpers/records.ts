@@ -2,7 +2,7 @@
  * The broker's truth, read without the gateway: a plain kafkajs consumer in
  * a group of its own, from the earliest offset.
  */
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from './kafka-client.js';
 import { eventually, sharedBrokers, uniqueName } from './env.js';
 
 export interface StoredRecord {

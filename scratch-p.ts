@@ -1,0 +1,10 @@
+import request from 'supertest';
+import { testGateway } from './test/helpers/gateway.js';
+const gw = await testGateway({ LOG_LEVEL: 'debug' }, '127.0.0.1:39092');
+const topic = 'p12-' + Date.now();
+console.log((await request(gw.app).post('/v1/topics').send({ name: topic, partitions: 2 })).status);
+const res = await request(gw.app).post(`/v1/topics/${topic}/records`).send({ records: [{ key: 'a', value: 1 }, { value: 2 }] });
+console.log(res.status, JSON.stringify(res.body));
+const res2 = await request(gw.app).get(`/v1/topics/${topic}`);
+console.log(res2.status, JSON.stringify(res2.body).slice(0, 300));
+await gw.close();
