@@ -67,12 +67,14 @@ function shown(found: [number, number] | undefined): string {
 }
 
 /** Which test files need what, by file name. */
-function needs(files: readonly string[]): { browser: boolean; clients: boolean; devCommand: boolean } {
+function needs(files: readonly string[]): { browser: boolean; clients: boolean; devCommand: boolean; kcat: boolean } {
   const names = new Set(files.map((f) => basename(f)));
   return {
     browser: [...names].some((name) => /^browser(-[\w-]+)?\.test\.ts$/.test(name)) || names.has('docs-page.test.ts'),
-    clients: names.has('clients.test.ts'),
+    // The Python consumer of test/ws-groups.test.ts lives in the client generators' virtualenv.
+    clients: names.has('clients.test.ts') || names.has('ws-groups.test.ts'),
     devCommand: names.has('dev-command.test.ts') || names.has('readme-examples.test.ts'),
+    kcat: names.has('partitioner.test.ts') || names.has('produce-compression.test.ts'),
   };
 }
 
@@ -113,6 +115,18 @@ export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.
         what: `Chromium at ${chromiumPath(env)}, for the browser tests (test/browser*.test.ts, test/docs-page.test.ts)`,
         how: 'apt-get install -y chromium (as root), or set CHROMIUM_PATH to a Chromium or Chrome binary',
       });
+    }
+  }
+
+  if (need.kcat && !onPath('kcat', env)) {
+    if (isRoot && aptGet) {
+      installs.push({
+        say: "Installing kcat with apt-get, librdkafka's partitioner for test/partitioner.test.ts (once)",
+        command: 'sh',
+        args: ['-c', 'DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null'],
+      });
+    } else {
+      missing.push({ what: "kcat, librdkafka's command-line client, for test/partitioner.test.ts", how: 'apt-get install -y kcat (as root)' });
     }
   }
 
