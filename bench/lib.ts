@@ -113,7 +113,8 @@ export async function alternate(
     const b = await baseline();
     const g = await gateway();
     results.push({ baseline: b, gateway: g });
-    process.stdout.write(`    round ${i + 1}: direct ${b.rate.toFixed(0)}/s, gateway ${g.rate.toFixed(0)}/s\n`);
+    const failed = (m: Measurement) => (m.errors ? ` (${m.errors} failed)` : '');
+    process.stdout.write(`    round ${i + 1}: direct ${b.rate.toFixed(0)}/s${failed(b)}, gateway ${g.rate.toFixed(0)}/s${failed(g)}\n`);
   }
   const pick = (side: 'baseline' | 'gateway'): Measurement => {
     const ms = results.map((r) => r[side]);
