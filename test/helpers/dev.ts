@@ -74,9 +74,13 @@ export function brokerOwner(dev: DevProcess): number {
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
 }
 
-/** What the run left in its TMPDIR, apart from tsx's compile cache (a cache, reused by every run). */
+/**
+ * What the run left in its TMPDIR, apart from compile caches reused by every
+ * run: tsx's, and Node's own (node-compile-cache, which npm itself turns on
+ * where Node has it, from 22.1).
+ */
 export function tmpLeftovers(dev: DevProcess): string[] {
-  return readdirSync(dev.tmp).filter((name) => !/^tsx-\d+$/.test(name));
+  return readdirSync(dev.tmp).filter((name) => !/^tsx-\d+$/.test(name) && name !== 'node-compile-cache');
 }
 
 /** Kills whatever is left of a run and deletes its TMPDIR, so a failed test leaves nothing either. */
