@@ -80,7 +80,20 @@ export function encodedBody(record: ConsumedRecord, fallback: Fallback): Buffer 
     forms = {};
     encodedBodies.set(record, forms);
   }
-  return (forms[fallback] ??= Buffer.from(stringifyBody(record, fallback)));
+  return (forms[fallback] ??= ownedBuffer(stringifyBody(record, fallback)));
+}
+
+/**
+ * Bytes with a memory block of their own. A body or frame can wait in a
+ * stalled client's socket for as long as the client likes, and a buffer cut
+ * from Node's shared pool keeps the whole pool block alive with it: 64 KiB
+ * from Node 24 on, which made a stalled client cost three to four times the
+ * bytes it held, the rest being other records' bytes that shared its block.
+ */
+function ownedBuffer(text: string): Buffer {
+  const bytes = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+  bytes.write(text);
+  return bytes;
 }
 
 function stringifyBody(record: ConsumedRecord, fallback: Fallback): string {
@@ -99,7 +112,11 @@ export function framePrefix(subscriptionId: string): Buffer {
 
 /** A multiplexed record frame: the subscription's prefix and the shared body without its opening brace. */
 export function multiplexedFrame(prefix: Buffer, body: Buffer): Buffer {
-  return Buffer.concat([prefix, body.subarray(1)], prefix.length + body.length - 1);
+  // Not Buffer.concat, which cuts from the shared pool (see ownedBuffer).
+  const frame = Buffer.allocUnsafeSlow(prefix.length + body.length - 1);
+  prefix.copy(frame, 0);
+  body.copy(frame, prefix.length, 1);
+  return frame;
 }
 
 function notes(parts: ReadonlyArray<string | false | undefined>): { note?: string } {
