@@ -6,6 +6,7 @@
  */
 import type { Response } from 'express';
 import type { ErrorCode, FieldError, GatewayError } from '../errors.js';
+import { describeFieldErrors } from '../field-errors.js';
 
 export const CONFLUENT_V2 = 'application/vnd.kafka.v2+json';
 
@@ -29,12 +30,10 @@ const CODES: Partial<Record<ErrorCode, readonly [status: number, code: number]>>
   GW_ERR_INTERNAL: [500, 50002],
 };
 
-function describeErrors(errors: readonly FieldError[] | undefined): string {
-  if (!errors?.length) return '';
-  return ` ${errors
-    .slice(0, 10)
-    .map((e) => `${e.index === undefined ? '' : `records[${e.index}]`}${e.pointer}: ${e.message}`)
-    .join('; ')}`;
+/** Field errors not already in the detail, folded into Confluent's one message: each problem said once. */
+function withErrors(detail: string, errors: readonly FieldError[] | undefined): string {
+  const unsaid = (errors ?? []).filter((e) => !detail.includes(`${e.pointer} ${e.message}`));
+  return unsaid.length === 0 ? detail : `${detail} ${describeFieldErrors(unsaid)}.`;
 }
 
 export function sendV2(res: Response, status: number, body: unknown): void {
@@ -50,5 +49,5 @@ export function confluentCodes(error: Pick<GatewayError, 'code' | 'status'>): re
 export function sendV2Error(res: Response, error: GatewayError): void {
   const [status, code] = confluentCodes(error);
   if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
-  sendV2(res, status, { error_code: code, message: `${error.detail}${describeErrors(error.errors)}` });
+  sendV2(res, status, { error_code: code, message: withErrors(error.detail, error.errors) });
 }

@@ -3,8 +3,9 @@
  * JSON Schema each; docs/websocket.md and docs/asyncapi.yaml describe them.
  * A frame that fails gets an error frame naming the field, tied to its id.
  */
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
-import { GatewayError, type FieldError } from '../errors.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { GatewayError } from '../errors.js';
+import { describeFieldErrors, fieldErrors } from '../field-errors.js';
 import { parseRfc3339 } from '../timestamp.js';
 
 export type AckMode = 'auto' | 'manual';
@@ -128,15 +129,6 @@ const ajv = new Ajv2020({ allErrors: true, strict: false });
 ajv.addFormat('date-time', { type: 'string', validate: (s: string) => parseRfc3339(s) !== undefined });
 const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([op, schema]) => [op, ajv.compile(schema)]));
 
-function fieldErrors(errors: readonly ErrorObject[] | null | undefined): FieldError[] {
-  return (errors ?? [])
-    .filter((e) => e.keyword !== 'anyOf')
-    .map((e) => ({
-      pointer: `${e.instancePath}${e.keyword === 'required' ? `/${String((e.params as { missingProperty: string }).missingProperty)}` : ''}${e.keyword === 'additionalProperties' ? `/${String((e.params as { additionalProperty: string }).additionalProperty)}` : ''}`,
-      message: e.message ?? 'is invalid',
-    }));
-}
-
 /** The id to tie an error frame to, read from whatever the client sent. */
 export function frameId(raw: unknown): string | undefined {
   const value = (raw as { id?: unknown } | null)?.id;
@@ -163,7 +155,7 @@ export function parseFrame(text: string): ClientFrame {
   }
   if (!validate(raw)) {
     const errors = fieldErrors(validate.errors);
-    throw new GatewayError('GW_ERR_VALIDATION', `Invalid ${String(op)} frame: ${errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ')}.`, { errors });
+    throw new GatewayError('GW_ERR_VALIDATION', `Invalid ${String(op)} frame: ${describeFieldErrors(errors)}.`, { errors });
   }
   return raw as ClientFrame;
 }
