@@ -10,6 +10,12 @@ import { parseRfc3339 } from '../timestamp.js';
 
 export type AckMode = 'auto' | 'manual';
 export type Fallback = 'text' | 'base64';
+/**
+ * How a record frame carries headers: `object` (name to value; the first
+ * protocol's form, kept for its clients) or `list` (every header in order,
+ * repeated names included, each saying how its value is encoded).
+ */
+export type HeaderForm = 'object' | 'list';
 
 export interface SubscribeFrame {
   readonly op: 'subscribe';
@@ -22,6 +28,7 @@ export interface SubscribeFrame {
   readonly credit?: number;
   /** How values that are not JSON are sent. */
   readonly format?: Fallback;
+  readonly headers?: HeaderForm;
 }
 
 export interface AckFrame {
@@ -90,6 +97,7 @@ const SCHEMAS: Record<ClientFrame['op'], object> = {
       ack: { enum: ['auto', 'manual'] },
       credit: { type: 'integer', minimum: 0, maximum: 1_000_000 },
       format: { enum: ['text', 'base64'] },
+      headers: { enum: ['object', 'list'] },
     },
   },
   ack: {
