@@ -139,7 +139,11 @@ export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.
     if (!atLeast(go, 1, 25)) {
       missing.push({ what: `Go 1.25+, for the generated Go client in test/clients.test.ts (${shown(go)})`, how: 'https://go.dev/dl/ (unpack to /usr/local/go and add /usr/local/go/bin to PATH)' });
     }
-    if (atLeast(python, 3, 11) && atLeast(go, 1, 25)) {
+    const mvn = onPath('mvn', env);
+    if (!mvn) {
+      missing.push({ what: 'Maven, to fetch OpenAPI Generator once for the generated Java client in test/clients.test.ts', how: 'apt-get install -y maven' });
+    }
+    if (atLeast(python, 3, 11) && atLeast(go, 1, 25) && mvn) {
       // Quick and silent when they are there; says what it fetches when they are not.
       installs.push({ say: 'Installing the client generators for test/clients.test.ts', quiet: true, command: join(root, 'scripts/generate-clients.sh'), args: ['install'] });
     }

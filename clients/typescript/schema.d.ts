@@ -691,6 +691,11 @@ export interface components {
             status: number;
             detail: string;
             instance?: string;
+            /**
+             * Format: int64
+             * @description The limit a body, line or record went over (413).
+             */
+            limitBytes?: number;
             /** @description The gateway's stable error code. */
             code: string;
             /** @description Each failed check, with the JSON Pointer of the field and, for batches, the record index. */
@@ -1653,6 +1658,7 @@ export interface operations {
                     "application/vnd.kafka.v2+json": {
                         offsets: {
                             partition: number | null;
+                            /** Format: int64 */
                             offset: number | null;
                             error_code: number | null;
                             error: string | null;
@@ -1755,7 +1761,10 @@ export interface operations {
                         offsets: {
                             partition: number;
                             offset: string;
-                            /** @description Milliseconds since the epoch. */
+                            /**
+                             * Format: int64
+                             * @description Milliseconds since the epoch.
+                             */
                             timestamp: number;
                         }[];
                     };
@@ -1888,6 +1897,7 @@ export interface operations {
                     "application/vnd.kafka.v2+json": {
                         offsets: {
                             partition: number | null;
+                            /** Format: int64 */
                             offset: number | null;
                             error_code: number | null;
                             error: string | null;
