@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import { clientOptions } from './client-options.js';
 import { Fetcher } from './fetcher.js';
 import { GroupMember, type MemberEvents } from './group-member.js';
+import { GroupOffsets } from './group-offsets.js';
 import { PartitionStream, type PartitionReader } from './partition-stream.js';
 import { fromKafkaError } from './errors.js';
 import { describeCluster, listOffsets } from './protocol.js';
@@ -40,6 +41,7 @@ export class SubscriptionEngine {
   readonly #streams = new Map<string, PartitionStream>();
   readonly #subscriptions = new Set<Subscription>();
   readonly #memberOptions;
+  readonly #groupOffsets: GroupOffsets;
   readonly #clientId: string;
 
   constructor(
@@ -49,6 +51,7 @@ export class SubscriptionEngine {
   ) {
     this.#fetcher = new Fetcher(clientOptions(config, `${config.clientId}-subscriptions`), { maxWaitMs: tuning.fetchMaxWaitMs, partitionMaxBytes: tuning.partitionMaxBytes }, logger);
     this.#memberOptions = clientOptions(config, config.clientId);
+    this.#groupOffsets = new GroupOffsets(clientOptions(config, `${config.clientId}-group-offsets`));
     this.#clientId = config.clientId;
   }
 
@@ -59,6 +62,7 @@ export class SubscriptionEngine {
       partitionCount: (topic) => this.#partitionCount(topic),
       logOffsets: (topic, partitions, timestamp) => this.#logOffsets(topic, partitions, timestamp),
       joinGroup: (group, topics, memberEvents) => this.#member(group, topics, memberEvents),
+      groupOffsets: (group) => this.#groupOffsets.of(group),
       stopped: (stopped) => this.#subscriptions.delete(stopped),
       autoCommitIntervalMs: this.tuning.autoCommitIntervalMs,
       clientId: this.#clientId,
@@ -134,6 +138,6 @@ export class SubscriptionEngine {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.#subscriptions].map((s) => s.stop()));
-    await this.#fetcher.close();
+    await Promise.allSettled([this.#fetcher.close(), this.#groupOffsets.close()]);
   }
 }
