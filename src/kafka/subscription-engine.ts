@@ -9,7 +9,7 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { clientOptions } from './client-options.js';
 import { Fetcher } from './fetcher.js';
-import { GroupMember, type MemberEvents } from './group-member.js';
+import { GroupMember, type MemberEvents, type TopicPartitions } from './group-member.js';
 import { GroupOffsets } from './group-offsets.js';
 import { PartitionStream, type PartitionReader } from './partition-stream.js';
 import { fromKafkaError } from './errors.js';
@@ -70,6 +70,18 @@ export class SubscriptionEngine {
     });
     this.#subscriptions.add(subscription);
     return subscription;
+  }
+
+  /** A group's committed offsets for these partitions (-1n where none), read without joining it. */
+  committedOffsets(group: string, partitions: readonly TopicPartitions[]): Promise<Map<string, bigint>> {
+    return this.#groupOffsets.of(group).committed(partitions);
+  }
+
+  /** The first offset of a partition at or after a time (epoch ms), or its end when no record is that recent. */
+  async offsetAt(topic: string, partition: number, timestampMs: number): Promise<bigint> {
+    const [atTime, ends] = await Promise.all([this.#logOffsets(topic, [partition], BigInt(timestampMs)), this.#logOffsets(topic, [partition], -1n)]);
+    const found = atTime.get(partition) ?? -1n;
+    return found >= 0n ? found : (ends.get(partition) ?? 0n);
   }
 
   #acquire(topic: string, partition: number): PartitionStream {
