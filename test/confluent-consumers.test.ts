@@ -220,7 +220,7 @@ test('consumer instance errors use Confluent\'s codes', async () => {
   const topic = await topicWith(1);
   const group = uniqueName('v2-errors');
   const agent = request(gateway.url);
-  const code = async (res: Promise<request.Response> | request.Test, status: number, errorCode: number) => {
+  const code = async (res: request.Response | PromiseLike<request.Response>, status: number, errorCode: number) => {
     const answer = conforms(await res);
     assert.equal(answer.status, status, answer.text);
     assert.equal(answer.headers['content-type'], `${V2}; charset=utf-8`);
