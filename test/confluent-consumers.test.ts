@@ -66,7 +66,9 @@ async function readAll(agent: Agent, base: string, accept: string, count: number
 async function createInstance(agent: Agent, group: string, body: Record<string, unknown>): Promise<string> {
   const res = conforms(await post(agent, `/consumers/${group}`, body));
   assert.equal(res.status, 200, res.text);
-  return new URL(res.body.base_uri as string).pathname;
+  // The path from /consumers on: behind ADVERTISED_URL the base_uri may carry a prefix of the balancer's.
+  const { pathname } = new URL(res.body.base_uri as string);
+  return pathname.slice(pathname.indexOf('/consumers/'));
 }
 
 test('a json instance subscribes, polls, commits, reads its commits back, seeks, and is deleted', async () => {
@@ -191,10 +193,16 @@ test('two instances of one group split the partitions and read every record once
 test('an idle instance expires and leaves its group; the instance limit answers 429', { timeout: 120_000 }, async () => {
   const topic = await topicWith(1);
   const group = uniqueName('v2-idle');
-  const short = await startGateway(testConfig({ CONSUMER_INSTANCE_TIMEOUT_MS: '2000', CONSUMER_MAX_INSTANCES: '2', WS_SESSION_TIMEOUT_MS: '6000' }), quietLogger());
+  const short = await startGateway(
+    testConfig({ CONSUMER_INSTANCE_TIMEOUT_MS: '2000', CONSUMER_MAX_INSTANCES: '2', WS_SESSION_TIMEOUT_MS: '6000', ADVERTISED_URL: 'http://gateway.example.com/gw-2' }),
+    quietLogger(),
+  );
   try {
     const agent = request(short.url);
-    const base = await createInstance(agent, group, { format: 'json' });
+    const created = conforms(await post(agent, `/consumers/${group}`, { format: 'json' }));
+    // base_uri names the process as ADVERTISED_URL says, not the host the request came to: sticky routing by base_uri.
+    assert.match(created.body.base_uri as string, new RegExp(`^http://gateway\\.example\\.com/gw-2/consumers/${group}/instances/rest-consumer-[0-9a-f-]{36}$`));
+    const base = new URL(created.body.base_uri as string).pathname.replace(/^\/gw-2/, '');
     conforms(await post(agent, `${base}/subscription`, { topics: [topic] }).expect(204));
     await eventually(async () => {
       conforms(await agent.get(`${base}/records?timeout=100`).set('accept', JSON_V2).expect(200));
