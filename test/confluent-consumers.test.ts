@@ -29,8 +29,7 @@ after(async () => {
   await deleteTopics(brokers, topics);
 });
 
-async function topicWith(partitions: number): Promise<string> {
-  const topic = uniqueName('v2-consumer');
+async function topicWith(partitions: number, topic = uniqueName('v2-consumer')): Promise<string> {
   topics.push(topic);
   await createTopic(brokers, topic, partitions);
   return topic;
@@ -261,8 +260,12 @@ test('consumer instance errors use Confluent\'s codes', async () => {
   });
   conforms(await post(agent, `${base}/positions/end`, { partitions: [{ topic, partition: 0 }] }).expect(204));
   conforms(await agent.get(`${base}/records?timeout=100`).set('accept', JSON_V2).expect(200));
-  // A topic_pattern resolves against the topics there are.
+  // A topic_pattern resolves against the topics there are, in linear time: (a+)+b would backtrack for ever on this name.
   conforms(await agent.delete(`${base}/subscription`).expect(204));
+  await topicWith(1, `${'a'.repeat(48)}-${uniqueName('v2')}`);
+  conforms(await post(agent, `${base}/subscription`, { topic_pattern: '(a+)+b' }).expect(204));
+  assert.deepEqual(conforms(await agent.get(`${base}/subscription`).expect(200)).body, { topics: [] });
+  await code(post(agent, `${base}/subscription`, { topic_pattern: '(?=v2).*' }), 422, 422);
   conforms(await post(agent, `${base}/subscription`, { topic_pattern: `${topic.slice(0, -2)}.*` }).expect(204));
   assert.ok((conforms(await agent.get(`${base}/subscription`).expect(200)).body.topics as string[]).includes(topic));
   conforms(await agent.delete(base).expect(204));

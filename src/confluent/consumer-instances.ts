@@ -16,6 +16,7 @@
  * shape.
  */
 import { randomUUID } from 'node:crypto';
+import { RE2JS } from 're2js';
 import type { Config } from '../config.js';
 import { GatewayError } from '../errors.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
@@ -65,6 +66,21 @@ interface Buffered {
 const NAME = /^[a-zA-Z0-9._-]{1,255}$/;
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A `topic_pattern`, matched against whole topic names in linear time: V8's
+ * backtracking engine would let a pattern such as `(a+)+b` stall the
+ * process on one long topic name.
+ */
+function topicPattern(pattern: string): RE2JS {
+  try {
+    return RE2JS.compile(RE2JS.translateRegExp(pattern));
+  } catch (error) {
+    throw new GatewayError('GW_ERR_VALIDATION', `topic_pattern is not a regular expression this gateway can match in linear time (lookaround and backreferences are not supported): ${(error as Error).message}.`, {
+      errors: [{ pointer: '/topic_pattern', message: 'must be a regular expression without lookaround or backreferences' }],
+    });
+  }
+}
 
 function illegalState(detail: string): GatewayError {
   return new GatewayError('GW_ERR_CONFLICT', `Illegal state: ${detail}`);
@@ -154,18 +170,18 @@ export class ConsumerInstance {
     await previous?.stop();
   }
 
-  /** Subscribes to topics, or to every topic whose whole name matches `pattern`; replaces an earlier subscription. */
-  async subscribe(topics: readonly string[] | undefined, pattern: string | undefined): Promise<void> {
+  /**
+   * Subscribes to topics, or to every topic whose whole name matches
+   * `pattern` and that `readable` allows (as a Kafka consumer's pattern
+   * subscription sees only the topics it may read, internal ones never);
+   * replaces an earlier subscription.
+   */
+  async subscribe(topics: readonly string[] | undefined, pattern: string | undefined, readable: (topic: string) => boolean = () => true): Promise<void> {
     if (this.#mode === 'assigned') throw illegalState('Subscription to topics, partitions and pattern are mutually exclusive.');
     let names: readonly string[];
     if (pattern !== undefined) {
-      let regex: RegExp;
-      try {
-        regex = new RegExp(`^(?:${pattern})$`);
-      } catch (error) {
-        throw new GatewayError('GW_ERR_VALIDATION', `topic_pattern is not a valid regular expression: ${(error as Error).message}`, { errors: [{ pointer: '/topic_pattern', message: 'must be a valid regular expression' }] });
-      }
-      names = (await this.deps.topicNames()).filter((topic) => regex.test(topic));
+      const regex = topicPattern(pattern);
+      names = (await this.deps.topicNames()).filter((topic) => regex.matches(topic) && readable(topic));
     } else {
       names = [...new Set(topics ?? [])];
     }

@@ -138,11 +138,9 @@ export function confluentConsumerHandlers({
         throw new GatewayError('GW_ERR_VALIDATION', 'A subscription names either topics or a topic_pattern.', { errors: [{ pointer: '', message: 'must have topics or topic_pattern, not both' }] });
       }
       if (topics) mayRead(input.res, topics);
-      await withInstance(input, async (instance) => {
-        await instance.subscribe(topics ?? undefined, pattern ?? undefined);
-        // A pattern is resolved against the topics as they are; each one it matched is checked like a named one.
-        mayRead(input.res, instance.subscription);
-      });
+      // A pattern is resolved against the topics as they are, and takes only those the caller may read.
+      const principal = principalOf(input.res);
+      await withInstance(input, (instance) => instance.subscribe(topics ?? undefined, pattern ?? undefined, (topic) => auth.allows(principal, 'consume', topic)));
       input.res.status(204).end();
     },
     v2GetSubscription: (input) => withInstance(input, async (instance) => sendV2(input.res, 200, { topics: instance.subscription })),
