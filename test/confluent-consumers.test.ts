@@ -249,6 +249,12 @@ test('consumer instance errors use Confluent\'s codes', async () => {
   await code(post(agent, `${base}/assignments`, { partitions: [{ topic, partition: 0 }] }), 409, 40903);
   await code(post(agent, `${base}/subscription`, { topics: [topic], topic_pattern: 'x.*' }), 422, 422);
   await code(post(agent, `${base}/positions`, { offsets: [{ topic, partition: 5, offset: 0 }] }), 409, 40903);
+  // Commits: only partitions it holds and records a read returned, each problem said once.
+  assert.equal((await code(post(agent, `${base}/offsets`, { offsets: [{ topic, partition: 5, offset: 0 }] }), 409, 40903)).message, `Illegal state: No current assignment for partition ${topic}-5.`);
+  assert.equal((await code(post(agent, `${base}/offsets`, { offsets: [{ topic: `${topic}-other`, partition: 0, offset: 0 }] }), 409, 40903)).message, `Illegal state: No current assignment for partition ${topic}-other-0.`);
+  await eventually(async () => (conforms(await agent.get(`${base}/assignments`).expect(200)).body.partitions as unknown[]).length === 1);
+  const unread = (await code(post(agent, `${base}/offsets`, { offsets: [{ topic, partition: 0, offset: 7 }] }), 422, 422)).message;
+  assert.equal(unread.split('not delivered').length, 2, `said once: ${unread}`);
   await code(agent.get(`/consumers/${group}/instances/nobody/records`).set('accept', JSON_V2), 404, 40403);
   await code(agent.delete(`/consumers/${group}/instances/nobody`), 404, 40403);
   await code(agent.get(`${base}/records`).set('accept', 'text/html'), 406, 40601);

@@ -320,8 +320,18 @@ export class ConsumerInstance {
       return;
     }
     const subscription = this.#subscription;
+    const held = new Set(this.assignment.map((p) => key(p.topic, p.partition)));
+    for (const { topic, partition } of offsets ?? []) {
+      if (!held.has(key(topic, partition))) throw illegalState(`No current assignment for partition ${topic}-${partition}.`);
+    }
     for (const { topic, partition, offset } of offsets ?? this.#returned.values()) {
-      await subscription.ack(topic, partition, String(offset));
+      try {
+        await subscription.ack(topic, partition, String(offset));
+      } catch (error) {
+        // The engine's field errors point into a WebSocket ack frame; its detail already says the problem in full.
+        if (error instanceof GatewayError && error.errors) throw new GatewayError(error.code, error.detail, { cause: error });
+        throw error;
+      }
     }
   }
 
