@@ -71,8 +71,8 @@ function needs(files: readonly string[]): { browser: boolean; clients: boolean; 
   const names = new Set(files.map((f) => basename(f)));
   return {
     browser: [...names].some((name) => /^browser(-[\w-]+)?\.test\.ts$/.test(name)) || names.has('docs-page.test.ts'),
-    // The Python consumer of test/ws-groups.test.ts lives in the client generators' virtualenv.
-    clients: names.has('clients.test.ts') || names.has('ws-groups.test.ts'),
+    // The Python consumer of test/ws-groups.test.ts and producer of test/ws-headers.test.ts live in the client generators' virtualenv.
+    clients: names.has('clients.test.ts') || names.has('ws-groups.test.ts') || names.has('ws-headers.test.ts'),
     devCommand: names.has('dev-command.test.ts') || names.has('readme-examples.test.ts'),
     kcat: names.has('partitioner.test.ts') || names.has('produce-compression.test.ts'),
   };

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ensureKafkaJars } from '../kafka/broker.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
@@ -15,16 +16,21 @@ import { WsClient, isOp, isRecord } from './helpers/ws.js';
 
 const brokers = sharedBrokers();
 const topic = uniqueName('ws-headers');
+const fromPython = uniqueName('ws-headers-python');
 let gateway: RunningGateway;
 
 before(async () => {
   await createTopic(brokers, topic, 1);
+  await createTopic(brokers, fromPython, 1);
   execFileSync('java', ['-cp', `${ensureKafkaJars()}/*`, 'test/fixtures/JavaHeadersProducer.java', brokers, topic], { stdio: 'pipe' });
+  const python = '.venv-clients/bin/python';
+  assert.ok(existsSync(python), 'the Python producer needs scripts/generate-clients.sh install');
+  execFileSync(python, ['test/fixtures/headers_producer.py', brokers, fromPython], { stdio: 'pipe' });
   gateway = await startGateway(testConfig(), quietLogger());
 });
 after(async () => {
   await gateway?.stop();
-  await deleteTopics(brokers, [topic]);
+  await deleteTopics(brokers, [topic, fromPython]);
 });
 
 const EVERY_HEADER = [
@@ -66,4 +72,17 @@ test('without it the object form is unchanged for existing clients, and the note
   assert.equal(refused.status, 400);
   await client.close();
   await assert.rejects(WsClient.connect(`${gateway.url.replace(/^http/, 'ws')}/v1/topics/${topic}/ws?headers=map`), /400/);
+});
+
+test('a Python producer\'s [("h", "1"), ("h", "2")] arrives as both headers, in order, the one that is not UTF-8 named as base64', async () => {
+  const client = await WsClient.connect(`${gateway.url.replace(/^http/, 'ws')}/v1/ws`);
+  client.send({ op: 'subscribe', id: 'py', topics: [fromPython], from: 'earliest', headers: 'list' });
+  const [record] = await client.collect(isRecord('py'), 1);
+  assert.deepEqual(record!.headers, [
+    { key: 'h', value: '1', encoding: 'text' },
+    { key: 'h', value: '2', encoding: 'text' },
+    { key: 'raw', value: Buffer.from([0xc3, 0x28]).toString('base64'), encoding: 'base64' },
+  ]);
+  assert.deepEqual(record!.value, { from: 'python' });
+  await client.close();
 });
