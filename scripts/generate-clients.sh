@@ -2,11 +2,14 @@
 # Generates the gateway's clients from openapi.yaml (OpenAPI 3.1, never
 # downgraded to 3.0 for a generator's sake).
 #
-#   scripts/generate-clients.sh [install|typescript|python|go|all] [out]
+#   scripts/generate-clients.sh [install|typescript|python|go|java|all] [out]
 #
 #   install      Python generator into .venv-clients/ (pinned in
-#                clients/python/requirements.txt) and the Go modules of
-#                clients/go (pinned in its go.mod/go.sum). Idempotent.
+#                clients/python/requirements.txt), the Go modules of
+#                clients/go (pinned in its go.mod/go.sum), and OpenAPI
+#                Generator's CLI jar with the libraries its Java client needs
+#                into clients/java/.cache/ (pinned in clients/java/pom.xml).
+#                Idempotent.
 #   typescript   openapi-typescript -> clients/typescript/schema.d.ts (or
 #                [out]). Committed, because `tsc` type-checks the code that
 #                uses it before any test runs; test/clients.test.ts
@@ -16,7 +19,14 @@
 #                (git-ignored, generated on every test run, so it cannot drift).
 #   go           oapi-codegen -> clients/go/gateway/gateway.gen.go (git-ignored,
 #                generated on every test run).
-#   all          (default) install, then all three.
+#   java         OpenAPI Generator (-g java --library native) ->
+#                clients/java/generated/ (git-ignored), compiled with
+#                clients/java/Example.java into clients/java/.cache/build.
+#                Skipped when openapi.yaml, Example.java and the generator
+#                are what the last build was made from (the stamp in the
+#                build folder): a JVM generating and javac compiling the
+#                whole client cost tens of seconds on a loaded machine.
+#   all          (default) install, then all four.
 #
 # Why these generators:
 # - TypeScript: openapi-typescript reads 3.1 natively (type arrays, const)
@@ -29,10 +39,11 @@
 #   interface{}), and a `type:` array of two non-null types (e.g.
 #   [string, number, boolean]) is refused; `[T, 'null']` is fine. So the Go
 #   client is generated from a copy (scripts/openapi-for-go.ts) where such
-#   unions are marked `x-go-type: interface{}`; openapi.yaml stays as is. ogen is
-#   not served by the module proxy here, and the Java openapi-generator's
-#   3.1 support is marked beta and costs a Maven build per run, so Go with
-#   oapi-codegen is the third language.
+#   unions are marked `x-go-type: interface{}`; openapi.yaml stays as is.
+# - Java: OpenAPI Generator, the way most Java shops consume an OpenAPI
+#   file, with the `native` library (java.net.http, Jackson). Its 3.1
+#   support is marked beta; it reads ours as is. Its CLI jar comes from
+#   Maven Central once; generation and javac run without Maven.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -52,6 +63,12 @@ install() {
   if ! (cd clients/go && GOPROXY=off GOFLAGS=-mod=mod go mod download >/dev/null 2>&1); then
     echo "Downloading oapi-codegen and the Go client's modules (pinned in clients/go/go.sum) through the Go module proxy (once)..." >&2
     (cd clients/go && go mod download)
+  fi
+  # The copy of the pom is written last: it says everything that pom names is fetched.
+  if ! cmp -s clients/java/pom.xml clients/java/.cache/pom.xml 2>/dev/null; then
+    echo "Fetching OpenAPI Generator and the Java client's libraries (pinned in clients/java/pom.xml) from Maven Central into clients/java/.cache/ (once)..." >&2
+    mvn -q -B -Dstyle.color=never -f clients/java/pom.xml package
+    cp clients/java/pom.xml clients/java/.cache/pom.xml
   fi
 }
 
@@ -80,11 +97,31 @@ go_client() {
   (cd clients/go && go tool oapi-codegen -config oapi-codegen.yaml -o "$out" "$(dirname "$out")/openapi.go.yaml")
 }
 
+java_client() {
+  local dir="clients/java"
+  local jar="$dir/.cache/generator/openapi-generator-cli.jar"
+  local build="$dir/.cache/build"
+  local stamp
+  stamp="$(cat "$spec" "$dir/Example.java" "$dir/pom.xml" | sha256sum | cut -d' ' -f1)"
+  if [[ -f "$build/.stamp" && "$(cat "$build/.stamp")" == "$stamp" ]]; then return; fi
+  rm -rf "$dir/generated" "$build"
+  local log
+  log="$(java -jar "$jar" generate -g java --library native -i "$spec" -o "$dir/generated" \
+    --additional-properties=invokerPackage=dev.kafkagateway.client,apiPackage=dev.kafkagateway.client.api,modelPackage=dev.kafkagateway.client.model,hideGenerationTimestamp=true \
+    --global-property=apiTests=false,modelTests=false,apiDocs=false,modelDocs=false 2>&1)" || { echo "$log" >&2; exit 1; }
+  mkdir -p "$build"
+  find "$dir/generated/src/main/java" -name '*.java' >"$build/sources.txt"
+  echo "$dir/Example.java" >>"$build/sources.txt"
+  javac -nowarn -encoding UTF-8 -d "$build" -cp "$dir/.cache/lib/*" "@$build/sources.txt" 2>"$build/javac.log" || { cat "$build/javac.log" >&2; exit 1; }
+  echo "$stamp" >"$build/.stamp"
+}
+
 case "${1:-all}" in
   install) install ;;
   typescript) typescript "${2:-}" ;;
   python) python "${2:-}" ;;
   go) go_client "${2:-}" ;;
-  all) install; typescript; python; go_client ;;
-  *) echo "usage: $0 [install|typescript|python|go|all] [out]" >&2; exit 2 ;;
+  java) java_client ;;
+  all) install; typescript; python; go_client; java_client ;;
+  *) echo "usage: $0 [install|typescript|python|go|java|all] [out]" >&2; exit 2 ;;
 esac

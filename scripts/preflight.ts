@@ -71,8 +71,8 @@ function needs(files: readonly string[]): { browser: boolean; clients: boolean; 
   const names = new Set(files.map((f) => basename(f)));
   return {
     browser: [...names].some((name) => /^browser(-[\w-]+)?\.test\.ts$/.test(name)) || names.has('docs-page.test.ts'),
-    // The Python consumer of test/ws-groups.test.ts lives in the client generators' virtualenv.
-    clients: names.has('clients.test.ts') || names.has('ws-groups.test.ts'),
+    // The Python consumer of test/ws-groups.test.ts and producer of test/ws-headers.test.ts live in the client generators' virtualenv.
+    clients: names.has('clients.test.ts') || names.has('ws-groups.test.ts') || names.has('ws-headers.test.ts'),
     devCommand: names.has('dev-command.test.ts') || names.has('readme-examples.test.ts'),
     kcat: names.has('partitioner.test.ts') || names.has('produce-compression.test.ts'),
   };
@@ -139,7 +139,11 @@ export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.
     if (!atLeast(go, 1, 25)) {
       missing.push({ what: `Go 1.25+, for the generated Go client in test/clients.test.ts (${shown(go)})`, how: 'https://go.dev/dl/ (unpack to /usr/local/go and add /usr/local/go/bin to PATH)' });
     }
-    if (atLeast(python, 3, 11) && atLeast(go, 1, 25)) {
+    const mvn = onPath('mvn', env);
+    if (!mvn) {
+      missing.push({ what: 'Maven, to fetch OpenAPI Generator once for the generated Java client in test/clients.test.ts', how: 'apt-get install -y maven' });
+    }
+    if (atLeast(python, 3, 11) && atLeast(go, 1, 25) && mvn) {
       // Quick and silent when they are there; says what it fetches when they are not.
       installs.push({ say: 'Installing the client generators for test/clients.test.ts', quiet: true, command: join(root, 'scripts/generate-clients.sh'), args: ['install'] });
     }

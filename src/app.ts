@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
+import type { ConsumerInstances } from './confluent/consumer-instances.js';
 import type { MetadataService, Readiness, TopicAdmin } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
@@ -9,6 +10,8 @@ import { openapiPath } from './paths.js';
 import type { RecordPipeline } from './records/index.js';
 import { adminHandlers } from './routes/admin.js';
 import { authorizeOperation, cors, securityHeaders } from './routes/auth.js';
+import { checkV2Accept } from './routes/confluent.js';
+import { confluentConsumerHandlers } from './routes/confluent-consumers.js';
 import { confluentMetadataHandlers } from './routes/confluent-metadata.js';
 import { confluentProduceHandlers } from './routes/confluent-produce.js';
 import { Contract, checkRequestBody, dispatch, matchOperation, operationOf, type Handlers } from './routes/contract.js';
@@ -39,6 +42,8 @@ export interface AppServices {
   /** The one record pipeline every produce operation (and WebSocket produce frame) goes through. */
   readonly pipeline: RecordPipeline;
   readonly schemas: SchemaRegistry;
+  /** Confluent v2 consumer instances held by this process. */
+  readonly consumerInstances: ConsumerInstances;
 }
 
 export interface GatewayApp {
@@ -102,6 +107,7 @@ export function createApp(services: AppServices): GatewayApp {
   app.use(matchOperation(contract));
   app.use(authorizeOperation(auth));
   app.use(checkRequestBody(services.config.bodyLimitBytes));
+  app.use(checkV2Accept(operationOf));
 
   // One handler per operationId of openapi.yaml; the type lists them all, so none can be left out.
   const { metadata, topicAdmin, schemaInfo, pipeline, schemas } = services;
@@ -115,6 +121,7 @@ export function createApp(services: AppServices): GatewayApp {
     ...confluentMetadataHandlers({ metadata, auth }),
     ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes }),
     ...confluentProduceHandlers({ pipeline, logger }),
+    ...confluentConsumerHandlers({ instances: services.consumerInstances, auth, config: services.config.consumers }),
     // With topics created on first produce, a schema may come first.
     ...schemaHandlers({ schemas, requireTopic: services.config.produce.autoCreateTopics ? undefined : (topic: string) => metadata.requireTopic(topic) }),
   };

@@ -124,6 +124,23 @@ export interface Config {
     readonly timeoutMs: number;
   };
   readonly auth: AuthConfig;
+  /** Confluent REST Proxy v2 consumer instances (docs/confluent-v2.md). */
+  readonly consumers: {
+    /** An instance nobody used for this long is deleted and leaves its group (Confluent's consumer.instance.timeout.ms). */
+    readonly instanceTimeoutMs: number;
+    /** Instances one gateway process holds at most; creating more answers 429. */
+    readonly maxInstances: number;
+    /** How long a read waits for records unless the instance or the request asks for less (consumer.request.timeout.ms). */
+    readonly requestTimeoutMs: number;
+    /** Most bytes of keys and values one read returns (consumer.request.max.bytes). */
+    readonly requestMaxBytes: number;
+    /**
+     * The URL this gateway process is reached at directly, for the
+     * `base_uri` of the instances it creates; the request's own host when
+     * unset. Behind a load balancer, each process needs its own.
+     */
+    readonly advertisedUrl?: string;
+  };
   readonly ws: {
     readonly maxConnections: number;
     readonly maxSubscriptionsPerConnection: number;
@@ -390,6 +407,16 @@ function parseAuth(r: EnvReader, listenHost: string): AuthConfig {
   };
 }
 
+function parseAdvertisedUrl(r: EnvReader): string | undefined {
+  const value = r.raw('ADVERTISED_URL');
+  if (value === undefined) return undefined;
+  if (!/^https?:\/\/[^/\s?#]+(\/[^\s?#]*)?$/.test(value)) {
+    r.problems.push(`ADVERTISED_URL=${JSON.stringify(value)} must be the http(s) URL of this gateway process, like http://gateway-2.internal:8080`);
+    return undefined;
+  }
+  return value.replace(/\/+$/, '');
+}
+
 /** Builds the frozen configuration, or throws a ConfigError naming every bad variable. */
 export function loadConfig(env: Env = process.env): Config {
   const r = new EnvReader(env);
@@ -426,6 +453,13 @@ export function loadConfig(env: Env = process.env): Config {
       timeoutMs: r.int('METADATA_TIMEOUT_MS', 10_000, 100, 600_000),
     },
     auth: parseAuth(r, host),
+    consumers: {
+      instanceTimeoutMs: r.int('CONSUMER_INSTANCE_TIMEOUT_MS', 300_000, 1000, 86_400_000),
+      maxInstances: r.int('CONSUMER_MAX_INSTANCES', 1000, 0, 1_000_000),
+      requestTimeoutMs: r.int('CONSUMER_REQUEST_TIMEOUT_MS', 1000, 1, 600_000),
+      requestMaxBytes: r.bytes('CONSUMER_REQUEST_MAX_BYTES', 64 * 1024 ** 2, 1024 ** 3),
+      advertisedUrl: parseAdvertisedUrl(r),
+    },
     ws: {
       maxConnections: r.int('WS_MAX_CONNECTIONS', 2000, 1, 1_000_000),
       maxSubscriptionsPerConnection: r.int('WS_MAX_SUBSCRIPTIONS', 20, 1, 10_000),

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { answerClientError } from './client-error.js';
 import { withDeadline } from './deadline.js';
+import { isWebSocketUpgrade, serveAsHttp } from './http-upgrade.js';
 import type { Config } from './config.js';
 import type { Logger } from './logger.js';
 import { buildServices, type GatewayServices } from './services.js';
@@ -28,7 +29,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const gateway = createApp(services);
   // A missing Host is refused by the gateway's own check (as problem+json), not by Node's bare 400.
   const server = createServer({ requireHostHeader: false }, gateway.app);
-  server.on('upgrade', (req, socket, head) => services.webSockets.handleUpgrade(req, socket, head));
+  // Node sends every upgrade offer here, `Upgrade: h2c` from Java's HttpClient and curl --http2 too: only a
+  // WebSocket upgrade is one; any other request is served as the HTTP/1.1 request it also is.
+  server.on('upgrade', (req, socket, head) => {
+    if (isWebSocketUpgrade(req)) services.webSockets.handleUpgrade(req, socket, head);
+    else serveAsHttp(server, req, socket, head);
+  });
   server.on('clientError', answerClientError);
   // Node's defaults would cut long NDJSON uploads and keep idle sockets after shutdown begins.
   server.requestTimeout = 0;

@@ -5,10 +5,9 @@
  * Knows nothing of HTTP.
  */
 import { readFileSync } from 'node:fs';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { parse } from 'yaml';
-import type { FieldError } from './errors.js';
 import { openapiPath } from './paths.js';
 import { parseRfc3339 } from './timestamp.js';
 
@@ -34,32 +33,7 @@ export function anchored(schema: object): object {
   ) as object;
 }
 
-const escapePointer = (name: string) => name.replaceAll('~', '~0').replaceAll('/', '~1');
-
-/** ajv's failures as field errors: the JSON Pointer of the field (prefixed) and a message saying what to fix. */
-export function fieldErrors(errors: readonly ErrorObject[] | null | undefined, prefix = ''): FieldError[] {
-  return (errors ?? [])
-    // A oneOf/anyOf failure repeats what its branches already said.
-    .filter((error) => error.keyword !== 'oneOf' && error.keyword !== 'anyOf')
-    .map((error) => {
-      // Point at the field itself where ajv points at the object holding it.
-      const field =
-        error.keyword === 'required'
-          ? String((error.params as { missingProperty: string }).missingProperty)
-          : error.keyword === 'additionalProperties'
-            ? String((error.params as { additionalProperty: string }).additionalProperty)
-            : undefined;
-      const pointer = `${prefix}${error.instancePath}${field === undefined ? '' : `/${escapePointer(field)}`}`;
-      const allowed = error.keyword === 'enum' ? `: ${(error.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : '';
-      const message =
-        error.keyword === 'additionalProperties'
-          ? 'is an unknown field here'
-          : error.keyword === 'minItems' && (error.params as { limit: number }).limit === 1
-            ? 'must not be empty'
-            : `${error.message ?? 'is invalid'}${allowed}`;
-      return { pointer, message };
-    });
-}
+export { fieldErrors } from './field-errors.js';
 
 /** The document and its compiled schemas; one per process (see openapi()). */
 export class OpenApi {

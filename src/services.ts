@@ -10,6 +10,7 @@ import { createKafkaLayer, type KafkaLayer, type ProduceService, type Subscripti
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { withDeadline } from './deadline.js';
+import { ConsumerInstances } from './confluent/consumer-instances.js';
 import { RecordPipeline, type DataFormat } from './records/index.js';
 import { SCHEMA_TOPIC, SchemaRegistry } from './schema/index.js';
 import { WebSocketGateway } from './ws/index.js';
@@ -37,6 +38,12 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
   const schemaTable = kafka.table(SCHEMA_TOPIC, logger.child({ component: 'schemas' }));
   const schemas = new SchemaRegistry(schemaTable, logger.child({ component: 'schemas' }), config.produce.timeoutMs);
   const pipeline = new RecordPipeline({ produce, schemas, timeoutMs: config.produce.timeoutMs, metrics });
+  const consumerInstances = new ConsumerInstances({
+    engine: subscriptions,
+    config: config.consumers,
+    logger: logger.child({ component: 'consumer-instances' }),
+    topicNames: async () => (await metadata.topics()).map((t) => t.name),
+  });
   const webSockets = new WebSocketGateway({
     config,
     logger,
@@ -67,6 +74,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     produce,
     pipeline,
     schemas,
+    consumerInstances,
     schemaInfo: (topic) => {
       const stored = schemas.get(topic);
       return stored && { version: stored.version };
@@ -87,6 +95,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     },
     async close() {
       await webSockets.close();
+      await consumerInstances.close();
       await schemas.stop();
       await kafka.close();
     },

@@ -81,6 +81,10 @@ test('frames the gateway sends match their message schemas', async () => {
   client.send(subscribe);
   check('subscribed', await client.next(isOp('subscribed', 's')));
   for (const record of await client.collect(isRecord('s'), 2)) check('record', record);
+  const listed = { op: 'subscribe', id: 'l', topics: [topic], from: 'earliest', headers: 'list' };
+  check('subscribe', listed);
+  client.send(listed);
+  for (const record of await client.collect(isRecord('l'), 2)) check('record', record);
   client.send({ op: 'credit', sub: 'nobody', n: 1, id: 'e' });
   check('error', await client.next(isOp('error', 'e')));
   client.send({ op: 'unsubscribe', id: 's' });

@@ -152,3 +152,28 @@ test('produce needs produce, schema changes need admin, both checked before the 
   );
   assert.equal(v2.body.error_code, 40301, 'Confluent clients get their own error shape');
 });
+
+test('a v2 consumer instance is its creator\'s: a pattern takes only topics it may read, another principal finds none, no credentials is 40101', async () => {
+  const V2 = 'application/vnd.kafka.v2+json';
+  const group = `${prefix}-group`;
+  const base = `/consumers/${group}/instances/mine`;
+  const as = (key: string | undefined, req: request.Test) => (key === undefined ? req : req.set('X-API-Key', key)).set('content-type', V2);
+  conforms(await as(keys.reader, request(gw.app).post(`/consumers/${group}`)).send('{"name":"mine"}').expect(200));
+  try {
+    conforms(await as(keys.reader, request(gw.app).post(`${base}/subscription`)).send('{"topic_pattern":".*"}').expect(204));
+    const subscribed = conforms(await as(keys.reader, request(gw.app).get(`${base}/subscription`)).expect(200)).body.topics as string[];
+    assert.ok(subscribed.includes(allowed), `${allowed} is in ${subscribed.join(', ')}`);
+    assert.ok(!subscribed.includes(other), `the pattern took ${other}, which the reader may not consume`);
+    const named = conforms(await as(keys.reader, request(gw.app).post(`${base}/subscription`)).send(JSON.stringify({ topics: [other] })).expect(403));
+    assert.equal(named.body.error_code, 40301);
+    assert.deepEqual(conforms(await as(keys.reader, request(gw.app).get(`${base}/subscription`)).expect(200)).body.topics, subscribed, 'a refused subscribe changes nothing');
+    // Even an admin finds no instance it did not create.
+    const stranger = conforms(await as(keys.admin, request(gw.app).get(`${base}/subscription`)).expect(404));
+    assert.equal(stranger.body.error_code, 40403);
+    const anonymous = conforms(await as(undefined, request(gw.app).get('/brokers')).expect(401));
+    assert.equal(anonymous.body.error_code, 40101);
+    assert.match(anonymous.headers['www-authenticate'] ?? '', /^ApiKey/);
+  } finally {
+    conforms(await as(keys.reader, request(gw.app).delete(base)).expect(204));
+  }
+});

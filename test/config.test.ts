@@ -92,3 +92,17 @@ test('ALLOWED_HOSTS: loopback names by default on loopback, any elsewhere, the l
   assert.throws(() => loadConfig({ ALLOWED_HOSTS: 'https://gateway.example.com' }), /ALLOWED_HOSTS has "https:\/\/gateway.example.com"/);
   assert.throws(() => loadConfig({ ALLOWED_HOSTS: 'gateway.example.com:8080' }), /without port/);
 });
+
+test('consumer instances: Confluent\'s defaults, and ADVERTISED_URL as an http(s) URL of this process', () => {
+  const defaults = loadConfig({}).consumers;
+  assert.equal(defaults.instanceTimeoutMs, 300_000, 'consumer.instance.timeout.ms: 5 minutes');
+  assert.equal(defaults.advertisedUrl, undefined);
+  const set = loadConfig({ CONSUMER_INSTANCE_TIMEOUT_MS: '2000', CONSUMER_MAX_INSTANCES: '3', ADVERTISED_URL: 'https://gateway.example.com/gw-2/' }).consumers;
+  assert.equal(set.instanceTimeoutMs, 2000);
+  assert.equal(set.maxInstances, 3);
+  assert.equal(set.advertisedUrl, 'https://gateway.example.com/gw-2', 'without its trailing slash');
+  for (const bad of ['gateway-2:8080', 'ftp://gateway-2', 'http://gateway-2/?x=1', 'http://gate way']) {
+    assert.throws(() => loadConfig({ ADVERTISED_URL: bad }), (error: unknown) => error instanceof ConfigError && /ADVERTISED_URL/.test(error.problems.join('\n')), bad);
+  }
+  assert.throws(() => loadConfig({ CONSUMER_INSTANCE_TIMEOUT_MS: '10' }), /CONSUMER_INSTANCE_TIMEOUT_MS/);
+});

@@ -45,7 +45,7 @@ test('the test command names everything missing, with how to get it, in one mess
   const { code, stdout, stderr } = await run(['--import', 'tsx', 'scripts/test.ts', ...files], bareMachine());
   assert.equal(code, 1, `the run fails: ${stdout}${stderr}`);
   assert.equal(stderr.match(/needs \d+ things this machine does not have/g)?.length, 1, `one message: ${stderr}`);
-  for (const wanted of [/Java 17\+/, /Chromium at .*no-chromium.*\n.*apt-get install -y chromium.*CHROMIUM_PATH/, /Python 3\.11\+/, /Go 1\.25\+.*\n.*go\.dev\/dl/, /curl/, /bash/, /npm/]) {
+  for (const wanted of [/Java 17\+/, /Maven, to fetch OpenAPI Generator/, /Chromium at .*no-chromium.*\n.*apt-get install -y chromium.*CHROMIUM_PATH/, /Python 3\.11\+/, /Go 1\.25\+.*\n.*go\.dev\/dl/, /curl/, /bash/, /npm/]) {
     assert.match(stderr, wanted);
   }
   assert.doesNotMatch(stdout, /Kafka broker for the tests/, 'no broker was started');

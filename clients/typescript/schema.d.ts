@@ -450,8 +450,10 @@ export interface paths {
          * Produce (Confluent REST Proxy v2)
          * @description Confluent REST Proxy v2 produce, for existing clients. `json` embeds
          *     keys and values as JSON (stored JSON-encoded, string keys with their
-         *     quotes, as Confluent does); `binary` takes base64. See
-         *     docs/confluent-v2.md.
+         *     quotes, as Confluent does); `binary` takes base64, as do the media
+         *     types without an embedded format (`application/vnd.kafka.v2+json`,
+         *     `application/vnd.kafka.v1+json`). The v1 media types Confluent's
+         *     older clients send work as their v2 forms. See docs/confluent-v2.md.
          */
         post: operations["confluentProduce"];
         delete?: never;
@@ -559,10 +561,281 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** One partition (Confluent v2) */
+        get: operations["v2GetPartition"];
         put?: never;
         /** Produce to one partition (Confluent REST Proxy v2) */
         post: operations["confluentProduceToPartition"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/brokers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Broker ids (Confluent v2)
+         * @description The node ids of the brokers in the cluster.
+         */
+        get: operations["v2ListBrokers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a consumer instance (Confluent v2)
+         * @description A consumer instance in `group`, held by this gateway process until it is deleted or idle for `CONSUMER_INSTANCE_TIMEOUT_MS`. Send every later request for it to its `base_uri`: another gateway process answers 40403. docs/confluent-v2.md.
+         */
+        post: operations["v2CreateConsumer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group}/instances/{instance}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a consumer instance (Confluent v2)
+         * @description Commits what auto commit owes, leaves the group and forgets the instance.
+         */
+        delete: operations["v2DeleteConsumer"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group}/instances/{instance}/subscription": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        /** The subscribed topics (Confluent v2) */
+        get: operations["v2GetSubscription"];
+        put?: never;
+        /**
+         * Subscribe to topics (Confluent v2)
+         * @description Topics by name, or every topic whose whole name matches `topic_pattern` (resolved when subscribing). Replaces an earlier subscription; the instance joins its group.
+         */
+        post: operations["v2Subscribe"];
+        /**
+         * Unsubscribe (Confluent v2)
+         * @description Leaves the group; the instance stays.
+         */
+        delete: operations["v2Unsubscribe"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group}/instances/{instance}/assignments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        /** The partitions held (Confluent v2) */
+        get: operations["v2GetAssignments"];
+        put?: never;
+        /**
+         * Assign partitions by hand (Confluent v2)
+         * @description Holds exactly these partitions without joining the group, starting at the group's commits (else `auto.offset.reset`); commits go to the group while it has no members.
+         */
+        post: operations["v2Assign"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group}/instances/{instance}/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read records (Confluent v2)
+         * @description Records in the instance's format, in the media type of that format. Waits up to `timeout` (and the instance's `consumer.request.timeout.ms`) for records, or until `max_bytes` of keys and values or the instance's `fetch.min.bytes` are reached. An `Accept` naming the other format is 406 (40601).
+         */
+        get: operations["v2ReadRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group}/instances/{instance}/offsets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Committed offsets (Confluent v2)
+         * @description The group's committed offsets for the partitions in the body (a GET with a body, as in Confluent): the next offset each will read. Partitions without a commit are left out.
+         */
+        get: operations["v2GetCommittedOffsets"];
+        put?: never;
+        /**
+         * Commit offsets (Confluent v2)
+         * @description Commits offset + 1 for each record given, or, without a body, everything the instance's reads returned. Only records this instance returned can be committed.
+         */
+        post: operations["v2CommitOffsets"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group}/instances/{instance}/positions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Move positions (Confluent v2)
+         * @description The next read of each partition starts at `offset`, or at the first record at or after `timestamp`. Only partitions the instance holds.
+         */
+        post: operations["v2Seek"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group}/instances/{instance}/positions/beginning": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move positions to the beginning (Confluent v2) */
+        post: operations["v2SeekToBeginning"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/consumers/{group}/instances/{instance}/positions/end": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move positions to the end (Confluent v2) */
+        post: operations["v2SeekToEnd"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/topics/{topic}/partitions/{partition}/offsets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+                partition: components["parameters"]["V2PartitionNumber"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A partition's first and next offsets (Confluent v2)
+         * @description `beginning_offset` is the first offset the partition holds; `end_offset` the one the next record gets.
+         */
+        get: operations["v2GetPartitionOffsets"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -678,8 +951,66 @@ export interface components {
                 in_sync: boolean;
             }[];
         };
+        V2TopicPartition: {
+            topic: string;
+            partition: number;
+        };
+        V2CreateConsumerRequest: {
+            name?: string | null;
+            /** @description Confluent's older name for `name`. */
+            id?: string | null;
+            /** @description `binary` (default) or `json`; `avro`, `jsonschema` and `protobuf` are refused (42204). */
+            format?: string | null;
+            /** @description `latest` (default) or `earliest`. */
+            "auto.offset.reset"?: string | null;
+            /** @description `true` (default) or `false`. */
+            "auto.commit.enable"?: string | boolean | null;
+            /** @description A read answers once more than this many bytes are collected; -1 (default): it waits its timeout. */
+            "fetch.min.bytes"?: number | string | null;
+            /** @description The longest a read waits. */
+            "consumer.request.timeout.ms"?: number | string | null;
+            /** @description Alias of fetch.min.bytes. */
+            responseMinBytes?: number | string | null;
+            /** @description Alias of consumer.request.timeout.ms. */
+            requestWaitMs?: number | string | null;
+        };
+        V2SubscriptionRequest: {
+            topics?: string[] | null;
+            topic_pattern?: string | null;
+        };
+        V2PartitionsRequest: {
+            partitions: components["schemas"]["V2TopicPartition"][];
+        };
+        V2PartitionsRequiredRequest: {
+            partitions: components["schemas"]["V2TopicPartition"][];
+        };
+        V2CommitOffsetsRequest: {
+            offsets?: {
+                topic: string;
+                partition: number;
+                /** Format: int64 */
+                offset: number;
+                metadata?: string | null;
+            }[] | null;
+        };
+        V2SeekRequest: {
+            offsets?: {
+                topic: string;
+                partition: number;
+                /** Format: int64 */
+                offset: number;
+                metadata?: string | null;
+            }[] | null;
+            timestamps?: {
+                topic: string;
+                partition: number;
+                /** Format: date-time */
+                timestamp: string;
+                metadata?: string | null;
+            }[] | null;
+        };
         V2Error: {
-            /** @description Confluent's code: 40401 topic not found, 50003 Kafka unavailable, otherwise the HTTP status. */
+            /** @description Confluent's code: 40401 topic not found, 40402 partition not found, 40403 consumer instance not found, 40601 not acceptable, 40902 instance exists, 40903 illegal state, 42204 invalid consumer configuration, 42206 schema violation, 42901 too many requests, 50002 internal, 50302 Kafka unavailable; otherwise the HTTP status. */
             error_code: number;
             message: string;
         };
@@ -691,6 +1022,11 @@ export interface components {
             status: number;
             detail: string;
             instance?: string;
+            /**
+             * Format: int64
+             * @description The limit a body, line or record went over (413).
+             */
+            limitBytes?: number;
             /** @description The gateway's stable error code. */
             code: string;
             /** @description Each failed check, with the JSON Pointer of the field and, for batches, the record index. */
@@ -730,12 +1066,12 @@ export interface components {
             records: {
                 key?: unknown;
                 value?: unknown;
-                partition?: number;
+                partition?: number | null;
             }[];
-            key_schema?: string;
-            key_schema_id?: number;
-            value_schema?: string;
-            value_schema_id?: number;
+            key_schema?: string | null;
+            key_schema_id?: number | null;
+            value_schema?: string | null;
+            value_schema_id?: number | null;
         };
         ConfluentError: {
             error_code: number;
@@ -857,11 +1193,76 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The consumer group. */
+        V2Group: string;
+        /** @description The instance_id its create answered. */
+        V2Instance: string;
+        V2PartitionNumber: number;
         Topic: string;
         /** @description `true` includes internal topics or groups: Kafka's (`__consumer_offsets` and other `__*` topics) and the gateway's own (`_gateway_schemas`, and the group each instance reads it with). They are marked `internal: true`. */
         Internal: boolean;
     };
     requestBodies: {
+        V2CreateConsumerBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2CreateConsumerRequest"];
+                "application/vnd.kafka.json.v2+json": components["schemas"]["V2CreateConsumerRequest"];
+                "application/vnd.kafka.binary.v2+json": components["schemas"]["V2CreateConsumerRequest"];
+                "application/vnd.kafka.v1+json": components["schemas"]["V2CreateConsumerRequest"];
+                "application/vnd.kafka+json": components["schemas"]["V2CreateConsumerRequest"];
+                "application/json": components["schemas"]["V2CreateConsumerRequest"];
+            };
+        };
+        V2SubscriptionBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2SubscriptionRequest"];
+                "application/vnd.kafka.json.v2+json": components["schemas"]["V2SubscriptionRequest"];
+                "application/vnd.kafka.binary.v2+json": components["schemas"]["V2SubscriptionRequest"];
+                "application/vnd.kafka.v1+json": components["schemas"]["V2SubscriptionRequest"];
+                "application/vnd.kafka+json": components["schemas"]["V2SubscriptionRequest"];
+                "application/json": components["schemas"]["V2SubscriptionRequest"];
+            };
+        };
+        V2PartitionsBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2PartitionsRequest"];
+                "application/vnd.kafka.json.v2+json": components["schemas"]["V2PartitionsRequest"];
+                "application/vnd.kafka.binary.v2+json": components["schemas"]["V2PartitionsRequest"];
+                "application/vnd.kafka.v1+json": components["schemas"]["V2PartitionsRequest"];
+                "application/vnd.kafka+json": components["schemas"]["V2PartitionsRequest"];
+                "application/json": components["schemas"]["V2PartitionsRequest"];
+            };
+        };
+        V2PartitionsRequiredBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2PartitionsRequiredRequest"];
+                "application/vnd.kafka.json.v2+json": components["schemas"]["V2PartitionsRequiredRequest"];
+                "application/vnd.kafka.binary.v2+json": components["schemas"]["V2PartitionsRequiredRequest"];
+                "application/vnd.kafka.v1+json": components["schemas"]["V2PartitionsRequiredRequest"];
+                "application/vnd.kafka+json": components["schemas"]["V2PartitionsRequiredRequest"];
+                "application/json": components["schemas"]["V2PartitionsRequiredRequest"];
+            };
+        };
+        V2CommitOffsetsBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2CommitOffsetsRequest"];
+                "application/vnd.kafka.json.v2+json": components["schemas"]["V2CommitOffsetsRequest"];
+                "application/vnd.kafka.binary.v2+json": components["schemas"]["V2CommitOffsetsRequest"];
+                "application/vnd.kafka.v1+json": components["schemas"]["V2CommitOffsetsRequest"];
+                "application/vnd.kafka+json": components["schemas"]["V2CommitOffsetsRequest"];
+                "application/json": components["schemas"]["V2CommitOffsetsRequest"];
+            };
+        };
+        V2SeekBody: {
+            content: {
+                "application/vnd.kafka.v2+json": components["schemas"]["V2SeekRequest"];
+                "application/vnd.kafka.json.v2+json": components["schemas"]["V2SeekRequest"];
+                "application/vnd.kafka.binary.v2+json": components["schemas"]["V2SeekRequest"];
+                "application/vnd.kafka.v1+json": components["schemas"]["V2SeekRequest"];
+                "application/vnd.kafka+json": components["schemas"]["V2SeekRequest"];
+                "application/json": components["schemas"]["V2SeekRequest"];
+            };
+        };
         ConfluentProduce: {
             content: {
                 /**
@@ -888,6 +1289,10 @@ export interface components {
                  *     }
                  */
                 "application/vnd.kafka.binary.v2+json": components["schemas"]["ConfluentProduceRequest"];
+                "application/vnd.kafka.v2+json": components["schemas"]["ConfluentProduceRequest"];
+                "application/vnd.kafka.json.v1+json": components["schemas"]["ConfluentProduceRequest"];
+                "application/vnd.kafka.binary.v1+json": components["schemas"]["ConfluentProduceRequest"];
+                "application/vnd.kafka.v1+json": components["schemas"]["ConfluentProduceRequest"];
             };
         };
     };
@@ -1588,6 +1993,7 @@ export interface operations {
             };
             401: components["responses"]["V2Error"];
             403: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
             422: components["responses"]["V2Error"];
             429: components["responses"]["V2Error"];
             500: components["responses"]["V2Error"];
@@ -1624,6 +2030,8 @@ export interface operations {
             401: components["responses"]["V2Error"];
             403: components["responses"]["V2Error"];
             404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
             429: components["responses"]["V2Error"];
             500: components["responses"]["V2Error"];
             503: components["responses"]["V2Error"];
@@ -1653,6 +2061,7 @@ export interface operations {
                     "application/vnd.kafka.v2+json": {
                         offsets: {
                             partition: number | null;
+                            /** Format: int64 */
                             offset: number | null;
                             error_code: number | null;
                             error: string | null;
@@ -1663,8 +2072,10 @@ export interface operations {
                 };
             };
             400: components["responses"]["ConfluentError"];
+            401: components["responses"]["ConfluentError"];
             403: components["responses"]["ConfluentError"];
             404: components["responses"]["ConfluentError"];
+            406: components["responses"]["ConfluentError"];
             413: components["responses"]["ConfluentError"];
             415: components["responses"]["ConfluentError"];
             422: components["responses"]["ConfluentError"];
@@ -1697,6 +2108,8 @@ export interface operations {
             401: components["responses"]["V2Error"];
             403: components["responses"]["V2Error"];
             404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
             429: components["responses"]["V2Error"];
             500: components["responses"]["V2Error"];
             503: components["responses"]["V2Error"];
@@ -1755,7 +2168,10 @@ export interface operations {
                         offsets: {
                             partition: number;
                             offset: string;
-                            /** @description Milliseconds since the epoch. */
+                            /**
+                             * Format: int64
+                             * @description Milliseconds since the epoch.
+                             */
                             timestamp: number;
                         }[];
                     };
@@ -1863,6 +2279,38 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    v2GetPartition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+                partition: components["parameters"]["V2PartitionNumber"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The partition. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": components["schemas"]["V2Partition"];
+                };
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
     confluentProduceToPartition: {
         parameters: {
             query?: never;
@@ -1888,6 +2336,7 @@ export interface operations {
                     "application/vnd.kafka.v2+json": {
                         offsets: {
                             partition: number | null;
+                            /** Format: int64 */
                             offset: number | null;
                             error_code: number | null;
                             error: string | null;
@@ -1898,14 +2347,569 @@ export interface operations {
                 };
             };
             400: components["responses"]["ConfluentError"];
+            401: components["responses"]["ConfluentError"];
             403: components["responses"]["ConfluentError"];
             404: components["responses"]["ConfluentError"];
+            406: components["responses"]["ConfluentError"];
             413: components["responses"]["ConfluentError"];
             415: components["responses"]["ConfluentError"];
             422: components["responses"]["ConfluentError"];
             429: components["responses"]["ConfluentError"];
             500: components["responses"]["ConfluentError"];
             503: components["responses"]["ConfluentError"];
+        };
+    };
+    v2ListBrokers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The brokers. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": {
+                        brokers: number[];
+                    };
+                };
+            };
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2CreateConsumer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+            };
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["V2CreateConsumerBody"];
+        responses: {
+            /** @description The instance. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": {
+                        instance_id: string;
+                        /** Format: uri */
+                        base_uri: string;
+                    };
+                };
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            409: components["responses"]["V2Error"];
+            413: components["responses"]["V2Error"];
+            415: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2DeleteConsumer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2GetSubscription: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The topics. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": {
+                        topics: string[];
+                    };
+                };
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2Subscribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["V2SubscriptionBody"];
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            409: components["responses"]["V2Error"];
+            413: components["responses"]["V2Error"];
+            415: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2Unsubscribe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2GetAssignments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The partitions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": {
+                        partitions: components["schemas"]["V2TopicPartition"][];
+                    };
+                };
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2Assign: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["V2PartitionsBody"];
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            409: components["responses"]["V2Error"];
+            413: components["responses"]["V2Error"];
+            415: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2ReadRecords: {
+        parameters: {
+            query?: {
+                /** @description Milliseconds to wait at most; 0 or below: the instance's or the gateway's default. */
+                timeout?: number;
+                /** @description Bytes of keys and values to return at most (at least one record is returned); 0 or below: `CONSUMER_REQUEST_MAX_BYTES`. */
+                max_bytes?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The records, in order per partition. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.binary.v2+json": {
+                        topic: string;
+                        key: unknown;
+                        value: unknown;
+                        partition: number;
+                        /** Format: int64 */
+                        offset: number;
+                    }[];
+                    "application/vnd.kafka.json.v2+json": {
+                        topic: string;
+                        key: unknown;
+                        value: unknown;
+                        partition: number;
+                        /** Format: int64 */
+                        offset: number;
+                    }[];
+                };
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            409: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2GetCommittedOffsets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["V2PartitionsRequiredBody"];
+        responses: {
+            /** @description The committed offsets. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": {
+                        offsets: {
+                            topic: string;
+                            partition: number;
+                            /** Format: int64 */
+                            offset: number;
+                            metadata: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            413: components["responses"]["V2Error"];
+            415: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2CommitOffsets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody?: components["requestBodies"]["V2CommitOffsetsBody"];
+        responses: {
+            /** @description Committed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": Record<string, never>[];
+                };
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            409: components["responses"]["V2Error"];
+            413: components["responses"]["V2Error"];
+            415: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2Seek: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["V2SeekBody"];
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            409: components["responses"]["V2Error"];
+            413: components["responses"]["V2Error"];
+            415: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2SeekToBeginning: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["V2PartitionsRequiredBody"];
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            409: components["responses"]["V2Error"];
+            413: components["responses"]["V2Error"];
+            415: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2SeekToEnd: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The consumer group. */
+                group: components["parameters"]["V2Group"];
+                /** @description The instance_id its create answered. */
+                instance: components["parameters"]["V2Instance"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["V2PartitionsRequiredBody"];
+        responses: {
+            /** @description Done. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            409: components["responses"]["V2Error"];
+            413: components["responses"]["V2Error"];
+            415: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
+        };
+    };
+    v2GetPartitionOffsets: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+                partition: components["parameters"]["V2PartitionNumber"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The offsets. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.kafka.v2+json": {
+                        /** Format: int64 */
+                        beginning_offset: number;
+                        /** Format: int64 */
+                        end_offset: number;
+                    };
+                };
+            };
+            400: components["responses"]["V2Error"];
+            401: components["responses"]["V2Error"];
+            403: components["responses"]["V2Error"];
+            404: components["responses"]["V2Error"];
+            406: components["responses"]["V2Error"];
+            422: components["responses"]["V2Error"];
+            429: components["responses"]["V2Error"];
+            500: components["responses"]["V2Error"];
+            503: components["responses"]["V2Error"];
         };
     };
 }

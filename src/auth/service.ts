@@ -76,6 +76,11 @@ export class AuthService {
     }
   }
 
+  /** Whether `authorize` would let this pass: for choosing among topics, where a refusal is no error. */
+  allows(principal: Principal, operation: AclOperation, topic: string): boolean {
+    return this.acl.allows(principal, operation, topic);
+  }
+
   /**
    * Whether the principal may see a consumer group that has committed
    * offsets on (or members assigned to) `topics`: describe on at least one

@@ -9,7 +9,8 @@ import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { clientOptions } from './client-options.js';
 import { Fetcher } from './fetcher.js';
-import { GroupMember, type MemberEvents } from './group-member.js';
+import { GroupMember, type MemberEvents, type TopicPartitions } from './group-member.js';
+import { GroupOffsets } from './group-offsets.js';
 import { PartitionStream, type PartitionReader } from './partition-stream.js';
 import { fromKafkaError } from './errors.js';
 import { describeCluster, listOffsets } from './protocol.js';
@@ -40,6 +41,7 @@ export class SubscriptionEngine {
   readonly #streams = new Map<string, PartitionStream>();
   readonly #subscriptions = new Set<Subscription>();
   readonly #memberOptions;
+  readonly #groupOffsets: GroupOffsets;
   readonly #clientId: string;
 
   constructor(
@@ -49,6 +51,7 @@ export class SubscriptionEngine {
   ) {
     this.#fetcher = new Fetcher(clientOptions(config, `${config.clientId}-subscriptions`), { maxWaitMs: tuning.fetchMaxWaitMs, partitionMaxBytes: tuning.partitionMaxBytes }, logger);
     this.#memberOptions = clientOptions(config, config.clientId);
+    this.#groupOffsets = new GroupOffsets(clientOptions(config, `${config.clientId}-group-offsets`));
     this.#clientId = config.clientId;
   }
 
@@ -59,6 +62,7 @@ export class SubscriptionEngine {
       partitionCount: (topic) => this.#partitionCount(topic),
       logOffsets: (topic, partitions, timestamp) => this.#logOffsets(topic, partitions, timestamp),
       joinGroup: (group, topics, memberEvents) => this.#member(group, topics, memberEvents),
+      groupOffsets: (group) => this.#groupOffsets.of(group),
       stopped: (stopped) => this.#subscriptions.delete(stopped),
       autoCommitIntervalMs: this.tuning.autoCommitIntervalMs,
       clientId: this.#clientId,
@@ -66,6 +70,18 @@ export class SubscriptionEngine {
     });
     this.#subscriptions.add(subscription);
     return subscription;
+  }
+
+  /** A group's committed offsets for these partitions (-1n where none), read without joining it. */
+  committedOffsets(group: string, partitions: readonly TopicPartitions[]): Promise<Map<string, bigint>> {
+    return this.#groupOffsets.of(group).committed(partitions);
+  }
+
+  /** The first offset of a partition at or after a time (epoch ms), or its end when no record is that recent. */
+  async offsetAt(topic: string, partition: number, timestampMs: number): Promise<bigint> {
+    const [atTime, ends] = await Promise.all([this.#logOffsets(topic, [partition], BigInt(timestampMs)), this.#logOffsets(topic, [partition], -1n)]);
+    const found = atTime.get(partition) ?? -1n;
+    return found >= 0n ? found : (ends.get(partition) ?? 0n);
   }
 
   #acquire(topic: string, partition: number): PartitionStream {
@@ -134,6 +150,6 @@ export class SubscriptionEngine {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.#subscriptions].map((s) => s.stop()));
-    await this.#fetcher.close();
+    await Promise.allSettled([this.#fetcher.close(), this.#groupOffsets.close()]);
   }
 }

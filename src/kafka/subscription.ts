@@ -4,13 +4,17 @@
  * every partition of its topics and keeps its positions in memory; with
  * one it is a real member of that consumer group (membership only, see
  * GroupMember), holds what the group assigns it, starts from the group's
- * commits and commits through it.
+ * commits and commits through it. With an explicit `assignment` it holds
+ * exactly those partitions and joins nothing, as a Kafka consumer after
+ * `assign()`: a group then only keeps its commits. A position can be moved
+ * (`seek`) on any partition held.
  */
 import { GatewayError } from '../errors.js';
 import { isInternalGroup } from '../internal-names.js';
 import type { Logger } from '../logger.js';
 import type { ConsumedRecord } from './consumed-record.js';
 import type { Generation, GroupMember, MemberEvents, TopicPartitions } from './group-member.js';
+import type { CommittedOffsets } from './group-offsets.js';
 import type { PartitionReader, PartitionStream } from './partition-stream.js';
 
 /** Where a subscription starts on partitions its group has no committed offset for. */
@@ -27,6 +31,12 @@ export interface SubscriptionOptions {
   readonly topics: readonly string[];
   /** A durable group to join; without one the subscription reads every partition on its own. */
   readonly group?: string;
+  /**
+   * Exactly these partitions, without joining the group: `group` then only
+   * names where commits go and where reading starts. Their topics must be
+   * in `topics`.
+   */
+  readonly assignment?: readonly TopicPartitions[];
   readonly from: StartPosition;
   readonly ack: AckMode;
 }
@@ -58,6 +68,8 @@ export interface SubscriptionContext {
   /** Per partition: the log start (-2n), end (-1n), or first offset at or after a time (-1n where none is). */
   logOffsets(topic: string, partitions: readonly number[], timestamp: bigint): Promise<Map<number, bigint>>;
   joinGroup(group: string, topics: readonly string[], events: MemberEvents): GroupMember;
+  /** A group's commits, read and written without joining it. */
+  groupOffsets(group: string): CommittedOffsets;
   /** The subscription has released everything. */
   stopped(subscription: Subscription): void;
   readonly autoCommitIntervalMs: number;
@@ -77,8 +89,8 @@ class HeldPartition implements PartitionReader, PartitionHandle {
   delivered = -1n;
   /** The next offset the group has committed for this partition, as far as this subscription knows. */
   committed: bigint;
-  /** Where this subscription began reading the partition: acks below it name records it never sent. */
-  readonly start: bigint;
+  /** Where this subscription began reading the partition (or was moved back to): acks below it name records it never sent. */
+  start: bigint;
 
   constructor(
     readonly topic: string,
@@ -113,6 +125,8 @@ export class Subscription {
   #wanting = false;
   #stopped = false;
   #member: GroupMember | undefined;
+  /** Where commits go: the membership, or the group's offsets for an explicit assignment; none without a group. */
+  #committer: CommittedOffsets | undefined;
   #generation: Generation | undefined;
   /** Joins are applied one after another: each needs the group's commits first. */
   #joins: Promise<void> = Promise.resolve();
@@ -158,6 +172,7 @@ export class Subscription {
       // Joining it would take partitions from the gateway's own reader of the schema topic.
       throw new GatewayError('GW_ERR_FORBIDDEN', `Group ${JSON.stringify(group)} is one the gateway keeps for itself.`);
     }
+    if (this.options.assignment) return this.#startAssigned(this.options.assignment);
     if (group === undefined) {
       const partitions: TopicPartitions[] = [];
       for (const topic of topics) {
@@ -178,6 +193,7 @@ export class Subscription {
       },
       onRebalance: () => void this.#commitDelivered(),
     });
+    this.#committer = this.#member;
     try {
       await this.#member.join();
       await first;
@@ -190,6 +206,59 @@ export class Subscription {
       this.#commitTimer = setInterval(() => void this.#commitDelivered(), this.context.autoCommitIntervalMs);
     }
     return this.assignment;
+  }
+
+  /** An explicit assignment: those partitions, from the group's commits when there is a group, else from `from`. */
+  async #startAssigned(assignment: readonly TopicPartitions[]): Promise<readonly TopicPartitions[]> {
+    const { group } = this.options;
+    for (const { topic, partitions } of assignment) {
+      if (!this.options.topics.includes(topic)) throw new Error(`assignment names ${topic}, which is not in topics`);
+      const count = await this.context.partitionCount(topic);
+      if (count === 0) throw new GatewayError('GW_ERR_TOPIC_NOT_FOUND', `Topic ${JSON.stringify(topic)} does not exist.`);
+      const missing = partitions.find((p) => p >= count);
+      if (missing !== undefined) throw new GatewayError('GW_ERR_INVALID_PARTITION', `Topic ${JSON.stringify(topic)} has ${count} partition(s); there is no partition ${missing}.`);
+    }
+    this.#committer = group === undefined ? undefined : this.context.groupOffsets(group);
+    const committed = this.#committer ? await this.#committer.committed(assignment) : new Map<string, bigint>();
+    const positions = await this.#startPositions(assignment, committed);
+    this.#ensureRunning();
+    for (const [k, position] of positions) this.#hold(k, position);
+    if (this.#committer && this.options.ack === 'auto') {
+      this.#commitTimer = setInterval(() => void this.#commitDelivered(), this.context.autoCommitIntervalMs);
+    }
+    return this.assignment;
+  }
+
+  /**
+   * Moves the position of a partition this subscription holds: to an
+   * offset, or to the log's start or end as it is now. Records of the
+   * partition handed over before the move are the caller's to drop; the
+   * next delivery starts at the new position.
+   */
+  async seek(topic: string, partition: number, to: bigint | 'beginning' | 'end'): Promise<bigint> {
+    const k = key(topic, partition);
+    if (!this.#held.has(k)) {
+      throw new GatewayError('GW_ERR_CONFLICT', `This subscription does not hold partition ${partition} of ${JSON.stringify(topic)}; it can move only the positions of partitions it holds.`);
+    }
+    let target: bigint;
+    if (to === 'beginning' || to === 'end') {
+      const offsets = await this.context.logOffsets(topic, [partition], to === 'beginning' ? -2n : -1n);
+      target = offsets.get(partition) ?? 0n;
+    } else {
+      if (to < 0n || to > MAX_OFFSET) throw new GatewayError('GW_ERR_VALIDATION', `Offset ${to} is not a Kafka offset (0 to 2^63 - 1).`);
+      target = to;
+    }
+    // Still held after the lookup (a rebalance may have taken it meanwhile).
+    const held = this.#held.get(k);
+    if (!held) throw new GatewayError('GW_ERR_CONFLICT', `Partition ${topic}/${partition} was taken from this subscription while it moved.`);
+    if (held.waiting) {
+      held.waiting = false;
+      held.stream.unwant(held);
+    }
+    held.position = target;
+    if (target < held.start) held.start = target;
+    if (this.#wanting) this.#want(held);
+    return target;
   }
 
   #ensureRunning(): void {
@@ -362,14 +431,14 @@ export class Subscription {
         errors: [{ pointer: '/offset', message: 'was not delivered on this subscription' }],
       });
     }
-    if (!this.#member) return; // nothing to keep: a subscription without a group remembers nothing past its socket
-    await this.#member.commit([{ topic, partition, next: offset + 1n }]);
+    if (!this.#committer) return; // nothing to keep: a subscription without a group remembers nothing past its socket
+    await this.#committer.commit([{ topic, partition, next: offset + 1n }]);
     if (offset + 1n > held.committed) held.committed = offset + 1n;
   }
 
   /** auto mode: commits what was written since the last commit, for every partition still held. One commit at a time. */
   #commitDelivered(): Promise<void> {
-    if (!this.#member || this.options.ack !== 'auto') return Promise.resolve();
+    if (!this.#committer || this.options.ack !== 'auto') return Promise.resolve();
     if (this.#committing) return this.#committing;
     const committing = this.#commitOnce().finally(() => {
       if (this.#committing === committing) this.#committing = undefined;
@@ -383,7 +452,7 @@ export class Subscription {
     if (due.length === 0) return;
     const offsets = due.map((h) => ({ topic: h.topic, partition: h.partition, next: h.delivered + 1n }));
     try {
-      await this.#member!.commit(offsets);
+      await this.#committer!.commit(offsets);
       due.forEach((h, i) => {
         if (offsets[i]!.next > h.committed) h.committed = offsets[i]!.next;
       });
@@ -396,7 +465,7 @@ export class Subscription {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     clearInterval(this.#commitTimer);
-    if (this.#member && this.options.ack === 'auto') {
+    if (this.#committer && this.options.ack === 'auto') {
       await this.#committing;
       await this.#commitDelivered();
     }

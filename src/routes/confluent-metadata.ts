@@ -1,5 +1,6 @@
 import type { MetadataService, PartitionInfo } from '../kafka/index.js';
 import type { AuthService } from '../auth/index.js';
+import { GatewayError } from '../errors.js';
 import { principalOf } from './auth.js';
 import { sendV2 } from './confluent.js';
 import type { Handlers } from './contract.js';
@@ -12,14 +13,37 @@ function v2Partition(p: PartitionInfo) {
   };
 }
 
+async function partitionOf(metadata: MetadataService, topic: string, partition: number): Promise<PartitionInfo> {
+  const found = (await metadata.topic(topic)).partitionDetails.find((p) => p.partition === partition);
+  if (!found) throw new GatewayError('GW_ERR_INVALID_PARTITION', `Topic ${JSON.stringify(topic)} has no partition ${partition}.`);
+  return found;
+}
+
 /**
- * Confluent REST Proxy v2 metadata reads: `GET /topics`, `GET
- * /topics/{topic}` and `GET /topics/{topic}/partitions`, field for field,
- * so existing v2 clients read metadata unchanged. Errors take the v2 shape
- * in problemHandler (x-error-format in openapi.yaml).
+ * Confluent REST Proxy v2 metadata reads: brokers, topics, partitions and
+ * a partition's offsets, field for field, so existing v2 clients read
+ * metadata unchanged. Errors take the v2 shape in problemHandler
+ * (x-error-format in openapi.yaml).
  */
-export function confluentMetadataHandlers({ metadata, auth }: { metadata: MetadataService; auth: AuthService }): Pick<Handlers, 'v2ListTopics' | 'v2GetTopic' | 'v2ListPartitions'> {
+export function confluentMetadataHandlers({
+  metadata,
+  auth,
+}: {
+  metadata: MetadataService;
+  auth: AuthService;
+}): Pick<Handlers, 'v2ListBrokers' | 'v2ListTopics' | 'v2GetTopic' | 'v2ListPartitions' | 'v2GetPartition' | 'v2GetPartitionOffsets'> {
   return {
+    v2ListBrokers: async ({ res }) => {
+      sendV2(res, 200, { brokers: (await metadata.cluster()).brokers.map((b) => b.nodeId) });
+    },
+    v2GetPartition: async ({ path, res }) => {
+      sendV2(res, 200, v2Partition(await partitionOf(metadata, path.topic, path.partition)));
+    },
+    // Offsets are int64: written as JSON numbers digit for digit.
+    v2GetPartitionOffsets: async ({ path, res }) => {
+      const found = await partitionOf(metadata, path.topic, path.partition);
+      sendV2(res, 200, { beginning_offset: BigInt(found.earliestOffset), end_offset: BigInt(found.latestOffset) });
+    },
     // v2 lists topic names only, without internal topics unless asked.
     v2ListTopics: async ({ query, res }) => {
       const topics = auth.visibleTopics(principalOf(res), await metadata.topics({ internal: query.internal === true }));

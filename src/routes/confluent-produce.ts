@@ -13,7 +13,8 @@ import { decodeRecord, type DataFormat, type DecodedRecord, type RecordPipeline 
 import { sendV2 as send } from './confluent.js';
 import type { Handlers, OperationInput } from './contract.js';
 
-const BINARY_V2 = 'application/vnd.kafka.binary.v2+json';
+/** The media types whose keys and values are JSON; every other one Confluent takes (v1 and v2, with or without `binary`) means base64. */
+const JSON_EMBEDDED: ReadonlySet<string> = new Set(['application/vnd.kafka.json.v2+json', 'application/vnd.kafka.json.v1+json']);
 
 export interface ConfluentRouteDeps {
   readonly pipeline: RecordPipeline;
@@ -29,11 +30,11 @@ type Body = OperationInput<'confluentProduce'>['body'];
 export function confluentProduceHandlers({ pipeline, logger }: ConfluentRouteDeps): Pick<Handlers, 'confluentProduce' | 'confluentProduceToPartition'> {
   const produce = async (topic: string, partition: number | undefined, mediaType: string | undefined, body: Body, res: Response) => {
     pipeline.checkTopic(topic);
-    const format: DataFormat = mediaType === BINARY_V2 ? 'binary' : 'json';
+    const format: DataFormat = mediaType !== undefined && JSON_EMBEDDED.has(mediaType) ? 'json' : 'binary';
     const errors: FieldError[] = [];
-    const decoded = body.records.map((input, index) =>
-      // A record on the partition route may not name a partition of its own, as in Confluent.
-      decodeRecord(partition === undefined ? input : { ...input, partition }, index, { key: format, value: format, stringKeysAsText: false }, errors),
+    const decoded = body.records.map(({ partition: own, ...input }, index) =>
+      // A record on the partition route goes to that partition whatever it names, as in Confluent; `null` names none.
+      decodeRecord({ ...input, ...(partition !== undefined ? { partition } : own === null || own === undefined ? {} : { partition: own }) }, index, { key: format, value: format, stringKeysAsText: false }, errors),
     );
     if (errors.length > 0) throw new GatewayError('GW_ERR_VALIDATION', 'The request is not valid.', { errors });
     const records = decoded as DecodedRecord[];

@@ -13,6 +13,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { operations } from '../../clients/typescript/schema.js';
 import { GatewayError, type FieldError } from '../errors.js';
+import { describeFieldErrors } from '../field-errors.js';
 import { OpenApi, anchored, fieldErrors } from '../openapi.js';
 
 interface ParameterSpec {
@@ -291,9 +292,8 @@ export function checkRequestBody(limitBytes: number): RequestHandler {
         const index = /^\/records\/(\d+)(\/|$)/.exec(e.pointer)?.[1];
         return index === undefined ? e : { index: Number(index), ...e };
       });
-      const listed = errors.slice(0, 10).map((e) => `${e.pointer || '(the body)'} ${e.message}`);
       next(
-        new GatewayError('GW_ERR_VALIDATION', `The request body is not valid: ${listed.join('; ')}${errors.length > 10 ? '; …' : ''}.`, {
+        new GatewayError('GW_ERR_VALIDATION', `The request body is not valid: ${describeFieldErrors(errors)}.`, {
           errors: errors.slice(0, 100),
         }),
       );

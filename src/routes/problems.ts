@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { GatewayError, PROBLEM_CONTENT_TYPE, toGatewayError, toProblem } from '../errors.js';
 import { logAnsweredFailure, type Logger } from '../logger.js';
-import { sendV2Error } from './confluent.js';
+import { isV2Path, sendV2Error } from './confluent.js';
 import { operationOf } from './contract.js';
 
 /** Writes one error as problem+json, with Retry-After when retrying can help. */
@@ -61,7 +61,9 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     }
     const gatewayError = fromBodyParserError(error) ?? fromUnreadableBody(error, req) ?? toGatewayError(error);
     logAnsweredFailure(logger, gatewayError, { requestId: res.locals.requestId, route: operationOf(res)?.operation.template });
-    if (operationOf(res)?.operation.errorFormat === 'confluent-v2') sendV2Error(res, gatewayError);
+    // Confluent's clients read {error_code, message} under v2's paths, a path the contract lacks too.
+    const matched = operationOf(res)?.operation;
+    if (matched ? matched.errorFormat === 'confluent-v2' : isV2Path(req.path)) sendV2Error(res, gatewayError);
     else sendProblem(res, gatewayError);
   };
 }

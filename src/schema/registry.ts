@@ -1,8 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { GatewayError, type FieldError } from '../errors.js';
+import { fieldErrors } from '../field-errors.js';
 import type { KeyedEntry } from '../kafka/index.js';
 import type { Logger } from '../logger.js';
 import { UnsupportedPatternError, linearRegExp } from './linear-regexp.js';
@@ -133,7 +134,7 @@ export class SchemaRegistry {
       } else if (value === NOT_JSON) {
         errors.push({ index, pointer: '/value', message: 'the value is not JSON, and the topic has a JSON Schema' });
       } else if (!entry.validate(value)) {
-        for (const e of entry.validate.errors ?? []) errors.push({ index, pointer: `/value${e.instancePath}`, message: describe(e) });
+        for (const e of fieldErrors(entry.validate.errors, '/value')) errors.push({ index, ...e });
       }
     }
     return errors.slice(0, MAX_REPORTED_ERRORS);
@@ -164,11 +165,4 @@ export class SchemaRegistry {
       this.logger.error({ err: error, topic: key }, 'ignoring a stored schema that does not compile');
     }
   }
-}
-
-function describe(error: ErrorObject): string {
-  if (error.keyword === 'additionalProperties') {
-    return `${error.message ?? 'must not have additional properties'}: ${String((error.params as { additionalProperty?: string }).additionalProperty)}`;
-  }
-  return error.message ?? error.keyword;
 }

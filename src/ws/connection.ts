@@ -6,8 +6,8 @@ import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError } fro
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
 import { parseRfc3339 } from '../timestamp.js';
 import type { Logger } from '../logger.js';
-import { encodedBody, framePrefix, multiplexedFrame } from './encoding.js';
-import { frameId, parseFrame, type AckMode, type Fallback, type SubscribeFrame } from './protocol.js';
+import { encodedBody, framePrefix, multiplexedFrame, type FrameForm } from './encoding.js';
+import { frameId, parseFrame, type AckMode, type SubscribeFrame } from './protocol.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
 export type ProduceRecords = (topic: string, records: readonly unknown[], formats: { keyFormat?: string; valueFormat?: string }) => Promise<unknown>;
@@ -29,7 +29,7 @@ export interface SingleTopic {
   readonly topic: string;
   readonly group?: string;
   readonly from: StartPosition;
-  readonly fallback: Fallback;
+  readonly form: FrameForm;
 }
 
 /** Records of one partition handed over by the engine, sent one by one. */
@@ -43,7 +43,7 @@ interface QueuedBatch {
 interface SocketSubscription {
   readonly id: string;
   readonly kafka: Subscription;
-  readonly fallback: Fallback;
+  readonly form: FrameForm;
   /** The frame start naming this subscription, made once. */
   readonly prefix: Buffer;
   /** Whether writes must be confirmed before a record counts as delivered (auto commits of a durable group). */
@@ -95,7 +95,7 @@ export class Connection {
       this.#expiryTimer = setTimeout(() => this.socket.close(CLOSE.tokenExpired, 'credentials expired'), Math.min(remaining, 2 ** 31 - 1));
     }
     if (single) {
-      void this.#subscribe({ op: 'subscribe', id: 'records', topics: [single.topic], group: single.group, ack: 'auto' }, single.from, single.fallback);
+      void this.#subscribe({ op: 'subscribe', id: 'records', topics: [single.topic], group: single.group, ack: 'auto' }, single.from, single.form);
     }
   }
 
@@ -163,7 +163,7 @@ export class Connection {
       const frame = parseFrame(text);
       switch (frame.op) {
         case 'subscribe':
-          await this.#subscribe(frame, parseFrom(frame.from), frame.format ?? 'text');
+          await this.#subscribe(frame, parseFrom(frame.from), { fallback: frame.format ?? 'text', headers: frame.headers ?? 'object' });
           return;
         case 'unsubscribe':
           await this.#unsubscribe(frame.id);
@@ -201,7 +201,7 @@ export class Connection {
     return sub;
   }
 
-  async #subscribe(frame: SubscribeFrame, from: StartPosition, fallback: Fallback): Promise<void> {
+  async #subscribe(frame: SubscribeFrame, from: StartPosition, form: FrameForm): Promise<void> {
     const { id, topics } = frame;
     let sub: SocketSubscription | undefined;
     try {
@@ -234,7 +234,7 @@ export class Connection {
       sub = {
         id,
         kafka,
-        fallback,
+        form,
         prefix: framePrefix(id),
         confirmWrites: frame.group !== undefined && ack === 'auto',
         credit: frame.credit,
@@ -304,7 +304,7 @@ export class Connection {
       sub.queuedRecords -= 1;
       this.#queuedBytes -= record.size;
       if (sub.credit !== undefined) sub.credit -= 1;
-      const body = encodedBody(record, sub.fallback);
+      const body = encodedBody(record, sub.form);
       const frame = this.single ? body : multiplexedFrame(sub.prefix, body);
       const congested = this.socket.bufferedAmount + frame.length > limit;
       if (!sub.confirmWrites) batch.from.written(record.offset);

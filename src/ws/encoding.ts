@@ -1,6 +1,19 @@
 /** How a record's key and value bytes become JSON in a frame. */
 import type { ConsumedRecord } from '../kafka/index.js';
-import type { Fallback } from './protocol.js';
+import type { Fallback, HeaderForm } from './protocol.js';
+
+/** What a subscription asked for: how bytes that are not JSON go, and the form of headers. */
+export interface FrameForm {
+  readonly fallback: Fallback;
+  readonly headers: HeaderForm;
+}
+
+/** One header in the list form: its value as UTF-8 text, or base64 when the bytes are not UTF-8; null for a null value. */
+export interface HeaderEntry {
+  readonly key: string;
+  readonly value: string | null;
+  readonly encoding: 'text' | 'base64' | null;
+}
 
 export type Encoding = 'json' | 'text' | 'base64';
 
@@ -41,19 +54,42 @@ export function encodeBytes(bytes: Buffer | null, fallback: Fallback, parseJson 
   return { data: bytes.toString('base64'), encoding: 'base64', ...(note ? { note } : {}) };
 }
 
-/** The record frame's body (without op and sub): what both endpoints send. */
-export function recordBody(record: ConsumedRecord, fallback: Fallback, parseJson = true): Record<string, unknown> {
-  const key = encodeBytes(record.key, fallback, parseJson);
-  const value = encodeBytes(record.value, fallback, parseJson);
-  // A name that repeats keeps its last value here; the frame's object form has room for one.
-  const headers: Record<string, string> = {};
-  let binaryHeaders = false;
-  for (const [name, bytes] of record.headers) {
-    if (bytes === null) continue;
+function headerList(record: ConsumedRecord): HeaderEntry[] {
+  return record.headers.map(([key, bytes]) => {
+    if (bytes === null) return { key, value: null, encoding: null };
     const text = asText(bytes);
-    if (text === undefined) binaryHeaders = true;
-    headers[name] = text ?? bytes.toString('base64');
+    return text === undefined ? { key, value: bytes.toString('base64'), encoding: 'base64' } : { key, value: text, encoding: 'text' };
+  });
+}
+
+/**
+ * The first protocol's form, name to value: a name that repeats keeps its
+ * last value, a null value is left out, and values that are not UTF-8 go as
+ * base64. The notes name each header this form could not carry as it is.
+ */
+function headerObject(entries: readonly HeaderEntry[]): { headers: Record<string, string>; notes: string[] } {
+  const headers: Record<string, string> = {};
+  const repeated = new Set<string>();
+  const binary: string[] = [];
+  for (const { key, value, encoding } of entries) {
+    if (value === null) continue;
+    if (Object.hasOwn(headers, key)) repeated.add(key);
+    headers[key] = value;
+    if (encoding === 'base64' && !binary.includes(key)) binary.push(key);
   }
+  const notes = [
+    ...binary.map((key) => `header ${JSON.stringify(key)} is not valid UTF-8, sent as base64`),
+    ...[...repeated].map((key) => `header ${JSON.stringify(key)} repeats and only its last value is here; subscribe with headers: "list" for every value`),
+  ];
+  return { headers, notes };
+}
+
+/** The record frame's body (without op and sub): what both endpoints send. */
+export function recordBody(record: ConsumedRecord, form: FrameForm, parseJson = true): Record<string, unknown> {
+  const key = encodeBytes(record.key, form.fallback, parseJson);
+  const value = encodeBytes(record.value, form.fallback, parseJson);
+  const entries = headerList(record);
+  const object = form.headers === 'object' ? headerObject(entries) : undefined;
   return {
     topic: record.topic,
     partition: record.partition,
@@ -63,8 +99,8 @@ export function recordBody(record: ConsumedRecord, fallback: Fallback, parseJson
     keyEncoding: key.encoding,
     value: value.data,
     valueEncoding: value.encoding,
-    headers,
-    ...notes([key.note && `key ${key.note}`, value.note && `value ${value.note}`, binaryHeaders && 'headers that are not UTF-8 are sent as base64']),
+    headers: object ? object.headers : entries,
+    ...notes([key.note && `key ${key.note}`, value.note && `value ${value.note}`, ...(object?.notes ?? [])]),
   };
 }
 
@@ -72,15 +108,21 @@ export function recordBody(record: ConsumedRecord, fallback: Fallback, parseJson
  * The body as JSON bytes, made once per record and format however many
  * sockets it goes to; the records are shared by every subscription.
  */
-const encodedBodies = new WeakMap<ConsumedRecord, Partial<Record<Fallback, Buffer>>>();
+const encodedBodies = new WeakMap<ConsumedRecord, Map<string, Buffer>>();
 
-export function encodedBody(record: ConsumedRecord, fallback: Fallback): Buffer {
+export function encodedBody(record: ConsumedRecord, form: FrameForm): Buffer {
   let forms = encodedBodies.get(record);
   if (!forms) {
-    forms = {};
+    forms = new Map();
     encodedBodies.set(record, forms);
   }
-  return (forms[fallback] ??= ownedBuffer(stringifyBody(record, fallback)));
+  const name = `${form.fallback}/${form.headers}`;
+  let body = forms.get(name);
+  if (!body) {
+    body = ownedBuffer(stringifyBody(record, form));
+    forms.set(name, body);
+  }
+  return body;
 }
 
 /**
@@ -96,12 +138,12 @@ function ownedBuffer(text: string): Buffer {
   return bytes;
 }
 
-function stringifyBody(record: ConsumedRecord, fallback: Fallback): string {
+function stringifyBody(record: ConsumedRecord, form: FrameForm): string {
   try {
-    return JSON.stringify(recordBody(record, fallback));
+    return JSON.stringify(recordBody(record, form));
   } catch {
     // JSON nested deeper than the stack allows parses but cannot be written back: send the bytes as text instead.
-    return JSON.stringify(recordBody(record, fallback, false));
+    return JSON.stringify(recordBody(record, form, false));
   }
 }
 

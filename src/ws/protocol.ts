@@ -3,12 +3,19 @@
  * JSON Schema each; docs/websocket.md and docs/asyncapi.yaml describe them.
  * A frame that fails gets an error frame naming the field, tied to its id.
  */
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
-import { GatewayError, type FieldError } from '../errors.js';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { GatewayError } from '../errors.js';
+import { describeFieldErrors, fieldErrors } from '../field-errors.js';
 import { parseRfc3339 } from '../timestamp.js';
 
 export type AckMode = 'auto' | 'manual';
 export type Fallback = 'text' | 'base64';
+/**
+ * How a record frame carries headers: `object` (name to value; the first
+ * protocol's form, kept for its clients) or `list` (every header in order,
+ * repeated names included, each saying how its value is encoded).
+ */
+export type HeaderForm = 'object' | 'list';
 
 export interface SubscribeFrame {
   readonly op: 'subscribe';
@@ -21,6 +28,7 @@ export interface SubscribeFrame {
   readonly credit?: number;
   /** How values that are not JSON are sent. */
   readonly format?: Fallback;
+  readonly headers?: HeaderForm;
 }
 
 export interface AckFrame {
@@ -89,6 +97,7 @@ const SCHEMAS: Record<ClientFrame['op'], object> = {
       ack: { enum: ['auto', 'manual'] },
       credit: { type: 'integer', minimum: 0, maximum: 1_000_000 },
       format: { enum: ['text', 'base64'] },
+      headers: { enum: ['object', 'list'] },
     },
   },
   ack: {
@@ -128,15 +137,6 @@ const ajv = new Ajv2020({ allErrors: true, strict: false });
 ajv.addFormat('date-time', { type: 'string', validate: (s: string) => parseRfc3339(s) !== undefined });
 const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([op, schema]) => [op, ajv.compile(schema)]));
 
-function fieldErrors(errors: readonly ErrorObject[] | null | undefined): FieldError[] {
-  return (errors ?? [])
-    .filter((e) => e.keyword !== 'anyOf')
-    .map((e) => ({
-      pointer: `${e.instancePath}${e.keyword === 'required' ? `/${String((e.params as { missingProperty: string }).missingProperty)}` : ''}${e.keyword === 'additionalProperties' ? `/${String((e.params as { additionalProperty: string }).additionalProperty)}` : ''}`,
-      message: e.message ?? 'is invalid',
-    }));
-}
-
 /** The id to tie an error frame to, read from whatever the client sent. */
 export function frameId(raw: unknown): string | undefined {
   const value = (raw as { id?: unknown } | null)?.id;
@@ -163,7 +163,7 @@ export function parseFrame(text: string): ClientFrame {
   }
   if (!validate(raw)) {
     const errors = fieldErrors(validate.errors);
-    throw new GatewayError('GW_ERR_VALIDATION', `Invalid ${String(op)} frame: ${errors.map((e) => `${e.pointer || '/'} ${e.message}`).join('; ')}.`, { errors });
+    throw new GatewayError('GW_ERR_VALIDATION', `Invalid ${String(op)} frame: ${describeFieldErrors(errors)}.`, { errors });
   }
   return raw as ClientFrame;
 }

@@ -123,9 +123,11 @@ function singleTopicOptions(topic: string, query: URLSearchParams): SingleTopic 
   const from = query.get('from') ?? 'latest';
   const group = query.get('group') ?? undefined;
   const format = query.get('format') ?? 'text';
+  const headers = query.get('headers') ?? 'object';
   if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) throw new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(topic)} is not valid.`);
   if (group !== undefined && !/^[a-zA-Z0-9._-]{1,255}$/.test(group)) throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter group must be 1-255 of [a-zA-Z0-9._-].');
   if (format !== 'text' && format !== 'base64') throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter format must be text or base64.');
+  if (headers !== 'object' && headers !== 'list') throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter headers must be object or list.');
   let start;
   if (from === 'latest' || from === 'earliest') start = parseFrom(from);
   else {
@@ -133,7 +135,7 @@ function singleTopicOptions(topic: string, query: URLSearchParams): SingleTopic 
     if (timestamp === undefined) throw new GatewayError('GW_ERR_VALIDATION', `Query parameter from must be latest, earliest, or ${TIMESTAMP_RULE}.`);
     start = parseFrom(timestamp);
   }
-  return { topic, group, from: start, fallback: format };
+  return { topic, group, from: start, form: { fallback: format, headers } };
 }
 
 /** Answers a refused upgrade on the raw socket, as problem+json, before any WebSocket frame. */

@@ -70,3 +70,27 @@ export async function consumeAll(brokers: string, topic: string): Promise<Consum
   }
   return records;
 }
+
+export interface PlainMessage {
+  readonly key?: string | Buffer | null;
+  readonly value: string | Buffer | null;
+  readonly partition?: number;
+  readonly headers?: Record<string, string | Buffer>;
+}
+
+/** Writes records as a plain Kafka producer would, bypassing the gateway. */
+export async function produceDirect(brokers: string, topic: string, messages: readonly PlainMessage[]): Promise<void> {
+  const producer = kafkaClient(brokers).producer();
+  await producer.connect();
+  try {
+    await producer.send({ topic, messages: messages.map((m) => ({ ...m })) });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** The group's committed offset per partition of a topic, as the broker holds it; -1 where there is none. */
+export async function committedOffsets(brokers: string, group: string, topic: string): Promise<Map<number, string>> {
+  const [answer] = await withAdmin(brokers, (admin) => admin.fetchOffsets({ groupId: group, topics: [topic] }));
+  return new Map((answer?.partitions ?? []).map((p) => [p.partition, p.offset]));
+}
