@@ -25,6 +25,8 @@ export type AckMode = 'auto' | 'manual';
 
 export interface SubscriptionOptions {
   readonly topics: readonly string[];
+  /** Only records whose key is one of these bytes; every record when absent. */
+  readonly keys?: readonly Buffer[];
   /** A durable group to join; without one the subscription reads every partition on its own. */
   readonly group?: string;
   readonly from: StartPosition;
@@ -75,6 +77,16 @@ class HeldPartition implements PartitionReader, PartitionHandle {
   waiting = false;
   /** The highest offset written to the socket; -1n before the first. */
   delivered = -1n;
+  /**
+   * The offset before which every record was written to the socket or
+   * left out by the key filter (or was a marker or a compacted gap): what
+   * auto mode commits.
+   */
+  passed: bigint;
+  /** The last offset handed to the socket side; -1n before the first. */
+  #handed = -1n;
+  /** Where `passed` goes once everything handed has been written: the end of the last batch. */
+  #passTo: bigint | undefined;
   /** The next offset the group has committed for this partition, as far as this subscription knows. */
   committed: bigint;
   /** Where this subscription began reading the partition: acks below it name records it never sent. */
@@ -89,12 +101,16 @@ class HeldPartition implements PartitionReader, PartitionHandle {
   ) {
     this.committed = position;
     this.start = position;
+    this.passed = position;
   }
 
   deliver(records: readonly ConsumedRecord[], next: bigint): void {
     this.waiting = false;
     this.position = next;
-    this.owner.delivered(this, records);
+    const handed = this.owner.delivered(this, records);
+    if (handed !== undefined) this.#handed = handed;
+    this.#passTo = next;
+    this.#pass();
   }
 
   fail(error: GatewayError): void {
@@ -103,6 +119,14 @@ class HeldPartition implements PartitionReader, PartitionHandle {
 
   written(offset: bigint): void {
     if (offset > this.delivered) this.delivered = offset;
+    if (offset + 1n > this.passed) this.passed = offset + 1n;
+    this.#pass();
+  }
+
+  #pass(): void {
+    if (this.#passTo === undefined || this.delivered < this.#handed) return;
+    if (this.#passTo > this.passed) this.passed = this.#passTo;
+    this.#passTo = undefined;
   }
 }
 
@@ -119,12 +143,15 @@ export class Subscription {
   #firstJoin?: { resolve(): void; reject(error: unknown): void };
   #commitTimer: NodeJS.Timeout | undefined;
   #committing: Promise<void> | undefined;
+  readonly #keys: ReadonlySet<string> | undefined;
 
   constructor(
     readonly options: SubscriptionOptions,
     private readonly events: SubscriptionEvents,
     private readonly context: SubscriptionContext,
-  ) {}
+  ) {
+    this.#keys = options.keys && new Set(options.keys.map((key) => key.toString('latin1')));
+  }
 
   get group(): string | undefined {
     return this.options.group;
@@ -326,11 +353,17 @@ export class Subscription {
     return this.#wanting;
   }
 
-  /** @internal from HeldPartition */
-  delivered(held: HeldPartition, records: readonly ConsumedRecord[]): void {
-    if (this.#stopped || !held.held) return;
-    if (records.length > 0) this.events.onRecords(held, records);
+  /**
+   * @internal from HeldPartition: hands the records that pass the key
+   * filter to the socket side; returns the last offset handed, if any.
+   */
+  delivered(held: HeldPartition, records: readonly ConsumedRecord[]): bigint | undefined {
+    if (this.#stopped || !held.held) return undefined;
+    const keys = this.#keys;
+    const matching = keys === undefined ? records : records.filter((r) => r.keyId !== null && keys.has(r.keyId));
+    if (matching.length > 0) this.events.onRecords(held, matching);
     if (this.#wanting) this.#want(held);
+    return matching.length > 0 ? matching[matching.length - 1]!.offset : undefined;
   }
 
   /** @internal from HeldPartition */
@@ -379,9 +412,10 @@ export class Subscription {
   }
 
   async #commitOnce(): Promise<void> {
-    const due = [...this.#held.values()].filter((h) => h.delivered >= h.start && h.delivered + 1n > h.committed);
+    // Filtered-out records count as read: the group commits past them.
+    const due = [...this.#held.values()].filter((h) => h.passed > h.committed);
     if (due.length === 0) return;
-    const offsets = due.map((h) => ({ topic: h.topic, partition: h.partition, next: h.delivered + 1n }));
+    const offsets = due.map((h) => ({ topic: h.topic, partition: h.partition, next: h.passed }));
     try {
       await this.#member!.commit(offsets);
       due.forEach((h, i) => {

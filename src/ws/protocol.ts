@@ -21,6 +21,29 @@ export interface SubscribeFrame {
   readonly credit?: number;
   /** How values that are not JSON are sent. */
   readonly format?: Fallback;
+  /** Only records with one of these keys. */
+  readonly keys?: readonly string[];
+  /** How `keys` are written: UTF-8 text (default) or base64 of the key bytes. */
+  readonly keyFormat?: KeyFormat;
+}
+
+export type KeyFormat = 'text' | 'base64';
+
+/** The most keys one subscription may filter on. */
+export const MAX_KEYS = 1000;
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** A key filter's keys as bytes; throws a GatewayError naming `pointer` for a key that is not base64 when it should be. */
+export function keyFilter(keys: readonly string[] | undefined, format: KeyFormat = 'text', pointer = '/keys'): Buffer[] | undefined {
+  if (keys === undefined) return undefined;
+  return keys.map((key, i) => {
+    if (format === 'text') return Buffer.from(key, 'utf8');
+    if (!BASE64.test(key)) {
+      throw new GatewayError('GW_ERR_VALIDATION', `Key ${i} is not base64 (keyFormat is base64).`, { errors: [{ pointer: `${pointer}/${i}`, message: 'is not base64' }] });
+    }
+    return Buffer.from(key, 'base64');
+  });
 }
 
 export interface AckFrame {
@@ -89,6 +112,8 @@ const SCHEMAS: Record<ClientFrame['op'], object> = {
       ack: { enum: ['auto', 'manual'] },
       credit: { type: 'integer', minimum: 0, maximum: 1_000_000 },
       format: { enum: ['text', 'base64'] },
+      keys: { type: 'array', minItems: 1, maxItems: MAX_KEYS, items: { type: 'string', maxLength: 4096 } },
+      keyFormat: { enum: ['text', 'base64'] },
     },
   },
   ack: {
