@@ -18,8 +18,18 @@ export type StartPosition =
   | { readonly kind: 'latest' }
   | { readonly kind: 'earliest' }
   | { readonly kind: 'timestamp'; readonly timestamp: number }
-  /** topic -> partition -> offset; partitions not listed start at latest. */
-  | { readonly kind: 'offsets'; readonly offsets: Readonly<Record<string, Readonly<Record<string, string>>>> };
+  /**
+   * topic -> partition -> offset; partitions not listed start at latest,
+   * or at earliest with `unlisted` (a resumed stream: a partition it did
+   * not know of yet has nothing it saw). With `exact` the offsets win over
+   * a durable group's commits.
+   */
+  | {
+      readonly kind: 'offsets';
+      readonly offsets: Readonly<Record<string, Readonly<Record<string, string>>>>;
+      readonly unlisted?: 'latest' | 'earliest';
+      readonly exact?: boolean;
+    };
 
 export type AckMode = 'auto' | 'manual';
 
@@ -264,10 +274,12 @@ export class Subscription {
   /** Start offsets for partitions: the group's commit where there is one, else where `from` says. */
   async #startPositions(partitions: readonly TopicPartitions[], committed: ReadonlyMap<string, bigint>): Promise<Map<string, bigint>> {
     const positions = new Map<string, bigint>();
+    const { from } = this.options;
     for (const { topic, partitions: list } of partitions) {
       const open: number[] = [];
       for (const p of list) {
-        const offset = committed.get(key(topic, p)) ?? -1n;
+        const exact = from.kind === 'offsets' && from.exact === true && from.offsets[topic]?.[String(p)] !== undefined;
+        const offset = exact ? -1n : (committed.get(key(topic, p)) ?? -1n);
         if (offset >= 0n) positions.set(key(topic, p), offset);
         else open.push(p);
       }
@@ -299,7 +311,7 @@ export class Subscription {
             const text = asked[String(p)];
             const start = starts.get(p)!;
             const end = ends.get(p)!;
-            if (text === undefined) return [p, end];
+            if (text === undefined) return [p, from.unlisted === 'earliest' ? start : end];
             const offset = BigInt(text);
             if (offset < start || offset > end) {
               throw new GatewayError('GW_ERR_VALIDATION', `Offset ${text} is outside ${topic}/${p}, which holds offsets ${start} to ${end - 1n} (the next record gets ${end}).`, {
