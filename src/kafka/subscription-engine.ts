@@ -5,6 +5,7 @@
  * each (its own coordinator connection, for heartbeats and joins).
  */
 import type { Config } from '../config.js';
+import { withDeadline } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { clientOptions } from './client-options.js';
@@ -80,9 +81,7 @@ class PageReader implements PartitionReader {
 
   /** Resolves when the page is complete; with what it has (or a 503 when nothing) after `timeoutMs`. */
   async done(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
-    const outcome = await Promise.race([this.#finished, timedOut]).finally(() => clearTimeout(timer));
+    const outcome = await withDeadline(this.#finished, timeoutMs, () => 'timeout' as const);
     if (outcome === 'timeout') {
       if (this.records.length > 0) return;
       throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka did not answer the read in time; retry shortly.', { retryAfterSeconds: 1 });
