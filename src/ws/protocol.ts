@@ -6,6 +6,7 @@
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { GatewayError, type FieldError } from '../errors.js';
 import { parseRfc3339 } from '../timestamp.js';
+import { MAX_KEYS, type KeyFormat } from '../records/key-filter.js';
 
 export type AckMode = 'auto' | 'manual';
 export type Fallback = 'text' | 'base64';
@@ -27,24 +28,7 @@ export interface SubscribeFrame {
   readonly keyFormat?: KeyFormat;
 }
 
-export type KeyFormat = 'text' | 'base64';
-
-/** The most keys one subscription may filter on. */
-export const MAX_KEYS = 1000;
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** A key filter's keys as bytes; throws a GatewayError naming `pointer` for a key that is not base64 when it should be. */
-export function keyFilter(keys: readonly string[] | undefined, format: KeyFormat = 'text', pointer = '/keys'): Buffer[] | undefined {
-  if (keys === undefined) return undefined;
-  return keys.map((key, i) => {
-    if (format === 'text') return Buffer.from(key, 'utf8');
-    if (!BASE64.test(key)) {
-      throw new GatewayError('GW_ERR_VALIDATION', `Key ${i} is not base64 (keyFormat is base64).`, { errors: [{ pointer: `${pointer}/${i}`, message: 'is not base64' }] });
-    }
-    return Buffer.from(key, 'base64');
-  });
-}
+export { MAX_KEYS, keyFilter, type KeyFormat } from '../records/key-filter.js';
 
 export interface AckFrame {
   readonly op: 'ack';
