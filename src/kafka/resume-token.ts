@@ -42,15 +42,22 @@ export function encodeResumeToken(topic: string, positions: ReadonlyMap<number, 
   return out.toString('base64url');
 }
 
-function invalid(detail: string): GatewayError {
-  return new GatewayError('GW_ERR_VALIDATION', `The resume token (Last-Event-ID) is not valid: ${detail}. Reconnect without it, or with one this stream sent.`, {
-    errors: [{ pointer: '/lastEventId', message: detail }],
-  });
-}
+/**
+ * The longest token taken back: one that still fits, with the other
+ * headers, in the 16 KiB Node allows a request's headers (longer ones are
+ * refused there with 431). That is every partition of a topic of about
+ * 1,200 partitions at ten-digit offsets.
+ */
+export const MAX_TOKEN_LENGTH = 12_000;
 
-/** The positions a token names, by partition; throws a 400 GatewayError for anything but a token of this topic. */
-export function decodeResumeToken(topic: string, token: string): Map<number, bigint> {
-  if (!/^[A-Za-z0-9_-]{1,4096}$/.test(token)) throw invalid('it is not base64url');
+/** The positions a token names, by partition; throws a 400 GatewayError naming `pointer` for anything but a token of this topic. */
+export function decodeResumeToken(topic: string, token: string, pointer = '/lastEventId'): Map<number, bigint> {
+  const invalid = (detail: string) =>
+    new GatewayError('GW_ERR_VALIDATION', `The resume token (Last-Event-ID) is not valid: ${detail}. Reconnect without it, or with one this stream sent.`, {
+      errors: [{ pointer, message: detail }],
+    });
+  if (token.length > MAX_TOKEN_LENGTH) throw invalid(`it is longer than ${MAX_TOKEN_LENGTH} characters`);
+  if (!/^[A-Za-z0-9_-]+$/.test(token)) throw invalid('it is not base64url');
   const bytes = Buffer.from(token, 'base64url');
   if (bytes.length < 6) throw invalid('it is too short');
   const body = bytes.subarray(0, bytes.length - 4);
@@ -69,10 +76,13 @@ export function decodeResumeToken(topic: string, token: string): Map<number, big
   const count = read();
   if (count > BigInt(MAX_PARTITIONS)) throw invalid('it names too many partitions');
   const positions = new Map<number, bigint>();
+  let previous = -1n;
   for (let i = 0n; i < count; i++) {
     const partition = read();
     const offset = read();
     if (partition > 2n ** 31n - 1n || offset > 2n ** 63n - 1n) throw invalid('a position is out of range');
+    if (partition <= previous) throw invalid('its partitions are out of order');
+    previous = partition;
     positions.set(Number(partition), offset);
   }
   if (at !== body.length) throw invalid('it has trailing bytes');

@@ -180,9 +180,13 @@ export class Subscription {
     });
   }
 
-  /** Positions of every partition held, for lag reporting. */
-  positions(): Array<{ topic: string; partition: number; position: bigint; stream: PartitionStream }> {
-    return [...this.#held.values()].map(({ topic, partition, position, stream }) => ({ topic, partition, position, stream }));
+  /**
+   * Every partition held: `position` is where its next read starts (for lag
+   * reporting), `passed` the offset before which every record was written to
+   * the client or left out by the key filter (where a resumed reader goes on).
+   */
+  positions(): Array<{ topic: string; partition: number; position: bigint; passed: bigint; stream: PartitionStream }> {
+    return [...this.#held.values()].map(({ topic, partition, position, passed, stream }) => ({ topic, partition, position, passed, stream }));
   }
 
   /** Joins the group (if any) and places each partition held; resolves with what it holds. */
