@@ -1641,7 +1641,7 @@ export interface operations {
              * @description The event stream. First `retry: 2000` (how long to wait before reconnecting). Then one event per record:
              *
              *     ```
-             *     id: AQMAKgEcAgCXVtIK
+             *     id: AQMAKgEcAhFjKh7I
              *     event: record
              *     data: {"topic":"orders","partition":0,"offset":"41","timestamp":1763830000000,"key":"customer-7","keyEncoding":"text","value":{"total":3},"valueEncoding":"json","headers":{}}
              *     ```
