@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import { Kafka, logLevel, type Admin, type Producer } from './helpers/kafka-client.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { eventually, quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
 import { WsClient, isOp, isRecord } from './helpers/ws.js';

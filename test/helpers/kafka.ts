@@ -73,9 +73,5 @@ export async function consumeAll(brokers: string, topic: string): Promise<Consum
 
 /** Moves a partition's log start to `offset`, as retention would: the records before it are gone. */
 export async function deleteRecordsBefore(brokers: string, topic: string, partition: number, offset: string): Promise<void> {
-  await withAdmin(brokers, async (admin) => {
-    // kafkajs deletes only on partitions whose metadata it has loaded.
-    await admin.fetchTopicMetadata({ topics: [topic] });
-    await admin.deleteTopicRecords({ topic, partitions: [{ partition, offset }] });
-  });
+  await withAdmin(brokers, (admin) => admin.deleteTopicRecords({ topic, partitions: [{ partition, offset }] }));
 }
