@@ -80,6 +80,12 @@ test('every record is one event: a resume token as id, event record, the record 
     headers: {},
   });
   assert.equal(byPartition[1]!.value, 'text');
+  // format=base64: what is not JSON (here the key, stored as its bare text) comes as the bytes' base64, as on WebSocket.
+  const base64 = await SseClient.open(eventsUrl(one, topic, 'from=earliest&format=base64'));
+  await base64.waitRecords(2);
+  const inBase64 = base64.records.find((r) => r.partition === 1)!;
+  assert.deepEqual([inBase64.key, inBase64.keyEncoding, inBase64.value], [Buffer.from('b').toString('base64'), 'base64', 'text']);
+  base64.drop();
   // Live: a record produced now arrives on the open stream.
   await produce(topic, [{ key: 'c', value: 3, partition: 0 }]);
   await client.waitRecords(3);
@@ -189,6 +195,14 @@ test('a bad resume token is a 400 naming where it came from; a token of another 
   const beyond = encodeResumeToken(topic, new Map([[0, 99n]]));
   const outside = conforms(await request(one.url).get(`/v1/topics/${topic}/events`).set('last-event-id', beyond).expect(400));
   assert.match(outside.body.detail, /outside/);
+  assert.equal(outside.body.errors[0].pointer, '/header/Last-Event-ID');
+  // A partition the topic does not have (a token from a deleted and recreated topic, or made up); also with a group.
+  const noSuchPartition = encodeResumeToken(topic, new Map([[0, 0n], [1, 0n], [7, 0n]]));
+  for (const query of [{}, { group: uniqueName('events-bad-token') }]) {
+    const missing = conforms(await request(one.url).get(`/v1/topics/${topic}/events`).query(query).set('last-event-id', noSuchPartition).timeout(30_000).expect(400));
+    assert.match(missing.body.detail, /Partition 7 .* does not exist/);
+    assert.equal(missing.body.errors[0].pointer, '/header/Last-Event-ID');
+  }
   assert.equal(one.services.events.stats().streams, 0, 'nothing was left open');
 });
 

@@ -63,6 +63,22 @@ test('pages through a partition with nextOffset, from earliest to the end, state
   assert.deepEqual(other.records.map((r) => r.value), ['one']);
 });
 
+test('limit: 100 records by default, up to 10,000 across the broker\'s batches', async () => {
+  const many = uniqueName('pages-many');
+  await createTopic(sharedBrokers(), many, 1);
+  // Three produce requests are three batches in the log at least: a page reads on past each.
+  for (let start = 0; start < 240; start += 80) {
+    conforms(await request(gateway.url).post(`/v1/topics/${many}/records`).send({ records: Array.from({ length: 80 }, (_, i) => ({ value: start + i })) }).expect(200));
+  }
+  const get = async (query: string) => conforms(await request(gateway.url).get(`/v1/topics/${many}/partitions/0/records?${query}`).expect(200)).body as Page;
+  const byDefault = await get('');
+  assert.equal(byDefault.records.length, 100);
+  assert.equal(byDefault.nextOffset, '100');
+  const rest = await get(`offset=${byDefault.nextOffset}&limit=10000`);
+  assert.deepEqual(rest.records.map((r) => r.value), Array.from({ length: 140 }, (_, i) => 100 + i));
+  assert.equal(rest.nextOffset, '240');
+});
+
 test('maxBytes bounds a page but never leaves it empty; format=base64 sends bytes that are not JSON as base64', async () => {
   const big = uniqueName('pages-big');
   await createTopic(sharedBrokers(), big, 1);

@@ -22,13 +22,17 @@ export type StartPosition =
    * topic -> partition -> offset; partitions not listed start at latest,
    * or at earliest with `unlisted` (a resumed stream: a partition it did
    * not know of yet has nothing it saw). With `exact` the offsets win over
-   * a durable group's commits.
+   * a durable group's commits, and a partition the topic does not have is
+   * refused rather than passed over (a resume token names only partitions
+   * its topic had). `pointer`: where the offsets came from, for errors (a
+   * resume token's header); `/from/<topic>/<partition>` by default.
    */
   | {
       readonly kind: 'offsets';
       readonly offsets: Readonly<Record<string, Readonly<Record<string, string>>>>;
       readonly unlisted?: 'latest' | 'earliest';
       readonly exact?: boolean;
+      readonly pointer?: string;
     };
 
 export type AckMode = 'auto' | 'manual';
@@ -203,12 +207,16 @@ export class Subscription {
       const partitions: TopicPartitions[] = [];
       for (const topic of topics) {
         const count = await this.context.partitionCount(topic);
+        this.#checkExactPartitions(topic, count);
         partitions.push({ topic, partitions: Array.from({ length: count }, (_, p) => p) });
       }
       const positions = await this.#startPositions(partitions, new Map());
       this.#ensureRunning();
       for (const [k, position] of positions) this.#hold(k, position);
       return this.assignment;
+    }
+    if (from.kind === 'offsets' && from.exact === true) {
+      for (const topic of topics) this.#checkExactPartitions(topic, await this.context.partitionCount(topic));
     }
     const first = new Promise<void>((resolve, reject) => (this.#firstJoin = { resolve, reject }));
     // Rejected by stop() too, possibly while join() is still the one awaited.
@@ -231,6 +239,18 @@ export class Subscription {
       this.#commitTimer = setInterval(() => void this.#commitDelivered(), this.context.autoCommitIntervalMs);
     }
     return this.assignment;
+  }
+
+  /** Exact offsets (a resume token) naming a partition the topic does not have come from another topic of that name, or from nowhere. */
+  #checkExactPartitions(topic: string, count: number): void {
+    const { from } = this.options;
+    if (from.kind !== 'offsets' || from.exact !== true) return;
+    const unknown = Object.keys(from.offsets[topic] ?? {}).find((p) => Number(p) >= count);
+    if (unknown === undefined) return;
+    const named = from.pointer === undefined ? '"from"' : 'the resume token';
+    throw new GatewayError('GW_ERR_VALIDATION', `Partition ${unknown} of ${JSON.stringify(topic)}, named by ${named}, does not exist: the topic has partitions 0 to ${count - 1}.`, {
+      errors: [{ pointer: from.pointer ?? `/from/${topic}/${unknown}`, message: `names partition ${unknown}, which the topic does not have` }],
+    });
   }
 
   #ensureRunning(): void {
@@ -319,7 +339,7 @@ export class Subscription {
             const offset = BigInt(text);
             if (offset < start || offset > end) {
               throw new GatewayError('GW_ERR_VALIDATION', `Offset ${text} is outside ${topic}/${p}, which holds offsets ${start} to ${end - 1n} (the next record gets ${end}).`, {
-                errors: [{ pointer: `/from/${topic}/${p}`, message: `must be between ${start} and ${end}` }],
+                errors: [{ pointer: from.pointer ?? `/from/${topic}/${p}`, message: `must be between ${start} and ${end}` }],
               });
             }
             return [p, offset];

@@ -18,7 +18,7 @@ export function streamStart(topic: string, from: string, resume?: ResumeToken): 
   if (resume) {
     const positions = decodeResumeToken(topic, resume.token, resume.pointer);
     const offsets = Object.fromEntries([...positions].map(([partition, offset]) => [String(partition), String(offset)]));
-    return { kind: 'offsets', offsets: { [topic]: offsets }, unlisted: 'earliest', exact: true };
+    return { kind: 'offsets', offsets: { [topic]: offsets }, unlisted: 'earliest', exact: true, pointer: resume.pointer };
   }
   if (from === 'latest' || from === 'earliest') return { kind: from };
   const timestamp = parseTimestampText(from);
