@@ -52,7 +52,7 @@ export default tseslint.config(
         [
           'window', 'document', 'Node', 'WebSocket', 'fetch', 'console', 'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder', 'btoa',
           'setTimeout', 'clearTimeout', 'location', 'history', 'sessionStorage', 'requestAnimationFrame', 'cancelAnimationFrame',
-          'performance', 'IntersectionObserver', 'ResizeObserver', 'Intl',
+          'performance', 'IntersectionObserver', 'ResizeObserver', 'Intl', 'AbortController',
         ].map((name) => [name, 'readonly']),
       ),
     },

@@ -1,20 +1,42 @@
 /**
- * The physical limit of fan-out on this machine, for the WebSocket
- * benchmarks: one Kafka consumer reading the topic and a plain `ws` server
- * writing each record's frame, encoded once, to every connected socket
- * (corked per batch, as the gateway does). It has none of the gateway's
- * work: no subscriptions, positions, flow control or authentication.
+ * The physical limit of fan-out on this machine, for the WebSocket and
+ * event-stream benchmarks: one Kafka consumer reading the topic and a plain
+ * server writing each record, encoded once, to every connected WebSocket
+ * (corked per batch, as the gateway does), and to the event streams
+ * (`GET /events?key=k`) whose key is the record's, found by one map lookup.
+ * It has none of the gateway's work: no subscriptions, positions, resume
+ * tokens, flow control or authentication.
  *
- *   tsx bench/broadcast.ts BROKERS TOPIC   (prints "listening <url>")
+ *   tsx bench/broadcast.ts BROKERS TOPIC   (prints "listening <ws url>"; the event streams are on its http twin)
  */
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Consumer } from '@platformatic/kafka';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 const [brokers, topic] = process.argv.slice(2) as [string, string];
 const sockets = new Set<WebSocket>();
-const server = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
-const listening = new Promise<void>((res) => server.once('listening', () => res()));
+/** Event streams by the key they asked for. */
+const streams = new Map<string, Set<ServerResponse>>();
+const http = createServer((req, res) => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const key = url.searchParams.get('key');
+  if (url.pathname !== '/events' || key === null) {
+    res.writeHead(404).end();
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+  res.write('retry: 2000\n\n');
+  let set = streams.get(key);
+  if (!set) streams.set(key, (set = new Set()));
+  set.add(res);
+  res.on('close', () => {
+    set.delete(res);
+    if (set.size === 0) streams.delete(key);
+  });
+});
+const server = new WebSocketServer({ server: http, perMessageDeflate: false });
+const listening = new Promise<void>((res) => http.listen(0, '127.0.0.1', () => res()));
 server.on('connection', (ws) => {
   sockets.add(ws);
   ws.on('close', () => sockets.delete(ws));
@@ -27,7 +49,7 @@ server.on('connection', (ws) => {
 });
 
 let corked = false;
-function broadcast(record: { partition: number; offset: bigint; timestamp: bigint; value: Buffer | null }): void {
+function broadcast(record: { partition: number; offset: bigint; timestamp: bigint; key: Buffer | null; value: Buffer | null }): void {
   const value = record.value?.toString() ?? '';
   let parsed: unknown = value;
   try {
@@ -59,6 +81,23 @@ function broadcast(record: { partition: number; offset: bigint; timestamp: bigin
     });
   }
   for (const ws of sockets) ws.send(frame);
+  const key = record.key?.toString('utf8');
+  const listeners = key === undefined ? undefined : streams.get(key);
+  if (listeners) {
+    const data = JSON.stringify({
+      topic,
+      partition: record.partition,
+      offset: String(record.offset),
+      timestamp: Number(record.timestamp),
+      key,
+      keyEncoding: 'text',
+      value: parsed,
+      valueEncoding: typeof parsed === 'string' ? 'text' : 'json',
+      headers: {},
+    });
+    const event = Buffer.from(`id: ${record.partition}-${record.offset}\nevent: record\ndata: ${data}\n\n`);
+    for (const res of listeners) res.write(event);
+  }
 }
 
 // The leanest reader there is: one fetch at a time for every partition from the end of the log, no group.
@@ -81,7 +120,7 @@ const reading = (async () => {
           for (const record of batch.records) {
             const offset = batch.firstOffset + BigInt(record.offsetDelta);
             if (offset < positions[partitionIndex]!) continue;
-            broadcast({ partition: partitionIndex, offset, timestamp: batch.firstTimestamp + record.timestampDelta, value: record.value });
+            broadcast({ partition: partitionIndex, offset, timestamp: batch.firstTimestamp + record.timestampDelta, key: record.key, value: record.value });
           }
           positions[partitionIndex] = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
         }
@@ -90,7 +129,7 @@ const reading = (async () => {
   }
 })();
 await listening;
-process.stdout.write(`listening ws://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
+process.stdout.write(`listening ws://127.0.0.1:${(http.address() as AddressInfo).port}\n`);
 process.once('SIGTERM', () => {
   running = false;
   void reading.finally(() => consumer.close(true)).then(() => process.exit(0));

@@ -11,8 +11,10 @@
  * `npm run bench -- --render` rewrites docs/benchmarks.md from the last
  * results and docs/benchmarks-notes.md without running anything.
  *
- * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce` or
- * `--only ws`, and `--subscriptions 1000` (fan-out sizes, comma-separated).
+ * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce`,
+ * `--only ws`, or `--only sse` (the event-stream fan-out beside the
+ * WebSocket fan-out of the same size), and `--subscriptions 1000` (fan-out
+ * sizes, comma-separated).
  * Such a partial run writes bench/results/partial.json and leaves the
  * report alone.
  */
@@ -21,6 +23,7 @@ import { cpus, totalmem, platform, release } from 'node:os';
 import { startBroker, kafkaVersion, type Broker } from '../kafka/broker.js';
 import type { ScenarioResult } from './lib.js';
 import { runProduceBenchmarks } from './produce.js';
+import { runSseBenchmarks } from './sse.js';
 import { runWebSocketBenchmarks } from './websocket.js';
 
 if (process.argv.includes('--render')) {
@@ -38,7 +41,7 @@ const option = (name: string): string | undefined => {
   return at >= 0 ? process.argv[at + 1] : undefined;
 };
 const only = option('--only');
-if (only !== undefined && only !== 'produce' && only !== 'ws') throw new Error('--only takes produce or ws');
+if (only !== undefined && only !== 'produce' && only !== 'ws' && only !== 'sse') throw new Error('--only takes produce, ws or sse');
 const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [1000] : [1000, 10000]);
 if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
 const partial = only !== undefined || option('--subscriptions') !== undefined;
@@ -67,13 +70,17 @@ const results: ScenarioResult[] = [];
 const began = performance.now();
 const elapsed = () => `${((performance.now() - began) / 1000).toFixed(0)} s`;
 try {
-  if (only !== 'ws') {
+  if (only === undefined || only === 'produce') {
     results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds })));
     process.stdout.write(`  (produce scenarios done at ${elapsed()})\n`);
   }
   if (only !== 'produce') {
-    results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick })));
+    results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick, fanoutOnly: only === 'sse' })));
     process.stdout.write(`  (WebSocket scenarios done at ${elapsed()})\n`);
+  }
+  if (only === undefined || only === 'sse') {
+    results.push(...(await runSseBenchmarks({ brokers, seconds, counts })));
+    process.stdout.write(`  (event-stream scenarios done at ${elapsed()})\n`);
   }
 } finally {
   await broker?.stop();
@@ -132,7 +139,9 @@ gateway and its baseline doing the same work on the same broker and reports
 the ratio: for produce a direct @platformatic/kafka producer, the gateway's own
 client (alternating rounds, median; kafkajs as a second baseline in the details),
 for WebSocket fan-out the limit of the job on this machine, one consumer and
-a plain \`ws\` broadcast of frames encoded once to the same sockets.
+a plain \`ws\` broadcast of frames encoded once to the same sockets, and for
+event-stream fan-out with key filters the same consumer writing each record
+to the streams of its key.
 Absolute figures on a shared 2-core machine are noise, the ratio much less so.
 
 Machine: ${m.cpus}, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}, Apache Kafka ${m.kafka} (single KRaft node on the same machine), ${m.client ?? 'kafkajs'}.

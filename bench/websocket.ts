@@ -18,6 +18,8 @@ export interface WebSocketBenchOptions {
   readonly quick: boolean;
   /** Fan-out sizes to run; each with its own rate (see FANOUT_RATES). */
   readonly counts: readonly number[];
+  /** Only the fan-out scenarios (beside the event-stream fan-out of bench/sse.ts). */
+  readonly fanoutOnly?: boolean;
 }
 
 /** Records per second fed into the topic for a fan-out of that many subscriptions (the issue's targets). */
@@ -31,7 +33,7 @@ interface Server {
   stop(): Promise<void>;
 }
 
-async function startBroadcast(brokers: string, topic: string): Promise<Server> {
+export async function startBroadcast(brokers: string, topic: string): Promise<Server> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/broadcast.ts', brokers, topic], { stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((res, rej) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -53,22 +55,35 @@ async function gatewayServer(brokers: string, env: Record<string, string> = {}):
   return { url: `${gateway.url.replace(/^http/, 'ws')}/v1/ws`, pid: gateway.pid, stop: () => gateway.stop() };
 }
 
-/** Produces `rate` records per second, each carrying its send time, until stopped; resolves with how many it sent. */
-function feed(producer: Producer, topic: string, rate: number, size = 100): { stop(): Promise<number> } {
+/**
+ * Produces `rate` records per second, each carrying its send time, until
+ * stopped; resolves with how many it sent. With `keyOf`, the n-th record
+ * gets that key, and `sentByKey` counts what was sent under each.
+ */
+export function feed(producer: Producer, topic: string, rate: number, size = 100, keyOf?: (n: number) => string): { stop(): Promise<number>; readonly sentByKey: ReadonlyMap<string, number> } {
   let running = true;
   let sent = 0;
+  let made = 0;
+  const sentByKey = new Map<string, number>();
   const tick = rate >= 20 ? 50 : 1000 / rate;
   const perTick = Math.max(1, Math.round((rate * tick) / 1000));
   const pad = 'x'.repeat(size);
   const loop = (async () => {
     while (running) {
       const started = performance.now();
-      const messages = Array.from({ length: perTick }, () => ({ value: JSON.stringify({ sentAt: Date.now(), pad }) }));
-      await producer.send({ topic, messages }).then(() => (sent += perTick), () => undefined);
+      const messages = Array.from({ length: perTick }, () => ({ key: keyOf?.(made++), value: JSON.stringify({ sentAt: Date.now(), pad }) }));
+      await producer.send({ topic, messages }).then(
+        () => {
+          sent += perTick;
+          for (const { key } of messages) if (key !== undefined) sentByKey.set(key, (sentByKey.get(key) ?? 0) + 1);
+        },
+        () => undefined,
+      );
       await sleep(Math.max(0, tick - (performance.now() - started)));
     }
   })();
   return {
+    sentByKey,
     async stop() {
       running = false;
       await loop;
@@ -133,7 +148,7 @@ async function subscribe(url: string, topic: string, connections: number, perCon
 }
 
 /** Connections from `pid` to the broker's port, from the kernel's socket table. */
-function brokerConnections(pid: number, brokerPort: number): number {
+export function brokerConnections(pid: number, brokerPort: number): number {
   try {
     const out = execFileSync('ss', ['-tnp', 'state', 'established', `( dport = :${brokerPort} )`], { encoding: 'utf8' });
     return out.split('\n').filter((line) => line.includes(`pid=${pid},`)).length;
@@ -398,7 +413,7 @@ async function idleMoonshot(brokers: string, topic: string, brokerPort: number):
 }
 
 export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Promise<ScenarioResult[]> {
-  const { brokers, seconds, counts, quick } = options;
+  const { brokers, seconds, counts, quick, fanoutOnly = false } = options;
   const brokerPort = Number(brokers.split(',')[0]!.split(':').pop());
   const kafka = new Kafka({ brokers: [brokers], clientId: 'bench-ws', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
@@ -410,9 +425,9 @@ export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Pr
   const results: ScenarioResult[] = [];
   try {
     for (const count of counts) results.push(await fanoutScenario(brokers, topic, count, seconds, producer, brokerPort));
-    if (!quick) results.push(await durableScenario(brokers, admin, producer, seconds));
-    results.push(await slowConsumer(brokers, topic, seconds, producer));
-    if (!quick) results.push(await idleMoonshot(brokers, topic, brokerPort));
+    if (!quick && !fanoutOnly) results.push(await durableScenario(brokers, admin, producer, seconds));
+    if (!fanoutOnly) results.push(await slowConsumer(brokers, topic, seconds, producer));
+    if (!quick && !fanoutOnly) results.push(await idleMoonshot(brokers, topic, brokerPort));
   } finally {
     await producer.disconnect();
     await admin.disconnect();

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Produce in every format and read metadata with plain curl.
+# Produce in every format, read the records back (a page of a partition, an
+# event stream that resumes where it stopped) and read metadata, with plain curl.
 #
 #   examples/curl.sh [BASE_URL] [TOPIC]      # defaults: http://127.0.0.1:8080 demo
 #
@@ -36,3 +37,19 @@ printf '%s\n' '{"key":"n-1","value":{"n":1}}' '{"key":"n-2","value":{"n":2}}' '{
 call "$BASE_URL/v1/cluster"
 call "$BASE_URL/v1/topics?prefix=$TOPIC"
 call "$BASE_URL/v1/topics/$TOPIC"      # partitions with earliest and latest offsets
+
+# A page of partition 0 from its first record; ask again from nextOffset for the next one.
+call "$BASE_URL/v1/topics/$TOPIC/partitions/0/records?offset=earliest&limit=5"
+
+# Server-Sent Events: every record as an event whose id is a resume token. curl -N streams until
+# stopped; here --max-time stops it after 3 s (curl's exit code 28, expected).
+stream() { curl -sSN --max-time "$1" "${auth[@]}" "${@:2}" || [ $? -eq 28 ]; }
+events="$(stream 3 "$BASE_URL/v1/topics/$TOPIC/events?from=earliest")"
+printf '%s\n' "$events" | sed -n '1,8p'
+# Resume after the last event seen (any gateway instance takes the id): only records produced since come.
+last_id="$(printf '%s\n' "$events" | sed -n 's/^id: //p' | tail -n 1)"
+call -X POST "$BASE_URL/v1/topics/$TOPIC/records" -H 'Content-Type: application/json' \
+  -d '{"records":[{"key":"user-42","value":{"event":"after the stream stopped"}}]}'
+stream 2 -H "Last-Event-ID: $last_id" "$BASE_URL/v1/topics/$TOPIC/events"
+# Only the records whose key is user-42, filtered by the gateway (key= repeats for more keys).
+stream 2 "$BASE_URL/v1/topics/$TOPIC/events?from=earliest&key=user-42"

@@ -130,6 +130,8 @@ export function renderTail(topic, { signIn }) {
   let frame = 0;
   let statsAt = 0;
   let startedFrom = '';
+  /** The key a transport that filters on the gateway was opened with. */
+  let startedKey = '';
   const cap = () => Number(keep.value);
   const filterKey = () => keyFilter.value;
   const matches = (record) => transportInUse.filtersKeys || filterKey() === '' || keyText(record) === filterKey();
@@ -152,7 +154,11 @@ export function renderTail(topic, { signIn }) {
     }
     statsAt = now;
     const shown = body.childElementCount;
-    const filtered = filterKey() && !transportInUse.filtersKeys ? ` with key “${filterKey()}”` : '';
+    let filtered = filterKey() && !transportInUse.filtersKeys ? ` with key “${filterKey()}”` : '';
+    if (connection && transportInUse.filtersKeys) {
+      if (startedKey) filtered = ` with key “${startedKey}”, filtered by the gateway`;
+      if (filterKey() !== startedKey) filtered += ' (Restart to filter on the key now typed)';
+    }
     stats.textContent = `${plural(received, 'record')} received · ${plural(shown, 'row')} shown${filtered} (newest ${count(cap())} kept)`;
   }
 
@@ -283,6 +289,7 @@ export function renderTail(topic, { signIn }) {
     }
     transportInUse = TRANSPORTS.find((t) => t.id === transport.value) ?? TRANSPORTS[0];
     startedFrom = point.text;
+    startedKey = keyFilter.value;
     setPaused(false);
     setStatus(`Connecting over ${transportInUse.label}…`, 'connecting');
     stop.disabled = false;

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { parse as parseQuery } from 'node:querystring';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
 import type { ConsumerInstances } from './confluent/consumer-instances.js';
-import type { MetadataService, Readiness, TopicAdmin } from './kafka/index.js';
+import type { MetadataService, Readiness, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { openapiPath } from './paths.js';
@@ -16,6 +17,7 @@ import { confluentMetadataHandlers } from './routes/confluent-metadata.js';
 import { confluentProduceHandlers } from './routes/confluent-produce.js';
 import { Contract, checkRequestBody, dispatch, matchOperation, operationOf, type Handlers } from './routes/contract.js';
 import { docsHandlers } from './routes/docs.js';
+import { eventHandlers } from './routes/events.js';
 import { metadataHandlers } from './routes/metadata.js';
 import { operationsHandlers } from './routes/operations.js';
 import { pageHandlers } from './routes/page.js';
@@ -25,6 +27,7 @@ import { schemaHandlers } from './routes/schemas.js';
 import type { SchemaInfo } from './routes/topic-shapes.js';
 import { websocketInfoHandlers } from './routes/websocket-info.js';
 import type { SchemaRegistry } from './schema/index.js';
+import type { EventStreams } from './sse/index.js';
 
 /** What the app needs from the outside; tests pass their own. */
 export interface AppServices {
@@ -44,6 +47,9 @@ export interface AppServices {
   readonly schemas: SchemaRegistry;
   /** Confluent v2 consumer instances held by this process. */
   readonly consumerInstances: ConsumerInstances;
+  /** The subscription engine: event streams and partition pages read through it. */
+  readonly subscriptions: SubscriptionEngine;
+  readonly events: EventStreams;
 }
 
 export interface GatewayApp {
@@ -73,6 +79,9 @@ export function createApp(services: AppServices): GatewayApp {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  // Node's parser keeps the first 1,000 parameters and drops the rest without a word: a filter of more keys would
+  // quietly lose some. The request line's size is bounded by Node's header limit (16 KiB) instead.
+  app.set('query parser', (text: string) => parseQuery(text, '&', '=', { maxKeys: 0 }));
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const given = req.header('x-request-id');
@@ -110,7 +119,7 @@ export function createApp(services: AppServices): GatewayApp {
   app.use(checkV2Accept(operationOf));
 
   // One handler per operationId of openapi.yaml; the type lists them all, so none can be left out.
-  const { metadata, topicAdmin, schemaInfo, pipeline, schemas } = services;
+  const { metadata, topicAdmin, schemaInfo, pipeline, schemas, subscriptions, events } = services;
   const handlers: Handlers = {
     ...operationsHandlers({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }),
     ...docsHandlers({ authRequired: services.config.auth.mode !== 'none' }),
@@ -120,6 +129,7 @@ export function createApp(services: AppServices): GatewayApp {
     ...metadataHandlers({ metadata, schemaInfo, auth }),
     ...confluentMetadataHandlers({ metadata, auth }),
     ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes }),
+    ...eventHandlers({ events, subscriptions, metadata, readTimeoutMs: services.config.metadata.timeoutMs }),
     ...confluentProduceHandlers({ pipeline, logger }),
     ...confluentConsumerHandlers({ instances: services.consumerInstances, auth, config: services.config.consumers }),
     // With topics created on first produce, a schema may come first.

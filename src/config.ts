@@ -154,6 +154,12 @@ export interface Config {
     readonly sessionTimeoutMs: number;
     readonly fetchMaxWaitMs: number;
   };
+  readonly sse: {
+    /** Open event streams per process; more are refused with 503. */
+    readonly maxStreams: number;
+    /** A comment line is written this often on an idle stream, so that proxies keep it open. */
+    readonly keepaliveMs: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -469,6 +475,10 @@ export function loadConfig(env: Env = process.env): Config {
       autoCommitIntervalMs: r.int('WS_AUTO_COMMIT_INTERVAL_MS', 1000, 10, 600_000),
       sessionTimeoutMs: r.int('WS_SESSION_TIMEOUT_MS', 10_000, 1000, 600_000),
       fetchMaxWaitMs: r.int('WS_FETCH_MAX_WAIT_MS', 100, 1, 10_000),
+    },
+    sse: {
+      maxStreams: r.int('SSE_MAX_STREAMS', 2000, 1, 1_000_000),
+      keepaliveMs: r.int('SSE_KEEPALIVE_MS', 15_000, 100, 3_600_000),
     },
   };
   if (r.problems.length > 0) throw new ConfigError(r.problems);

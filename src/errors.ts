@@ -48,6 +48,7 @@ export const ERRORS = {
   GW_ERR_PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', retriable: false, wsCloseCode: 1009 },
   GW_ERR_RECORD_TOO_LARGE: { status: 413, title: 'Record too large', retriable: false, wsCloseCode: 1009 },
   GW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', retriable: false, wsCloseCode: 1003 },
+  GW_ERR_RANGE_NOT_SATISFIABLE: { status: 416, title: 'Offset outside the log', retriable: false, wsCloseCode: POLICY },
   GW_ERR_UPGRADE_REQUIRED: { status: 426, title: 'Upgrade required', retriable: false, wsCloseCode: POLICY },
   GW_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large', retriable: false, wsCloseCode: 1009 },
   GW_ERR_SCHEMA_VIOLATION: { status: 422, title: 'Records do not match the topic schema', retriable: false, wsCloseCode: POLICY },

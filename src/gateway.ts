@@ -62,7 +62,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     stopping ??= (async () => {
       logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
       gateway.beginShutdown();
-      await services.webSockets.close();
+      // Streaming clients are told to go elsewhere first: their connections would hold the server open.
+      await Promise.all([services.webSockets.close(), services.events.close()]);
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections();
       if ((await withDeadline(closed, config.shutdownTimeoutMs, () => 'timeout' as const)) === 'timeout') {

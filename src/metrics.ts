@@ -6,6 +6,8 @@ export interface SubscriptionGauges {
   readonly partitionStreams: number;
   readonly cachedBytes: number;
   readonly bufferedBytes: number;
+  readonly eventStreams: number;
+  readonly eventStreamBytes: number;
   readonly topics: ReadonlyArray<{ readonly topic: string; readonly ephemeral: number; readonly durable: number; readonly maxLag: number }>;
 }
 
@@ -69,5 +71,7 @@ export class Metrics {
     gauge('gateway_partition_streams', 'Partitions fetched for subscriptions, each once per process', [], (g, now) => g.set(now.partitionStreams));
     gauge('gateway_partition_cache_bytes', 'Record bytes held by partition streams for subscriptions behind the newest record', [], (g, now) => g.set(now.cachedBytes));
     gauge('gateway_websocket_unsent_bytes', 'Bytes queued for or unsent on WebSocket connections', [], (g, now) => g.set(now.bufferedBytes));
+    gauge('gateway_event_streams', 'Open Server-Sent Event streams', [], (g, now) => g.set(now.eventStreams));
+    gauge('gateway_event_stream_unsent_bytes', 'Bytes queued for or unsent on event streams', [], (g, now) => g.set(now.eventStreamBytes));
   }
 }

@@ -19,7 +19,8 @@ export const DOCUMENT_ID = 'openapi.json';
 /** An ajv for the document: formats checked, and `date-time` read by the gateway's one timestamp parser. */
 export function documentAjv(document: object, options: { coerce: boolean }): Ajv2020 {
   const ajv = addFormats(
-    new Ajv2020({ strict: false, allErrors: true, coerceTypes: options.coerce, useDefaults: options.coerce }),
+    // 'array': a parameter given once where a list is declared (key=a) is a list of one, as given many times.
+    new Ajv2020({ strict: false, allErrors: true, coerceTypes: options.coerce ? 'array' : false, useDefaults: options.coerce }),
   );
   ajv.addFormat('date-time', { type: 'string', validate: (text: string) => parseRfc3339(text) !== undefined });
   ajv.addSchema(document, DOCUMENT_ID);

@@ -13,12 +13,14 @@ import { withDeadline } from './deadline.js';
 import { ConsumerInstances } from './confluent/consumer-instances.js';
 import { RecordPipeline, type DataFormat } from './records/index.js';
 import { SCHEMA_TOPIC, SchemaRegistry } from './schema/index.js';
+import { EventStreams } from './sse/index.js';
 import { WebSocketGateway } from './ws/index.js';
 
 export interface GatewayServices extends AppServices {
   readonly kafka: KafkaLayer;
   readonly auth: AuthService;
   readonly webSockets: WebSocketGateway;
+  readonly events: EventStreams;
   readonly subscriptions: SubscriptionEngine;
   readonly topics: TopicCache;
   readonly produce: ProduceService;
@@ -56,9 +58,18 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     produce: (topic, records, formats) =>
       pipeline.produceBatch(topic, records, { key: (formats.keyFormat ?? 'json') as DataFormat, value: (formats.valueFormat ?? 'json') as DataFormat }),
   });
+  // Event streams are held to the same memory bound per client as WebSocket connections.
+  const events = new EventStreams({
+    engine: subscriptions,
+    logger: logger.child({ component: 'events' }),
+    maxBufferedBytes: config.ws.maxBufferedBytes,
+    keepaliveMs: config.sse.keepaliveMs,
+    maxStreams: config.sse.maxStreams,
+  });
   metrics.observeSubscriptions(() => {
     const { connections, bufferedBytes } = webSockets.stats();
-    return { connections, bufferedBytes, ...subscriptions.stats() };
+    const streams = events.stats();
+    return { connections, bufferedBytes, eventStreams: streams.streams, eventStreamBytes: streams.bufferedBytes, ...subscriptions.stats() };
   });
   return {
     config,
@@ -67,6 +78,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     kafka,
     auth,
     webSockets,
+    events,
     subscriptions,
     metadata,
     topicAdmin,
@@ -95,6 +107,8 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     },
     async close() {
       await webSockets.close();
+      // Streams end (with their last events written) before the engine under them closes in kafka.close().
+      await events.close();
       await consumerInstances.close();
       await schemas.stop();
       await kafka.close();

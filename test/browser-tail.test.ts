@@ -154,6 +154,40 @@ test('tail from earliest: JSON folds, binary shows as base64 with its length, th
   await page.close();
 });
 
+test('tail over Server-Sent Events: the gateway filters the key; pause closes the stream and resume goes on after the last event', async () => {
+  const topic = await createTopic('tail-sse', 2);
+  await produce(topic, { records: [{ key: 'alice', value: { n: 1 }, partition: 0 }, { key: 'bob', value: { n: 2 }, partition: 1 }, { key: 'alice', value: { n: 3 }, partition: 1 }] });
+  const { page, problems, checkTraffic, eventStreams, socketUrls } = await openConsole(browser.context, gateway.url, `#/topics/${topic}/messages`);
+  await page.getByLabel('Via').selectOption('sse');
+  await page.getByLabel('Key (exact)').fill('alice');
+  await startTail(page, 'earliest');
+  await eventually(async () => (await rowsOf(page).count()) === 2);
+  assert.deepEqual(await rowsOf(page).locator('.key').allTextContents(), ['alice', 'alice']);
+  assert.deepEqual(socketUrls, [], 'no WebSocket');
+  assert.equal(eventStreams.length, 1);
+  const opened = new URL(eventStreams[0]!, gateway.url).searchParams;
+  assert.deepEqual([opened.get('key'), opened.get('from')], ['alice', 'earliest'], 'the key goes to the gateway');
+  await page.locator('#tail-stats', { hasText: 'filtered by the gateway' }).waitFor();
+
+  // Paused, the page closes its stream; records produced meanwhile come when it resumes, once each.
+  await page.getByRole('button', { name: 'Pause' }).click();
+  await eventually(async () => gateway.services.events.stats().streams === 0);
+  await produce(topic, { records: [1, 2, 3].map((n) => ({ key: n === 2 ? 'bob' : 'alice', value: { n: 10 + n }, partition: n % 2 })) });
+  await page.getByRole('button', { name: 'Resume' }).click();
+  await eventually(async () => (await rowsOf(page).count()) >= 4);
+  assert.equal(eventStreams.length, 2, 'a second stream, from the last event id');
+  // Live again: a record produced now arrives, after everything the resumed stream had to send, and nothing came twice.
+  await produce(topic, { records: [{ key: 'alice', value: { n: 20 }, partition: 0 }, { key: 'alice', value: { n: 21 }, partition: 1 }] });
+  await eventually(async () => (await rowsOf(page).locator('.value').allTextContents()).filter((v) => v.startsWith('{"n":2')).length === 2);
+  const values = (await rowsOf(page).locator('.value').allTextContents()).map((v) => (JSON.parse(v) as { n: number }).n).sort((a, b) => a - b);
+  assert.deepEqual(values, [1, 3, 11, 13, 20, 21], 'every alice record once');
+  await page.getByRole('button', { name: 'Stop' }).click();
+  await eventually(async () => gateway.services.events.stats().streams === 0);
+  assert.deepEqual(problems, []);
+  await checkTraffic();
+  await page.close();
+});
+
 test('tail from a time starts at the first record at or after it; a schema violation is shown beside the form with its JSON Pointers', async () => {
   const topic = await createTopic('tail-time', 1);
   const hourAgo = Date.now() - 3_600_000;

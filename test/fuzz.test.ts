@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
 import { after, before, test } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import request from 'supertest';
@@ -140,8 +141,23 @@ async function send(c: FuzzCase) {
   if (c.body !== undefined) req = req.send(c.binary ? Buffer.from(c.body, 'base64') : c.body);
   return req.buffer(true).parse((res, done) => {
     const chunks: Buffer[] = [];
-    res.on('data', (chunk: Buffer) => chunks.push(chunk));
-    res.on('end', () => done(null, Buffer.concat(chunks).toString('utf8')));
+    let answered = false;
+    const answer = () => {
+      if (answered) return;
+      answered = true;
+      done(null, Buffer.concat(chunks).toString('utf8'));
+    };
+    // An event stream ends only when its client leaves: its status, type and first bytes (retry:) are its answer.
+    const streaming = String(res.headers['content-type'] ?? '').startsWith('text/event-stream');
+    res.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (streaming) {
+        answer();
+        // superagent types the parser's response as its own Response; in Node it is the IncomingMessage.
+        (res as unknown as IncomingMessage).destroy();
+      }
+    });
+    res.on('end', answer);
   });
 }
 

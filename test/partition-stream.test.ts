@@ -36,7 +36,7 @@ class Reader implements PartitionReader {
   }
 }
 
-const record = (offset: bigint, size = 100): ConsumedRecord => ({ topic: 't', partition: 0, offset, timestamp: 0, key: null, value: null, headers: [], size });
+const record = (offset: bigint, size = 100): ConsumedRecord => ({ topic: 't', partition: 0, offset, timestamp: 0, key: null, keyId: null, value: null, headers: [], size });
 const run = (from: number, to: number, size = 100) => ({
   records: Array.from({ length: to - from }, (_, i) => record(BigInt(from + i), size)),
   next: BigInt(to),

@@ -375,6 +375,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/topics/{topic}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A topic's records as Server-Sent Events
+         * @description Every record of the topic as one Server-Sent Event, for `EventSource` in a browser or `curl -N`. Each event's
+         *     `id` is a resume token naming the position in every partition the stream reads; send it back as
+         *     `Last-Event-ID` (what `EventSource` does by itself when it reconnects) or as `lastEventId`, and the stream goes
+         *     on exactly after that event, on this gateway or another: no record missed, none repeated. A token is opaque,
+         *     compact and checked: one damaged or made for another topic is refused with 400. See docs/events.md.
+         *
+         *     The answer starts once the stream holds its partitions (a durable group has joined). A stream that holds
+         *     `WS_MAX_BUFFERED` unsent bytes stops reading until its client catches up, as a WebSocket does; a client that
+         *     takes nothing for two keep-alive intervals is disconnected (its last event id loses it nothing).
+         *
+         *     Browsers cannot set headers on an `EventSource`: with authentication on, the credential may come as
+         *     `access_token` in the query (unless `AUTH_ALLOW_QUERY_TOKEN=false`). When the credential expires (a JWT's
+         *     `exp`) the stream ends with an `error` event carrying a 401 problem.
+         */
+        get: operations["streamTopicEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/topics/{topic}/partitions/{partition}/records": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+                partition: number;
+            };
+            cookie?: never;
+        };
+        /**
+         * A page of one partition's records from an offset
+         * @description Stateless, with no consumer group or session behind it. Records from `offset` on, at most `limit` and about `maxBytes` (always at least one record when there is one), and `nextOffset` to ask for the next page. At the end of the partition the page is empty and `nextOffset` is where the next record will be. To start at a time, look its offset up with `GET /v1/topics/{topic}/offsets?timestamp=` first.
+         */
+        get: operations["readPartitionRecords"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/consumer-groups": {
         parameters: {
             query?: never;
@@ -1038,6 +1095,45 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** @description A record as read from Kafka; the same JSON as a WebSocket `record` frame without `op` and `sub`. */
+        ConsumedRecord: {
+            topic: string;
+            partition: number;
+            offset: components["schemas"]["Offset"];
+            /** @description Milliseconds since the epoch. */
+            timestamp: number;
+            /** @description The key as `keyEncoding` says. */
+            key: unknown;
+            keyEncoding: components["schemas"]["ValueEncoding"];
+            /** @description The value as `valueEncoding` says. */
+            value: unknown;
+            valueEncoding: components["schemas"]["ValueEncoding"];
+            /** @description UTF-8 header values as text, others as base64 (with a `note`). */
+            headers: {
+                [key: string]: string;
+            };
+            /** @description Why a key, value or header is sent as base64. */
+            note?: string;
+        };
+        /**
+         * @description `json`: the bytes parsed as JSON and embedded; `text`: UTF-8 text; `base64`: the bytes in base64 (not UTF-8, or the reader asked for `format=base64`); null for a null key or value (a tombstone).
+         * @enum {unknown}
+         */
+        ValueEncoding: "json" | "text" | "base64" | null;
+        /** @description One event of an event stream, with its `data` parsed. */
+        StreamEvent: {
+            retry: number;
+        } | {
+            /** @description The resume token after this record. */
+            id: string;
+            /** @constant */
+            event: "record";
+            data: components["schemas"]["ConsumedRecord"];
+        } | {
+            /** @constant */
+            event: "error";
+            data: components["schemas"]["Problem"];
+        };
         /**
          * @default json
          * @enum {string}
@@ -1201,6 +1297,10 @@ export interface components {
         Topic: string;
         /** @description `true` includes internal topics or groups: Kafka's (`__consumer_offsets` and other `__*` topics) and the gateway's own (`_gateway_schemas`, and the group each instance reads it with). They are marked `internal: true`. */
         Internal: boolean;
+        /** @description Only records whose key is one of these (repeat the parameter for each, at most 1,000), compared as bytes with each key's UTF-8 text, or with its bytes in base64 when `keyFormat=base64`. Records without a key never match. The filter runs on the shared stream before anything is encoded. */
+        Key: string[];
+        /** @description How the `key` parameters are written. */
+        KeyFormat: "text" | "base64";
     };
     requestBodies: {
         V2CreateConsumerBody: {
@@ -1575,6 +1675,10 @@ export interface operations {
                 group?: string;
                 /** @description How values that are not JSON are sent. */
                 format?: "text" | "base64";
+                /** @description Only records whose key is one of these (repeat the parameter for each, at most 1,000), compared as bytes with each key's UTF-8 text, or with its bytes in base64 when `keyFormat=base64`. Records without a key never match. The filter runs on the shared stream before anything is encoded. */
+                key?: components["parameters"]["Key"];
+                /** @description How the `key` parameters are written. */
+                keyFormat?: components["parameters"]["KeyFormat"];
             };
             header?: never;
             path: {
@@ -1906,6 +2010,149 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    streamTopicEvents: {
+        parameters: {
+            query?: {
+                /** @description Where to start without a resume token: `latest` (default, only new records), `earliest`, epoch milliseconds or an RFC 3339 date-time with an offset (`2026-01-31T12:00:00Z`). With `group`, only where the group has no committed offset. */
+                from?: string;
+                /** @description A durable consumer group to read as a member of, sharing the partitions with its other members (WebSocket subscriptions, other streams, Kafka consumers). What the stream has written is committed as with the WebSocket `ack: auto`, including records a key filter left out (the group has read them). Without it the stream reads every partition and commits nothing. */
+                group?: string;
+                /** @description How keys and values that are not JSON are sent. */
+                format?: "text" | "base64";
+                /** @description Only records whose key is one of these (repeat the parameter for each, at most 1,000), compared as bytes with each key's UTF-8 text, or with its bytes in base64 when `keyFormat=base64`. Records without a key never match. The filter runs on the shared stream before anything is encoded. */
+                key?: components["parameters"]["Key"];
+                /** @description How the `key` parameters are written. */
+                keyFormat?: components["parameters"]["KeyFormat"];
+                /** @description The id of the last event the client saw, for clients that cannot set the `Last-Event-ID` header. The header wins when both are given (an `EventSource` that reconnects sends the newer id there). */
+                lastEventId?: string;
+            };
+            header?: {
+                /** @description The id of the last event the client saw; the stream goes on exactly after it. */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                topic: components["parameters"]["Topic"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The event stream. First `retry: 2000` (how long to wait before reconnecting). Then one event per record:
+             *
+             *     ```
+             *     id: AQMAKgEcAhFjKh7I
+             *     event: record
+             *     data: {"topic":"orders","partition":0,"offset":"41","timestamp":1763830000000,"key":"customer-7","keyEncoding":"text","value":{"total":3},"valueEncoding":"json","headers":{}}
+             *     ```
+             *
+             *     `data` is one line of JSON, the record as a WebSocket `record` frame has it without `op` and `sub`
+             *     (`ConsumedRecord`). An idle stream gets a comment line (`: keepalive`) every `SSE_KEEPALIVE_MS` (15 s).
+             *     When the gateway ends the stream (credentials expired, shutdown, the topic deleted) it sends
+             *     `event: error` whose `data` is a problem, then closes. `contentSchema` describes the stream as the list of
+             *     its events, each with its `data` parsed (as OpenAPI 3.2's `itemSchema` would).
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description A bad parameter or resume token (damaged, made for another topic, or naming offsets the log no longer holds, in which case reconnect without it); `errors` points at it. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The request's `Accept` does not take `text/event-stream`. */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    readPartitionRecords: {
+        parameters: {
+            query?: {
+                /** @description The first offset to read, or `earliest` for the oldest the partition still holds. */
+                offset?: string;
+                /** @description The most records in the page. */
+                limit?: number;
+                /** @description About the most key, value and header bytes in the page; the page stops before the record that would pass it, unless it is the first. */
+                maxBytes?: number;
+                /** @description How keys and values that are not JSON are sent. */
+                format?: "text" | "base64";
+            };
+            header?: never;
+            path: {
+                topic: components["parameters"]["Topic"];
+                partition: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        topic: string;
+                        partition: number;
+                        records: components["schemas"]["ConsumedRecord"][];
+                        nextOffset: components["schemas"]["Offset"];
+                        logStartOffset: components["schemas"]["Offset"];
+                        /** @description The offset the next record of the partition will get. */
+                        logEndOffset: components["schemas"]["Offset"];
+                    };
+                };
+            };
+            /** @description A bad parameter, or a partition the topic does not have (`GW_ERR_INVALID_PARTITION`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The offset is below the partition's start (retention removed it) or past its end; the problem gives the valid range as `logStartOffset` and `logEndOffset`. */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"] & {
+                        logStartOffset: components["schemas"]["Offset"];
+                        logEndOffset: components["schemas"]["Offset"];
+                    };
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -11,6 +11,8 @@ export interface ConsumedRecord {
   /** Milliseconds since the epoch. */
   readonly timestamp: number;
   readonly key: Buffer | null;
+  /** The key's bytes as a latin1 string, made once per record, for key filters to compare. */
+  readonly keyId: string | null;
   readonly value: Buffer | null;
   /** In the order the producer wrote them; a name may repeat. */
   readonly headers: ReadonlyArray<readonly [name: string, value: Buffer | null]>;
@@ -57,7 +59,7 @@ export function decodeBatches(topic: string, partition: number, batches: readonl
         return [text, own(headerValue)] as const;
       });
       const timestamp = Number(appendTime ? batch.maxTimestamp : batch.firstTimestamp + record.timestampDelta);
-      records.push({ topic, partition, offset, timestamp, key, value, headers, size });
+      records.push({ topic, partition, offset, timestamp, key, keyId: key === null ? null : key.toString('latin1'), value, headers, size });
     }
   }
   return { records, next };

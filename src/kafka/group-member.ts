@@ -9,6 +9,7 @@
  * join again, and the broker drops it after the session timeout.
  */
 import { Consumer, type BaseOptions } from '@platformatic/kafka';
+import { withDeadline } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { fromKafkaError, guardConnections } from './errors.js';
@@ -143,7 +144,7 @@ export class GroupMember {
     this.#left = true;
     clearTimeout(this.#rejoinTimer);
     // leaveGroup also stops heartbeats and any join in progress from completing into a membership.
-    const told = await withTimeout(promised(this.#consumer.leaveGroup(true)), LEAVE_TIMEOUT_MS).then(
+    const told = await withDeadline(promised(this.#consumer.leaveGroup(true)), LEAVE_TIMEOUT_MS, noAnswer).then(
       () => true,
       (error: unknown) => {
         this.logger.debug({ err: error, groupId: this.groupId }, 'could not tell the group this member left; it expires after the session timeout');
@@ -151,7 +152,7 @@ export class GroupMember {
       },
     );
     if (told) {
-      await withTimeout(promised(this.#consumer.close(true)), LEAVE_TIMEOUT_MS).catch(() => this.#consumer.connections.close());
+      await withDeadline(promised(this.#consumer.close(true)), LEAVE_TIMEOUT_MS, noAnswer).catch(() => this.#consumer.connections.close());
     } else {
       await this.#consumer.connections.close().catch(() => undefined);
     }
@@ -167,10 +168,6 @@ function promised(result: void | Promise<void>): Promise<void> {
   return result ?? Promise.resolve();
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+function noAnswer(): never {
+  throw new Error(`no answer within ${LEAVE_TIMEOUT_MS} ms`);
 }

@@ -5,6 +5,7 @@
  * each (its own coordinator connection, for heartbeats and joins).
  */
 import type { Config } from '../config.js';
+import { withDeadline } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { clientOptions } from './client-options.js';
@@ -12,6 +13,7 @@ import { Fetcher } from './fetcher.js';
 import { GroupMember, type MemberEvents, type TopicPartitions } from './group-member.js';
 import { GroupOffsets } from './group-offsets.js';
 import { PartitionStream, type PartitionReader } from './partition-stream.js';
+import type { ConsumedRecord } from './consumed-record.js';
 import { fromKafkaError } from './errors.js';
 import { describeCluster, listOffsets } from './protocol.js';
 import { Subscription, type SubscriptionEvents, type SubscriptionOptions } from './subscription.js';
@@ -34,6 +36,59 @@ export interface EngineStats {
   readonly cachedBytes: number;
   /** Per topic: subscriptions reading it, and how far the furthest-behind one is from the end of the log. */
   readonly topics: ReadonlyArray<{ topic: string; ephemeral: number; durable: number; maxLag: number }>;
+}
+
+export interface PartitionPage {
+  readonly records: readonly ConsumedRecord[];
+  /** The offset to read the next page from. */
+  readonly nextOffset: bigint;
+  readonly logStartOffset: bigint;
+  readonly logEndOffset: bigint;
+}
+
+/** Reads one page through a partition stream: until the limit, the byte budget or the end of the log as it was when asked. */
+class PageReader implements PartitionReader {
+  readonly records: ConsumedRecord[] = [];
+  #bytes = 0;
+  #finish!: (error?: GatewayError) => void;
+  readonly #finished = new Promise<GatewayError | undefined>((resolve) => (this.#finish = resolve));
+
+  constructor(
+    public position: bigint,
+    private readonly end: bigint,
+    private readonly limit: number,
+    private readonly maxBytes: number,
+    private readonly stream: PartitionStream,
+  ) {}
+
+  deliver(records: readonly ConsumedRecord[], next: bigint): void {
+    for (const record of records) {
+      if (this.records.length >= this.limit || (this.records.length > 0 && this.#bytes + record.size > this.maxBytes)) {
+        this.position = record.offset;
+        this.#finish();
+        return;
+      }
+      this.records.push(record);
+      this.#bytes += record.size;
+    }
+    this.position = next;
+    if (this.position >= this.end || this.records.length >= this.limit) this.#finish();
+    else this.stream.want(this);
+  }
+
+  fail(error: GatewayError): void {
+    this.#finish(error);
+  }
+
+  /** Resolves when the page is complete; with what it has (or a 503 when nothing) after `timeoutMs`. */
+  async done(timeoutMs: number): Promise<void> {
+    const outcome = await withDeadline(this.#finished, timeoutMs, () => 'timeout' as const);
+    if (outcome === 'timeout') {
+      if (this.records.length > 0) return;
+      throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka did not answer the read in time; retry shortly.', { retryAfterSeconds: 1 });
+    }
+    if (outcome) throw outcome;
+  }
 }
 
 export class SubscriptionEngine {
@@ -118,6 +173,39 @@ export class SubscriptionEngine {
     } catch (error) {
       throw fromKafkaError(error, { topic });
     }
+  }
+
+  /**
+   * A page of one partition from `from` ('earliest' for the log start):
+   * at most `limit` records and about `maxBytes` (always at least one
+   * record when there is one), read through the partition's shared stream
+   * like any subscription, with no state kept afterwards.
+   */
+  async read(topic: string, partition: number, from: bigint | 'earliest', limits: { limit: number; maxBytes: number; timeoutMs: number }): Promise<PartitionPage> {
+    const count = await this.#partitionCount(topic);
+    if (partition >= count) {
+      throw new GatewayError('GW_ERR_INVALID_PARTITION', `Topic ${JSON.stringify(topic)} has partitions 0 to ${count - 1}; there is no partition ${partition}.`);
+    }
+    const [starts, ends] = await Promise.all([this.#logOffsets(topic, [partition], -2n), this.#logOffsets(topic, [partition], -1n)]);
+    const logStart = starts.get(partition)!;
+    const logEnd = ends.get(partition)!;
+    const offset = from === 'earliest' ? logStart : from;
+    if (offset < logStart || offset > logEnd) {
+      throw new GatewayError('GW_ERR_RANGE_NOT_SATISFIABLE', `Partition ${partition} of ${JSON.stringify(topic)} holds offsets ${logStart} to ${logEnd - 1n} (the next record gets ${logEnd}); ${offset} is outside.`, {
+        extensions: { logStartOffset: String(logStart), logEndOffset: String(logEnd) },
+      });
+    }
+    if (offset === logEnd) return { records: [], nextOffset: logEnd, logStartOffset: logStart, logEndOffset: logEnd };
+    const stream = this.#acquire(topic, partition);
+    const reader = new PageReader(offset, logEnd, limits.limit, limits.maxBytes, stream);
+    stream.attach(reader);
+    stream.want(reader);
+    try {
+      await reader.done(limits.timeoutMs);
+    } finally {
+      this.#release(stream, reader);
+    }
+    return { records: reader.records, nextOffset: reader.position, logStartOffset: logStart, logEndOffset: logEnd };
   }
 
   #member(group: string, topics: readonly string[], events: MemberEvents): GroupMember {

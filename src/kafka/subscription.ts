@@ -22,13 +22,29 @@ export type StartPosition =
   | { readonly kind: 'latest' }
   | { readonly kind: 'earliest' }
   | { readonly kind: 'timestamp'; readonly timestamp: number }
-  /** topic -> partition -> offset; partitions not listed start at latest. */
-  | { readonly kind: 'offsets'; readonly offsets: Readonly<Record<string, Readonly<Record<string, string>>>> };
+  /**
+   * topic -> partition -> offset; partitions not listed start at latest,
+   * or at earliest with `unlisted` (a resumed stream: a partition it did
+   * not know of yet has nothing it saw). With `exact` the offsets win over
+   * a durable group's commits, and a partition the topic does not have is
+   * refused rather than passed over (a resume token names only partitions
+   * its topic had). `pointer`: where the offsets came from, for errors (a
+   * resume token's header); `/from/<topic>/<partition>` by default.
+   */
+  | {
+      readonly kind: 'offsets';
+      readonly offsets: Readonly<Record<string, Readonly<Record<string, string>>>>;
+      readonly unlisted?: 'latest' | 'earliest';
+      readonly exact?: boolean;
+      readonly pointer?: string;
+    };
 
 export type AckMode = 'auto' | 'manual';
 
 export interface SubscriptionOptions {
   readonly topics: readonly string[];
+  /** Only records whose key is one of these bytes; every record when absent. */
+  readonly keys?: readonly Buffer[];
   /** A durable group to join; without one the subscription reads every partition on its own. */
   readonly group?: string;
   /**
@@ -87,6 +103,16 @@ class HeldPartition implements PartitionReader, PartitionHandle {
   waiting = false;
   /** The highest offset written to the socket; -1n before the first. */
   delivered = -1n;
+  /**
+   * The offset before which every record was written to the socket or
+   * left out by the key filter (or was a marker or a compacted gap): what
+   * auto mode commits.
+   */
+  passed: bigint;
+  /** The last offset handed to the socket side; -1n before the first. */
+  #handed = -1n;
+  /** Where `passed` goes once everything handed has been written: the end of the last batch. */
+  #passTo: bigint | undefined;
   /** The next offset the group has committed for this partition, as far as this subscription knows. */
   committed: bigint;
   /** Where this subscription began reading the partition (or was moved back to): acks below it name records it never sent. */
@@ -101,12 +127,16 @@ class HeldPartition implements PartitionReader, PartitionHandle {
   ) {
     this.committed = position;
     this.start = position;
+    this.passed = position;
   }
 
   deliver(records: readonly ConsumedRecord[], next: bigint): void {
     this.waiting = false;
     this.position = next;
-    this.owner.delivered(this, records);
+    const handed = this.owner.delivered(this, records);
+    if (handed !== undefined) this.#handed = handed;
+    this.#passTo = next;
+    this.#pass();
   }
 
   fail(error: GatewayError): void {
@@ -115,6 +145,14 @@ class HeldPartition implements PartitionReader, PartitionHandle {
 
   written(offset: bigint): void {
     if (offset > this.delivered) this.delivered = offset;
+    if (offset + 1n > this.passed) this.passed = offset + 1n;
+    this.#pass();
+  }
+
+  #pass(): void {
+    if (this.#passTo === undefined || this.delivered < this.#handed) return;
+    if (this.#passTo > this.passed) this.passed = this.#passTo;
+    this.#passTo = undefined;
   }
 }
 
@@ -133,12 +171,15 @@ export class Subscription {
   #firstJoin?: { resolve(): void; reject(error: unknown): void };
   #commitTimer: NodeJS.Timeout | undefined;
   #committing: Promise<void> | undefined;
+  readonly #keys: ReadonlySet<string> | undefined;
 
   constructor(
     readonly options: SubscriptionOptions,
     private readonly events: SubscriptionEvents,
     private readonly context: SubscriptionContext,
-  ) {}
+  ) {
+    this.#keys = options.keys && new Set(options.keys.map((key) => key.toString('latin1')));
+  }
 
   get group(): string | undefined {
     return this.options.group;
@@ -157,9 +198,13 @@ export class Subscription {
     });
   }
 
-  /** Positions of every partition held, for lag reporting. */
-  positions(): Array<{ topic: string; partition: number; position: bigint; stream: PartitionStream }> {
-    return [...this.#held.values()].map(({ topic, partition, position, stream }) => ({ topic, partition, position, stream }));
+  /**
+   * Every partition held: `position` is where its next read starts (for lag
+   * reporting), `passed` the offset before which every record was written to
+   * the client or left out by the key filter (where a resumed reader goes on).
+   */
+  positions(): Array<{ topic: string; partition: number; position: bigint; passed: bigint; stream: PartitionStream }> {
+    return [...this.#held.values()].map(({ topic, partition, position, passed, stream }) => ({ topic, partition, position, passed, stream }));
   }
 
   /** Joins the group (if any) and places each partition held; resolves with what it holds. */
@@ -177,12 +222,16 @@ export class Subscription {
       const partitions: TopicPartitions[] = [];
       for (const topic of topics) {
         const count = await this.context.partitionCount(topic);
+        this.#checkExactPartitions(topic, count);
         partitions.push({ topic, partitions: Array.from({ length: count }, (_, p) => p) });
       }
       const positions = await this.#startPositions(partitions, new Map());
       this.#ensureRunning();
       for (const [k, position] of positions) this.#hold(k, position);
       return this.assignment;
+    }
+    if (from.kind === 'offsets' && from.exact === true) {
+      for (const topic of topics) this.#checkExactPartitions(topic, await this.context.partitionCount(topic));
     }
     const first = new Promise<void>((resolve, reject) => (this.#firstJoin = { resolve, reject }));
     // Rejected by stop() too, possibly while join() is still the one awaited.
@@ -261,6 +310,18 @@ export class Subscription {
     return target;
   }
 
+  /** Exact offsets (a resume token) naming a partition the topic does not have come from another topic of that name, or from nowhere. */
+  #checkExactPartitions(topic: string, count: number): void {
+    const { from } = this.options;
+    if (from.kind !== 'offsets' || from.exact !== true) return;
+    const unknown = Object.keys(from.offsets[topic] ?? {}).find((p) => Number(p) >= count);
+    if (unknown === undefined) return;
+    const named = from.pointer === undefined ? '"from"' : 'the resume token';
+    throw new GatewayError('GW_ERR_VALIDATION', `Partition ${unknown} of ${JSON.stringify(topic)}, named by ${named}, does not exist: the topic has partitions 0 to ${count - 1}.`, {
+      errors: [{ pointer: from.pointer ?? `/from/${topic}/${unknown}`, message: `names partition ${unknown}, which the topic does not have` }],
+    });
+  }
+
   #ensureRunning(): void {
     if (this.#stopped) throw new GatewayError('GW_ERR_SHUTTING_DOWN', 'The subscription ended before it started.');
   }
@@ -306,10 +367,12 @@ export class Subscription {
   /** Start offsets for partitions: the group's commit where there is one, else where `from` says. */
   async #startPositions(partitions: readonly TopicPartitions[], committed: ReadonlyMap<string, bigint>): Promise<Map<string, bigint>> {
     const positions = new Map<string, bigint>();
+    const { from } = this.options;
     for (const { topic, partitions: list } of partitions) {
       const open: number[] = [];
       for (const p of list) {
-        const offset = committed.get(key(topic, p)) ?? -1n;
+        const exact = from.kind === 'offsets' && from.exact === true && from.offsets[topic]?.[String(p)] !== undefined;
+        const offset = exact ? -1n : (committed.get(key(topic, p)) ?? -1n);
         if (offset >= 0n) positions.set(key(topic, p), offset);
         else open.push(p);
       }
@@ -341,11 +404,11 @@ export class Subscription {
             const text = asked[String(p)];
             const start = starts.get(p)!;
             const end = ends.get(p)!;
-            if (text === undefined) return [p, end];
+            if (text === undefined) return [p, from.unlisted === 'earliest' ? start : end];
             const offset = BigInt(text);
             if (offset < start || offset > end) {
               throw new GatewayError('GW_ERR_VALIDATION', `Offset ${text} is outside ${topic}/${p}, which holds offsets ${start} to ${end - 1n} (the next record gets ${end}).`, {
-                errors: [{ pointer: `/from/${topic}/${p}`, message: `must be between ${start} and ${end}` }],
+                errors: [{ pointer: from.pointer ?? `/from/${topic}/${p}`, message: `must be between ${start} and ${end}` }],
               });
             }
             return [p, offset];
@@ -395,11 +458,17 @@ export class Subscription {
     return this.#wanting;
   }
 
-  /** @internal from HeldPartition */
-  delivered(held: HeldPartition, records: readonly ConsumedRecord[]): void {
-    if (this.#stopped || !held.held) return;
-    if (records.length > 0) this.events.onRecords(held, records);
+  /**
+   * @internal from HeldPartition: hands the records that pass the key
+   * filter to the socket side; returns the last offset handed, if any.
+   */
+  delivered(held: HeldPartition, records: readonly ConsumedRecord[]): bigint | undefined {
+    if (this.#stopped || !held.held) return undefined;
+    const keys = this.#keys;
+    const matching = keys === undefined ? records : records.filter((r) => r.keyId !== null && keys.has(r.keyId));
+    if (matching.length > 0) this.events.onRecords(held, matching);
     if (this.#wanting) this.#want(held);
+    return matching.length > 0 ? matching[matching.length - 1]!.offset : undefined;
   }
 
   /** @internal from HeldPartition */
@@ -448,9 +517,10 @@ export class Subscription {
   }
 
   async #commitOnce(): Promise<void> {
-    const due = [...this.#held.values()].filter((h) => h.delivered >= h.start && h.delivered + 1n > h.committed);
+    // Filtered-out records count as read: the group commits past them.
+    const due = [...this.#held.values()].filter((h) => h.passed > h.committed);
     if (due.length === 0) return;
-    const offsets = due.map((h) => ({ topic: h.topic, partition: h.partition, next: h.delivered + 1n }));
+    const offsets = due.map((h) => ({ topic: h.topic, partition: h.partition, next: h.passed }));
     try {
       await this.#committer!.commit(offsets);
       due.forEach((h, i) => {

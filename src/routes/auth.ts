@@ -18,6 +18,19 @@ export function credentialsFrom(headers: Request['headers'], apiKeyHeader: strin
 }
 
 /**
+ * The request's credentials: its headers, or for an operation that lists
+ * the `queryToken` scheme (event streams: EventSource cannot set headers)
+ * an `access_token` query parameter, as on WebSocket upgrades, unless
+ * AUTH_ALLOW_QUERY_TOKEN=false.
+ */
+function requestCredentials(req: Request, auth: AuthService, queryToken: boolean): Credentials {
+  const fromHeaders = credentialsFrom(req.headers, auth.config.apiKeyHeader);
+  if (fromHeaders.bearer !== undefined || fromHeaders.apiKey !== undefined || !queryToken || !auth.config.allowQueryToken) return fromHeaders;
+  const token = new URL(req.originalUrl, 'http://gateway').searchParams.get('access_token');
+  return token ? { bearer: token } : fromHeaders;
+}
+
+/**
  * Authentication, rate limiting and topic authorization for every
  * operation, driven by the contract: each operation in openapi.yaml names
  * its permission (`x-permission`) and the path parameter holding its topic
@@ -42,7 +55,7 @@ export function authorizeOperation(auth: AuthService): RequestHandler {
     }
     let principal: Principal;
     try {
-      principal = await auth.authenticateFrom(credentialsFrom(req.headers, auth.config.apiKeyHeader), req.socket.remoteAddress);
+      principal = await auth.authenticateFrom(requestCredentials(req, auth, matched?.operation.queryToken === true), req.socket.remoteAddress);
     } catch (error) {
       if (error instanceof GatewayError && error.status === 401) res.setHeader('WWW-Authenticate', auth.authenticator.challenge);
       throw error;

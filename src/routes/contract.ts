@@ -37,6 +37,7 @@ interface OperationSpec {
   readonly 'x-permission'?: string;
   readonly 'x-topic-parameter'?: string;
   readonly 'x-error-format'?: string;
+  readonly security?: ReadonlyArray<Readonly<Record<string, unknown>>>;
 }
 
 interface OpenApiDocument {
@@ -57,6 +58,8 @@ export interface Operation {
   readonly topicParameter?: string;
   /** `confluent-v2` for Confluent REST Proxy operations, whose errors are `{error_code, message}`. */
   readonly errorFormat: 'problem' | 'confluent-v2';
+  /** Whether credentials may come as `access_token` in the query: the operation lists the `queryToken` scheme. */
+  readonly queryToken: boolean;
   readonly pattern: RegExp;
   readonly parameterNames: readonly string[];
   readonly validatePath?: ValidateFunction;
@@ -124,6 +127,7 @@ export class Contract {
           permission: spec['x-permission'],
           topicParameter: spec['x-topic-parameter'],
           errorFormat: spec['x-error-format'] === 'confluent-v2' ? 'confluent-v2' : 'problem',
+          queryToken: (spec.security ?? []).some((requirement) => 'queryToken' in requirement),
           pattern,
           parameterNames: names,
           validatePath: this.#compileParameters(parameters.filter((p) => p.in === 'path')),

@@ -7,7 +7,7 @@ import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, Subs
 import { parseRfc3339 } from '../timestamp.js';
 import type { Logger } from '../logger.js';
 import { encodedBody, framePrefix, multiplexedFrame, type FrameForm } from './encoding.js';
-import { frameId, parseFrame, type AckMode, type SubscribeFrame } from './protocol.js';
+import { frameId, keyFilter, parseFrame, type AckMode, type KeyFormat, type SubscribeFrame } from './protocol.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
 export type ProduceRecords = (topic: string, records: readonly unknown[], formats: { keyFormat?: string; valueFormat?: string }) => Promise<unknown>;
@@ -30,6 +30,9 @@ export interface SingleTopic {
   readonly group?: string;
   readonly from: StartPosition;
   readonly form: FrameForm;
+  /** Only records with one of these keys. */
+  readonly keys?: readonly string[];
+  readonly keyFormat?: KeyFormat;
 }
 
 /** Records of one partition handed over by the engine, sent one by one. */
@@ -95,7 +98,11 @@ export class Connection {
       this.#expiryTimer = setTimeout(() => this.socket.close(CLOSE.tokenExpired, 'credentials expired'), Math.min(remaining, 2 ** 31 - 1));
     }
     if (single) {
-      void this.#subscribe({ op: 'subscribe', id: 'records', topics: [single.topic], group: single.group, ack: 'auto' }, single.from, single.form);
+      void this.#subscribe(
+        { op: 'subscribe', id: 'records', topics: [single.topic], group: single.group, ack: 'auto', keys: single.keys, keyFormat: single.keyFormat },
+        single.from,
+        single.form,
+      );
     }
   }
 
@@ -218,7 +225,7 @@ export class Connection {
       this.deps.auth.checkRate(this.principal);
       const ack: AckMode = frame.ack ?? 'auto';
       const kafka = this.deps.subscriptions.create(
-        { topics, group: frame.group, from, ack },
+        { topics, group: frame.group, from, ack, keys: keyFilter(frame.keys, frame.keyFormat) },
         {
           onRecords: (handle, records) => this.#enqueue(sub!, handle, records),
           onAssignment: (assignment) => {

@@ -154,11 +154,15 @@ export function framePrefix(subscriptionId: string): Buffer {
 
 /** A multiplexed record frame: the subscription's prefix and the shared body without its opening brace. */
 export function multiplexedFrame(prefix: Buffer, body: Buffer): Buffer {
-  // Not Buffer.concat, which cuts from the shared pool (see ownedBuffer).
-  const frame = Buffer.allocUnsafeSlow(prefix.length + body.length - 1);
-  prefix.copy(frame, 0);
-  body.copy(frame, prefix.length, 1);
-  return frame;
+  return ownedConcat([prefix, body.subarray(1)]);
+}
+
+/** Buffer.concat into a memory block of its own, for bytes that may wait in a stalled client's socket (see ownedBuffer). */
+export function ownedConcat(parts: readonly Buffer[]): Buffer {
+  const joined = Buffer.allocUnsafeSlow(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) at += part.copy(joined, at);
+  return joined;
 }
 
 function notes(parts: ReadonlyArray<string | false | undefined>): { note?: string } {

@@ -7,6 +7,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { GatewayError } from '../errors.js';
 import { describeFieldErrors, fieldErrors } from '../field-errors.js';
 import { parseRfc3339 } from '../timestamp.js';
+import { MAX_KEYS, type KeyFormat } from '../records/key-filter.js';
 
 export type AckMode = 'auto' | 'manual';
 export type Fallback = 'text' | 'base64';
@@ -29,7 +30,13 @@ export interface SubscribeFrame {
   /** How values that are not JSON are sent. */
   readonly format?: Fallback;
   readonly headers?: HeaderForm;
+  /** Only records with one of these keys. */
+  readonly keys?: readonly string[];
+  /** How `keys` are written: UTF-8 text (default) or base64 of the key bytes. */
+  readonly keyFormat?: KeyFormat;
 }
+
+export { MAX_KEYS, keyFilter, type KeyFormat } from '../records/key-filter.js';
 
 export interface AckFrame {
   readonly op: 'ack';
@@ -98,6 +105,8 @@ const SCHEMAS: Record<ClientFrame['op'], object> = {
       credit: { type: 'integer', minimum: 0, maximum: 1_000_000 },
       format: { enum: ['text', 'base64'] },
       headers: { enum: ['object', 'list'] },
+      keys: { type: 'array', minItems: 1, maxItems: MAX_KEYS, items: { type: 'string', maxLength: 4096 } },
+      keyFormat: { enum: ['text', 'base64'] },
     },
   },
   ack: {

@@ -8,6 +8,7 @@ import type { SubscriptionEngine } from '../kafka/index.js';
 import type { Logger } from '../logger.js';
 import { TIMESTAMP_RULE, parseTimestampText } from '../timestamp.js';
 import { CLOSE, Connection, parseFrom, type ProduceRecords, type SingleTopic } from './connection.js';
+import { MAX_KEYS, keyFilter } from './protocol.js';
 
 export interface WebSocketGatewayDeps {
   readonly config: Config;
@@ -124,6 +125,11 @@ function singleTopicOptions(topic: string, query: URLSearchParams): SingleTopic 
   const group = query.get('group') ?? undefined;
   const format = query.get('format') ?? 'text';
   const headers = query.get('headers') ?? 'object';
+  const keys = query.getAll('key');
+  const keyFormat = query.get('keyFormat') ?? 'text';
+  if (keyFormat !== 'text' && keyFormat !== 'base64') throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter keyFormat must be text or base64.');
+  if (keys.length > MAX_KEYS) throw new GatewayError('GW_ERR_VALIDATION', `At most ${MAX_KEYS} key parameters.`);
+  keyFilter(keys, keyFormat, '/key');
   if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) throw new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(topic)} is not valid.`);
   if (group !== undefined && !/^[a-zA-Z0-9._-]{1,255}$/.test(group)) throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter group must be 1-255 of [a-zA-Z0-9._-].');
   if (format !== 'text' && format !== 'base64') throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter format must be text or base64.');
@@ -135,7 +141,7 @@ function singleTopicOptions(topic: string, query: URLSearchParams): SingleTopic 
     if (timestamp === undefined) throw new GatewayError('GW_ERR_VALIDATION', `Query parameter from must be latest, earliest, or ${TIMESTAMP_RULE}.`);
     start = parseFrom(timestamp);
   }
-  return { topic, group, from: start, form: { fallback: format, headers } };
+  return { topic, group, from: start, form: { fallback: format, headers }, ...(keys.length > 0 ? { keys, keyFormat } : {}) };
 }
 
 /** Answers a refused upgrade on the raw socket, as problem+json, before any WebSocket frame. */

@@ -49,6 +49,8 @@ export interface ConsolePage {
   readonly exchanges: Exchange[];
   readonly sentFrames: Array<Record<string, unknown>>;
   readonly socketUrls: string[];
+  /** Paths (with query) of the event streams the page opened. */
+  readonly eventStreams: string[];
   /** Waits for exchanges still being read, then checks each against openapi.yaml and the frames against docs/websocket.md. */
   checkTraffic(): Promise<void>;
 }
@@ -61,6 +63,7 @@ export async function openConsole(context: BrowserContext, url: string, fragment
   const exchanges: Exchange[] = [];
   const sentFrames: Array<Record<string, unknown>> = [];
   const socketUrls: string[] = [];
+  const eventStreams: string[] = [];
   const reading: Array<Promise<void>> = [];
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
@@ -77,6 +80,13 @@ export async function openConsole(context: BrowserContext, url: string, fragment
     }
     if (pathname.startsWith('/ui/') && response.status() !== 200 && response.status() !== 304) problems.push(`page file ${pathname}: ${response.status()}`);
     if (response.status() === 304 || response.status() === 101) return;
+    const contentType = response.headers()['content-type'] ?? '';
+    if (contentType.startsWith('text/event-stream')) {
+      // An event stream ends only when the page stops it: its status and type are checked, its events elsewhere.
+      exchanges.push({ method: request.method(), path: `${pathname}${search}`, status: response.status(), contentType, text: '' });
+      eventStreams.push(`${pathname}${search}`);
+      return;
+    }
     reading.push(
       response
         .text()
@@ -99,6 +109,7 @@ export async function openConsole(context: BrowserContext, url: string, fragment
     exchanges,
     sentFrames,
     socketUrls,
+    eventStreams,
     async checkTraffic() {
       await Promise.all(reading);
       assert.ok(exchanges.length > 0, 'the page asked the gateway for something');

@@ -13,6 +13,7 @@ import addFormatsModule from 'ajv-formats';
 import type { Response } from 'supertest';
 import { parse } from 'yaml';
 import { openapiPath } from '../../src/paths.js';
+import { parseEventStream } from './event-stream.js';
 
 interface MediaType { schema?: unknown }
 interface ResponseSpec { content?: Record<string, MediaType>; $ref?: string }
@@ -87,10 +88,26 @@ export function checkExchange(exchange: Exchange): void {
   }
   const media = response.content[contentType];
   assert.ok(media, `${operation.operationId} ${status}: content type ${contentType || 'none'} not in ${Object.keys(response.content).join(', ')}`);
+  if (contentType === 'text/event-stream') {
+    if (method !== 'HEAD') checkEventStream(operation.operationId, `${pointer}/content/${escape(contentType)}/schema`, media.schema, text);
+    return;
+  }
   // A HEAD answer has the GET's headers and no body to check.
   if (media.schema !== undefined && method !== 'HEAD') {
     const validate = ajv.getSchema(`${pointer}/content/${escape(contentType)}/schema`) ?? ajv.compile({ $ref: `${pointer}/content/${escape(contentType)}/schema` });
     const body = /json/.test(contentType) ? (JSON.parse(text) as unknown) : text;
     assert.ok(validate(body), `${operation.operationId} ${status}: body does not match the spec: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`);
   }
+}
+
+/**
+ * An event stream: its complete events, each with its `data` parsed as
+ * JSON, checked against the list schema the spec gives as `contentSchema`.
+ */
+function checkEventStream(operationId: string, schemaPointer: string, schema: unknown, text: string): void {
+  const contentSchema = (schema as { contentSchema?: unknown } | undefined)?.contentSchema;
+  assert.ok(contentSchema, `${operationId}: a text/event-stream answer needs a contentSchema describing its events`);
+  const events = parseEventStream(text).events.map((event) => ({ ...event, ...(event.data === undefined ? {} : { data: JSON.parse(event.data) as unknown }) }));
+  const validate = ajv.getSchema(`${schemaPointer}/contentSchema`) ?? ajv.compile({ $ref: `${schemaPointer}/contentSchema` });
+  assert.ok(validate(events), `${operationId}: events do not match the spec: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(events).slice(0, 500)}`);
 }

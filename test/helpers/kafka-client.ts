@@ -239,6 +239,10 @@ export class Admin {
     });
   }
 
+  async deleteTopicRecords({ topic, partitions }: { topic: string; partitions: Array<{ partition: number; offset: string }> }): Promise<void> {
+    await this.client.deleteRecords({ topics: [{ name: topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: BigInt(p.offset) })) }] });
+  }
+
   async describeCluster(): Promise<{ clusterId: string; controller: number; brokers: Array<{ nodeId: number; host: string; port: number }> }> {
     const metadata = await this.client.metadata({ topics: [], forceUpdate: true });
     return { clusterId: metadata.id, controller: metadata.controllerId, brokers: [...metadata.brokers].map(([nodeId, b]) => ({ nodeId, host: b.host, port: b.port })) };

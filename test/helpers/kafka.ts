@@ -94,3 +94,8 @@ export async function committedOffsets(brokers: string, group: string, topic: st
   const [answer] = await withAdmin(brokers, (admin) => admin.fetchOffsets({ groupId: group, topics: [topic] }));
   return new Map((answer?.partitions ?? []).map((p) => [p.partition, p.offset]));
 }
+
+/** Moves a partition's log start to `offset`, as retention would: the records before it are gone. */
+export async function deleteRecordsBefore(brokers: string, topic: string, partition: number, offset: string): Promise<void> {
+  await withAdmin(brokers, (admin) => admin.deleteTopicRecords({ topic, partitions: [{ partition, offset }] }));
+}

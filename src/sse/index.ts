@@ -1,0 +1,3 @@
+/** Server-Sent Events on the subscription engine: event streams with resume tokens. Never imports express. */
+export { EVENT_STREAM_HEADERS, EventStreams, RETRY_MS, type EventStreamDeps, type EventStreamOptions, type EventStreamStats } from './stream.js';
+export { streamStart, type ResumeToken } from './start.js';

@@ -1,0 +1,33 @@
+import { GatewayError } from '../errors.js';
+import { decodeResumeToken, type StartPosition } from '../kafka/index.js';
+import { TIMESTAMP_RULE, parseTimestampText } from '../timestamp.js';
+
+/** A resume token as it arrived, and the JSON Pointer of where (the header or the query parameter). */
+export interface ResumeToken {
+  readonly token: string;
+  readonly pointer: string;
+}
+
+/**
+ * Where an event stream starts: exactly after the last event its client
+ * saw when it brings that event's id (even over a durable group's
+ * commits; a partition the token does not name, added since, from its
+ * start), otherwise where `from` says.
+ */
+export function streamStart(topic: string, from: string, resume?: ResumeToken): StartPosition {
+  if (resume) {
+    const positions = decodeResumeToken(topic, resume.token, resume.pointer);
+    const offsets = Object.fromEntries([...positions].map(([partition, offset]) => [String(partition), String(offset)]));
+    return { kind: 'offsets', offsets: { [topic]: offsets }, unlisted: 'earliest', exact: true, pointer: resume.pointer };
+  }
+  if (from === 'latest' || from === 'earliest') return { kind: from };
+  const timestamp = parseTimestampText(from);
+  if (timestamp === undefined) {
+    const message = `must be latest, earliest, or ${TIMESTAMP_RULE}`;
+    throw new GatewayError('GW_ERR_VALIDATION', `Query parameter from ${message}, not ${JSON.stringify(from)}.`, {
+      errors: [{ pointer: '/query/from', message }],
+      extensions: { parameter: 'from' },
+    });
+  }
+  return { kind: 'timestamp', timestamp };
+}
