@@ -60,17 +60,34 @@ export function ensureKafkaJars(version = kafkaVersion): string {
   return dir;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', rej);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => res(port));
-    });
-  });
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port!;
+}
+
+/**
+ * `count` distinct free ports: every listening socket stays open until all
+ * are chosen, since a port closed a moment ago is often the next one handed
+ * out (two listeners of one broker on one port stop it at start).
+ */
+export async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer().unref());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((res, rej) => {
+            server.on('error', rej);
+            server.listen(0, '127.0.0.1', () => {
+              const address = server.address();
+              res(typeof address === 'object' && address ? address.port : 0);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((res) => server.close(res))));
+  }
 }
 
 export interface BrokerOptions {
@@ -129,10 +146,12 @@ function clusterId(): string {
 export async function startBroker(options: BrokerOptions = {}): Promise<Broker> {
   const version = options.version ?? kafkaVersion;
   const classpath = `${ensureKafkaJars(version)}/*`;
-  const port = options.port ?? (await freePort());
-  const controllerPort = await freePort();
-  const saslPort = options.saslUsers ? await freePort() : undefined;
-  const sslPort = options.tls ? await freePort() : undefined;
+  // A fixed client port (a restart) may be free at this moment too: it is never handed to another listener.
+  const free = (await freePorts(5)).filter((p) => p !== options.port);
+  const port = options.port ?? free.shift()!;
+  const controllerPort = free.shift()!;
+  const saslPort = options.saslUsers ? free.shift() : undefined;
+  const sslPort = options.tls ? free.shift() : undefined;
   // From here to the guard's start nothing awaits: the data dir never exists without an owner.
   const dataDir = mkdtempSync(join(tmpdir(), 'kafka-gateway-broker-'));
   const saslListener =
