@@ -243,6 +243,30 @@ export function matchOperation(contract: Contract): RequestHandler {
   };
 }
 
+/** Whether a request carries a body, as HTTP frames one: chunked, or a length that is not zero. */
+function framesBody(req: Request): boolean {
+  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
+}
+
+/**
+ * Reads and drops a body the operation does not take, before it is
+ * answered: answering while the client still sends would have the
+ * connection closed under a client that writes slowly, and it would read a
+ * reset instead of the answer. Nothing is kept, so no size limit is needed;
+ * the server's request timeout bounds a body that never ends.
+ */
+function discardBody(req: Request, next: NextFunction): void {
+  let settled = false;
+  const settle = (error?: unknown) => {
+    if (settled) return;
+    settled = true;
+    next(error);
+  };
+  req.on('end', () => settle());
+  req.on('error', settle);
+  req.resume();
+}
+
 /**
  * Checks the body of the matched operation against openapi.yaml: a media
  * type the operation does not list gets 415, and a JSON body is parsed
@@ -256,7 +280,8 @@ export function checkRequestBody(limitBytes: number): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     const body = operationOf(res)?.operation.body;
     if (!body) {
-      next();
+      if (framesBody(req)) discardBody(req, next);
+      else next();
       return;
     }
     const given = req.headers['content-type'];
@@ -273,9 +298,7 @@ export function checkRequestBody(limitBytes: number): RequestHandler {
       next();
       return;
     }
-    // As HTTP frames a body: chunked, or a length that is not zero.
-    const hasBody = req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] ?? '0') !== '0';
-    if (!hasBody) {
+    if (!framesBody(req)) {
       if (!body.required) {
         next();
         return;
