@@ -144,7 +144,7 @@ event-stream fan-out with key filters the same consumer writing each record
 to the streams of its key.
 Absolute figures on a shared 2-core machine are noise, the ratio much less so.
 
-Machine: ${m.cpus}, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}, Apache Kafka ${m.kafka} (single KRaft node on the same machine), ${m.client ?? 'kafkajs'}.
+Machine: ${m.cpus}, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}, Apache Kafka ${m.kafka} (single KRaft node on the same machine), ${m.client ?? 'kafkajs (results from before the change of client)'}.
 
 ${renderTable(rs)}
 

@@ -1,4 +1,4 @@
-/** Direct kafkajs access for tests that check what the broker really holds. */
+/** Direct Kafka access (through the test client, test/helpers/kafka-client.ts) for tests that check what the broker really holds. */
 import { Kafka, logLevel, type Admin } from './kafka-client.js';
 import { uniqueName } from './env.js';
 

@@ -1,5 +1,5 @@
 /**
- * The broker's truth, read without the gateway: a plain kafkajs consumer in
+ * The broker's truth, read without the gateway: a plain consumer (the test client) in
  * a group of its own, from the earliest offset.
  */
 import { Kafka, logLevel } from './kafka-client.js';
