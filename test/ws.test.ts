@@ -125,6 +125,14 @@ test('bad frames get error frames with their id; the connection and other subscr
   const badOffset = await client.next(isOp('error', 'badoffset'));
   assert.equal(badOffset.status, 400);
 
+  // A start offset for a partition the topic does not have is a mistake to say, not to pass over, with or without a group.
+  for (const group of [undefined, uniqueName('nopartition')]) {
+    client.send({ op: 'subscribe', id: 'nopartition', topics: [topic], ...(group ? { group } : {}), from: { [topic]: { '0': '0', '3': '0' } } });
+    const noPartition = await client.next(isOp('error', 'nopartition'));
+    assert.equal(noPartition.status, 400);
+    assert.match(JSON.stringify(noPartition.errors), new RegExp(`/from/${topic}/3`));
+  }
+
   client.send({ op: 'credit', id: 'cr', sub: 'ok', n: -1 });
   const badCredit = await client.next(isOp('error', 'cr'));
   assert.match(JSON.stringify(badCredit.errors), /\/n/);

@@ -26,10 +26,9 @@ export type StartPosition =
    * topic -> partition -> offset; partitions not listed start at latest,
    * or at earliest with `unlisted` (a resumed stream: a partition it did
    * not know of yet has nothing it saw). With `exact` the offsets win over
-   * a durable group's commits, and a partition the topic does not have is
-   * refused rather than passed over (a resume token names only partitions
-   * its topic had). `pointer`: where the offsets came from, for errors (a
-   * resume token's header); `/from/<topic>/<partition>` by default.
+   * a durable group's commits. A partition the topic does not have is
+   * refused, not passed over. `pointer`: where the offsets came from, for
+   * errors (a resume token's header); `/from/<topic>/<partition>` by default.
    */
   | {
       readonly kind: 'offsets';
@@ -222,7 +221,7 @@ export class Subscription {
       const partitions: TopicPartitions[] = [];
       for (const topic of topics) {
         const count = await this.context.partitionCount(topic);
-        this.#checkExactPartitions(topic, count);
+        this.#checkListedPartitions(topic, count);
         partitions.push({ topic, partitions: Array.from({ length: count }, (_, p) => p) });
       }
       const positions = await this.#startPositions(partitions, new Map());
@@ -230,8 +229,8 @@ export class Subscription {
       for (const [k, position] of positions) this.#hold(k, position);
       return this.assignment;
     }
-    if (from.kind === 'offsets' && from.exact === true) {
-      for (const topic of topics) this.#checkExactPartitions(topic, await this.context.partitionCount(topic));
+    if (from.kind === 'offsets') {
+      for (const topic of topics) this.#checkListedPartitions(topic, await this.context.partitionCount(topic));
     }
     const first = new Promise<void>((resolve, reject) => (this.#firstJoin = { resolve, reject }));
     // Rejected by stop() too, possibly while join() is still the one awaited.
@@ -310,10 +309,10 @@ export class Subscription {
     return target;
   }
 
-  /** Exact offsets (a resume token) naming a partition the topic does not have come from another topic of that name, or from nowhere. */
-  #checkExactPartitions(topic: string, count: number): void {
+  /** Start offsets naming a partition the topic does not have were meant for another topic of that name, or for none: the caller's mistake. */
+  #checkListedPartitions(topic: string, count: number): void {
     const { from } = this.options;
-    if (from.kind !== 'offsets' || from.exact !== true) return;
+    if (from.kind !== 'offsets') return;
     const unknown = Object.keys(from.offsets[topic] ?? {}).find((p) => Number(p) >= count);
     if (unknown === undefined) return;
     const named = from.pointer === undefined ? '"from"' : 'the resume token';
