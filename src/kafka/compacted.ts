@@ -81,7 +81,10 @@ export class CompactedTopicTable {
           onFatal: (error) => {
             if (this.#stopped) return;
             this.logger.warn({ err: error, topic: this.topic }, 'the topic reader stopped; following the topic again');
-            void subscription.stop().then(() => this.#retry(apply, 0));
+            void subscription
+              .stop()
+              .catch(() => undefined)
+              .then(() => this.#retry(apply, 0));
           },
         },
       );
@@ -94,6 +97,9 @@ export class CompactedTopicTable {
       subscription.setDemand(true);
       this.#checkCaughtUp();
     } catch (error) {
+      // The subscription that failed to start would otherwise stay in the engine, one more for every retry.
+      await this.#subscription?.stop().catch(() => undefined);
+      this.#subscription = undefined;
       if (this.#stopped) return;
       this.logger.warn({ err: error, topic: this.topic }, 'cannot follow the topic yet');
       this.#retry(apply, attempt + 1);

@@ -1,10 +1,10 @@
-import { Admin, AuthenticationError, type BaseOptions } from '@platformatic/kafka';
+import { Admin, type BaseOptions } from '@platformatic/kafka';
 import type { Config } from '../config.js';
 import { withDeadline } from '../deadline.js';
 import type { Logger } from '../logger.js';
 import { clientOptions } from './client-options.js';
 import { KafkaLog, reasonOf } from './log-policy.js';
-import { guardConnections } from './errors.js';
+import { guardConnections, isAuthenticationFailure } from './errors.js';
 import { ProducerSession } from './producer-session.js';
 
 /** A connection failure that retrying cannot mend, as an error whose message says what to fix. */
@@ -12,17 +12,6 @@ function fatalConnectError(error: unknown, config: Config['kafka']): Error | und
   if (!isAuthenticationFailure(error)) return undefined;
   const who = config.sasl ? `user ${JSON.stringify(config.sasl.username)} with ${config.sasl.mechanism.toUpperCase()}` : 'the gateway';
   return new Error(`Kafka refused to authenticate ${who}: check KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD.`);
-}
-
-/** The broker refused the gateway's credentials (anywhere in a chain of failures): no retry will help. */
-export function isAuthenticationFailure(error: unknown): boolean {
-  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 10; depth++) {
-    if (current instanceof AuthenticationError) return true;
-    const inner = (current as { errors?: unknown[] }).errors;
-    if (inner?.some(isAuthenticationFailure)) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
 }
 
 export interface Readiness {

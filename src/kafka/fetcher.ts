@@ -39,7 +39,6 @@ interface PartitionInTopic {
 /** Where each partition is led, from the client's metadata cache. */
 interface TopicLookup {
   partition(topic: string, partition: number, refresh?: boolean): Promise<PartitionInTopic | undefined>;
-  topicName(topicId: string): string | undefined;
 }
 
 class BrokerLoop {
@@ -76,7 +75,15 @@ class BrokerLoop {
           else round.push({ stream, from });
         }
         if (round.length === 0) break;
-        const ok = await this.fetcher.fetchRound(this.node, round, (stream) => this.#needs.delete(stream));
+        let ok: boolean;
+        try {
+          ok = await this.fetcher.fetchRound(this.node, round, (stream) => this.#needs.delete(stream));
+        } catch (error) {
+          // A bug here must not stop every partition of this broker for good: its readers already wait, and
+          // nothing else would ask again. Logged, and the round goes again after the backoff.
+          this.fetcher.logger.error({ err: error, node: this.node }, 'fetch round failed');
+          ok = false;
+        }
         if (ok) this.#failures = 0;
         else {
           const delay = BACKOFF_MS[Math.min(this.#failures, BACKOFF_MS.length - 1)]!;
@@ -84,9 +91,6 @@ class BrokerLoop {
           await this.fetcher.sleep(delay);
         }
       }
-    } catch (error) {
-      // A bug here must not stop every partition of this broker for good: log it and let the next need restart the loop.
-      this.fetcher.logger.error({ err: error, node: this.node }, 'fetch loop failed');
     } finally {
       this.#running = false;
     }
@@ -143,9 +147,11 @@ export class Fetcher implements FetchQueue {
   }
 
   async #route(stream: PartitionStream, refresh: boolean): Promise<void> {
+    // A retry for a stream its readers have left since would hold it for good.
+    if (stream.readerCount === 0) return;
     try {
       const found = await this.#topics.partition(stream.topic, stream.partition, refresh);
-      if (this.#closed) return;
+      if (this.#closed || stream.readerCount === 0) return;
       if (!found) {
         stream.fail(new GatewayError('GW_ERR_TOPIC_NOT_FOUND', `Topic ${JSON.stringify(stream.topic)} (partition ${stream.partition}) no longer exists.`));
         this.forget(stream);
@@ -234,7 +240,15 @@ export class Fetcher implements FetchQueue {
         if (!entry) continue;
         const { stream, from } = entry;
         if (partition.errorCode === 0) {
-          stream.fetched(from, decodeBatches(stream.topic, stream.partition, partition.records ?? [], from), partition.highWatermark);
+          let run: ReturnType<typeof decodeBatches>;
+          try {
+            run = decodeBatches(stream.topic, stream.partition, partition.records ?? [], from);
+          } catch (error) {
+            // One partition's records that cannot be read end its readers, not the others of this answer.
+            await this.#undecodable(node, [entry], error, leave);
+            continue;
+          }
+          stream.fetched(from, run, partition.highWatermark);
           continue;
         }
         healthy = this.#partitionFailed(stream, from, partition.errorCode, leave) && healthy;
@@ -270,6 +284,8 @@ export class Fetcher implements FetchQueue {
   #partitionFailed(stream: PartitionStream, from: bigint, errorCode: number, leave: (stream: PartitionStream) => void): boolean {
     const name = kafkaErrorCodes.get(errorCode) ?? String(errorCode);
     if (name === 'OFFSET_OUT_OF_RANGE') {
+      // Out of the loop until the log's range is known: fetched again meanwhile it would only be refused again.
+      leave(stream);
       void this.#resetOutOfRange(stream, from);
       return true;
     }
@@ -292,10 +308,13 @@ export class Fetcher implements FetchQueue {
   }
 
   async #resetOutOfRange(stream: PartitionStream, from: bigint): Promise<void> {
+    if (this.#closed || stream.readerCount === 0) return;
     try {
       const [start, end] = await Promise.all([this.logOffset(stream.topic, stream.partition, -2n), this.logOffset(stream.topic, stream.partition, -1n)]);
       this.logger.info({ topic: stream.topic, partition: stream.partition, offset: String(from), logStart: String(start), logEnd: String(end) }, 'offset outside the log; readers move to the nearest one');
       stream.outOfRange(from, start, end);
+      // Readers elsewhere in this partition waited meanwhile.
+      this.need(stream);
     } catch (error) {
       this.logger.debug({ err: error }, 'could not look up the log range; retrying');
       this.#after(500, () => this.#resetOutOfRange(stream, from));
@@ -335,7 +354,6 @@ export class Fetcher implements FetchQueue {
 const LOOKUP_TTL_MS = 5000;
 
 function topicLookup(client: Consumer): TopicLookup {
-  const names = new Map<string, string>();
   const known = new Map<string, { at: number; topic: TopicMetadata | undefined }>();
   const asking = new Map<string, Promise<TopicMetadata | undefined>>();
   const ask = (topic: string): Promise<TopicMetadata | undefined> => {
@@ -344,7 +362,6 @@ function topicLookup(client: Consumer): TopicLookup {
       pending = describeCluster(client, [topic])
         .then(({ topics }) => {
           known.set(topic, { at: Date.now(), topic: topics[0] });
-          if (topics[0]) names.set(topics[0].id, topic);
           return topics[0];
         })
         .finally(() => asking.delete(topic));
@@ -359,6 +376,5 @@ function topicLookup(client: Consumer): TopicLookup {
       const info = found?.partitions[partition];
       return found && info ? { id: found.id, leader: info.leader } : undefined;
     },
-    topicName: (id) => names.get(id),
   };
 }

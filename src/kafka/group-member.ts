@@ -152,7 +152,7 @@ export class GroupMember {
       },
     );
     if (told) {
-      await withDeadline(promised(this.#consumer.close(true)), LEAVE_TIMEOUT_MS, noAnswer).catch(() => this.#consumer.connections.close());
+      await withDeadline(promised(this.#consumer.close(true)), LEAVE_TIMEOUT_MS, noAnswer).catch(() => this.#consumer.connections.close().catch(() => undefined));
     } else {
       await this.#consumer.connections.close().catch(() => undefined);
     }

@@ -68,10 +68,6 @@ export class PartitionStream {
     return this.#cachedBytes;
   }
 
-  get readers(): ReadonlySet<PartitionReader> {
-    return this.#readers;
-  }
-
   attach(reader: PartitionReader): void {
     if (this.#failed) {
       const error = this.#failed;

@@ -274,12 +274,19 @@ export class ProduceService {
       clearImmediate(this.#timer as NodeJS.Immediate);
       this.#timer = undefined;
     }
-    this.#sending = this.#send(batch).finally(() => {
-      this.#sending = undefined;
-      // What arrived meanwhile has waited long enough.
-      if (this.#open.length > 0) this.#due = true;
-      this.#next();
-    });
+    this.#sending = this.#send(batch)
+      .catch((error: unknown) => {
+        // A bug in handling the answer must not leave callers waiting and their bytes counted for good.
+        this.logger.error({ err: error, callers: batch.length }, 'produce batch failed');
+        this.#mustRenew = true;
+        for (const pending of batch) this.#fail(pending, sendFailure(error, pending.topic));
+      })
+      .finally(() => {
+        this.#sending = undefined;
+        // What arrived meanwhile has waited long enough.
+        if (this.#open.length > 0) this.#due = true;
+        this.#next();
+      });
   }
 
   /** A key's partition by the Java client's murmur2; records without a key take turns. */

@@ -237,7 +237,10 @@ export class Subscription {
     first.catch(() => undefined);
     this.#member = this.context.joinGroup(group, topics, {
       onJoin: (generation) => {
-        this.#joins = this.#joins.then(() => this.#applyJoin(generation));
+        // A failure outside #applyJoin's own retries (a listener throwing) is logged, not left to end the process or the chain.
+        this.#joins = this.#joins
+          .then(() => this.#applyJoin(generation))
+          .catch((error: unknown) => this.context.logger.error({ err: error, group }, 'applying a group assignment failed'));
       },
       onRebalance: () => void this.#commitDelivered(),
     });
