@@ -11,6 +11,7 @@ import type { OutgoingRecord } from '../kafka/index.js';
 import { fieldErrors, openapi } from '../openapi.js';
 import { NOT_JSON } from '../schema/index.js';
 import { parseTimestamp } from '../timestamp.js';
+import { BASE64 } from './key-filter.js';
 
 /**
  * How a key or value is given: `json` (any JSON; a JSON string key is stored
@@ -37,8 +38,6 @@ export interface DecodedRecord {
 }
 
 type ProduceRecord = components['schemas']['ProduceRecord'];
-
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /**
  * The deepest nesting a JSON key or value may have: Jackson's default

@@ -11,7 +11,8 @@ export type KeyFormat = 'text' | 'base64';
 /** The most keys one subscription may filter on. */
 export const MAX_KEYS = 1000;
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+/** Canonical base64, padded: what keys and values in base64 must be. */
+export const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** A key filter's keys as bytes; throws a GatewayError naming `pointer` for a key that is not base64 when it should be. */
 export function keyFilter(keys: readonly string[] | undefined, format: KeyFormat = 'text', pointer = '/keys'): Buffer[] | undefined {

@@ -177,7 +177,9 @@ export class Connection {
           this.#send({ op: 'unsubscribed', id: frame.id });
           return;
         case 'credit': {
-          const sub = this.#subscription(frame.sub);
+          // Credit may come right behind its subscribe frame, before the subscription has started: it is kept.
+          const sub = this.#subs.get(frame.sub);
+          if (!sub) throw new GatewayError('GW_ERR_NOT_FOUND', `No subscription ${JSON.stringify(frame.sub)} on this connection.`);
           sub.credit = (sub.credit ?? 0) + frame.n;
           this.#pump(sub);
           return;
@@ -229,7 +231,7 @@ export class Connection {
         {
           onRecords: (handle, records) => this.#enqueue(sub!, handle, records),
           onAssignment: (assignment) => {
-            if (!this.single) this.#send({ op: 'assigned', sub: id, partitions: assignment satisfies readonly TopicPartitions[] });
+            if (!this.single && sub?.active && this.#subs.get(id) === sub) this.#send({ op: 'assigned', sub: id, partitions: assignment satisfies readonly TopicPartitions[] });
           },
           onFatal: (error) => {
             if (this.#subs.get(id) !== sub) return;
@@ -260,7 +262,7 @@ export class Connection {
       if (sub && this.#subs.get(id) === sub) {
         this.#subs.delete(id);
         this.#dropQueue(sub);
-        await sub.kafka.stop();
+        await sub.kafka.stop().catch(() => undefined);
       } else if (sub) {
         return; // already released by unsubscribe or close; the error is its ending
       }
@@ -269,6 +271,8 @@ export class Connection {
   }
 
   #enqueue(sub: SocketSubscription, from: PartitionHandle, records: readonly ConsumedRecord[]): void {
+    // Records of a subscription the client has dropped, still stopping: nobody wants them, and kept they would count against the bound.
+    if (this.#subs.get(sub.id) !== sub) return;
     let bytes = 0;
     for (const record of records) bytes += record.size;
     sub.queue.push({ from, records, next: 0, bytes });
@@ -329,7 +333,12 @@ export class Connection {
   }
 
   #drained(): void {
-    if (!this.#congested || this.socket.bufferedAmount > this.deps.config.maxBufferedBytes / 2) return;
+    if (!this.#congested) return;
+    if (this.socket.bufferedAmount > this.deps.config.maxBufferedBytes / 2) {
+      // Frames sent after the one that filled the socket are still queued: wait for the socket to empty.
+      this.transport.once('drain', () => this.#drained());
+      return;
+    }
     this.#congested = false;
     this.#pump();
   }
@@ -350,6 +359,8 @@ export class Connection {
     const sub = this.#subs.get(id);
     if (!sub) throw new GatewayError('GW_ERR_NOT_FOUND', `No subscription ${JSON.stringify(id)} on this connection.`);
     this.#subs.delete(id);
+    sub.active = false;
+    sub.kafka.setDemand(false);
     this.#dropQueue(sub);
     await sub.kafka.stop();
   }
