@@ -90,8 +90,6 @@ export class ConsumerInstance {
   #subscription: Subscription | undefined;
   #mode: 'none' | 'subscribed' | 'assigned' = 'none';
   #topics: readonly string[] = [];
-  /** Set while a subscription is joining its group: reads wait for it, within their own time. */
-  #starting: Promise<unknown> | undefined;
   #startFailure: GatewayError | undefined;
   #buffer: Buffered[] = [];
   #wake: (() => void) | undefined;
@@ -100,6 +98,8 @@ export class ConsumerInstance {
   /** Requests of one instance run one at a time, as on Confluent's synchronized consumer state. */
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
+  /** Requests queued or running: an instance that has one is in use, however long its read waits. */
+  #requests = 0;
   lastUsed = Date.now();
 
   constructor(
@@ -114,14 +114,24 @@ export class ConsumerInstance {
     return this.#closed;
   }
 
+  get busy(): boolean {
+    return this.#requests > 0;
+  }
+
   /** Runs `work` after the instance's earlier requests, and counts as use. */
   run<T>(work: () => Promise<T>): Promise<T> {
     this.lastUsed = Date.now();
+    this.#requests += 1;
     const next = this.#queue.then(() => {
       if (this.#closed) throw new GatewayError('GW_ERR_CONSUMER_NOT_FOUND', 'Consumer instance not found.');
       return work();
     });
-    this.#queue = next.catch(() => undefined).finally(() => (this.lastUsed = Date.now()));
+    this.#queue = next
+      .catch(() => undefined)
+      .finally(() => {
+        this.#requests -= 1;
+        this.lastUsed = Date.now();
+      });
     return next;
   }
 
@@ -161,12 +171,13 @@ export class ConsumerInstance {
   async #drop(): Promise<void> {
     const previous = this.#subscription;
     this.#subscription = undefined;
-    this.#starting = undefined;
     this.#startFailure = undefined;
     this.#buffer = [];
     this.#returned.clear();
     this.#mode = 'none';
     this.#topics = [];
+    // A read waiting on the dropped subscription answers now with what it has.
+    this.#wake?.();
     await previous?.stop();
   }
 
@@ -191,19 +202,17 @@ export class ConsumerInstance {
     this.#subscription = subscription;
     this.#mode = 'subscribed';
     this.#topics = names;
-    // Joining may wait for a rebalance of the whole group: the answer does not, reads wait for it (as a Kafka consumer joins in poll()).
-    const starting = subscription.start().then(
+    // Joining may wait for a rebalance of the whole group: the answer does not; a read meanwhile gets what has
+    // arrived by its timeout, or the failure (as a Kafka consumer joins in poll()).
+    void subscription.start().then(
       () => undefined,
       (error: unknown) => {
         if (this.#subscription !== subscription) return;
         this.#startFailure = error instanceof GatewayError ? error : new GatewayError('GW_ERR_INTERNAL', 'The subscription failed to start; the failure is logged.', { cause: error });
         this.deps.logger.warn({ err: error, group: this.group, instance: this.name }, 'a consumer instance could not subscribe');
+        this.#wake?.();
       },
     );
-    this.#starting = starting;
-    void starting.then(() => {
-      if (this.#starting === starting) this.#starting = undefined;
-    });
   }
 
   async unsubscribe(): Promise<void> {
@@ -261,7 +270,14 @@ export class ConsumerInstance {
         }
         const size = (record.key?.length ?? 0) + (record.value?.length ?? 0);
         if (out.length > 0 && bytes + size > maxBytes) return true;
-        const converted = this.#convert(record);
+        let converted: V2Record;
+        try {
+          converted = this.#convert(record);
+        } catch (error) {
+          // The records before it are answered (and, with auto commit, committed): the next read reports this one.
+          if (out.length > 0) return true;
+          throw error;
+        }
         this.#buffer.shift();
         out.push(converted);
         bytes += size;
@@ -273,6 +289,7 @@ export class ConsumerInstance {
     };
     try {
       while (!take()) {
+        if (this.#subscription !== subscription) break; // unsubscribed, closed or expired meanwhile
         if (this.#startFailure) {
           const failure = this.#startFailure;
           await this.#drop();
@@ -324,6 +341,8 @@ export class ConsumerInstance {
     for (const { topic, partition } of offsets ?? []) {
       if (!held.has(key(topic, partition))) throw illegalState(`No current assignment for partition ${topic}-${partition}.`);
     }
+    // What reads returned from partitions a rebalance has taken since is the new owner's to commit.
+    for (const k of this.#returned.keys()) if (!held.has(k)) this.#returned.delete(k);
     for (const { topic, partition, offset } of offsets ?? this.#returned.values()) {
       try {
         await subscription.ack(topic, partition, String(offset));
@@ -386,10 +405,6 @@ export class ConsumerInstances {
     this.#sweeper.unref();
   }
 
-  get size(): number {
-    return this.#instances.size;
-  }
-
   create(group: string, owner: string, settings: InstanceSettings): ConsumerInstance {
     const name = settings.name ?? `rest-consumer-${randomUUID()}`;
     if (!NAME.test(name)) {
@@ -424,7 +439,7 @@ export class ConsumerInstances {
   async #expire(): Promise<void> {
     const now = Date.now();
     for (const [id, instance] of this.#instances) {
-      if (now - instance.lastUsed < this.deps.config.instanceTimeoutMs) continue;
+      if (instance.busy || now - instance.lastUsed < this.deps.config.instanceTimeoutMs) continue;
       this.#instances.delete(id);
       this.deps.logger.info({ group: instance.group, instance: instance.name }, 'consumer instance expired; it leaves its group');
       // A read still running keeps it busy: it closes after that read.

@@ -172,7 +172,10 @@ export function confluentConsumerHandlers({
     },
     v2GetCommittedOffsets: (input) =>
       withInstance(input, async (instance) => {
-        const offsets = await instance.committed(partitionsOf(input.body.partitions));
+        const partitions = partitionsOf(input.body.partitions);
+        // The group's commits for a topic are the topic's to show: only to those who may read it.
+        mayRead(input.res, new Set(partitions.map((p) => p.topic)));
+        const offsets = await instance.committed(partitions);
         sendV2(input.res, 200, { offsets: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset, metadata: '' })) });
       }),
     v2Seek: async (input) => {

@@ -274,7 +274,8 @@ class EventStream {
           res.once('close', () => clearTimeout(drop));
         }
       }
-      await this.#subscription.stop();
+      // Never rejects (its callers do not wait): a stop that fails is logged, and the stream is counted out all the same.
+      await this.#subscription.stop().catch((stopError: unknown) => this.deps.logger.warn({ err: stopError }, 'stopping an event stream failed'));
       this.onEnded();
       if (error?.code === 'GW_ERR_INTERNAL') this.deps.logger.error({ err: error.cause ?? error }, 'event stream failed');
     })();
