@@ -286,4 +286,18 @@ test('consumer instance errors use Confluent\'s codes', async () => {
   });
   assert.equal((bounded.body as V2Record[]).length, 1, 'the second record would pass max_bytes');
   conforms(await agent.delete(small).expect(204));
+  // A record that is not JSON behind good ones: the read answers the good ones (auto commit commits them), the next names it.
+  const mixed = await topicWith(1);
+  const json = await createInstance(agent, uniqueName('v2-mixed'), { format: 'json', 'auto.offset.reset': 'earliest' });
+  await produceDirect(brokers, mixed, [{ value: '{"n":1}' }, { value: '{"n":2}' }, { value: 'not json' }]);
+  conforms(await post(agent, `${json}/assignments`, { partitions: [{ topic: mixed, partition: 0 }] }).expect(204));
+  const good = await eventually(async () => {
+    const res = conforms(await agent.get(`${json}/records?timeout=500`).set('accept', JSON_V2));
+    return res.status === 200 && (res.body as V2Record[]).length === 2 ? res : undefined;
+  });
+  assert.deepEqual((good.body as V2Record[]).map((r) => r.value), [{ n: 1 }, { n: 2 }]);
+  const bad = conforms(await agent.get(`${json}/records?timeout=200`).set('accept', JSON_V2));
+  assert.equal(bad.status, 500);
+  assert.match(String(bad.body.message), /offset 2 is not JSON/);
+  conforms(await agent.delete(json).expect(204));
 });

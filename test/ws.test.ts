@@ -87,6 +87,17 @@ test('from latest (default) sends only what is produced after subscribing', asyn
   await client.close();
 });
 
+test('credit sent right behind its subscribe frame, before the subscription has started, is kept', async () => {
+  const topic = await topicWith(1, Array.from({ length: 5 }, (_, i) => ({ value: String(i) })));
+  const client = await WsClient.connect(`${wsUrl}/v1/ws`);
+  client.send({ op: 'subscribe', id: 'early', topics: [topic], from: 'earliest', credit: 0 });
+  client.send({ op: 'credit', id: 'more', sub: 'early', n: 3 });
+  const records = await client.collect(isRecord('early'), 3);
+  assert.deepEqual(records.map((r) => r.value), [0, 1, 2]);
+  assert.equal(client.frames.filter((f) => f.op === 'error').length, 0, JSON.stringify(client.frames.filter((f) => f.op === 'error')));
+  await client.close();
+});
+
 test('credit: no more records than granted, the rest after more credit', async () => {
   const topic = await topicWith(1, Array.from({ length: 5 }, (_, i) => ({ value: String(i) })));
   const client = await WsClient.connect(`${wsUrl}/v1/ws`);
