@@ -62,8 +62,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     stopping ??= (async () => {
       logger.info({ timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
       gateway.beginShutdown();
-      // Streaming clients are told to go elsewhere first: their connections would hold the server open.
-      await Promise.all([services.webSockets.close(), services.events.close()]);
+      // Streaming clients are told to go elsewhere first, and Confluent reads waiting for records answer with
+      // what they have: their connections would hold the server open until the shutdown timeout.
+      await Promise.all([services.webSockets.close(), services.events.close(), services.consumerInstances.close()]);
       const closed = new Promise<void>((res) => server.close(() => res()));
       server.closeIdleConnections();
       if ((await withDeadline(closed, config.shutdownTimeoutMs, () => 'timeout' as const)) === 'timeout') {

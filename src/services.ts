@@ -106,6 +106,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
       await withDeadline(kafka.firstAttempt(), bound, () => undefined);
     },
     async close() {
+      // Each close is idempotent; a gateway's stop has usually closed these three already.
       await webSockets.close();
       // Streams end (with their last events written) before the engine under them closes in kafka.close().
       await events.close();
