@@ -15,6 +15,8 @@ import { quietLogger, testConfig } from './helpers/env.js';
 interface Call {
   readonly records: readonly WireRecord[];
   answer(refused?: readonly number[]): void;
+  /** Answers exactly this, whatever was sent. */
+  answerWith(results: PartitionResult[]): void;
   fail(error: Error): void;
 }
 
@@ -38,6 +40,7 @@ function fakeBroker() {
             nextOffset += records.length;
             resolve([{ topic: 't', partition: 0, refusedRecords: [], baseOffset, logAppendTime: -1n }]);
           },
+          answerWith: resolve,
           fail: reject,
         });
       }),
@@ -153,5 +156,53 @@ test('records the broker refuses fail only the caller who sent them; the rest of
   assert.deepEqual((await good1).map((r) => r.offset), ['1']);
   assert.deepEqual((await good2).map((r) => r.offset), ['2', '3']);
   assert.equal(broker.renewals(), 0, 'a clear answer keeps the producer id');
+  await service.drain();
+});
+
+// Two partitions, for answers that leave one out.
+const twoPartitions = {
+  get: async () => ({
+    name: 't',
+    partitions: [0, 1].map((partitionId) => ({ partitionId, leader: 0, replicas: [0], isr: [0], partitionErrorCode: 0 })),
+    maxMessageBytes: 1_000_000,
+    timestamps: { type: 'CreateTime', beforeMaxMs: Infinity, afterMaxMs: Infinity },
+  }),
+} as unknown as TopicCache;
+
+test('an answer that leaves out a partition that was sent acknowledges nothing of it: its callers get 503 and the next batch goes under a new producer id', async () => {
+  // Seen on a 3-node cluster at a broker's SIGTERM: a 2-record request answered 200 with one offset, its record 0 lost.
+  const broker = fakeBroker();
+  const service = new ProduceService(broker.connection, twoPartitions, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
+  const split = service.send('t', [{ ...record(0), partition: 0 }, { ...record(1), partition: 1 }]);
+  const onlyLanded = service.send('t', [{ ...record(2), partition: 1 }]);
+  const outcome = split.then(
+    (produced) => ({ produced }),
+    (error: { code?: string; status?: number }) => ({ code: error.code, status: error.status }),
+  );
+  await turns();
+  assert.equal(broker.calls.length, 1);
+  assert.equal(broker.calls[0]!.records.length, 3);
+  broker.calls[0]!.answerWith([{ topic: 't', partition: 1, refusedRecords: [], baseOffset: 7n, logAppendTime: -1n }]);
+  assert.deepEqual(await outcome, { code: 'GW_ERR_KAFKA_UNAVAILABLE', status: 503 });
+  assert.deepEqual((await onlyLanded).map((r) => `${r.partition}@${r.offset}`), ['1@8'], 'a caller whose records were all answered is answered');
+  const next = service.send('t', [{ ...record(3), partition: 0 }]);
+  await turns();
+  assert.equal(broker.renewals(), 1, 'a new producer id before the next batch');
+  broker.calls[1]!.answer();
+  assert.equal((await next).length, 1);
+  await service.drain();
+});
+
+test('an answer for no partition at all settles no caller as produced', async () => {
+  const broker = fakeBroker();
+  const service = new ProduceService(broker.connection, twoPartitions, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
+  const sent = service.send('t', [{ ...record(0), partition: 0 }, { ...record(1), partition: 1 }]);
+  const outcome = sent.then(
+    () => 'produced',
+    (error: { status?: number }) => error.status,
+  );
+  await turns();
+  broker.calls[0]!.answerWith([]);
+  assert.equal(await outcome, 503);
   await service.drain();
 });

@@ -28,6 +28,23 @@ export function protocolErrorIds(error: unknown): string[] {
   return ids;
 }
 
+/** The first message the broker itself gave with an error, anywhere in a client error (the client wraps its answers in aggregates). */
+export function serverErrorMessage(error: unknown): string | undefined {
+  const visit = (e: unknown, depth: number): string | undefined => {
+    if (!(e instanceof Error) || depth > 10) return undefined;
+    const message = (e as { serverErrorMessage?: unknown }).serverErrorMessage;
+    if (typeof message === 'string' && message !== '') return message;
+    if (MultipleErrors.isMultipleErrors(e)) {
+      for (const inner of (e as MultipleErrors).errors) {
+        const found = visit(inner, depth + 1);
+        if (found) return found;
+      }
+    }
+    return visit((e as { cause?: unknown }).cause, depth + 1);
+  };
+  return visit(error, 0);
+}
+
 /**
  * The client's metadata lookup turns Kafka's UNKNOWN_TOPIC_OR_PARTITION
  * into a UserError; it raises no other UserError for a well-formed lookup.
@@ -94,7 +111,7 @@ export function fromKafkaError(error: unknown, context: { topic?: string; group?
   const refused = ids.find((id) => REFUSALS[id] !== undefined);
   if (refused) {
     const subject = context.topic === undefined ? 'the request' : `topic ${topic}`;
-    const message = (error as { errors?: Array<{ serverErrorMessage?: string; message?: string }> }).errors?.find((e) => e.serverErrorMessage)?.serverErrorMessage;
+    const message = serverErrorMessage(error);
     return new GatewayError(REFUSALS[refused]!, `Kafka refused ${subject}: ${message ?? refused} (${refused}).`, { cause, extensions: { kafkaError: refused } });
   }
   if (isTransient(error)) return new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka is not reachable right now; retry shortly.', { cause, retryAfterSeconds: 1 });

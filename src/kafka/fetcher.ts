@@ -7,7 +7,7 @@
  * looked up again, and only a partition that cannot exist any more (its
  * topic deleted) or may not be read ends its readers.
  */
-import { ConnectionPool, Consumer, type BaseOptions } from '@platformatic/kafka';
+import { ConnectionPool, Consumer, UserError, type BaseOptions } from '@platformatic/kafka';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { decodeBatches } from './consumed-record.js';
@@ -210,6 +210,17 @@ export class Fetcher implements FetchQueue {
       entries.set(`${found.id}:${entry.stream.partition}`, entry);
     }
     if (entries.size === 0) return true;
+    if (!(await this.#knowsBroker(node))) {
+      // A broker that was down when the client last asked (or restarted since) is not in its list:
+      // the client would refuse to fetch from it. The partitions are routed again once it is.
+      this.logger.debug({ node }, 'the leader is not in the client\'s broker list yet; looking it up again');
+      for (const { stream } of entries.values()) {
+        leave(stream);
+        this.#routes.delete(stream);
+        this.#after(200, () => this.#route(stream, true));
+      }
+      return false;
+    }
     let response: FetchResponse;
     try {
       response = await this.#client.fetch({
@@ -226,6 +237,18 @@ export class Fetcher implements FetchQueue {
       const partial = (error as { response?: FetchResponse }).response;
       if (!partial?.responses) {
         if (this.#closed) return true;
+        if (error instanceof UserError) {
+          // The client refused the request itself (a broker it does not know, a topic id it has not seen):
+          // a stale view of the cluster, not records that cannot be read.
+          this.logger.debug({ err: error, node }, 'fetch refused by the client; routing again');
+          this.#client.clearMetadata();
+          for (const { stream } of entries.values()) {
+            leave(stream);
+            this.#routes.delete(stream);
+            this.#after(200, () => this.#route(stream, true));
+          }
+          return false;
+        }
         if (!isTransient(error)) return this.#undecodable(node, [...entries.values()], error, leave);
         this.logger.debug({ err: error, node }, 'fetch failed; retrying');
         this.#client.clearMetadata();
@@ -255,6 +278,25 @@ export class Fetcher implements FetchQueue {
       }
     }
     return healthy;
+  }
+
+  /**
+   * Whether the client's broker list has `node`, asking the cluster again
+   * when it does not: the client keeps the list it saw last, and a consumer
+   * that tracks no topics never refreshes it on its own, so a broker that
+   * returns after the client last asked would stay unknown for good.
+   */
+  async #knowsBroker(node: number): Promise<boolean> {
+    try {
+      const cached = await this.#client.metadata({ topics: [] });
+      if (cached.brokers.has(node)) return true;
+      this.#client.clearMetadata();
+      const fresh = await this.#client.metadata({ topics: [], forceUpdate: true });
+      return fresh.brokers.has(node);
+    } catch (error) {
+      this.logger.debug({ err: error, node }, 'could not look up the brokers');
+      return false;
+    }
   }
 
   /**

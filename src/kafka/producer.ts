@@ -340,8 +340,11 @@ export class ProduceService {
       }
       const again: typeof round = [];
       let retriable: string | undefined;
+      const answered = new Set<string>();
       for (const result of results) {
-        const items = byPartition.get(`${result.topic}\u0000${result.partition}`) ?? [];
+        const key = `${result.topic}\u0000${result.partition}`;
+        answered.add(key);
+        const items = byPartition.get(key) ?? [];
         if (result.error === undefined) {
           items.forEach(({ pending, index, record }, j) => {
             pending.landed[index] = {
@@ -364,8 +367,27 @@ export class ProduceService {
         for (const pending of refused) if (pending) this.#fail(pending, failure(pending));
         again.push(...items.filter((item) => !refused.has(item.pending)));
       }
+      // Records of a partition the answer does not speak of (a broker that
+      // answered for fewer partitions than were sent, or an answer read only
+      // in part) may or may not have been written: never counted as landed.
+      // Sent again under the same sequence they could be deduplicated or
+      // refused as out of order, so their callers get 503 and the next batch
+      // goes under a new producer id.
+      const unanswered = [...byPartition].filter(([key]) => !answered.has(key)).flatMap(([, items]) => items);
+      if (unanswered.length > 0) {
+        this.#mustRenew = true;
+        this.logger.warn({ records: unanswered.length, callers: new Set(unanswered.map((item) => item.pending)).size }, 'the broker did not answer for some partitions of a produce request');
+        for (const { pending, record } of unanswered) {
+          this.#fail(
+            pending,
+            new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka did not answer for partition ${record.partition}; its records were not acknowledged and may or may not have been written. Retry shortly.`, {
+              retryAfterSeconds: 1,
+            }),
+          );
+        }
+      }
       for (const pending of batch) {
-        if (!pending.settled && pending.landed.length === pending.records.length && pending.landed.every(Boolean)) {
+        if (!pending.settled && allLanded(pending)) {
           pending.settled = true;
           pending.resolve(pending.landed as ProducedRecord[]);
         }
@@ -394,6 +416,16 @@ export class ProduceService {
     pending.settled = true;
     pending.reject(error);
   }
+}
+
+/**
+ * Whether every record of the caller has an offset. Counted slot by slot:
+ * `landed` is filled by index, and `every` skips the holes of a sparse
+ * array, so a request whose first record never landed would pass it.
+ */
+function allLanded(pending: Pending): boolean {
+  for (let i = 0; i < pending.records.length; i++) if (pending.landed[i] === undefined) return false;
+  return true;
 }
 
 /** The caller's error for records the broker refused, saying what of its request was written anyway (records on other partitions). */
