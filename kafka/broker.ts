@@ -354,7 +354,7 @@ export async function waitUntilServing(brokers: string, timeoutMs = 60_000, prob
       await admin.metadata({ topics: [], forceUpdate: true });
       // A group lookup creates __consumer_offsets and fails until its
       // coordinator has loaded: after this, consumers join at once.
-      await admin.describeGroups({ groups: [...probeGroups] });
+      if (probeGroups.length > 0) await admin.describeGroups({ groups: [...probeGroups] });
       return;
     } catch (error) {
       lastError = error;
