@@ -189,7 +189,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     if (!found) throw new Error(`no node ${nodeId} in this cluster (nodes are ${NODE_IDS.join(', ')})`);
     return found;
   };
-  const running = (n: NodeState) => n.guard !== undefined;
+  // A node whose JVM ended on its own (its guard exited) counts as halted: restart() may start it again.
+  const running = (n: NodeState) => n.guard !== undefined && n.guard.exitCode === null && n.guard.signalCode === null;
   const live = () => nodes.filter(running).map((n) => n.address);
 
   /** Starts the node's guard (formatting its log dir the first time); resolves once `ready` does. */
