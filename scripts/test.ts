@@ -57,14 +57,30 @@ if (!env.KAFKA_BROKERS) {
   process.stdout.write(`Kafka broker for the tests at ${broker.brokers}\n`);
 }
 
-const concurrency = env.TEST_CONCURRENCY ?? '2';
-const runner = spawn(
-  process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
-  { stdio: 'inherit', env },
-);
-child = runner;
-const code = await new Promise<number>((res) => runner.once('exit', (c, signal) => res(c ?? (signal ? 1 : 0))));
+// Files that start a 3-node cluster of their own (test/cluster-*.test.ts) run after the others and one at a
+// time: three JVMs each, beside the shared broker, on two cores.
+const isClusterFile = (file: string) => /(^|\/)cluster-[^/]*\.test\.ts$/.test(file);
+const phases = [
+  { files: files.filter((f) => !isClusterFile(f)), concurrency: env.TEST_CONCURRENCY ?? '2' },
+  { files: files.filter(isClusterFile), concurrency: '1' },
+].filter((phase) => phase.files.length > 0);
+
+/** Runs one phase's files with node's test runner; its exit code. */
+async function runPhase(phase: { files: string[]; concurrency: string }): Promise<number> {
+  const runner = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--test', `--test-concurrency=${phase.concurrency}`, '--test-reporter=spec', ...phase.files],
+    { stdio: 'inherit', env },
+  );
+  child = runner;
+  return new Promise<number>((res) => runner.once('exit', (c, signal) => res(c ?? (signal ? 1 : 0))));
+}
+
+let code = 0;
+for (const phase of phases) {
+  if (interrupted) break;
+  code = (await runPhase(phase)) || code;
+}
 await stopBroker();
 process.exit(interrupted ? 130 : code || (wholeSuite ? checkContractCoverage() : 0));
 

@@ -70,6 +70,8 @@ export function isAuthenticationFailure(error: unknown): boolean {
 export function isTransient(error: unknown): boolean {
   if (isAuthenticationFailure(error)) return false;
   if (error instanceof NetworkError) return true;
+  // The gateway's own requests (protocol.ts) mark a cluster caught mid-move so: no leader yet, a leader not yet listed.
+  if ((error as { canRetry?: unknown } | undefined)?.canRetry === true) return true;
   if (!(error instanceof Error) || !GenericError.isGenericError(error)) return false;
   const generic = error as GenericError;
   return generic.findBy('canRetry', false) === null || generic.findBy('code', NetworkError.code) !== null;

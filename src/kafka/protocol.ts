@@ -110,7 +110,7 @@ export async function listOffsets(client: Base, topic: string, partitions: reado
   await Promise.all(
     [...byLeader].map(async ([leader, list]) => {
       const broker = cluster.brokers.find((b) => b.nodeId === leader);
-      if (!broker) throw new Error(`broker ${leader} is not in the metadata`);
+      if (!broker) throw Object.assign(new Error(`broker ${leader} leads ${topic} but is not in the metadata yet`), { canRetry: true });
       const connection = await call<Connection>((cb) => client[kGetConnection](broker, cb));
       const response = await call<ListOffsetsResponse>((cb) =>
         api(connection, -1, READ_COMMITTED, [{ name: topic, partitions: list.map((partitionIndex) => ({ partitionIndex, currentLeaderEpoch: -1, timestamp })) }], cb),
