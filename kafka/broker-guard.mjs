@@ -15,14 +15,16 @@
  * - `crash` then end of input: SIGKILL to java at once, as a crash would,
  *   and keep the data for a restart;
  * - end of input without `halt`: the parent stopped the broker or died,
- *   however it died (SIGKILL included): SIGKILL to java, delete the data dir.
+ *   however it died (SIGKILL included): SIGKILL to java, delete the data dir
+ *   (and the spec's `rootDir` too once it is empty: the folder all nodes of
+ *   a cluster share).
  *
  * Plain JavaScript so that it starts in milliseconds with no loader.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { openSync, readFileSync, rmSync } from 'node:fs';
+import { openSync, readFileSync, rmSync, rmdirSync } from 'node:fs';
 
-/** @type {{ dataDir: string; logFile: string; format?: string[]; run: string[] }} */
+/** @type {{ dataDir: string; logFile: string; format?: string[]; run: string[]; rootDir?: string }} */
 const spec = JSON.parse(readFileSync(String(process.argv[2]), 'utf8'));
 /** How long a halted broker may take to shut down cleanly before it is killed. */
 const HALT_GRACE_MS = 15_000;
@@ -70,6 +72,16 @@ else process.stdin.once('end', finish);
 
 /** @param {boolean} keep */
 function done(keep) {
-  if (!keep) rmSync(spec.dataDir, { recursive: true, force: true });
+  if (!keep) {
+    rmSync(spec.dataDir, { recursive: true, force: true });
+    // The nodes of a cluster share a folder: whichever guard deletes its dir last finds it empty and takes it too.
+    if (spec.rootDir) {
+      try {
+        rmdirSync(spec.rootDir);
+      } catch {
+        // Not empty yet (another guard's dir is still there) or gone already.
+      }
+    }
+  }
   process.exit(0);
 }

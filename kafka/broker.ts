@@ -36,14 +36,15 @@ function fetchedMarker(version: string): string {
 
 /** Whether the jars of this Kafka release are in the cache already. */
 export function kafkaJarsFetched(version = kafkaVersion): boolean {
-  return existsSync(fetchedMarker(version));
+  // A cache fetched before kafka-tools joined kafka/pom.xml lacks the commands kafka/cluster.ts runs: fetch again.
+  return existsSync(fetchedMarker(version)) && readdirSync(libDir(version)).some((f) => f.startsWith('kafka-tools-') && !f.startsWith('kafka-tools-api-'));
 }
 
 /** Fetches the broker jars once; later calls find them in the cache. */
 export function ensureKafkaJars(version = kafkaVersion): string {
   const dir = libDir(version);
   const marker = fetchedMarker(version);
-  if (existsSync(marker)) return dir;
+  if (kafkaJarsFetched(version)) return dir;
   process.stderr.write(`Fetching Apache Kafka ${version} jars from Maven Central (once)...\n`);
   const result = spawnSync(
     'mvn',
@@ -136,7 +137,7 @@ const guardScript = join(kafkaDir, 'broker-guard.mjs');
  * A KRaft cluster id as Kafka's `StorageTool random-uuid` makes one (16
  * random bytes, base64url, never starting with '-'), without a JVM start.
  */
-function clusterId(): string {
+export function clusterId(): string {
   for (;;) {
     const id = randomBytes(16).toString('base64url');
     if (!id.startsWith('-')) return id;
@@ -157,17 +158,9 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
   const saslListener =
     (saslPort ? `,SASL_PLAINTEXT://127.0.0.1:${saslPort}` : '') + (sslPort ? `,SSL://127.0.0.1:${sslPort}` : '');
   const properties: Record<string, string> = {
-    'process.roles': 'broker,controller',
-    'node.id': '1',
-    'controller.quorum.voters': `1@127.0.0.1:${controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${saslListener}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}${saslListener}`,
-    'controller.listener.names': 'CONTROLLER',
-    'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL',
+    ...kraftNodeProperties({ id: 1, port, controllerPort, voters: `1@127.0.0.1:${controllerPort}`, dataDir, extraListeners: saslListener }),
     ...(options.saslUsers ? saslProperties(options.saslUsers) : {}),
     ...(options.tls ? tlsProperties(options.tls) : {}),
-    'log.dirs': join(dataDir, 'logs'),
     'offsets.topic.replication.factor': '1',
     // One offsets partition loads in milliseconds; fifty make the first
     // group join wait for the coordinator.
@@ -182,50 +175,32 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     ...options.extraProperties,
   };
   const propertiesFile = join(dataDir, 'server.properties');
-  writeFileSync(
-    propertiesFile,
-    Object.entries(properties)
-      .map(([k, v]) => `${k}=${v}`)
-      .join('\n') + '\n',
-  );
+  writeProperties(propertiesFile, properties);
   const scram = (options.saslUsers ?? []).flatMap(({ username, password }) =>
     ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mechanism) => ['--add-scram', `${mechanism}=[name=${username},password=${password}]`]),
   );
   const logFile = options.logFile ?? join(dataDir, 'broker.log');
-  const heap = options.heap ?? '512m';
-  const run = [`-Xmx${heap}`, `-Xms${heap}`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'kafka.Kafka', propertiesFile];
-  const format = ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propertiesFile, ...scram];
+  const run = brokerJavaArgs(classpath, options.heap ?? '512m', propertiesFile);
+  const format = formatJavaArgs(classpath, clusterId(), propertiesFile, scram);
   let guard: ChildProcess | undefined;
 
   /** Starts a guard, which formats the log dir first when given `format`, and resolves once the broker serves. */
   const launch = async (formatFirst: boolean) => {
     const specFile = join(dataDir, formatFirst ? 'guard-first.json' : 'guard.json');
-    writeFileSync(specFile, JSON.stringify({ dataDir, logFile, run, ...(formatFirst ? { format } : {}) }));
-    const started = spawn(process.execPath, [guardScript, specFile], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-    guard = started;
-    const exited = new Promise<never>((_, rej) =>
-      started.once('exit', (code) => rej(new Error(`broker exited with ${code} during start:\n${tail(logFile)}`))),
-    );
-    try {
-      await Promise.race([waitUntilServing(`127.0.0.1:${port}`), exited]);
-    } finally {
-      exited.catch(() => undefined);
-    }
-  };
-
-  /** Ends the guard: `halt` and `crash` keep the data, `stop` deletes it with the broker. */
-  const end = async (how: 'halt' | 'crash' | 'stop') => {
-    const running = guard;
-    guard = undefined;
-    if (!running || running.exitCode !== null || running.signalCode !== null) return;
-    const exited = new Promise<void>((res) => running.once('exit', () => res()));
-    running.stdin?.end(how === 'stop' ? '' : `${how}\n`);
-    await exited;
+    guard = spawnGuard(specFile, { dataDir, logFile, run, ...(formatFirst ? { format } : {}) });
+    await servingUnlessExited(guard, logFile, waitUntilServing(`127.0.0.1:${port}`));
   };
 
   const stop = async () => {
-    await end('stop');
+    const running = guard;
+    guard = undefined;
+    await endGuard(running, 'stop');
     rmSync(dataDir, { recursive: true, force: true });
+  };
+  const halt = async (how: 'graceful' | 'kill') => {
+    const running = guard;
+    guard = undefined;
+    await endGuard(running, how === 'kill' ? 'crash' : 'halt');
   };
 
   try {
@@ -240,14 +215,96 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     sslBrokers: sslPort ? `127.0.0.1:${sslPort}` : undefined,
     port,
     dataDir,
-    halt: (how = 'graceful') => end(how === 'kill' ? 'crash' : 'halt'),
+    halt: (how = 'graceful') => halt(how),
     restart: () => launch(false),
     stop,
   };
 }
 
+/** The server.properties lines of one combined broker and controller on loopback, plaintext between nodes. */
+export function kraftNodeProperties(node: {
+  id: number;
+  port: number;
+  controllerPort: number;
+  /** controller.quorum.voters: a static quorum, so formatting needs no --standalone or --initial-controllers. */
+  voters: string;
+  dataDir: string;
+  /** More client listeners, each `,NAME://host:port`, advertised as well. */
+  extraListeners?: string;
+}): Record<string, string> {
+  const extra = node.extraListeners ?? '';
+  return {
+    'process.roles': 'broker,controller',
+    'node.id': String(node.id),
+    'controller.quorum.voters': node.voters,
+    listeners: `PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}${extra}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${node.port}${extra}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL',
+    'log.dirs': join(node.dataDir, 'logs'),
+  };
+}
+
+export function writeProperties(file: string, properties: Record<string, string>): void {
+  writeFileSync(
+    file,
+    Object.entries(properties)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('\n') + '\n',
+  );
+}
+
+/** The JVM of one node: a fixed small heap and a quick-starting compiler, because tests run beside it on 2 cores. */
+export function brokerJavaArgs(classpath: string, heap: string, propertiesFile: string): string[] {
+  return [`-Xmx${heap}`, `-Xms${heap}`, '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'kafka.Kafka', propertiesFile];
+}
+
+export function formatJavaArgs(classpath: string, id: string, propertiesFile: string, extra: readonly string[] = []): string[] {
+  return ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', id, '-c', propertiesFile, ...extra];
+}
+
+/** What kafka/broker-guard.mjs reads from its spec file. */
+export interface GuardSpec {
+  /** Deleted when the guard's input ends without `halt` or `crash`. */
+  dataDir: string;
+  logFile: string;
+  run: string[];
+  /** StorageTool arguments, run before `run` on a first start. */
+  format?: string[];
+  /** Removed too once empty, so that the last guard of several takes their shared folder with it. */
+  rootDir?: string;
+}
+
+/** Starts a guard in a process group of its own (so a terminal's Ctrl-C reaches only us) and hands it the spec. */
+export function spawnGuard(specFile: string, spec: GuardSpec): ChildProcess {
+  writeFileSync(specFile, JSON.stringify(spec));
+  return spawn(process.execPath, [guardScript, specFile], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+}
+
+/** Waits for `serving`, failing at once with the log's end if the guard (so java) exits first. */
+export async function servingUnlessExited(guard: ChildProcess, logFile: string, serving: Promise<void>): Promise<void> {
+  const exited = new Promise<never>((_, rej) =>
+    guard.once('exit', (code) => rej(new Error(`broker exited with ${code} during start:\n${tail(logFile)}`))),
+  );
+  try {
+    await Promise.race([serving, exited]);
+  } finally {
+    exited.catch(() => undefined);
+    serving.catch(() => undefined);
+  }
+}
+
+/** Ends a guard: `halt` and `crash` keep the data, `stop` deletes it with the broker. */
+export async function endGuard(guard: ChildProcess | undefined, how: 'halt' | 'crash' | 'stop'): Promise<void> {
+  if (!guard || guard.exitCode !== null || guard.signalCode !== null) return;
+  const exited = new Promise<void>((res) => guard.once('exit', () => res()));
+  guard.stdin?.end(how === 'stop' ? '' : `${how}\n`);
+  await exited;
+}
+
 /** The end of a log file, for an error message. */
-function tail(file: string): string {
+export function tail(file: string): string {
   try {
     return readFileSync(file, 'utf8').split('\n').slice(-30).join('\n');
   } catch {
@@ -283,17 +340,21 @@ function saslProperties(users: ReadonlyArray<{ username: string; password: strin
   };
 }
 
-/** Resolves once the broker answers metadata and its group coordinator is up. */
-export async function waitUntilServing(brokers: string, timeoutMs = 60_000): Promise<void> {
+/**
+ * Resolves once the broker answers metadata and its group coordinator is up;
+ * `probeGroups` are looked up for the coordinator (a cluster names one group
+ * per partition of __consumer_offsets).
+ */
+export async function waitUntilServing(brokers: string, timeoutMs = 60_000, probeGroups: readonly string[] = ['broker-harness-probe']): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
-    const admin = new Admin({ clientId: 'broker-harness', bootstrapBrokers: [brokers], connectTimeout: 1000, retries: 0 });
+    const admin = new Admin({ clientId: 'broker-harness', bootstrapBrokers: brokers.split(','), connectTimeout: 1000, retries: 0 });
     try {
       await admin.metadata({ topics: [], forceUpdate: true });
       // A group lookup creates __consumer_offsets and fails until its
       // coordinator has loaded: after this, consumers join at once.
-      await admin.describeGroups({ groups: ['broker-harness-probe'] });
+      if (probeGroups.length > 0) await admin.describeGroups({ groups: [...probeGroups] });
       return;
     } catch (error) {
       lastError = error;
