@@ -17,7 +17,8 @@ export interface GatewayProcess {
 
 export async function runGateway(env: Record<string, string> = {}, nodeOptions: readonly string[] = []): Promise<GatewayProcess> {
   const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', 'src/main.ts'], {
-    env: { ...process.env, PORT: '0', KAFKA_BROKERS: sharedBrokers(), LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '5000', ...env },
+    // The suite's broker only when the caller names none: a test with brokers of its own runs without the suite's.
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_TIMEOUT_MS: '5000', ...env, KAFKA_BROKERS: env.KAFKA_BROKERS ?? sharedBrokers() },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
