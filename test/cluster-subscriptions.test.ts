@@ -145,6 +145,11 @@ test('a group coordinator killed, then moved with every broker up: the process l
   ws.send({ op: 'subscribe', id: 'g', topics: [topic], group, from: 'earliest', ack: 'manual' });
   await ws.next(isOp('subscribed', 'g'), 60_000);
 
+  // An event stream in a group of its own: what it has written is committed as it goes.
+  const sseGroup = uniqueName('cg-sse');
+  const sse = await SseClient.open(`${gateway.url}/v1/topics/${topic}/events?group=${sseGroup}&from=earliest`);
+  assert.equal(sse.status, 200);
+
   // A Confluent v2 instance in a group of its own, reading and committing.
   const v2Type = 'application/vnd.kafka.v2+json';
   const v2Post = (path: string, body?: unknown) =>
@@ -237,6 +242,21 @@ test('a group coordinator killed, then moved with every broker up: the process l
   }
   t.diagnostic(`${acks.size} acks sent, ${answered.size} answered with an error frame; v2 answers by status ${JSON.stringify([...v2Statuses])}`);
   assert.equal(ws.closed, undefined, 'the socket stays open');
+
+  // The event stream is still a member and still committing, or it was told it is not (an error event and the end).
+  await sse.waitRecords(20 * PARTITIONS, 60_000);
+  const ended = sse.events.filter((e) => e.event === 'error');
+  if (ended.length === 0) {
+    assert.ok(!sse.ended, 'a stream that was not told otherwise is still open');
+    await eventually(async () => {
+      const committed = await committedOffsets(cluster.brokers, sseGroup, topic);
+      return [...Array(PARTITIONS).keys()].every((p) => Number(committed.get(p) ?? -1) >= 20);
+    }, SESSION_TIMEOUT_MS * 5);
+  } else {
+    t.diagnostic(`the event stream was ended: ${ended.map((e) => e.data).join(' ')}`);
+    assert.ok(sse.ended);
+  }
+  sse.drop();
 
   // The v2 instance read everything once the cluster settled, and its commits hold.
   await eventually(async () => {

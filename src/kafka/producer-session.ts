@@ -148,7 +148,7 @@ export class ProducerSession {
       list.push(record);
     }
     const produce = await before(api<ProduceApi>(this.client, 'Produce'));
-    const answers = await Promise.all(
+    const answered = Promise.all(
       [...byLeader].map(async ([leader, list]) => {
         const broker = metadata.brokers.get(leader);
         if (!broker) throw new Error(`broker ${leader} is not in the metadata`);
@@ -173,6 +173,12 @@ export class ProducerSession {
         return { list, response };
       }),
     );
+    // A leader that did not answer (it died, it moved) is looked up again before the next request, rather than
+    // tried again from a cache that may name it for the client's whole metadata age.
+    const answers = await answered.catch((error: unknown) => {
+      this.client.clearMetadata();
+      throw error;
+    });
     const results: PartitionResult[] = [];
     for (const { list, response } of answers) {
       for (const { name, partitionResponses } of response.responses) {
