@@ -76,15 +76,15 @@ export interface Cluster {
   /** The folder holding every node's data dir; gone after stop(). */
   readonly dataDir: string;
   /** Whether the node's JVM runs (as far as this harness has started and halted it). */
-  running(id: NodeId): boolean;
+  running(id: number): boolean;
   /** Stops the node's JVM: SIGTERM (SIGKILL after a bound), or `kill`: SIGKILL at once, as a crash would. Keeps its data. */
-  halt(id: NodeId, how?: 'graceful' | 'kill'): Promise<void>;
+  halt(id: number, how?: 'graceful' | 'kill'): Promise<void>;
   /**
    * Starts a halted node again on the same ports and data; resolves once it
    * is a registered broker again and back in the ISR of every partition it
    * replicates.
    */
-  restart(id: NodeId): Promise<void>;
+  restart(id: number): Promise<void>;
   /** Halts and restarts each node in turn, the cluster healthy again before the next. */
   rollingRestart(how?: 'graceful' | 'kill'): Promise<void>;
   /** Resolves once every running node is registered and every partition has a leader and its full ISR. */
@@ -92,12 +92,12 @@ export interface Cluster {
   partition(topic: string, partition: number): Promise<PartitionState>;
   leaderOf(topic: string, partition: number): Promise<number>;
   /** Makes `to` (already a replica) the partition's preferred replica and leader; resolves once the cluster says so. */
-  moveLeader(topic: string, partition: number, to: NodeId): Promise<void>;
+  moveLeader(topic: string, partition: number, to: number): Promise<void>;
   coordinatorOf(groupId: string): Promise<number>;
   /** The __consumer_offsets partition that holds the group, so whose leader is its coordinator. */
   offsetsPartitionOf(groupId: string): number;
   /** Moves the group's coordinator to `to`; resolves once `to` answers for the group. */
-  moveCoordinator(groupId: string, to: NodeId): Promise<void>;
+  moveCoordinator(groupId: string, to: number): Promise<void>;
   /** Stops every node and deletes all data. */
   stop(): Promise<void>;
 }
@@ -189,7 +189,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     if (!found) throw new Error(`no node ${nodeId} in this cluster (nodes are ${NODE_IDS.join(', ')})`);
     return found;
   };
-  const running = (n: NodeState) => n.guard !== undefined;
+  // A node whose JVM ended on its own (its guard exited) counts as halted: restart() may start it again.
+  const running = (n: NodeState) => n.guard !== undefined && n.guard.exitCode === null && n.guard.signalCode === null;
   const live = () => nodes.filter(running).map((n) => n.address);
 
   /** Starts the node's guard (formatting its log dir the first time); resolves once `ready` does. */
@@ -208,7 +209,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     });
   };
 
-  const halt = async (nodeId: NodeId, how: 'graceful' | 'kill' = 'graceful') => {
+  const halt = async (nodeId: number, how: 'graceful' | 'kill' = 'graceful') => {
     const n = node(nodeId);
     const guard = n.guard;
     n.guard = undefined;
@@ -254,7 +255,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       return registered && everyPartition(meta, (p) => p.leader >= 0 && p.isr.length === p.replicas.length);
     });
 
-  const restart = async (nodeId: NodeId) => {
+  const restart = async (nodeId: number) => {
     const n = node(nodeId);
     if (running(n)) throw new Error(`node ${nodeId} is running: halt it first`);
     await launch(n, async () => {
@@ -291,7 +292,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
 
   const leaderOf = async (topic: string, index: number) => (await partition(topic, index)).leader;
 
-  const moveLeader = async (topic: string, index: number, to: NodeId) => {
+  const moveLeader = async (topic: string, index: number, to: number) => {
     const { replicas } = await partition(topic, index);
     if (!replicas.includes(to)) throw new Error(`node ${to} is not a replica of ${topic}-${index} (replicas ${replicas.join(',')})`);
     const order = [to, ...replicas.filter((r) => r !== to)];
@@ -327,7 +328,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       return found.nodeId;
     });
 
-  const moveCoordinator = async (groupId: string, to: NodeId) => {
+  const moveCoordinator = async (groupId: string, to: number) => {
     await moveLeader('__consumer_offsets', offsetsPartitionFor(groupId), to);
     // The new leader loads the partition before it answers for the group; a lookup fails until then.
     await poll(`node ${to} to coordinate group ${groupId}`, timeoutMs, async () => {

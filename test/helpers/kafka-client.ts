@@ -109,7 +109,8 @@ export class Admin {
         await this.client.createTopics({
           topics: [t.topic],
           partitions: t.numPartitions ?? 1,
-          replicas: t.replicationFactor ?? 1,
+          // -1: the broker's default.replication.factor, as kafkajs did (1 on the test broker, 3 on the cluster of kafka/cluster.ts).
+          replicas: t.replicationFactor ?? -1,
           configs: (t.configEntries ?? []).map(({ name, value }) => ({ name, value })),
         });
       } catch (error) {
