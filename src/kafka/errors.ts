@@ -77,6 +77,30 @@ export function isTransient(error: unknown): boolean {
   return generic.findBy('canRetry', false) === null || generic.findBy('code', NetworkError.code) !== null;
 }
 
+/**
+ * Kafka answered, but with a cluster in motion: a leader or a coordinator
+ * moving, a group loading. The same request succeeds once it settles, so
+ * these are 503 with Retry-After, whatever else the client's error says.
+ */
+const CLUSTER_MOVING = new Set([
+  'NOT_COORDINATOR',
+  'COORDINATOR_NOT_AVAILABLE',
+  'COORDINATOR_LOAD_IN_PROGRESS',
+  'NOT_LEADER_OR_FOLLOWER',
+  'LEADER_NOT_AVAILABLE',
+  'NOT_ENOUGH_REPLICAS',
+  'NOT_ENOUGH_REPLICAS_AFTER_APPEND',
+  'REQUEST_TIMED_OUT',
+  'NETWORK_EXCEPTION',
+  'REBALANCE_IN_PROGRESS',
+  'FENCED_LEADER_EPOCH',
+  'UNKNOWN_LEADER_EPOCH',
+  'KAFKA_STORAGE_ERROR',
+]);
+
+/** Kafka's answers to a group member whose membership or generation is not current any more (a rebalance passed it by). */
+export const MEMBERSHIP_LOST = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID', 'STALE_MEMBER_EPOCH', 'FENCED_MEMBER_EPOCH', 'REBALANCE_IN_PROGRESS']);
+
 /** The gateway's name for what Kafka refused, where a request must change to succeed. */
 const REFUSALS: Readonly<Record<string, ErrorCode>> = {
   INVALID_PARTITIONS: 'GW_ERR_VALIDATION',
@@ -115,6 +139,10 @@ export function fromKafkaError(error: unknown, context: { topic?: string; group?
     const subject = context.topic === undefined ? 'the request' : `topic ${topic}`;
     const message = serverErrorMessage(error);
     return new GatewayError(REFUSALS[refused]!, `Kafka refused ${subject}: ${message ?? refused} (${refused}).`, { cause, extensions: { kafkaError: refused } });
+  }
+  const moving = ids.find((id) => CLUSTER_MOVING.has(id));
+  if (moving) {
+    return new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka is moving a leader or a coordinator (${moving}); retry shortly.`, { cause, retryAfterSeconds: 1, extensions: { kafkaError: moving } });
   }
   if (isTransient(error)) return new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka is not reachable right now; retry shortly.', { cause, retryAfterSeconds: 1 });
   return new GatewayError('GW_ERR_INTERNAL', 'The gateway failed to handle this request; the failure is logged.', { cause });

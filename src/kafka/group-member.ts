@@ -12,7 +12,7 @@ import { Consumer, type BaseOptions } from '@platformatic/kafka';
 import { withDeadline } from '../deadline.js';
 import { GatewayError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { fromKafkaError, guardConnections } from './errors.js';
+import { MEMBERSHIP_LOST, fromKafkaError, guardConnections, protocolErrorIds } from './errors.js';
 
 export interface TopicPartitions {
   readonly topic: string;
@@ -97,6 +97,15 @@ export class GroupMember {
     try {
       await this.#consumer.joinGroup({});
     } catch (error) {
+      const lost = protocolErrorIds(error).find((id) => MEMBERSHIP_LOST.has(id));
+      if (lost) {
+        // Members came and went while this one joined; a new try joins the group as it is then.
+        throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Group ${JSON.stringify(this.groupId)} was rebalancing while this member joined (${lost}); retry shortly.`, {
+          cause: error,
+          retryAfterSeconds: 1,
+          extensions: { kafkaError: lost },
+        });
+      }
       throw fromKafkaError(error, { group: this.groupId });
     }
     if (this.#left) throw new GatewayError('GW_ERR_SHUTTING_DOWN', 'The subscription ended while joining its group.');
@@ -134,6 +143,15 @@ export class GroupMember {
     try {
       await this.#consumer.commit({ offsets: offsets.map(({ topic, partition, next }) => ({ topic, partition, offset: next, leaderEpoch: -1 })) });
     } catch (error) {
+      const lost = protocolErrorIds(error).find((id) => MEMBERSHIP_LOST.has(id));
+      if (lost) {
+        // A rebalance passed this member by: the group keeps its last commit, and whichever member holds the
+        // partition next reads on from there. Not the gateway's failure, and not one a retry of this ack can fix.
+        throw new GatewayError('GW_ERR_CONFLICT', `Group ${JSON.stringify(this.groupId)} is rebalancing (${lost}); nothing was committed, and records after the group's last commit are delivered again to whichever member holds their partition.`, {
+          cause: error,
+          extensions: { kafkaError: lost },
+        });
+      }
       throw fromKafkaError(error, { group: this.groupId });
     }
   }

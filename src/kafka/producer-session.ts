@@ -148,11 +148,13 @@ export class ProducerSession {
       list.push(record);
     }
     const produce = await before(api<ProduceApi>(this.client, 'Produce'));
-    const answered = Promise.all(
+    const settled = await Promise.allSettled(
       [...byLeader].map(async ([leader, list]) => {
         const broker = metadata.brokers.get(leader);
-        if (!broker) throw new Error(`broker ${leader} is not in the metadata`);
-        const connection = await this.#pool.get(broker);
+        if (!broker) throw Object.assign(new Error(`broker ${leader} is not in the metadata`), { notSent: true, list });
+        // A leader that cannot be reached (it died, it is restarting) was sent nothing: its records may go again
+        // as they are, while those of the leaders that answered are settled.
+        const connection = await this.#pool.get(broker).catch((error: unknown) => Promise.reject(Object.assign(error instanceof Error ? error : new Error(String(error)), { notSent: true, list })));
         const wire = list.map(({ topic, partition, key, value, headers, timestamp }) => ({
           topic,
           partition,
@@ -173,13 +175,24 @@ export class ProducerSession {
         return { list, response };
       }),
     );
+    const failures = settled.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as Error & { notSent?: boolean; list?: WireRecord[] }] : []));
     // A leader that did not answer (it died, it moved) is looked up again before the next request, rather than
     // tried again from a cache that may name it for the client's whole metadata age.
-    const answers = await answered.catch((error: unknown) => {
-      this.client.clearMetadata();
-      throw error;
-    });
+    if (failures.length > 0) this.client.clearMetadata();
+    // A request that went out without an answer leaves its records' fate unknown: the whole send fails, and the owner renews the session.
+    const unknown = failures.find((failure) => !failure.notSent);
+    if (unknown) throw unknown;
+    if (failures.length === settled.length) throw failures[0];
+    const answers = settled.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
     const results: PartitionResult[] = [];
+    // Partitions of a leader that was sent nothing: retriable, as when a leader is not known yet.
+    for (const failure of failures) {
+      const partitions = new Set((failure.list ?? []).map((r) => `${r.topic}\u0000${r.partition}`));
+      for (const key of partitions) {
+        const [topic, partition] = key.split('\u0000') as [string, string];
+        results.push({ topic, partition: Number(partition), error: 'LEADER_NOT_AVAILABLE', errorMessage: failure.message, refusedRecords: [], baseOffset: -1n, logAppendTime: -1n });
+      }
+    }
     for (const { list, response } of answers) {
       for (const { name, partitionResponses } of response.responses) {
         for (const p of partitionResponses) {
