@@ -47,7 +47,7 @@ async function createTopic(brokers: string, topic: string): Promise<void> {
  * it unwritten (on this machine 1,500 of 445,800 acknowledged records were
  * missing after 3 s), and later batches fail with
  * OUT_OF_ORDER_SEQUENCE_NUMBER. The gateway keeps its own sequences
- * (src/kafka/producer-session.ts) and is not affected.
+ * (src/kafka/produce/producer-session.ts) and is not affected.
  */
 function platformaticProducers(brokers: string): { senderFor: SenderFor; close(): Promise<void> } {
   const producers: Producer[] = [];

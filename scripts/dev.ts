@@ -12,7 +12,7 @@
 import { startBroker, whenParentGone, type Broker } from '../kafka/broker.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 
 let broker: Broker | undefined;
 let gateway: RunningGateway | undefined;

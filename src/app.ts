@@ -3,29 +3,37 @@ import { parse as parseQuery } from 'node:querystring';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import { AuthService } from './auth/index.js';
 import type { Config } from './config.js';
-import type { ConsumerInstances } from './confluent/consumer-instances.js';
+import {
+  adminHandlers,
+  authorizeOperation,
+  checkRequestBody,
+  checkV2Accept,
+  confluentConsumerHandlers,
+  confluentMetadataHandlers,
+  confluentProduceHandlers,
+  Contract,
+  cors,
+  dispatch,
+  docsHandlers,
+  eventHandlers,
+  matchOperation,
+  metadataHandlers,
+  notFound,
+  operationOf,
+  operationsHandlers,
+  pageHandlers,
+  problemHandler,
+  produceHandlers,
+  schemaHandlers,
+  securityHeaders,
+  websocketInfoHandlers,
+  type ConsumerInstances,
+  type Handlers,
+  type SchemaInfo,
+} from './http/index.js';
 import type { MetadataService, Readiness, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
-import type { Logger } from './logger.js';
-import { Metrics } from './metrics.js';
-import { openapiPath } from './paths.js';
+import { type Logger, Metrics, openapiPath } from './common/index.js';
 import type { RecordPipeline } from './records/index.js';
-import { adminHandlers } from './routes/admin.js';
-import { authorizeOperation, cors, securityHeaders } from './routes/auth.js';
-import { checkV2Accept } from './routes/confluent.js';
-import { confluentConsumerHandlers } from './routes/confluent-consumers.js';
-import { confluentMetadataHandlers } from './routes/confluent-metadata.js';
-import { confluentProduceHandlers } from './routes/confluent-produce.js';
-import { Contract, checkRequestBody, dispatch, matchOperation, operationOf, type Handlers } from './routes/contract.js';
-import { docsHandlers } from './routes/docs.js';
-import { eventHandlers } from './routes/events.js';
-import { metadataHandlers } from './routes/metadata.js';
-import { operationsHandlers } from './routes/operations.js';
-import { pageHandlers } from './routes/page.js';
-import { notFound, problemHandler } from './routes/problems.js';
-import { produceHandlers } from './routes/produce.js';
-import { schemaHandlers } from './routes/schemas.js';
-import type { SchemaInfo } from './routes/topic-shapes.js';
-import { websocketInfoHandlers } from './routes/websocket-info.js';
 import type { SchemaRegistry } from './schema/index.js';
 import type { EventStreams } from './sse/index.js';
 

@@ -1,11 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
-import { answerClientError } from './client-error.js';
-import { withDeadline } from './deadline.js';
-import { isWebSocketUpgrade, serveAsHttp } from './http-upgrade.js';
+import { answerClientError, isWebSocketUpgrade, serveAsHttp } from './http/index.js';
+import { withDeadline, type Logger } from './common/index.js';
 import type { Config } from './config.js';
-import type { Logger } from './logger.js';
 import { buildServices, type GatewayServices } from './services.js';
 
 export interface RunningGateway {

@@ -4,7 +4,7 @@
  */
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { startGateway } from './gateway.js';
-import { createLogger } from './logger.js';
+import { createLogger } from './common/index.js';
 
 let config: Config;
 try {

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from './helpers/kafka-client.js';
 import request from 'supertest';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import WebSocket from 'ws';
 import { BASE64_API_KEY, authFiles, base64KeyFile, base64urlProtocol, jwtFor } from './helpers/auth.js';
 import { conforms } from './helpers/contract.js';

@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { createApp } from '../src/app.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { buildServices, type GatewayServices } from '../src/services.js';
 import { authFiles, jwtFor } from './helpers/auth.js';
 import { conforms } from './helpers/contract.js';

@@ -9,7 +9,7 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { Acl, AuthService, RateLimiter, type Principal } from '../src/auth/index.js';
 import { clientAddressKey } from '../src/auth/rate-limit.js';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { GatewayError } from '../src/errors.js';
+import { GatewayError } from '../src/common/errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gateway-auth-'));
 function file(name: string, value: unknown): string {

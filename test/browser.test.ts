@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import request from 'supertest';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { publicDir } from '../src/paths.js';
+import { publicDir } from '../src/common/paths.js';
 import { launchBrowser, openConsole, type Browser } from './helpers/browser.js';
 import { conforms } from './helpers/contract.js';
 import { quietLogger, testConfig, uniqueName } from './helpers/env.js';

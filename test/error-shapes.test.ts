@@ -9,9 +9,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import express from 'express';
 import request from 'supertest';
-import { GatewayError } from '../src/errors.js';
-import { Contract, checkRequestBody, matchOperation } from '../src/routes/contract.js';
-import { notFound, problemHandler } from '../src/routes/problems.js';
+import { GatewayError } from '../src/common/errors.js';
+import { Contract, checkRequestBody, matchOperation } from '../src/http/contract.js';
+import { notFound, problemHandler } from '../src/http/problems.js';
 import { quietLogger } from './helpers/env.js';
 
 const contract = new Contract({

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { decodeResumeToken, encodeResumeToken } from '../src/kafka/index.js';
+import { decodeResumeToken, encodeResumeToken } from '../src/sse/index.js';
 import { conforms } from './helpers/contract.js';
 import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
 import { createTopic } from './helpers/kafka.js';

@@ -13,7 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import { after, before, test } from 'node:test';
 import { brotliCompressSync, gzipSync } from 'node:zlib';
 import request from 'supertest';
-import { Contract, type Operation } from '../src/routes/contract.js';
+import { Contract, type Operation } from '../src/http/contract.js';
 import { checkExchange } from './helpers/contract.js';
 import { sharedBrokers, uniqueName } from './helpers/env.js';
 import { testGateway, type TestGateway } from './helpers/gateway.js';

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { after, test } from 'node:test';
 import { freePort } from '../kafka/broker.js';
-import { KafkaLog } from '../src/kafka/log-policy.js';
+import { KafkaLog } from '../src/kafka/client/log-policy.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { eventually, testConfig } from './helpers/env.js';
 
 interface Line {

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { ConsumedRecord } from '../src/kafka/consumed-record.js';
-import { PartitionStream, type FetchQueue, type PartitionReader } from '../src/kafka/partition-stream.js';
-import { GatewayError } from '../src/errors.js';
+import type { ConsumedRecord } from '../src/kafka/consume/consumed-record.js';
+import { PartitionStream, type FetchQueue, type PartitionReader } from '../src/kafka/consume/partition-stream.js';
+import { GatewayError } from '../src/common/errors.js';
 
 class Queue implements FetchQueue {
   needs = 0;

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
-import { murmur2, partitionForKey } from '../src/kafka/murmur2.js';
+import { murmur2, partitionForKey } from '../src/kafka/produce/murmur2.js';
 import { conforms } from './helpers/contract.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
 import { testGateway, type TestGateway } from './helpers/gateway.js';

@@ -8,8 +8,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { TopicCache } from '../src/kafka/index.js';
-import { ProduceService } from '../src/kafka/producer.js';
-import type { PartitionResult, ProducerSession, WireRecord } from '../src/kafka/producer-session.js';
+import { ProduceService } from '../src/kafka/produce/producer.js';
+import type { PartitionResult, ProducerSession, WireRecord } from '../src/kafka/produce/producer-session.js';
 import { quietLogger, testConfig } from './helpers/env.js';
 
 interface Call {

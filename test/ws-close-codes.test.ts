@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { ERRORS } from '../src/errors.js';
+import { ERRORS } from '../src/common/errors.js';
 import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
 import { createTopic, deleteTopics, kafkaClient } from './helpers/kafka.js';
 import { WsClient, isOp } from './helpers/ws.js';

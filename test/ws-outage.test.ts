@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { Kafka, logLevel, type Admin, type Producer } from './helpers/kafka-client.js';
 import { startBroker, type Broker } from '../kafka/broker.js';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/common/logger.js';
 import { eventually, testConfig, uniqueName } from './helpers/env.js';
 import { WsClient, isOp, isRecord, type Frame } from './helpers/ws.js';
 

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JWTVerifyGetKey, type JSONWebKeySet } from 'jose';
 import type { AuthConfig, JwtConfig } from '../config.js';
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../common/index.js';
 import type { Principal } from './acl.js';
 
 /** Credentials as they arrived, from whichever place the transport allows. */

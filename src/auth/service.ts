@@ -1,6 +1,5 @@
 import type { AuthConfig } from '../config.js';
-import { GatewayError } from '../errors.js';
-import { isInternalTopic } from '../internal-names.js';
+import { GatewayError, isInternalTopic } from '../common/index.js';
 import { Acl, type AclOperation, type Principal } from './acl.js';
 import { createAuthenticator, type Authenticator, type Credentials } from './authenticator.js';
 import { RateLimiter, clientAddressKey } from './rate-limit.js';

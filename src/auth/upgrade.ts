@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../common/index.js';
 import type { Principal } from './acl.js';
 import type { Credentials } from './authenticator.js';
 import type { AuthService } from './service.js';

@@ -4,17 +4,44 @@
  * root see the services exported here (createKafkaLayer) and plain data,
  * never the client's types, so the rest of the gateway does not change
  * when the client does.
+ *
+ * Inside, by job: client/ (options, errors, logging shared by every
+ * client), metadata/ (metadata, topic structure, administration), produce/
+ * and consume/. The files here join them: kafka-connection.ts (the
+ * process's admin client and producer session), kafka-services.ts
+ * (createKafkaLayer) and compacted-topic-table.ts (a table read from a
+ * compacted topic, on both produce and consume).
  */
-export { createKafkaLayer, type KafkaLayer } from './layer.js';
-export type { Readiness } from './connection.js';
-export { MetadataService, type MetadataOptions } from './metadata.js';
-export { TopicAdmin } from './topic-admin.js';
-export type * from './metadata-types.js';
-export type { ConsumedRecord } from './consumed-record.js';
-export type { TopicPartitions } from './group-member.js';
-export { SubscriptionEngine, type EngineStats, type EngineTuning, type PartitionPage } from './subscription-engine.js';
-export { decodeResumeToken, encodeResumeToken } from './resume-token.js';
-export type { AckMode, PartitionHandle, StartPosition, Subscription, SubscriptionEvents, SubscriptionOptions } from './subscription.js';
-export { ProduceService, recordBytes, type OutgoingRecord, type ProducedRecord } from './producer.js';
-export { TopicCache, isValidTopicName, type TopicInfo } from './topics.js';
-export { CompactedTopicTable, type KeyedEntry } from './compacted.js';
+export { createKafkaLayer, type KafkaLayer } from './kafka-services.js';
+export type { Readiness } from './kafka-connection.js';
+export { MetadataService, TopicAdmin, TopicCache, isValidTopicName, type MetadataOptions, type TopicInfo } from './metadata/index.js';
+export type {
+  BrokerInfo,
+  ClusterInfo,
+  GroupDetail,
+  GroupMember,
+  GroupPartitionOffset,
+  GroupSummary,
+  NewTopic,
+  PartitionInfo,
+  TimestampOffset,
+  TopicConfigEntry,
+  TopicDetail,
+  TopicSummary,
+} from './metadata/index.js';
+export {
+  SubscriptionEngine,
+  type AckMode,
+  type ConsumedRecord,
+  type EngineStats,
+  type EngineTuning,
+  type PartitionHandle,
+  type PartitionPage,
+  type StartPosition,
+  type Subscription,
+  type SubscriptionEvents,
+  type SubscriptionOptions,
+  type TopicPartitions,
+} from './consume/index.js';
+export { ProduceService, recordBytes, type OutgoingRecord, type ProducedRecord } from './produce/index.js';
+export { CompactedTopicTable, type KeyedEntry } from './compacted-topic-table.js';

@@ -4,7 +4,7 @@
  * same for WebSocket subscribe frames, the single-topic WebSocket endpoint
  * and event streams.
  */
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../common/index.js';
 
 export type KeyFormat = 'text' | 'base64';
 

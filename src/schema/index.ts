@@ -1,4 +1,4 @@
 /** The JSON Schema registry: compiled validators per topic, kept in a compacted Kafka topic. */
 export { NOT_JSON, SchemaRegistry, type SchemaStore, type StoredSchema } from './registry.js';
 /** The compacted topic every instance reads its schemas from. */
-export { SCHEMA_TOPIC } from '../internal-names.js';
+export { SCHEMA_TOPIC } from '../common/index.js';

@@ -2,10 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
-import { GatewayError, type FieldError } from '../errors.js';
-import { fieldErrors } from '../field-errors.js';
+import { GatewayError, type FieldError, fieldErrors, type Logger } from '../common/index.js';
 import type { KeyedEntry } from '../kafka/index.js';
-import type { Logger } from '../logger.js';
 import { UnsupportedPatternError, linearRegExp } from './linear-regexp.js';
 
 // ajv-formats is published as CommonJS with a default export.

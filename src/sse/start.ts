@@ -1,6 +1,6 @@
-import { GatewayError } from '../errors.js';
-import { decodeResumeToken, type StartPosition } from '../kafka/index.js';
-import { TIMESTAMP_RULE, parseTimestampText } from '../timestamp.js';
+import { GatewayError, TIMESTAMP_RULE, parseTimestampText } from '../common/index.js';
+import type { StartPosition } from '../kafka/index.js';
+import { decodeResumeToken } from './resume-token.js';
 
 /** A resume token as it arrived, and the JSON Pointer of where (the header or the query parameter). */
 export interface ResumeToken {

@@ -9,10 +9,10 @@
  * dropped (it loses nothing: it resumes from its last event id).
  */
 import type { ServerResponse } from 'node:http';
-import { GatewayError, toGatewayError, toProblem } from '../errors.js';
-import { encodeResumeToken, type ConsumedRecord, type PartitionHandle, type StartPosition, type Subscription, type SubscriptionEngine } from '../kafka/index.js';
-import type { Logger } from '../logger.js';
-import { encodedBody, ownedConcat, type Fallback } from '../ws/index.js';
+import { GatewayError, toGatewayError, toProblem, type Logger } from '../common/index.js';
+import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine } from '../kafka/index.js';
+import { encodedBody, ownedConcat, type Fallback } from '../records/index.js';
+import { encodeResumeToken } from './resume-token.js';
 
 export interface EventStreamOptions {
   readonly topic: string;

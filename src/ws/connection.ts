@@ -2,12 +2,10 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { AuthService, Principal } from '../auth/index.js';
 import type { Config } from '../config.js';
-import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError } from '../errors.js';
-import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
-import { parseRfc3339 } from '../timestamp.js';
-import type { Logger } from '../logger.js';
-import { encodedBody, framePrefix, multiplexedFrame, type FrameForm } from './encoding.js';
-import { frameId, keyFilter, parseFrame, type AckMode, type KeyFormat, type SubscribeFrame } from './protocol.js';
+import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError, parseRfc3339, type Logger } from '../common/index.js';
+import type { AckMode, ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
+import { encodedBody, type FrameForm } from '../records/index.js';
+import { frameId, framePrefix, keyFilter, multiplexedFrame, parseFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
 export type ProduceRecords = (topic: string, records: readonly unknown[], formats: { keyFormat?: string; valueFormat?: string }) => Promise<unknown>;

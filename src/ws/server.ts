@@ -3,12 +3,10 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { WS_SUBPROTOCOL, authenticateUpgrade, type AuthService } from '../auth/index.js';
 import type { Config } from '../config.js';
-import { GatewayError, PROBLEM_CONTENT_TYPE, toGatewayError, toProblem } from '../errors.js';
+import { GatewayError, PROBLEM_CONTENT_TYPE, toGatewayError, toProblem, type Logger, TIMESTAMP_RULE, parseTimestampText } from '../common/index.js';
 import type { SubscriptionEngine } from '../kafka/index.js';
-import type { Logger } from '../logger.js';
-import { TIMESTAMP_RULE, parseTimestampText } from '../timestamp.js';
 import { CLOSE, Connection, parseFrom, type ProduceRecords, type SingleTopic } from './connection.js';
-import { MAX_KEYS, keyFilter } from './protocol.js';
+import { MAX_KEYS, keyFilter } from './frames.js';
 
 export interface WebSocketGatewayDeps {
   readonly config: Config;

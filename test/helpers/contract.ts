@@ -12,7 +12,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { Response } from 'supertest';
 import { parse } from 'yaml';
-import { openapiPath } from '../../src/paths.js';
+import { openapiPath } from '../../src/common/paths.js';
 import { parseEventStream } from './event-stream.js';
 
 interface MediaType { schema?: unknown }

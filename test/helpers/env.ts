@@ -1,5 +1,5 @@
 import { loadConfig, type Config } from '../../src/config.js';
-import { createLogger, type Logger } from '../../src/logger.js';
+import { createLogger, type Logger } from '../../src/common/logger.js';
 
 /** The broker the suite runs against: the one scripts/test.ts started, or KAFKA_BROKERS. */
 export function sharedBrokers(): string {

@@ -14,7 +14,7 @@ import {
   Producer as PltProducer,
   type MessagesStream,
 } from '@platformatic/kafka';
-import { murmur2 } from '../../src/kafka/murmur2.js';
+import { murmur2 } from '../../src/kafka/produce/murmur2.js';
 
 export const ConfigResourceTypes = { TOPIC: 2, BROKER: 4 } as const;
 

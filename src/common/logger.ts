@@ -1,0 +1,47 @@
+import { pino, type Logger } from 'pino';
+import type { LogLevel } from '../config.js';
+import type { GatewayError } from './errors.js';
+
+export type { Logger };
+
+/**
+ * Structured JSON logs on stdout. Credentials never reach a log line: the
+ * request logger writes no headers, and these paths are redacted wherever a
+ * caller logs an object that carries them.
+ *
+ * Levels: error is for what needs a person (a bug, a misconfiguration);
+ * warn for trouble the gateway rides out (Kafka away, overload), said in
+ * one line without a stack; debug for attempts and retries. What the Kafka
+ * client library says follows src/kafka/client/log-policy.ts.
+ */
+export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'kafka-gateway' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: {
+        paths: ['password', '*.password', 'sasl', '*.sasl', 'authorization', '*.authorization', 'headers.authorization'],
+        censor: '[redacted]',
+      },
+    },
+    destination ?? process.stdout,
+  );
+}
+
+/**
+ * Logs a failure a client was answered with, if it is the server's: a 5xx
+ * that retrying can mend (Kafka unavailable, overloaded, shutting down) is
+ * a warning in one line, with its reason but no stack; any other 5xx is a
+ * bug or a misconfiguration, an error with the stack of its cause. The
+ * client's own mistakes (4xx) are in the request's log line already.
+ */
+export function logAnsweredFailure(logger: Logger, error: GatewayError, fields: Record<string, unknown> = {}): void {
+  if (error.status < 500) return;
+  if (error.retriable) {
+    const cause = error.cause instanceof Error ? error.cause.message : undefined;
+    logger.warn({ ...fields, code: error.code, ...(cause && cause !== error.detail ? { reason: cause } : {}) }, error.detail);
+    return;
+  }
+  logger.error({ ...fields, err: error.cause ?? error }, error.detail);
+}

@@ -1,0 +1,49 @@
+import { refuseInternalChange } from '../../auth/index.js';
+import type { TopicAdmin } from '../../kafka/index.js';
+import type { Handlers } from '../contract.js';
+import { noSchemas, topicDetailBody, type SchemaInfo } from './topic-bodies.js';
+
+export interface AdminRoutesDeps {
+  readonly topicAdmin: TopicAdmin;
+  /** Whether a topic has a JSON Schema, for the topic bodies these routes answer with. */
+  readonly schemaInfo?: SchemaInfo;
+}
+
+/** Config values as Kafka takes them: strings; numbers and booleans are written as their text for convenience. */
+function configText<T extends string | number | boolean | null>(configs: Readonly<Record<string, T>>): Record<string, Exclude<T, number | boolean> | string> {
+  return Object.fromEntries(Object.entries(configs).map(([name, value]) => [name, value === null ? null : String(value)])) as Record<string, Exclude<T, number | boolean> | string>;
+}
+
+/**
+ * Topic administration. Each operation is marked `x-permission: admin` in
+ * openapi.yaml, and the authorization step every request passes before
+ * routing (src/http/request-auth.ts) enforces it, so no handler here checks.
+ */
+export function adminHandlers({ topicAdmin, schemaInfo = noSchemas }: AdminRoutesDeps): Pick<Handlers, 'createTopic' | 'deleteTopic' | 'addPartitions' | 'alterTopicConfigs'> {
+  return {
+    createTopic: async ({ body, res }) => {
+      // The one admin operation whose topic is in the body rather than the path.
+      refuseInternalChange('admin', body.name);
+      const topic = await topicAdmin.createTopic({
+        name: body.name,
+        partitions: body.partitions,
+        replicationFactor: body.replicationFactor,
+        configs: configText(body.configs ?? {}),
+      });
+      res.status(201).location(`/v1/topics/${encodeURIComponent(topic.name)}`).json(topicDetailBody(topic, schemaInfo));
+    },
+    deleteTopic: async ({ path, res }) => {
+      await topicAdmin.deleteTopic(path.topic);
+      res.status(204).end();
+    },
+    addPartitions: async ({ path, body, res }) => {
+      const topic = await topicAdmin.addPartitions(path.topic, body.partitions);
+      res.json(topicDetailBody(topic, schemaInfo));
+    },
+    // A JSON Merge Patch (RFC 7396) of the topic's config overrides: a value sets, null removes.
+    alterTopicConfigs: async ({ path, body, res }) => {
+      const topic = await topicAdmin.alterConfigs(path.topic, configText(body));
+      res.json(topicDetailBody(topic, schemaInfo));
+    },
+  };
+}

@@ -1,0 +1,172 @@
+/**
+ * POST /v1/topics/{topic}/records: a JSON batch, or NDJSON read as a
+ * stream. Both hand their records to the one record pipeline
+ * (src/records); this file only reads the body and writes the answer.
+ */
+import type { Request } from 'express';
+import { GatewayError, type FieldError } from '../../common/index.js';
+import type { ProducedRecord } from '../../kafka/index.js';
+import { answer, decodeRecord, recordPointer, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline } from '../../records/index.js';
+import type { Handlers, OperationInput } from '../contract.js';
+
+export interface ProduceRouteDeps {
+  readonly pipeline: RecordPipeline;
+  readonly bodyLimitBytes: number;
+}
+
+type JsonBody = Exclude<OperationInput<'produceRecords'>['body'], string>;
+type ProduceQuery = OperationInput<'produceRecords'>['query'];
+
+// Without a schema, NDJSON records go to Kafka in chunks of about this many bytes as they are read.
+const NDJSON_CHUNK_BYTES = 256 * 1024;
+
+/** Formats from the query string, and from the JSON body when given there too (they must agree). */
+function formatsOf(query: ProduceQuery, body: JsonBody | undefined): Formats {
+  const errors: FieldError[] = [];
+  const pick = (name: 'keyFormat' | 'valueFormat') => {
+    const fromQuery = query[name];
+    const fromBody = body?.[name];
+    if (fromQuery !== undefined && fromBody !== undefined && fromQuery !== fromBody) {
+      errors.push({ pointer: `/${name}`, message: `${name} is ${JSON.stringify(fromBody)} in the body but ${JSON.stringify(fromQuery)} in the query` });
+    }
+    return fromBody ?? fromQuery ?? 'json';
+  };
+  const formats = { key: pick('keyFormat'), value: pick('valueFormat') };
+  if (errors.length > 0) throw new GatewayError('GW_ERR_VALIDATION', 'The formats are not valid; nothing was produced.', { errors });
+  return formats;
+}
+
+// JSON text is UTF-8 (RFC 8259): a line that is not is refused rather than read with replacement characters.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Splits a request stream into lines at the newline byte, holding at most
+ * one line (bounded by `maxLineBytes`). A newline byte never occurs inside
+ * a multi-byte UTF-8 character, so each line is decoded whole, however the
+ * body was cut into chunks.
+ */
+async function* lines(req: Request, maxLineBytes: number): AsyncGenerator<{ line: Buffer; bytes: number }> {
+  const tooLong = () =>
+    new GatewayError('GW_ERR_PAYLOAD_TOO_LARGE', `An NDJSON line is longer than the limit of ${maxLineBytes} bytes.`, { extensions: { limitBytes: maxLineBytes } });
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    let start = 0;
+    for (let newline = chunk.indexOf(10, start); newline !== -1; newline = chunk.indexOf(10, start)) {
+      const piece = chunk.subarray(start, newline);
+      const line = pending.length > 0 ? Buffer.concat([...pending, piece]) : piece;
+      pending = [];
+      pendingBytes = 0;
+      if (line.length > maxLineBytes) throw tooLong();
+      yield { line, bytes: line.length + 1 };
+      start = newline + 1;
+    }
+    if (start < chunk.length) {
+      pending.push(chunk.subarray(start));
+      pendingBytes += chunk.length - start;
+      if (pendingBytes > maxLineBytes) throw tooLong();
+    }
+  }
+  if (pendingBytes > 0) yield { line: Buffer.concat(pending), bytes: pendingBytes };
+}
+
+/** One NDJSON line as a record, or its problem added to `errors`. */
+function decodeLine(line: Buffer, index: number, formats: Formats, errors: FieldError[]): DecodedRecord | undefined {
+  let input: unknown;
+  try {
+    input = JSON.parse(utf8.decode(line));
+  } catch (error) {
+    const why = error instanceof SyntaxError ? `is not valid JSON: ${error.message}` : 'is not valid UTF-8';
+    errors.push({ index, pointer: recordPointer(index), message: `record ${index + 1} ${why}` });
+    return undefined;
+  }
+  return decodeRecord(input, index, formats, errors);
+}
+
+/**
+ * NDJSON: one record per line, read as a stream. A topic with a schema keeps
+ * the all-or-nothing rule: every line is decoded and validated before
+ * anything is sent, so that request is bounded by BODY_LIMIT. A topic without
+ * a schema is produced in chunks as the body is read, with no bound on the
+ * whole body; a bad line stops the request, and the answer says how many
+ * records before it were already produced.
+ */
+async function produceNdjson({ pipeline, bodyLimitBytes }: ProduceRouteDeps, req: Request, topic: string, formats: Formats): Promise<ProduceAnswer> {
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding !== 'identity') {
+    throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding ${encoding} is not supported for NDJSON bodies.`);
+  }
+  // Refuse an unknown topic before reading the body.
+  await pipeline.requireTopic(topic);
+  const whole = await pipeline.hasSchema(topic);
+
+  const produced: ProducedRecord[] = [];
+  let chunk: DecodedRecord[] = [];
+  let chunkBytes = 0;
+  let total = 0;
+  let index = 0;
+  const errors: FieldError[] = [];
+  const flush = async () => {
+    if (chunk.length === 0) return;
+    const records = chunk;
+    const firstIndex = produced.length;
+    chunk = [];
+    chunkBytes = 0;
+    try {
+      await pipeline.check(topic, records, firstIndex);
+      produced.push(...(await pipeline.send(topic, records, firstIndex)));
+    } catch (error) {
+      if (error instanceof GatewayError && error.errors && produced.length > 0) {
+        throw new GatewayError(error.code, `${error.detail} ${produced.length} record(s) before this chunk were already produced.`, {
+          errors: error.errors,
+          extensions: { ...error.extensions, offsets: answer(topic, produced).offsets },
+        });
+      }
+      throw error;
+    }
+  };
+
+  for await (const { line, bytes } of lines(req, bodyLimitBytes)) {
+    total += bytes;
+    if (whole && total > bodyLimitBytes) {
+      throw new GatewayError('GW_ERR_PAYLOAD_TOO_LARGE', `The topic has a schema, so the whole NDJSON body is validated before sending, and it is larger than the limit of ${bodyLimitBytes} bytes.`, {
+        extensions: { limitBytes: bodyLimitBytes },
+      });
+    }
+    if (line.every((byte) => byte === 0x20 || byte === 0x09 || byte === 0x0d)) continue;
+    const decoded = decodeLine(line, index, formats, errors);
+    if (errors.length > 0 && (!whole || errors.length >= 100)) break;
+    if (decoded) {
+      chunk.push(decoded);
+      chunkBytes += bytes;
+    }
+    index += 1;
+    if (!whole && chunkBytes >= NDJSON_CHUNK_BYTES) await flush();
+  }
+
+  if (errors.length > 0) {
+    const detail = produced.length > 0
+      ? `A line is not a valid record; the ${produced.length} record(s) before it were already produced, nothing after.`
+      : 'A line is not a valid record; nothing was produced.';
+    throw new GatewayError('GW_ERR_VALIDATION', detail, { errors: errors.slice(0, 100), extensions: { offsets: answer(topic, produced).offsets } });
+  }
+  if (index === 0) throw new GatewayError('GW_ERR_VALIDATION', 'The batch is empty: send at least one record.');
+  await flush();
+  return answer(topic, produced);
+}
+
+/** POST /v1/topics/{topic}/records: JSON batches and NDJSON streams. */
+export function produceHandlers(deps: ProduceRouteDeps): Pick<Handlers, 'produceRecords'> {
+  return {
+    // A JSON body arrives parsed and checked against openapi.yaml; an NDJSON body arrives unread.
+    produceRecords: async ({ path: { topic }, query, body, mediaType, req, res }) => {
+      deps.pipeline.checkTopic(topic);
+      if (mediaType === 'application/x-ndjson') {
+        res.json(await produceNdjson(deps, req, topic, formatsOf(query, undefined)));
+        return;
+      }
+      const json = body as JsonBody;
+      res.json(await deps.pipeline.produceBatch(topic, json.records, formatsOf(query, json)));
+    },
+  };
+}

@@ -1,0 +1,455 @@
+/**
+ * Confluent REST Proxy v2 consumer instances, on the subscription engine:
+ * an instance is a subscription read by polling instead of push. A read
+ * asks the subscription for records (demand), collects what it hands over
+ * until the read's time or byte budget is spent, and drops demand again;
+ * records handed over past the budget wait in the instance for the next
+ * read, at most one fetch batch per partition. Subscribed instances are
+ * real members of their consumer group; instances given partitions by hand
+ * join nothing and commit through the group while it has no members, as a
+ * Kafka consumer after assign() does.
+ *
+ * An instance lives in the process that made it (clients reach it again
+ * through the `base_uri` it was created with) and is deleted, leaving its
+ * group, after `instanceTimeoutMs` without a request. Nothing here knows
+ * HTTP: errors are GatewayErrors, which the routes answer in Confluent's
+ * shape.
+ */
+import { randomUUID } from 'node:crypto';
+import { RE2JS } from 're2js';
+import type { Config } from '../../config.js';
+import { GatewayError, type Logger } from '../../common/index.js';
+import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../../kafka/index.js';
+
+export type EmbeddedFormat = 'binary' | 'json';
+
+/** What `POST /consumers/{group}` may set, already checked. */
+export interface InstanceSettings {
+  readonly name?: string;
+  readonly format: EmbeddedFormat;
+  readonly autoOffsetReset: 'earliest' | 'latest';
+  readonly autoCommit: boolean;
+  /** Bytes after which a read answers before its timeout; undefined: a read always waits its timeout (Confluent's -1). */
+  readonly fetchMinBytes?: number;
+  /** The longest a read of this instance waits. */
+  readonly requestTimeoutMs?: number;
+}
+
+/** A record as v2 answers it, in the instance's format. */
+export interface V2Record {
+  readonly topic: string;
+  readonly key: unknown;
+  readonly value: unknown;
+  readonly partition: number;
+  readonly offset: bigint;
+}
+
+export interface PartitionRef {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface ConsumerInstancesDeps {
+  readonly engine: SubscriptionEngine;
+  readonly config: Config['consumers'];
+  readonly logger: Logger;
+  /** Every topic name, to resolve a `topic_pattern` against. */
+  readonly topicNames: () => Promise<readonly string[]>;
+}
+
+interface Buffered {
+  readonly handle: PartitionHandle;
+  readonly record: ConsumedRecord;
+}
+
+const NAME = /^[a-zA-Z0-9._-]{1,255}$/;
+const key = (topic: string, partition: number) => `${topic}:${partition}`;
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A `topic_pattern`, matched against whole topic names in linear time: V8's
+ * backtracking engine would let a pattern such as `(a+)+b` stall the
+ * process on one long topic name.
+ */
+function topicPattern(pattern: string): RE2JS {
+  try {
+    return RE2JS.compile(RE2JS.translateRegExp(pattern));
+  } catch (error) {
+    throw new GatewayError('GW_ERR_VALIDATION', `topic_pattern is not a regular expression this gateway can match in linear time (lookaround and backreferences are not supported): ${(error as Error).message}.`, {
+      errors: [{ pointer: '/topic_pattern', message: 'must be a regular expression without lookaround or backreferences' }],
+    });
+  }
+}
+
+function illegalState(detail: string): GatewayError {
+  return new GatewayError('GW_ERR_CONFLICT', `Illegal state: ${detail}`);
+}
+
+export class ConsumerInstance {
+  #subscription: Subscription | undefined;
+  #mode: 'none' | 'subscribed' | 'assigned' = 'none';
+  #topics: readonly string[] = [];
+  #startFailure: GatewayError | undefined;
+  #buffer: Buffered[] = [];
+  #wake: (() => void) | undefined;
+  /** The last offset a read returned, per partition: what a commit without a body commits. */
+  readonly #returned = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  /** Requests of one instance run one at a time, as on Confluent's synchronized consumer state. */
+  #queue: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  /** Requests queued or running: an instance that has one is in use, however long its read waits. */
+  #requests = 0;
+  lastUsed = Date.now();
+
+  constructor(
+    readonly group: string,
+    readonly name: string,
+    readonly owner: string,
+    readonly settings: InstanceSettings,
+    private readonly deps: ConsumerInstancesDeps,
+  ) {}
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get busy(): boolean {
+    return this.#requests > 0;
+  }
+
+  /** Runs `work` after the instance's earlier requests, and counts as use. */
+  run<T>(work: () => Promise<T>): Promise<T> {
+    this.lastUsed = Date.now();
+    this.#requests += 1;
+    const next = this.#queue.then(() => {
+      if (this.#closed) throw new GatewayError('GW_ERR_CONSUMER_NOT_FOUND', 'Consumer instance not found.');
+      return work();
+    });
+    this.#queue = next
+      .catch(() => undefined)
+      .finally(() => {
+        this.#requests -= 1;
+        this.lastUsed = Date.now();
+      });
+    return next;
+  }
+
+  get subscription(): readonly string[] {
+    return this.#mode === 'subscribed' ? this.#topics : [];
+  }
+
+  get assignment(): PartitionRef[] {
+    return (this.#subscription?.assignment ?? []).flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition })));
+  }
+
+  #from(): StartPosition {
+    return { kind: this.settings.autoOffsetReset };
+  }
+
+  #open(topics: readonly string[], assignment?: readonly TopicPartitions[]): Subscription {
+    const subscription = this.deps.engine.create(
+      { topics, group: this.group, assignment, from: this.#from(), ack: this.settings.autoCommit ? 'auto' : 'manual' },
+      {
+        onRecords: (handle, records) => {
+          if (this.#subscription !== subscription) return;
+          for (const record of records) this.#buffer.push({ handle, record });
+          this.#wake?.();
+        },
+        onAssignment: () => undefined,
+        onFatal: (error) => {
+          if (this.#subscription !== subscription) return;
+          this.deps.logger.warn({ err: error, group: this.group, instance: this.name }, 'a consumer instance lost its subscription');
+          this.#startFailure = error;
+          this.#wake?.();
+        },
+      },
+    );
+    return subscription;
+  }
+
+  async #drop(): Promise<void> {
+    const previous = this.#subscription;
+    this.#subscription = undefined;
+    this.#startFailure = undefined;
+    this.#buffer = [];
+    this.#returned.clear();
+    this.#mode = 'none';
+    this.#topics = [];
+    // A read waiting on the dropped subscription answers now with what it has.
+    this.#wake?.();
+    await previous?.stop();
+  }
+
+  /**
+   * Subscribes to topics, or to every topic whose whole name matches
+   * `pattern` and that `readable` allows (as a Kafka consumer's pattern
+   * subscription sees only the topics it may read, internal ones never);
+   * replaces an earlier subscription.
+   */
+  async subscribe(topics: readonly string[] | undefined, pattern: string | undefined, readable: (topic: string) => boolean = () => true): Promise<void> {
+    if (this.#mode === 'assigned') throw illegalState('Subscription to topics, partitions and pattern are mutually exclusive.');
+    let names: readonly string[];
+    if (pattern !== undefined) {
+      const regex = topicPattern(pattern);
+      names = (await this.deps.topicNames()).filter((topic) => regex.matches(topic) && readable(topic));
+    } else {
+      names = [...new Set(topics ?? [])];
+    }
+    await this.#drop();
+    if (names.length === 0) return;
+    const subscription = this.#open(names);
+    this.#subscription = subscription;
+    this.#mode = 'subscribed';
+    this.#topics = names;
+    // Joining may wait for a rebalance of the whole group: the answer does not; a read meanwhile gets what has
+    // arrived by its timeout, or the failure (as a Kafka consumer joins in poll()).
+    void subscription.start().then(
+      () => undefined,
+      (error: unknown) => {
+        if (this.#subscription !== subscription) return;
+        this.#startFailure = error instanceof GatewayError ? error : new GatewayError('GW_ERR_INTERNAL', 'The subscription failed to start; the failure is logged.', { cause: error });
+        this.deps.logger.warn({ err: error, group: this.group, instance: this.name }, 'a consumer instance could not subscribe');
+        this.#wake?.();
+      },
+    );
+  }
+
+  async unsubscribe(): Promise<void> {
+    if (this.#mode === 'subscribed') await this.#drop();
+  }
+
+  /** Holds exactly these partitions without joining the group; replaces an earlier assignment. */
+  async assign(partitions: readonly PartitionRef[]): Promise<void> {
+    if (this.#mode === 'subscribed') throw illegalState('Subscription to topics, partitions and pattern are mutually exclusive.');
+    await this.#drop();
+    if (partitions.length === 0) return;
+    const byTopic = new Map<string, number[]>();
+    for (const { topic, partition } of partitions) {
+      const list = byTopic.get(topic) ?? [];
+      if (!list.includes(partition)) list.push(partition);
+      byTopic.set(topic, list);
+    }
+    const assignment = [...byTopic].map(([topic, list]) => ({ topic, partitions: list.sort((a, b) => a - b) }));
+    const subscription = this.#open([...byTopic.keys()], assignment);
+    try {
+      await subscription.start();
+    } catch (error) {
+      await subscription.stop();
+      throw error;
+    }
+    this.#subscription = subscription;
+    this.#mode = 'assigned';
+    this.#topics = [...byTopic.keys()];
+  }
+
+  #held(): Subscription {
+    if (!this.#subscription) throw illegalState('Consumer is not subscribed to any topics or assigned any partitions.');
+    return this.#subscription;
+  }
+
+  /**
+   * Records for one read: what is waiting, then what arrives, until
+   * `maxBytes` of keys and values or `fetchMinBytes` are reached or
+   * `timeoutMs` has passed. The first record is returned even when it alone
+   * is larger than `maxBytes`, so a read always makes progress.
+   */
+  async read(timeoutMs: number, maxBytes: number): Promise<V2Record[]> {
+    const subscription = this.#held();
+    const deadline = Date.now() + timeoutMs;
+    const minBytes = this.settings.fetchMinBytes;
+    const out: V2Record[] = [];
+    let bytes = 0;
+    const take = (): boolean => {
+      while (this.#buffer.length > 0) {
+        const { handle, record } = this.#buffer[0]!;
+        if (!handle.held) {
+          // A rebalance took the partition: its new owner reads these records.
+          this.#buffer.shift();
+          continue;
+        }
+        const size = (record.key?.length ?? 0) + (record.value?.length ?? 0);
+        if (out.length > 0 && bytes + size > maxBytes) return true;
+        let converted: V2Record;
+        try {
+          converted = this.#convert(record);
+        } catch (error) {
+          // The records before it are answered (and, with auto commit, committed): the next read reports this one.
+          if (out.length > 0) return true;
+          throw error;
+        }
+        this.#buffer.shift();
+        out.push(converted);
+        bytes += size;
+        handle.written(record.offset);
+        this.#returned.set(key(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset });
+        if (bytes >= maxBytes) return true;
+      }
+      return minBytes !== undefined && bytes > minBytes;
+    };
+    try {
+      while (!take()) {
+        if (this.#subscription !== subscription) break; // unsubscribed, closed or expired meanwhile
+        if (this.#startFailure) {
+          const failure = this.#startFailure;
+          await this.#drop();
+          throw failure;
+        }
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) break;
+        subscription.setDemand(true);
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, remaining);
+          this.#wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wake = undefined;
+      }
+    } finally {
+      this.#wake = undefined;
+      if (this.#subscription === subscription) subscription.setDemand(false);
+    }
+    return out;
+  }
+
+  #convert(record: ConsumedRecord): V2Record {
+    const decode = (bytes: Buffer | null, what: string): unknown => {
+      if (bytes === null) return null;
+      if (this.settings.format === 'binary') return bytes.toString('base64');
+      try {
+        return JSON.parse(utf8.decode(bytes)) as unknown;
+      } catch {
+        throw new GatewayError(
+          'GW_ERR_INTERNAL',
+          `The ${what} of the record at ${record.topic}/${record.partition} offset ${record.offset} is not JSON, and this instance's format is json: read it with a binary instance, or move past it with positions.`,
+        );
+      }
+    };
+    return { topic: record.topic, key: decode(record.key, 'key'), value: decode(record.value, 'value'), partition: record.partition, offset: record.offset };
+  }
+
+  /** Commits offset + 1 for each given record, or, without any, what every read so far returned. */
+  async commit(offsets: ReadonlyArray<{ topic: string; partition: number; offset: bigint }> | undefined): Promise<void> {
+    if (!this.#subscription) {
+      if (offsets?.length) throw illegalState('Consumer is not subscribed to any topics or assigned any partitions.');
+      return;
+    }
+    const subscription = this.#subscription;
+    const held = new Set(this.assignment.map((p) => key(p.topic, p.partition)));
+    for (const { topic, partition } of offsets ?? []) {
+      if (!held.has(key(topic, partition))) throw illegalState(`No current assignment for partition ${topic}-${partition}.`);
+    }
+    // What reads returned from partitions a rebalance has taken since is the new owner's to commit.
+    for (const k of this.#returned.keys()) if (!held.has(k)) this.#returned.delete(k);
+    for (const { topic, partition, offset } of offsets ?? this.#returned.values()) {
+      try {
+        await subscription.ack(topic, partition, String(offset));
+      } catch (error) {
+        // The engine's field errors point into a WebSocket ack frame; its detail already says the problem in full.
+        if (error instanceof GatewayError && error.errors) throw new GatewayError(error.code, error.detail, { cause: error });
+        throw error;
+      }
+    }
+  }
+
+  /** The group's committed offsets for these partitions: the next offset each will read, where there is one. */
+  async committed(partitions: readonly PartitionRef[]): Promise<Array<{ topic: string; partition: number; offset: bigint }>> {
+    const byTopic = new Map<string, number[]>();
+    for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    const committed = await this.deps.engine.committedOffsets(this.group, [...byTopic].map(([topic, list]) => ({ topic, partitions: list })));
+    return partitions.flatMap(({ topic, partition }) => {
+      const offset = committed.get(key(topic, partition)) ?? -1n;
+      return offset >= 0n ? [{ topic, partition, offset }] : [];
+    });
+  }
+
+  /** The first offset at or after a time in a partition this instance holds, or the partition's end. */
+  async offsetAt(topic: string, partition: number, timestampMs: number): Promise<bigint> {
+    this.#held();
+    if (!this.assignment.some((p) => p.topic === topic && p.partition === partition)) throw illegalState(`No current assignment for partition ${topic}-${partition}.`);
+    return this.deps.engine.offsetAt(topic, partition, timestampMs);
+  }
+
+  /** Moves positions; records of those partitions waiting in the instance are dropped. */
+  async seek(moves: ReadonlyArray<PartitionRef & { to: bigint | 'beginning' | 'end' }>): Promise<void> {
+    const subscription = this.#held();
+    for (const { topic, partition } of moves) {
+      if (!this.assignment.some((p) => p.topic === topic && p.partition === partition)) {
+        throw illegalState(`No current assignment for partition ${topic}-${partition}.`);
+      }
+    }
+    for (const { topic, partition, to } of moves) {
+      await subscription.seek(topic, partition, to);
+      this.#buffer = this.#buffer.filter(({ record }) => record.topic !== topic || record.partition !== partition);
+    }
+  }
+
+  /** Commits what auto commit owes, leaves the group, releases everything. Never rejects. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#drop().catch((error: unknown) => this.deps.logger.warn({ err: error, group: this.group, instance: this.name }, 'closing a consumer instance failed'));
+  }
+}
+
+/** Every consumer instance of this process, by group and name; expires the idle ones. */
+export class ConsumerInstances {
+  readonly #instances = new Map<string, ConsumerInstance>();
+  readonly #sweeper: NodeJS.Timeout;
+
+  constructor(private readonly deps: ConsumerInstancesDeps) {
+    const every = Math.max(100, Math.min(5000, Math.floor(deps.config.instanceTimeoutMs / 4)));
+    this.#sweeper = setInterval(() => void this.#expire(), every);
+    this.#sweeper.unref();
+  }
+
+  create(group: string, owner: string, settings: InstanceSettings): ConsumerInstance {
+    const name = settings.name ?? `rest-consumer-${randomUUID()}`;
+    if (!NAME.test(name)) {
+      throw new GatewayError('GW_ERR_INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: name must be 1 to 255 of a-z, A-Z, 0-9, '.', '_' and '-'.`);
+    }
+    const id = `${group}\u0000${name}`;
+    if (this.#instances.has(id)) throw new GatewayError('GW_ERR_CONSUMER_EXISTS', 'Consumer with specified consumer ID already exists in the specified consumer group.');
+    if (this.#instances.size >= this.deps.config.maxInstances) {
+      throw new GatewayError('GW_ERR_TOO_MANY_REQUESTS', `This gateway holds its maximum of ${this.deps.config.maxInstances} consumer instances (CONSUMER_MAX_INSTANCES); delete unused ones, or create the instance on another gateway.`, {
+        retryAfterSeconds: Math.ceil(this.deps.config.instanceTimeoutMs / 1000),
+      });
+    }
+    const instance = new ConsumerInstance(group, name, owner, settings, this.deps);
+    this.#instances.set(id, instance);
+    return instance;
+  }
+
+  /** The instance, for its owner; any other caller, and any other process, finds none (Confluent's 40403). */
+  get(group: string, name: string, owner: string): ConsumerInstance {
+    const instance = this.#instances.get(`${group}\u0000${name}`);
+    if (!instance || instance.closed || instance.owner !== owner) throw new GatewayError('GW_ERR_CONSUMER_NOT_FOUND', 'Consumer instance not found.');
+    instance.lastUsed = Date.now();
+    return instance;
+  }
+
+  async delete(group: string, name: string, owner: string): Promise<void> {
+    const instance = this.get(group, name, owner);
+    this.#instances.delete(`${group}\u0000${name}`);
+    await instance.run(() => instance.close()).catch(() => instance.close());
+  }
+
+  async #expire(): Promise<void> {
+    const now = Date.now();
+    for (const [id, instance] of this.#instances) {
+      if (instance.busy || now - instance.lastUsed < this.deps.config.instanceTimeoutMs) continue;
+      this.#instances.delete(id);
+      this.deps.logger.info({ group: instance.group, instance: instance.name }, 'consumer instance expired; it leaves its group');
+      // A read still running keeps it busy: it closes after that read.
+      void instance.run(() => instance.close()).catch(() => instance.close());
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    const all = [...this.#instances.values()];
+    this.#instances.clear();
+    await Promise.allSettled(all.map((instance) => instance.close()));
+  }
+}

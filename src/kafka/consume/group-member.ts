@@ -1,0 +1,189 @@
+/**
+ * Membership of one durable consumer group, without a fetch loop: joins,
+ * heartbeats, learns its partitions after every rebalance, commits and
+ * leaves. Records come from the shared partition streams instead.
+ *
+ * Its one promise: after leave() nothing of it talks to the group any
+ * more, whatever state the broker is in. If the broker cannot be told,
+ * the member's connections are closed, so it can neither heartbeat nor
+ * join again, and the broker drops it after the session timeout.
+ */
+import { Consumer, type BaseOptions } from '@platformatic/kafka';
+import { withDeadline, GatewayError, type Logger } from '../../common/index.js';
+import { MEMBERSHIP_LOST, fromKafkaError, guardConnections, protocolErrorIds } from '../client/index.js';
+
+export interface TopicPartitions {
+  readonly topic: string;
+  readonly partitions: readonly number[];
+}
+
+export interface Generation {
+  readonly memberId: string;
+  readonly generationId: number;
+  readonly assignment: readonly TopicPartitions[];
+}
+
+export interface MembershipTuning {
+  readonly sessionTimeoutMs: number;
+  readonly heartbeatIntervalMs: number;
+}
+
+export interface MemberEvents {
+  /** After every join: the first, and each one a rebalance or a lost membership caused. */
+  onJoin(generation: Generation): void;
+  /** The group is about to rebalance: commit now what is to be kept. */
+  onRebalance(): void;
+}
+
+const REJOIN_DELAYS_MS = [250, 500, 1000, 2000, 5000];
+/** How long leave() tries to tell the broker before it just cuts the connections. */
+const LEAVE_TIMEOUT_MS = 3000;
+
+export class GroupMember {
+  readonly #consumer: Consumer;
+  #left = false;
+  #rejoins = 0;
+  #rejoinTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    options: BaseOptions,
+    readonly groupId: string,
+    topics: readonly string[],
+    tuning: MembershipTuning,
+    private readonly events: MemberEvents,
+    private readonly logger: Logger,
+  ) {
+    this.#consumer = new Consumer({
+      ...options,
+      groupId,
+      sessionTimeout: tuning.sessionTimeoutMs,
+      rebalanceTimeout: tuning.sessionTimeoutMs,
+      heartbeatInterval: tuning.heartbeatIntervalMs,
+      // Version 0 of the subscription metadata is what the client writes; under version 1 (its default) other
+      // clients read a field it leaves out and give this member nothing (librdkafka did).
+      protocols: [{ name: 'roundrobin', version: 0 }],
+      retries: 5,
+      retryDelay: 250,
+    });
+    for (const topic of topics) this.#consumer.topics.track(topic);
+    guardConnections(this.#consumer);
+    this.#consumer.on('consumer:group:join', (payload) => {
+      if (this.#left) return;
+      this.#rejoins = 0;
+      this.events.onJoin({
+        memberId: payload.memberId,
+        generationId: payload.generationId ?? 0,
+        assignment: (payload.assignments ?? []).map(({ topic, partitions }) => ({ topic, partitions: [...partitions].sort((a, b) => a - b) })),
+      });
+    });
+    this.#consumer.on('consumer:group:rebalance', () => {
+      if (!this.#left) this.events.onRebalance();
+    });
+    // Emitted when a rejoin the client attempted by itself failed for good: the membership is lost, so join again.
+    this.#consumer.on('error', (error: unknown) => {
+      if (this.#left) return;
+      this.logger.warn({ err: error, groupId }, 'group membership lost; joining again');
+      this.#scheduleRejoin();
+    });
+    this.#consumer.on('consumer:heartbeat:error', (payload: { error?: unknown }) => {
+      this.logger.debug({ err: payload.error, groupId }, 'heartbeat failed');
+    });
+  }
+
+  /** Joins the group; resolves once it holds its first assignment. */
+  async join(): Promise<void> {
+    try {
+      await this.#consumer.joinGroup({});
+    } catch (error) {
+      const lost = protocolErrorIds(error).find((id) => MEMBERSHIP_LOST.has(id));
+      if (lost) {
+        // Members came and went while this one joined; a new try joins the group as it is then.
+        throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Group ${JSON.stringify(this.groupId)} was rebalancing while this member joined (${lost}); retry shortly.`, {
+          cause: error,
+          retryAfterSeconds: 1,
+          extensions: { kafkaError: lost },
+        });
+      }
+      throw fromKafkaError(error, { group: this.groupId });
+    }
+    if (this.#left) throw new GatewayError('GW_ERR_SHUTTING_DOWN', 'The subscription ended while joining its group.');
+  }
+
+  #scheduleRejoin(): void {
+    clearTimeout(this.#rejoinTimer);
+    const delay = REJOIN_DELAYS_MS[Math.min(this.#rejoins, REJOIN_DELAYS_MS.length - 1)]!;
+    this.#rejoins += 1;
+    this.#rejoinTimer = setTimeout(() => {
+      if (this.#left) return;
+      this.#consumer.joinGroup({}).catch((error: unknown) => {
+        if (this.#left) return;
+        this.logger.debug({ err: error, groupId: this.groupId }, 'joining again failed; retrying');
+        this.#scheduleRejoin();
+      });
+    }, delay);
+  }
+
+  /** The group's committed offsets for these partitions; -1n where it has none. */
+  async committed(partitions: readonly TopicPartitions[]): Promise<Map<string, bigint>> {
+    try {
+      const answer = await this.#consumer.listCommittedOffsets({ topics: partitions.map(({ topic, partitions: p }) => ({ topic, partitions: [...p] })) });
+      const committed = new Map<string, bigint>();
+      for (const [topic, offsets] of answer) offsets.forEach((offset, partition) => committed.set(`${topic}:${partition}`, offset));
+      return committed;
+    } catch (error) {
+      throw fromKafkaError(error, { group: this.groupId });
+    }
+  }
+
+  /** Commits, for each partition, the offset the group reads next. */
+  async commit(offsets: ReadonlyArray<{ topic: string; partition: number; next: bigint }>): Promise<void> {
+    if (this.#left) throw new GatewayError('GW_ERR_CONFLICT', 'The subscription has left its group.');
+    try {
+      await this.#consumer.commit({ offsets: offsets.map(({ topic, partition, next }) => ({ topic, partition, offset: next, leaderEpoch: -1 })) });
+    } catch (error) {
+      const lost = protocolErrorIds(error).find((id) => MEMBERSHIP_LOST.has(id));
+      if (lost) {
+        // A rebalance passed this member by: the group keeps its last commit, and whichever member holds the
+        // partition next reads on from there. Not the gateway's failure, and not one a retry of this ack can fix.
+        throw new GatewayError('GW_ERR_CONFLICT', `Group ${JSON.stringify(this.groupId)} is rebalancing (${lost}); nothing was committed, and records after the group's last commit are delivered again to whichever member holds their partition.`, {
+          cause: error,
+          extensions: { kafkaError: lost },
+        });
+      }
+      throw fromKafkaError(error, { group: this.groupId });
+    }
+  }
+
+  /** Ends the membership for good; never rejects. */
+  async leave(): Promise<void> {
+    if (this.#left) return;
+    this.#left = true;
+    clearTimeout(this.#rejoinTimer);
+    // leaveGroup also stops heartbeats and any join in progress from completing into a membership.
+    const told = await withDeadline(promised(this.#consumer.leaveGroup(true)), LEAVE_TIMEOUT_MS, noAnswer).then(
+      () => true,
+      (error: unknown) => {
+        this.logger.debug({ err: error, groupId: this.groupId }, 'could not tell the group this member left; it expires after the session timeout');
+        return false;
+      },
+    );
+    if (told) {
+      await withDeadline(promised(this.#consumer.close(true)), LEAVE_TIMEOUT_MS, noAnswer).catch(() => this.#consumer.connections.close().catch(() => undefined));
+    } else {
+      await this.#consumer.connections.close().catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * The client's methods return a promise when given no callback, but their
+ * first overload (with an optional callback) is typed void for a boolean
+ * argument.
+ */
+function promised(result: void | Promise<void>): Promise<void> {
+  return result ?? Promise.resolve();
+}
+
+function noAnswer(): never {
+  throw new Error(`no answer within ${LEAVE_TIMEOUT_MS} ms`);
+}

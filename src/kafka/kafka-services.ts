@@ -1,0 +1,71 @@
+/**
+ * The Kafka layer as the rest of the gateway sees it: produce, subscribe,
+ * describe and administer, and a replicated table on a compacted topic,
+ * built from the config in one place. Nothing outside src/kafka knows
+ * which client is underneath.
+ */
+import type { Config } from '../config.js';
+import type { Logger } from '../common/index.js';
+import { KafkaAdmin, MetadataService, TopicAdmin } from './metadata/index.js';
+import { CompactedTopicTable } from './compacted-topic-table.js';
+import { KafkaConnection, type Readiness } from './kafka-connection.js';
+import { ProduceService } from './produce/index.js';
+import { SubscriptionEngine } from './consume/index.js';
+
+export interface KafkaLayer {
+  /** Records to topics, through one idempotent producer and its shared batches. */
+  readonly produce: ProduceService;
+  /** Subscriptions on partition streams fetched once per process. */
+  readonly subscriptions: SubscriptionEngine;
+  /** Cluster, topic, offset and group metadata. */
+  readonly metadata: MetadataService;
+  /** Topic creation, deletion, partitions and configs. */
+  readonly admin: TopicAdmin;
+  /** A key-value table that every instance reads from a compacted topic. */
+  table(topic: string, logger: Logger): CompactedTopicTable;
+  /** Starts connecting, retrying in the background; rejects only on a failure no retry mends (refused credentials). */
+  connect(): Promise<void>;
+  /** Resolves after the first connection attempt (or rejects when it failed for good). */
+  firstAttempt(): Promise<void>;
+  readiness(): Promise<Readiness>;
+  /** Sends what was accepted, then closes every connection. */
+  close(): Promise<void>;
+}
+
+export function createKafkaLayer(config: Config, logger: Logger): KafkaLayer {
+  const connection = new KafkaConnection(config, logger);
+  const admin = new KafkaAdmin(connection.admin);
+  const metadata = new MetadataService(admin, { cacheTtlMs: config.metadata.cacheTtlMs, timeoutMs: config.metadata.timeoutMs, clientId: config.kafka.clientId });
+  const topicAdmin = new TopicAdmin(admin, metadata, { readableWithinMs: config.metadata.timeoutMs });
+  // One cache of topic structure for the metadata routes and the produce path, cleared by every admin change.
+  const produce = new ProduceService(connection, metadata.topicCache, config.produce, logger.child({ component: 'produce' }));
+  const partitionMaxBytes = Math.min(1024 * 1024, Math.max(64 * 1024, Math.floor(config.ws.maxBufferedBytes / 4)));
+  const subscriptions = new SubscriptionEngine(
+    config.kafka,
+    {
+      sessionTimeoutMs: config.ws.sessionTimeoutMs,
+      heartbeatIntervalMs: Math.max(100, Math.floor(config.ws.sessionTimeoutMs / 10)),
+      fetchMaxWaitMs: config.ws.fetchMaxWaitMs,
+      partitionMaxBytes,
+      partitionCacheBytes: 4 * partitionMaxBytes,
+      autoCommitIntervalMs: config.ws.autoCommitIntervalMs,
+    },
+    logger.child({ component: 'subscriptions' }),
+  );
+  return {
+    produce,
+    subscriptions,
+    metadata,
+    admin: topicAdmin,
+    table: (topic, tableLogger) => new CompactedTopicTable(subscriptions, admin, produce, topic, tableLogger),
+    connect: () => connection.connect(),
+    firstAttempt: () => connection.firstAttempt(),
+    readiness: () => connection.readiness(),
+    async close() {
+      await subscriptions.close();
+      // Records already accepted are sent and acknowledged before the producer goes.
+      await produce.drain();
+      await connection.close();
+    },
+  };
+}

@@ -1,0 +1,13 @@
+/**
+ * Metadata and administration: the Admin client's requests as plain data
+ * (admin-client.ts, and wire-requests.ts for the Metadata and ListOffsets
+ * requests spoken directly), the cached cluster, topic, offset and group
+ * answers (MetadataService, TopicCache for topic structure, TtlCache), and
+ * topic changes (TopicAdmin).
+ */
+export { KafkaAdmin } from './admin-client.js';
+export { MetadataService, type MetadataOptions } from './metadata-service.js';
+export type * from './metadata-types.js';
+export { TopicAdmin } from './topic-admin.js';
+export { TopicCache, isValidTopicName, type TimestampPolicy, type TopicInfo } from './topic-cache.js';
+export { describeCluster, listOffsets, type TopicMetadata } from './wire-requests.js';

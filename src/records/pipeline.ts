@@ -1,0 +1,144 @@
+/**
+ * The one record pipeline. Every transport (JSON and NDJSON bodies,
+ * Confluent v2, WebSocket `produce` frames) decodes its records with
+ * decodeRecord and hands them here: topic rules, the broker's per-record
+ * rules (partition, size, timestamp window), the topic's JSON Schema, then
+ * one send. Errors point into the batch (`/records/<index>/...`) the same way
+ * whichever transport the records came by; each transport only chooses how
+ * to write the error down.
+ */
+import { withDeadline, GatewayError, type FieldError, isInternalTopic, type Metrics } from '../common/index.js';
+import { isValidTopicName, type ProduceService, type ProducedRecord } from '../kafka/index.js';
+import type { SchemaRegistry } from '../schema/index.js';
+import { decodeRecord, recordPointer, type DecodedRecord, type Formats } from './to-kafka.js';
+
+export interface PipelineDeps {
+  readonly produce: ProduceService;
+  readonly schemas: SchemaRegistry;
+  /** How long to wait for the schemas to load after start before answering 503. */
+  readonly timeoutMs: number;
+  readonly metrics: Metrics;
+}
+
+/** What a produce request is answered with, over HTTP and WebSocket alike. */
+export interface ProduceAnswer {
+  readonly topic: string;
+  readonly offsets: Array<Pick<ProducedRecord, 'partition' | 'offset' | 'timestamp'>>;
+}
+
+// One request may hold thousands of bad records; the answer lists the first ones.
+const MAX_REPORTED_ERRORS = 100;
+
+/** Record errors whose pointers are relative to one record, placed into the batch; `firstIndex` counts records sent before. */
+function intoBatch(errors: readonly FieldError[], firstIndex: number): FieldError[] {
+  return errors.map((e) => {
+    const index = (e.index ?? 0) + firstIndex;
+    return { ...e, index, pointer: recordPointer(index, e.pointer) };
+  });
+}
+
+function rethrownIntoBatch(error: unknown, firstIndex: number): unknown {
+  if (!(error instanceof GatewayError) || !error.errors) return error;
+  return new GatewayError(error.code, error.detail, {
+    errors: intoBatch(error.errors, firstIndex),
+    extensions: error.extensions,
+    retryAfterSeconds: error.retryAfterSeconds,
+    cause: error.cause,
+  });
+}
+
+export function answer(topic: string, produced: readonly ProducedRecord[]): ProduceAnswer {
+  return { topic, offsets: produced.map(({ partition, offset, timestamp }) => ({ partition, offset, timestamp })) };
+}
+
+export class RecordPipeline {
+  constructor(private readonly deps: PipelineDeps) {}
+
+  /** Refuses a topic name that is invalid or internal, before any body is read. */
+  checkTopic(topic: string): void {
+    if (!isValidTopicName(topic)) {
+      throw new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(topic)} is not valid: use 1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-'.`);
+    }
+    if (isInternalTopic(topic)) {
+      throw new GatewayError('GW_ERR_FORBIDDEN', `Topic ${JSON.stringify(topic)} is internal and cannot be written through the gateway.`);
+    }
+  }
+
+  /** The topic exists (or is created, when auto-creation is on); throws 404 otherwise. */
+  async requireTopic(topic: string): Promise<void> {
+    this.checkTopic(topic);
+    await this.deps.produce.check(topic, []);
+  }
+
+  /** Whether every value is validated before anything is sent (the topic has a JSON Schema); waits for the schemas to load. */
+  async hasSchema(topic: string): Promise<boolean> {
+    await this.#schemasLoaded();
+    return this.deps.schemas.has(topic);
+  }
+
+  /** Decodes a batch; throws 400 listing every bad record (none is produced). */
+  decode(inputs: readonly unknown[], formats: Formats): DecodedRecord[] {
+    const errors: FieldError[] = [];
+    const records = inputs.map((input, index) => decodeRecord(input, index, formats, errors));
+    if (errors.length > 0) {
+      throw new GatewayError('GW_ERR_VALIDATION', `${new Set(errors.map((e) => e.index)).size} record(s) are not valid; nothing was produced.`, {
+        errors: errors.slice(0, MAX_REPORTED_ERRORS),
+      });
+    }
+    return records as DecodedRecord[];
+  }
+
+  /**
+   * Every check a record must pass before it may share a batch with other
+   * callers' records: the topic exists, the partition is in range, the
+   * record fits the topic's size limit and timestamp window, and the value
+   * matches the topic's schema. Nothing is sent; throws the error the client
+   * should see. `firstIndex` is the position of `records[0]` in the request.
+   */
+  async check(topic: string, records: readonly DecodedRecord[], firstIndex = 0): Promise<void> {
+    this.checkTopic(topic);
+    await this.#schemasLoaded();
+    try {
+      await this.deps.produce.check(topic, records.map((r) => r.record));
+    } catch (error) {
+      throw rethrownIntoBatch(error, firstIndex);
+    }
+    if (!this.deps.schemas.has(topic)) return;
+    const errors = this.deps.schemas.validate(topic, records.map((r) => r.jsonValue()));
+    if (errors.length > 0) {
+      throw new GatewayError('GW_ERR_SCHEMA_VIOLATION', `${new Set(errors.map((e) => e.index)).size} record(s) do not match the schema of topic ${JSON.stringify(topic)}; nothing was produced.`, {
+        errors: intoBatch(errors, firstIndex),
+      });
+    }
+  }
+
+  /** Sends records that passed check(); answers where each landed, in order, and counts them. */
+  async send(topic: string, records: readonly DecodedRecord[], firstIndex = 0): Promise<ProducedRecord[]> {
+    const outgoing = records.map((r) => r.record);
+    let produced: ProducedRecord[];
+    try {
+      produced = await this.deps.produce.send(topic, outgoing);
+    } catch (error) {
+      throw rethrownIntoBatch(error, firstIndex);
+    }
+    this.deps.metrics.producedRecords.inc({ topic }, produced.length);
+    this.deps.metrics.producedBytes.inc({ topic }, outgoing.reduce((sum, r) => sum + (r.key?.length ?? 0) + (r.value?.length ?? 0), 0));
+    return produced;
+  }
+
+  /** A whole batch as a JSON body or a WebSocket frame carries it: decode, check, send. */
+  async produceBatch(topic: string, inputs: readonly unknown[], formats: Formats): Promise<ProduceAnswer> {
+    this.checkTopic(topic);
+    if (inputs.length === 0) throw new GatewayError('GW_ERR_VALIDATION', 'The batch is empty: send at least one record.');
+    const records = this.decode(inputs, formats);
+    await this.check(topic, records);
+    return answer(topic, await this.send(topic, records));
+  }
+
+  /** Waits (bounded) until the schemas stored before start are loaded, so no record slips past a schema after a restart. */
+  async #schemasLoaded(): Promise<void> {
+    await withDeadline(this.deps.schemas.ready(), this.deps.timeoutMs, () => {
+      throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'The topic schemas are not loaded from Kafka yet; retry shortly.', { retryAfterSeconds: 1 });
+    });
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Turns records as clients send them into bytes for Kafka: the one decoder
+ * every transport uses (JSON and NDJSON bodies, Confluent v2, WebSocket
+ * frames). A record is first checked against the record schema of
+ * openapi.yaml (`ProduceRecord`, compiled once), then its key and value are
+ * encoded by their formats. Knows neither HTTP nor WebSocket.
+ */
+import type { components } from '../../clients/typescript/schema.js';
+import { type FieldError, fieldErrors, openapi, parseTimestamp } from '../common/index.js';
+import type { OutgoingRecord } from '../kafka/index.js';
+import { NOT_JSON } from '../schema/index.js';
+import { BASE64 } from './key-filter.js';
+
+/**
+ * How a key or value is given: `json` (any JSON; a JSON string key is stored
+ * as its UTF-8 text, as Java's StringSerializer writes it), `text` (a string
+ * stored as UTF-8) or `binary` (a base64 string stored byte for byte).
+ */
+export type DataFormat = components['schemas']['DataFormat'];
+
+export interface Formats {
+  readonly key: DataFormat;
+  readonly value: DataFormat;
+  /**
+   * Whether a JSON string key is stored as its bare UTF-8 text (true, the
+   * default) or JSON-encoded with its quotes, as Confluent's REST Proxy does.
+   */
+  readonly stringKeysAsText?: boolean;
+}
+
+/** A decoded record and its value as JSON, for schema validation. */
+export interface DecodedRecord {
+  readonly record: OutgoingRecord;
+  /** The value as a JSON value (null for no value), or NOT_JSON when its bytes are not JSON. */
+  jsonValue(): unknown;
+}
+
+type ProduceRecord = components['schemas']['ProduceRecord'];
+
+/**
+ * The deepest nesting a JSON key or value may have: Jackson's default
+ * (StreamReadConstraints), so what the gateway writes a Java consumer can
+ * read back, and far below where encoding would exhaust the stack.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Where each record's errors point: into the batch, as `/records/<index>/...`, whatever the transport. */
+export function recordPointer(index: number, pointer = ''): string {
+  return `/records/${index}${pointer}`;
+}
+
+function typeName(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+/** Whether a JSON value nests deeper than `limit`, found without recursion (the value may be deeper than the stack). */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: node, depth } = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
+  }
+  return false;
+}
+
+function encode(data: unknown, format: DataFormat, bareString: boolean, field: 'key' | 'value', errors: FieldError[], index: number): Buffer | null | undefined {
+  if (data === undefined || data === null) return null;
+  const fail = (message: string) => {
+    errors.push({ index, pointer: recordPointer(index, `/${field}`), message });
+    return undefined;
+  };
+  switch (format) {
+    case 'json':
+      if (bareString && typeof data === 'string') return Buffer.from(data, 'utf8');
+      if (nestsDeeperThan(data, MAX_JSON_DEPTH)) return fail(`${field} nests deeper than ${MAX_JSON_DEPTH} levels`);
+      return Buffer.from(JSON.stringify(data), 'utf8');
+    case 'text':
+      if (typeof data === 'string') return Buffer.from(data, 'utf8');
+      return fail(`${field} must be a string with ${field}Format text, not ${typeName(data)}`);
+    case 'binary':
+      if (typeof data === 'string' && BASE64.test(data)) return Buffer.from(data, 'base64');
+      return fail(typeof data === 'string' ? `${field} is not valid base64` : `${field} must be a base64 string with ${field}Format binary, not ${typeName(data)}`);
+  }
+}
+
+function parseJson(bytes: Buffer | null): unknown {
+  if (bytes === null) return null;
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch {
+    return NOT_JSON;
+  }
+}
+
+/**
+ * Decodes the record at `index` of a batch, or adds its problems to `errors`
+ * (pointers into the batch, e.g. `/records/3/headers/trace`) and returns
+ * undefined.
+ */
+export function decodeRecord(input: unknown, index: number, formats: Formats, errors: FieldError[]): DecodedRecord | undefined {
+  const validate = openapi().component('ProduceRecord');
+  if (!validate(input)) {
+    for (const e of fieldErrors(validate.errors, recordPointer(index))) errors.push({ index, ...e });
+    return undefined;
+  }
+  const raw = input as ProduceRecord;
+  const before = errors.length;
+  const key = encode(raw.key, formats.key, formats.stringKeysAsText ?? true, 'key', errors, index);
+  const value = encode(raw.value, formats.value, false, 'value', errors, index);
+  // The schema already allows only what the parser takes; parsed here once for its value.
+  const timestamp = raw.timestamp === undefined ? undefined : parseTimestamp(raw.timestamp);
+  if (errors.length > before || key === undefined || value === undefined) return undefined;
+  const record: OutgoingRecord = { key, value, headers: raw.headers, partition: raw.partition, timestamp };
+  const jsonValue = formats.value === 'json' ? () => (raw.value === undefined ? null : raw.value) : () => parseJson(value);
+  return { record, jsonValue };
+}

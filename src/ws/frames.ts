@@ -1,0 +1,178 @@
+/**
+ * The multiplexed WebSocket protocol's client frames, checked against one
+ * JSON Schema each; docs/websocket.md and docs/asyncapi.yaml describe them.
+ * A frame that fails gets an error frame naming the field, tied to its id.
+ */
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import { GatewayError, describeFieldErrors, fieldErrors, parseRfc3339 } from '../common/index.js';
+import type { AckMode } from '../kafka/index.js';
+import { MAX_KEYS, ownedConcat, type Fallback, type HeaderForm, type KeyFormat } from '../records/index.js';
+
+export interface SubscribeFrame {
+  readonly op: 'subscribe';
+  readonly id: string;
+  readonly topics: readonly string[];
+  readonly group?: string;
+  /** 'latest' | 'earliest' | an ISO 8601 time or epoch ms | {topic: {partition: offset}} */
+  readonly from?: string | number | Readonly<Record<string, Readonly<Record<string, string | number>>>>;
+  readonly ack?: AckMode;
+  readonly credit?: number;
+  /** How values that are not JSON are sent. */
+  readonly format?: Fallback;
+  readonly headers?: HeaderForm;
+  /** Only records with one of these keys. */
+  readonly keys?: readonly string[];
+  /** How `keys` are written: UTF-8 text (default) or base64 of the key bytes. */
+  readonly keyFormat?: KeyFormat;
+}
+
+export { MAX_KEYS, keyFilter, type KeyFormat } from '../records/index.js';
+
+export interface AckFrame {
+  readonly op: 'ack';
+  readonly id?: string;
+  readonly sub: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+}
+
+export interface CreditFrame {
+  readonly op: 'credit';
+  readonly id?: string;
+  readonly sub: string;
+  readonly n: number;
+}
+
+export interface UnsubscribeFrame {
+  readonly op: 'unsubscribe';
+  readonly id: string;
+}
+
+export interface ProduceFrame {
+  readonly op: 'produce';
+  readonly id: string;
+  readonly topic: string;
+  readonly records: readonly unknown[];
+  readonly keyFormat?: string;
+  readonly valueFormat?: string;
+}
+
+export type ClientFrame = SubscribeFrame | AckFrame | CreditFrame | UnsubscribeFrame | ProduceFrame;
+
+const id = { type: 'string', minLength: 1, maxLength: 128 };
+const topic = { type: 'string', minLength: 1, maxLength: 249, pattern: '^[a-zA-Z0-9._-]+$' };
+const offsetString = { type: 'string', pattern: '^(0|[1-9][0-9]{0,18})$' };
+
+const SCHEMAS: Record<ClientFrame['op'], object> = {
+  subscribe: {
+    type: 'object',
+    required: ['op', 'id', 'topics'],
+    additionalProperties: false,
+    properties: {
+      op: { const: 'subscribe' },
+      id,
+      topics: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: topic },
+      group: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9._-]+$' },
+      from: {
+        anyOf: [
+          { enum: ['latest', 'earliest'] },
+          { type: 'integer', minimum: 0 },
+          { type: 'string', format: 'date-time' },
+          {
+            type: 'object',
+            minProperties: 1,
+            additionalProperties: {
+              type: 'object',
+              minProperties: 1,
+              propertyNames: { pattern: '^(0|[1-9][0-9]{0,9})$' },
+              additionalProperties: { anyOf: [offsetString, { type: 'integer', minimum: 0 }] },
+            },
+          },
+        ],
+      },
+      ack: { enum: ['auto', 'manual'] },
+      credit: { type: 'integer', minimum: 0, maximum: 1_000_000 },
+      format: { enum: ['text', 'base64'] },
+      headers: { enum: ['object', 'list'] },
+      keys: { type: 'array', minItems: 1, maxItems: MAX_KEYS, items: { type: 'string', maxLength: 4096 } },
+      keyFormat: { enum: ['text', 'base64'] },
+    },
+  },
+  ack: {
+    type: 'object',
+    required: ['op', 'sub', 'topic', 'partition', 'offset'],
+    additionalProperties: false,
+    properties: { op: { const: 'ack' }, id, sub: id, topic, partition: { type: 'integer', minimum: 0 }, offset: offsetString },
+  },
+  credit: {
+    type: 'object',
+    required: ['op', 'sub', 'n'],
+    additionalProperties: false,
+    properties: { op: { const: 'credit' }, id, sub: id, n: { type: 'integer', minimum: 1, maximum: 1_000_000 } },
+  },
+  unsubscribe: {
+    type: 'object',
+    required: ['op', 'id'],
+    additionalProperties: false,
+    properties: { op: { const: 'unsubscribe' }, id },
+  },
+  produce: {
+    type: 'object',
+    required: ['op', 'id', 'topic', 'records'],
+    additionalProperties: false,
+    properties: {
+      op: { const: 'produce' },
+      id,
+      topic,
+      records: { type: 'array', minItems: 1 },
+      keyFormat: { enum: ['json', 'text', 'binary'] },
+      valueFormat: { enum: ['json', 'text', 'binary'] },
+    },
+  },
+};
+
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+ajv.addFormat('date-time', { type: 'string', validate: (s: string) => parseRfc3339(s) !== undefined });
+const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([op, schema]) => [op, ajv.compile(schema)]));
+
+/** The id to tie an error frame to, read from whatever the client sent. */
+export function frameId(raw: unknown): string | undefined {
+  const value = (raw as { id?: unknown } | null)?.id;
+  return typeof value === 'string' && value.length <= 128 ? value : undefined;
+}
+
+/** Parses one text frame; throws a GatewayError saying what to fix. */
+export function parseFrame(text: string): ClientFrame {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    throw new GatewayError('GW_ERR_MALFORMED_JSON', `The frame is not valid JSON: ${(error as Error).message}.`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new GatewayError('GW_ERR_VALIDATION', 'A frame must be a JSON object with an "op".');
+  }
+  const op = (raw as { op?: unknown }).op;
+  const validate = typeof op === 'string' ? validators[op] : undefined;
+  if (!validate) {
+    throw new GatewayError('GW_ERR_VALIDATION', `Unknown op ${JSON.stringify(op ?? null)}; use one of: ${Object.keys(SCHEMAS).join(', ')}.`, {
+      errors: [{ pointer: '/op', message: 'is not a known operation' }],
+    });
+  }
+  if (!validate(raw)) {
+    const errors = fieldErrors(validate.errors);
+    throw new GatewayError('GW_ERR_VALIDATION', `Invalid ${String(op)} frame: ${describeFieldErrors(errors)}.`, { errors });
+  }
+  return raw as ClientFrame;
+}
+
+/** The start of every record frame of one subscription on the multiplexed endpoint. */
+export function framePrefix(subscriptionId: string): Buffer {
+  return Buffer.from(`{"op":"record","sub":${JSON.stringify(subscriptionId)},`);
+}
+
+/** A multiplexed record frame: the subscription's prefix and the shared body without its opening brace. */
+export function multiplexedFrame(prefix: Buffer, body: Buffer): Buffer {
+  return ownedConcat([prefix, body.subarray(1)]);
+}
