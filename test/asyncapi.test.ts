@@ -12,6 +12,7 @@ import { Kafka, logLevel } from './helpers/kafka-client.js';
 import request from 'supertest';
 import { parse } from 'yaml';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
+import { CLIENT_OPS, loadClientFrameSchemas } from '../src/ws/frame-schemas.js';
 import { conforms } from './helpers/contract.js';
 import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
 import { WsClient, isOp, isRecord } from './helpers/ws.js';
@@ -94,4 +95,35 @@ test('frames the gateway sends match their message schemas', async () => {
   const bare = await WsClient.connect(`${gateway.url.replace(/^http/, 'ws')}/v1/topics/${topic}/ws?from=earliest`);
   check('bareRecord', await bare.next(() => true));
   await bare.close();
+});
+
+test('the gateway checks client frames with the document\'s own schemas: every message a client sends, and nothing else', async () => {
+  const spec = parse(text) as { operations: Record<string, { action: string; messages: Array<{ $ref: string }> }> };
+  const sent = Object.values(spec.operations)
+    .filter((operation) => operation.action === 'send')
+    .flatMap((operation) => operation.messages.map((m) => m.$ref.split('/').at(-1)!));
+  assert.deepEqual([...new Set(sent)].sort(), [...CLIENT_OPS].sort());
+  const schemas = loadClientFrameSchemas();
+  assert.deepEqual(Object.keys(schemas).sort(), [...CLIENT_OPS].sort());
+  // A schema that says something the document does not say would show here: each is compiled from the document, references resolved.
+  for (const op of CLIENT_OPS) assert.equal(JSON.stringify(schemas[op]).includes('$ref'), false, `${op} has its references resolved`);
+});
+
+test('what the document refuses, the gateway refuses, with the field that is wrong', async () => {
+  const refused = async (frame: unknown, pointer: string) => {
+    const client = await WsClient.connect(`${gateway.url.replace(/^http/, 'ws')}/v1/ws`);
+    try {
+      client.send(frame);
+      const error = await client.next(isOp('error'));
+      assert.equal(error.status, 400, JSON.stringify(error));
+      assert.ok(JSON.stringify(error.errors).includes(pointer), `${JSON.stringify(frame)}: ${JSON.stringify(error)}`);
+    } finally {
+      await client.close();
+    }
+  };
+  await refused({ op: 'credit', sub: 's', n: 1_000_001 }, '/n');
+  await refused({ op: 'ack', sub: 's', topic: 't', partition: 0, offset: '1', extra: true }, '/extra');
+  await refused({ op: 'subscribe', id: 's', topics: ['a', 'a'] }, '/topics');
+  await refused({ op: 'subscribe', id: 's', topics: ['a'], from: { a: {} } }, '/from');
+  await refused({ op: 'produce', id: 'p', topic: 't', records: [{}], valueFormat: 'xml' }, '/valueFormat');
 });

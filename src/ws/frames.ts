@@ -6,6 +6,7 @@
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { GatewayError, describeFieldErrors, fieldErrors, parseRfc3339 } from '../common/index.js';
 import type { AckMode } from '../kafka/index.js';
+import { loadClientFrameSchemas } from './frame-schemas.js';
 import { MAX_KEYS, ownedConcat, type Fallback, type HeaderForm, type KeyFormat } from '../records/index.js';
 
 export interface SubscribeFrame {
@@ -60,77 +61,11 @@ export interface ProduceFrame {
 
 export type ClientFrame = SubscribeFrame | AckFrame | CreditFrame | UnsubscribeFrame | ProduceFrame;
 
-const id = { type: 'string', minLength: 1, maxLength: 128 };
-const topic = { type: 'string', minLength: 1, maxLength: 249, pattern: '^[a-zA-Z0-9._-]+$' };
-const offsetString = { type: 'string', pattern: '^(0|[1-9][0-9]{0,18})$' };
-
-const SCHEMAS: Record<ClientFrame['op'], object> = {
-  subscribe: {
-    type: 'object',
-    required: ['op', 'id', 'topics'],
-    additionalProperties: false,
-    properties: {
-      op: { const: 'subscribe' },
-      id,
-      topics: { type: 'array', minItems: 1, maxItems: 100, uniqueItems: true, items: topic },
-      group: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[a-zA-Z0-9._-]+$' },
-      from: {
-        anyOf: [
-          { enum: ['latest', 'earliest'] },
-          { type: 'integer', minimum: 0 },
-          { type: 'string', format: 'date-time' },
-          {
-            type: 'object',
-            minProperties: 1,
-            additionalProperties: {
-              type: 'object',
-              minProperties: 1,
-              propertyNames: { pattern: '^(0|[1-9][0-9]{0,9})$' },
-              additionalProperties: { anyOf: [offsetString, { type: 'integer', minimum: 0 }] },
-            },
-          },
-        ],
-      },
-      ack: { enum: ['auto', 'manual'] },
-      credit: { type: 'integer', minimum: 0, maximum: 1_000_000 },
-      format: { enum: ['text', 'base64'] },
-      headers: { enum: ['object', 'list'] },
-      keys: { type: 'array', minItems: 1, maxItems: MAX_KEYS, items: { type: 'string', maxLength: 4096 } },
-      keyFormat: { enum: ['text', 'base64'] },
-    },
-  },
-  ack: {
-    type: 'object',
-    required: ['op', 'sub', 'topic', 'partition', 'offset'],
-    additionalProperties: false,
-    properties: { op: { const: 'ack' }, id, sub: id, topic, partition: { type: 'integer', minimum: 0 }, offset: offsetString },
-  },
-  credit: {
-    type: 'object',
-    required: ['op', 'sub', 'n'],
-    additionalProperties: false,
-    properties: { op: { const: 'credit' }, id, sub: id, n: { type: 'integer', minimum: 1, maximum: 1_000_000 } },
-  },
-  unsubscribe: {
-    type: 'object',
-    required: ['op', 'id'],
-    additionalProperties: false,
-    properties: { op: { const: 'unsubscribe' }, id },
-  },
-  produce: {
-    type: 'object',
-    required: ['op', 'id', 'topic', 'records'],
-    additionalProperties: false,
-    properties: {
-      op: { const: 'produce' },
-      id,
-      topic,
-      records: { type: 'array', minItems: 1 },
-      keyFormat: { enum: ['json', 'text', 'binary'] },
-      valueFormat: { enum: ['json', 'text', 'binary'] },
-    },
-  },
-};
+// The frame schemas are docs/asyncapi.yaml's client messages: what clients read is what the gateway checks.
+const SCHEMAS = loadClientFrameSchemas();
+if ((SCHEMAS.subscribe.properties as { keys?: { maxItems?: number } }).keys?.maxItems !== MAX_KEYS) {
+  throw new Error(`docs/asyncapi.yaml: subscribe.keys.maxItems must be ${MAX_KEYS}, the limit of a key filter`);
+}
 
 const ajv = new Ajv2020({ allErrors: true, strict: false });
 ajv.addFormat('date-time', { type: 'string', validate: (s: string) => parseRfc3339(s) !== undefined });
