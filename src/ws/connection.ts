@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError, parseRfc3339, type Logger } from '../common/index.js';
 import type { AckMode, ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
 import { encodedBody, type FrameForm } from '../records/index.js';
-import { frameId, framePrefix, keyFilter, multiplexedFrame, parseFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
+import { checkFrame, frameId, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
 export type ProduceRecords = (topic: string, records: readonly unknown[], formats: { keyFormat?: string; valueFormat?: string }) => Promise<unknown>;
@@ -160,12 +160,10 @@ export class Connection {
     try {
       if (this.single) throw new GatewayError('GW_ERR_BAD_REQUEST', 'This endpoint only sends records; use /v1/ws to send frames.');
       if (isBinary) throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', 'Frames are JSON text, not binary.');
-      try {
-        id = frameId(JSON.parse(text));
-      } catch {
-        id = undefined;
-      }
-      const frame = parseFrame(text);
+      // Read once: the id ties an error to the frame even when the frame is otherwise wrong.
+      const raw = readFrame(text);
+      id = frameId(raw);
+      const frame = checkFrame(raw);
       switch (frame.op) {
         case 'subscribe':
           await this.#subscribe(frame, parseFrom(frame.from), { fallback: frame.format ?? 'text', headers: frame.headers ?? 'object' });

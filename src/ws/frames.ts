@@ -77,14 +77,17 @@ export function frameId(raw: unknown): string | undefined {
   return typeof value === 'string' && value.length <= 128 ? value : undefined;
 }
 
-/** Parses one text frame; throws a GatewayError saying what to fix. */
-export function parseFrame(text: string): ClientFrame {
-  let raw: unknown;
+/** Reads one text frame as JSON; throws a GatewayError when it is not. */
+export function readFrame(text: string): unknown {
   try {
-    raw = JSON.parse(text);
+    return JSON.parse(text) as unknown;
   } catch (error) {
     throw new GatewayError('GW_ERR_MALFORMED_JSON', `The frame is not valid JSON: ${(error as Error).message}.`);
   }
+}
+
+/** Checks a frame read by readFrame against its op's schema; throws a GatewayError saying what to fix. */
+export function checkFrame(raw: unknown): ClientFrame {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new GatewayError('GW_ERR_VALIDATION', 'A frame must be a JSON object with an "op".');
   }
