@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { TopicCache } from '../src/kafka/index.js';
+import type { OutgoingRecord, TopicCache } from '../src/kafka/index.js';
 import { ProduceService } from '../src/kafka/produce/producer.js';
 import type { PartitionResult, ProducerSession, WireRecord } from '../src/kafka/produce/producer-session.js';
 import { quietLogger, testConfig } from './helpers/env.js';
@@ -60,6 +60,8 @@ const topics = {
 } as unknown as TopicCache;
 
 const record = (n: number) => ({ key: null, value: Buffer.from(String(n)), partition: 0 });
+/** Checks and sends, as the record pipeline does. */
+const produce = async (service: ProduceService, topic: string, records: readonly OutgoingRecord[]) => service.send(await service.check(topic, records));
 const turns = async (n = 3) => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
@@ -68,14 +70,14 @@ test('while a batch is with the broker, arrivals wait and then go together, each
   const broker = fakeBroker();
   const service = new ProduceService(broker.connection, topics, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
 
-  const first = service.send('t', [record(0)]);
+  const first = produce(service, 't', [record(0)]);
   await turns();
   assert.equal(broker.calls.length, 1);
 
   // Arrivals spread over several turns of the event loop, as concurrent HTTP requests are.
-  const later: Array<ReturnType<ProduceService['send']>> = [];
+  const later: Array<ReturnType<typeof produce>> = [];
   for (let i = 0; i < 10; i++) {
-    later.push(service.send('t', [record(i + 1), record(i + 100)]));
+    later.push(produce(service, 't', [record(i + 1), record(i + 100)]));
     await turns(1);
   }
   await turns();
@@ -96,9 +98,9 @@ test('a failed batch fails its callers only, and the next batch goes under a new
   const broker = fakeBroker();
   const service = new ProduceService(broker.connection, topics, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
 
-  const failing = service.send('t', [record(1)]);
+  const failing = produce(service, 't', [record(1)]);
   await turns();
-  const waiting = service.send('t', [record(2)]);
+  const waiting = produce(service, 't', [record(2)]);
   await turns();
   broker.calls[0]!.fail(new Error('connection reset'));
   await assert.rejects(failing, (error: { code?: string; status?: number }) => error.code === 'GW_ERR_KAFKA_UNAVAILABLE' && error.status === 503);
@@ -113,7 +115,7 @@ test('a failed batch fails its callers only, and the next batch goes under a new
 test('with coalescing off, every request is a batch of its own, still one at a time', async () => {
   const broker = fakeBroker();
   const service = new ProduceService(broker.connection, topics, testConfig({ PRODUCE_COALESCE: 'false' }, 'localhost:9092').produce, quietLogger());
-  const sends = [service.send('t', [record(1)]), service.send('t', [record(2), record(3)]), service.send('t', [record(4)])];
+  const sends = [produce(service, 't', [record(1)]), produce(service, 't', [record(2), record(3)]), produce(service, 't', [record(4)])];
   for (const size of [1, 2, 1]) {
     await turns();
     const call = broker.calls.at(-1)!;
@@ -128,14 +130,14 @@ test('records the broker refuses fail only the caller who sent them; the rest of
   const broker = fakeBroker();
   const service = new ProduceService(broker.connection, topics, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
 
-  const first = service.send('t', [record(0)]);
+  const first = produce(service, 't', [record(0)]);
   await turns();
   // Three callers wait while the first batch is with the broker, then share the next one.
-  const good1 = service.send('t', [record(1)]);
-  const bad = service.send('t', [{ key: null, value: Buffer.from('bad'), partition: 0 }]);
+  const good1 = produce(service, 't', [record(1)]);
+  const bad = produce(service, 't', [{ key: null, value: Buffer.from('bad'), partition: 0 }]);
   // Handled at once: it rejects while the later callers are still being answered.
   const refused = bad.then(() => undefined, (error: unknown) => error);
-  const good2 = service.send('t', [record(2), record(3)]);
+  const good2 = produce(service, 't', [record(2), record(3)]);
   await turns();
   broker.calls[0]!.answer();
   await first;
@@ -173,8 +175,8 @@ test('an answer that leaves out a partition that was sent acknowledges nothing o
   // Seen on a 3-node cluster at a broker's SIGTERM: a 2-record request answered 200 with one offset, its record 0 lost.
   const broker = fakeBroker();
   const service = new ProduceService(broker.connection, twoPartitions, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
-  const split = service.send('t', [{ ...record(0), partition: 0 }, { ...record(1), partition: 1 }]);
-  const onlyLanded = service.send('t', [{ ...record(2), partition: 1 }]);
+  const split = produce(service, 't', [{ ...record(0), partition: 0 }, { ...record(1), partition: 1 }]);
+  const onlyLanded = produce(service, 't', [{ ...record(2), partition: 1 }]);
   const outcome = split.then(
     (produced) => ({ produced }),
     (error: { code?: string; status?: number }) => ({ code: error.code, status: error.status }),
@@ -185,7 +187,7 @@ test('an answer that leaves out a partition that was sent acknowledges nothing o
   broker.calls[0]!.answerWith([{ topic: 't', partition: 1, refusedRecords: [], baseOffset: 7n, logAppendTime: -1n }]);
   assert.deepEqual(await outcome, { code: 'GW_ERR_KAFKA_UNAVAILABLE', status: 503 });
   assert.deepEqual((await onlyLanded).map((r) => `${r.partition}@${r.offset}`), ['1@8'], 'a caller whose records were all answered is answered');
-  const next = service.send('t', [{ ...record(3), partition: 0 }]);
+  const next = produce(service, 't', [{ ...record(3), partition: 0 }]);
   await turns();
   assert.equal(broker.renewals(), 1, 'a new producer id before the next batch');
   broker.calls[1]!.answer();
@@ -196,7 +198,7 @@ test('an answer that leaves out a partition that was sent acknowledges nothing o
 test('an answer for no partition at all settles no caller as produced', async () => {
   const broker = fakeBroker();
   const service = new ProduceService(broker.connection, twoPartitions, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
-  const sent = service.send('t', [{ ...record(0), partition: 0 }, { ...record(1), partition: 1 }]);
+  const sent = produce(service, 't', [{ ...record(0), partition: 0 }, { ...record(1), partition: 1 }]);
   const outcome = sent.then(
     () => 'produced',
     (error: { status?: number }) => error.status,

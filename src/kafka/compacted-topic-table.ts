@@ -148,7 +148,8 @@ export class CompactedTopicTable {
   async put(key: string, value: string | null, timeoutMs: number): Promise<void> {
     let written;
     try {
-      [written] = await this.producer.send(this.topic, [{ key: Buffer.from(key, 'utf8'), value: value === null ? null : Buffer.from(value, 'utf8') }]);
+      const entry = { key: Buffer.from(key, 'utf8'), value: value === null ? null : Buffer.from(value, 'utf8') };
+      [written] = await this.producer.send(await this.producer.check(this.topic, [entry]));
     } catch (error) {
       throw fromKafkaError(error, { topic: this.topic });
     }

@@ -43,5 +43,5 @@ export {
   type SubscriptionOptions,
   type TopicPartitions,
 } from './consume/index.js';
-export { ProduceService, recordBytes, type OutgoingRecord, type ProducedRecord } from './produce/index.js';
+export { ProduceService, recordBytes, type CheckedBatch, type OutgoingRecord, type ProducedRecord } from './produce/index.js';
 export { CompactedTopicTable, type KeyedEntry } from './compacted-topic-table.js';

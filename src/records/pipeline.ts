@@ -8,7 +8,7 @@
  * to write the error down.
  */
 import { withDeadline, GatewayError, type FieldError, isInternalTopic, type Metrics } from '../common/index.js';
-import { isValidTopicName, type ProduceService, type ProducedRecord } from '../kafka/index.js';
+import { isValidTopicName, type CheckedBatch, type ProduceService, type ProducedRecord } from '../kafka/index.js';
 import type { SchemaRegistry } from '../schema/index.js';
 import { decodeRecord, recordPointer, type DecodedRecord, type Formats } from './to-kafka.js';
 
@@ -54,7 +54,11 @@ export function answer(topic: string, produced: readonly ProducedRecord[]): Prod
 export class RecordPipeline {
   constructor(private readonly deps: PipelineDeps) {}
 
-  /** Refuses a topic name that is invalid or internal, before any body is read. */
+  /**
+   * Refuses a topic name that is invalid or internal, before any body is
+   * read. Each transport calls it once, first; check() and send() take the
+   * name as checked.
+   */
   checkTopic(topic: string): void {
     if (!isValidTopicName(topic)) {
       throw new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(topic)} is not valid: use 1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-'.`);
@@ -64,9 +68,8 @@ export class RecordPipeline {
     }
   }
 
-  /** The topic exists (or is created, when auto-creation is on); throws 404 otherwise. */
+  /** The topic (its name already through checkTopic) exists, or is created when auto-creation is on; throws 404 otherwise. */
   async requireTopic(topic: string): Promise<void> {
-    this.checkTopic(topic);
     await this.deps.produce.check(topic, []);
   }
 
@@ -76,10 +79,10 @@ export class RecordPipeline {
     return this.deps.schemas.has(topic);
   }
 
-  /** Decodes a batch; throws 400 listing every bad record (none is produced). */
-  decode(inputs: readonly unknown[], formats: Formats): DecodedRecord[] {
+  /** Decodes a batch (`validated`: as decodeRecord); throws 400 listing every bad record (none is produced). */
+  decode(inputs: readonly unknown[], formats: Formats, validated = false): DecodedRecord[] {
     const errors: FieldError[] = [];
-    const records = inputs.map((input, index) => decodeRecord(input, index, formats, errors));
+    const records = inputs.map((input, index) => decodeRecord(input, index, formats, errors, validated));
     if (errors.length > 0) {
       throw new GatewayError('GW_ERR_VALIDATION', `${new Set(errors.map((e) => e.index)).size} record(s) are not valid; nothing was produced.`, {
         errors: errors.slice(0, MAX_REPORTED_ERRORS),
@@ -93,31 +96,34 @@ export class RecordPipeline {
    * callers' records: the topic exists, the partition is in range, the
    * record fits the topic's size limit and timestamp window, and the value
    * matches the topic's schema. Nothing is sent; throws the error the client
-   * should see. `firstIndex` is the position of `records[0]` in the request.
+   * should see, or answers the checked batch for send(). `firstIndex` is the
+   * position of `records[0]` in the request. The topic name has been through
+   * checkTopic.
    */
-  async check(topic: string, records: readonly DecodedRecord[], firstIndex = 0): Promise<void> {
-    this.checkTopic(topic);
+  async check(topic: string, records: readonly DecodedRecord[], firstIndex = 0): Promise<CheckedBatch> {
     await this.#schemasLoaded();
+    let checked: CheckedBatch;
     try {
-      await this.deps.produce.check(topic, records.map((r) => r.record));
+      checked = await this.deps.produce.check(topic, records.map((r) => r.record));
     } catch (error) {
       throw rethrownIntoBatch(error, firstIndex);
     }
-    if (!this.deps.schemas.has(topic)) return;
+    if (!this.deps.schemas.has(topic)) return checked;
     const errors = this.deps.schemas.validate(topic, records.map((r) => r.jsonValue()));
     if (errors.length > 0) {
       throw new GatewayError('GW_ERR_SCHEMA_VIOLATION', `${new Set(errors.map((e) => e.index)).size} record(s) do not match the schema of topic ${JSON.stringify(topic)}; nothing was produced.`, {
         errors: intoBatch(errors, firstIndex),
       });
     }
+    return checked;
   }
 
-  /** Sends records that passed check(); answers where each landed, in order, and counts them. */
-  async send(topic: string, records: readonly DecodedRecord[], firstIndex = 0): Promise<ProducedRecord[]> {
-    const outgoing = records.map((r) => r.record);
+  /** Sends what check() answered, without checking again; answers where each record landed, in order, and counts them. */
+  async send(checked: CheckedBatch, firstIndex = 0): Promise<ProducedRecord[]> {
+    const { topic, records: outgoing } = checked;
     let produced: ProducedRecord[];
     try {
-      produced = await this.deps.produce.send(topic, outgoing);
+      produced = await this.deps.produce.send(checked);
     } catch (error) {
       throw rethrownIntoBatch(error, firstIndex);
     }
@@ -126,13 +132,18 @@ export class RecordPipeline {
     return produced;
   }
 
-  /** A whole batch as a JSON body or a WebSocket frame carries it: decode, check, send. */
-  async produceBatch(topic: string, inputs: readonly unknown[], formats: Formats): Promise<ProduceAnswer> {
-    this.checkTopic(topic);
+  /**
+   * A whole batch as a JSON body or a WebSocket frame carries it: decode,
+   * check, send. `contract`: the HTTP contract has checked the body, so the
+   * caller has already run checkTopic and every record matches the record
+   * schema; neither is done again. A WebSocket frame's records are checked
+   * here.
+   */
+  async produceBatch(topic: string, inputs: readonly unknown[], formats: Formats, { contract = false } = {}): Promise<ProduceAnswer> {
+    if (!contract) this.checkTopic(topic);
     if (inputs.length === 0) throw new GatewayError('GW_ERR_VALIDATION', 'The batch is empty: send at least one record.');
-    const records = this.decode(inputs, formats);
-    await this.check(topic, records);
-    return answer(topic, await this.send(topic, records));
+    const records = this.decode(inputs, formats, contract);
+    return answer(topic, await this.send(await this.check(topic, records)));
   }
 
   /** Waits (bounded) until the schemas stored before start are loaded, so no record slips past a schema after a restart. */

@@ -113,8 +113,7 @@ async function produceNdjson({ pipeline, bodyLimitBytes }: ProduceRouteDeps, req
     chunk = [];
     chunkBytes = 0;
     try {
-      await pipeline.check(topic, records, firstIndex);
-      produced.push(...(await pipeline.send(topic, records, firstIndex)));
+      produced.push(...(await pipeline.send(await pipeline.check(topic, records, firstIndex), firstIndex)));
     } catch (error) {
       if (error instanceof GatewayError && error.errors && produced.length > 0) {
         throw new GatewayError(error.code, `${error.detail} ${produced.length} record(s) before this chunk were already produced.`, {
@@ -166,7 +165,8 @@ export function produceHandlers(deps: ProduceRouteDeps): Pick<Handlers, 'produce
         return;
       }
       const json = body as JsonBody;
-      res.json(await deps.pipeline.produceBatch(topic, json.records, formatsOf(query, json)));
+      // The topic name is checked above and every record against the record schema by the contract.
+      res.json(await deps.pipeline.produceBatch(topic, json.records, formatsOf(query, json), { contract: true }));
     },
   };
 }

@@ -38,8 +38,7 @@ export function confluentProduceHandlers({ pipeline, logger }: ConfluentRouteDep
     if (errors.length > 0) throw new GatewayError('GW_ERR_VALIDATION', 'The request is not valid.', { errors });
     const records = decoded as DecodedRecord[];
     try {
-      await pipeline.check(topic, records);
-      const produced = await pipeline.send(topic, records);
+      const produced = await pipeline.send(await pipeline.check(topic, records));
       send(res, 200, {
         offsets: produced.map(({ partition: p, offset }) => ({ partition: p, offset: Number(offset), error_code: null, error: null })),
         key_schema_id: null,

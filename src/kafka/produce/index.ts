@@ -4,5 +4,5 @@
  * per-record rules and sends them in shared batches through one idempotent
  * ProducerSession, which speaks the Produce API itself.
  */
-export { ProduceService, recordBytes, type OutgoingRecord, type ProducedRecord } from './producer.js';
+export { ProduceService, recordBytes, type CheckedBatch, type OutgoingRecord, type ProducedRecord } from './producer.js';
 export { ProducerSession } from './producer-session.js';

@@ -73,6 +73,25 @@ function sendFailure(error: unknown, topic: string): GatewayError {
   return new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka did not answer for the records; they were not acknowledged and may or may not have been written. Retry shortly.', { cause: error, retryAfterSeconds: 1 });
 }
 
+/**
+ * Records that passed ProduceService.check, as send() takes them without
+ * checking again: the topic's partition count as the check found it, each
+ * record's estimated size and their sum. Only check() makes one (the class
+ * leaves src/kafka as a type only).
+ */
+export class CheckedBatch {
+  constructor(
+    readonly topic: string,
+    readonly records: readonly OutgoingRecord[],
+    /** Where records without a partition of their own are placed (by key, or in turn). */
+    readonly partitionCount: number,
+    /** recordBytes of each record. */
+    readonly sizes: readonly number[],
+    /** Their sum: what the records hold of the in-flight bound. */
+    readonly bytes: number,
+  ) {}
+}
+
 export function recordBytes(record: OutgoingRecord): number {
   let bytes = RECORD_OVERHEAD_BYTES + (record.key?.length ?? 0) + (record.value?.length ?? 0);
   for (const [name, value] of Object.entries(record.headers ?? {})) bytes += Buffer.byteLength(name) + Buffer.byteLength(value) + 10;
@@ -123,20 +142,27 @@ export class ProduceService {
 
   /**
    * Checks records against the topic (it exists, partitions in range, each
-   * record under the topic's size limit) without sending anything; throws the
-   * GatewayError a client should see.
+   * record under the topic's size limit and in its timestamp window) without
+   * sending anything; throws the GatewayError a client should see. What
+   * passes comes back as a CheckedBatch, for send() to take as it is: the
+   * topic is looked up and each record sized here, once per request.
    */
-  async check(topic: string, records: readonly OutgoingRecord[]): Promise<void> {
+  async check(topic: string, records: readonly OutgoingRecord[]): Promise<CheckedBatch> {
     const info = await this.topics.get(topic, { create: this.config.autoCreateTopics });
     const partitionErrors: FieldError[] = [];
     const tooLarge: FieldError[] = [];
     const badTimestamps = timestampErrors(records, info.timestamps, Date.now());
+    const sizes = new Array<number>(records.length);
+    let bytes = 0;
     records.forEach((record, index) => {
       if (record.partition !== undefined && (record.partition < 0 || record.partition >= info.partitions.length)) {
         partitionErrors.push({ index, pointer: '/partition', message: `partition ${record.partition} does not exist; the topic has partitions 0 to ${info.partitions.length - 1}` });
       }
-      if (recordBytes(record) > info.maxMessageBytes) {
-        tooLarge.push({ index, pointer: '', message: `the record is about ${recordBytes(record)} bytes; the broker accepts at most ${info.maxMessageBytes}` });
+      const size = recordBytes(record);
+      sizes[index] = size;
+      bytes += size;
+      if (size > info.maxMessageBytes) {
+        tooLarge.push({ index, pointer: '', message: `the record is about ${size} bytes; the broker accepts at most ${info.maxMessageBytes}` });
       }
     });
     if (partitionErrors.length > 0) {
@@ -157,14 +183,17 @@ export class ProduceService {
         extensions: { limitBytes: info.maxMessageBytes },
       });
     }
+    return new CheckedBatch(topic, records, info.partitions.length, sizes, bytes);
   }
 
-  /** Produces the records and answers where each landed, in the order given. All or nothing from the caller's view: any failure rejects. */
-  async send(topic: string, records: readonly OutgoingRecord[]): Promise<ProducedRecord[]> {
+  /**
+   * Produces records that passed check(), without checking them again, and
+   * answers where each landed, in the order given. All or nothing from the
+   * caller's view: any failure rejects.
+   */
+  async send(batch: CheckedBatch): Promise<ProducedRecord[]> {
+    const { topic, records, partitionCount, sizes, bytes } = batch;
     if (records.length === 0) return [];
-    await this.check(topic, records);
-    const info = await this.topics.get(topic, { create: this.config.autoCreateTopics });
-    const bytes = records.reduce((sum, r) => sum + recordBytes(r), 0);
     // A request larger than the whole bound still goes through when nothing
     // else is in flight; otherwise it could never succeed, however often retried.
     if (this.#inFlightBytes > 0 && this.#inFlightBytes + bytes > this.config.maxInFlightBytes) {
@@ -178,7 +207,7 @@ export class ProduceService {
     // can be found in the broker's answer.
     const messages: WireRecord[] = records.map((record) => ({
       topic,
-      partition: record.partition ?? this.#place(topic, record.key, info.partitions.length),
+      partition: record.partition ?? this.#place(topic, record.key, partitionCount),
       key: record.key,
       value: record.value,
       headers: record.headers && new Map(Object.entries(record.headers)),
@@ -190,7 +219,7 @@ export class ProduceService {
     // so that no partition's record batch passes the broker's limit.
     const chunks: { messages: WireRecord[]; bytes: number }[] = [];
     messages.forEach((message, i) => {
-      const size = recordBytes(records[i]!);
+      const size = sizes[i]!;
       const last = chunks.at(-1);
       if (last && last.bytes + size <= MAX_BATCH_BYTES) {
         last.messages.push(message);
