@@ -49,9 +49,8 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     logger,
     auth,
     subscriptions,
-    requireTopic: async (topic) => {
-      await metadata.topic(topic);
-    },
+    // Existence only, from the topic cache: a subscription needs no offsets or configs to start.
+    requireTopic: (topic) => metadata.requireTopic(topic),
     // The frame schema allows only the data formats; the pipeline is the same one the HTTP routes use.
     produce: (topic, records, formats) =>
       pipeline.produceBatch(topic, records, { key: (formats.keyFormat ?? 'json') as DataFormat, value: (formats.valueFormat ?? 'json') as DataFormat }),

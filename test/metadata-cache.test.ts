@@ -11,6 +11,7 @@ import request from 'supertest';
 import { createApp } from '../src/app.js';
 import { MetadataService, TopicAdmin } from '../src/kafka/index.js';
 import { KafkaAdmin } from '../src/kafka/metadata/admin-client.js';
+import { TopicCache } from '../src/kafka/metadata/topic-cache.js';
 import { TtlCache } from '../src/kafka/metadata/ttl-cache.js';
 import { conforms } from './helpers/contract.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
@@ -115,6 +116,32 @@ test('TtlCache keeps an answer for the TTL, drops failures, and an invalidation 
   const shared = [none.get('z', load), none.get('z', load)];
   assert.deepEqual(await Promise.all(shared), [5, 5], 'TTL 0 still shares a lookup in flight');
   assert.equal(await none.get('z', load), 6);
+});
+
+test('TopicCache.structure: topic ids and leaders within the TTL, asked again on a miss, on demand (maxAgeMs 0) and after an invalidation', async () => {
+  let asks = 0;
+  let partitions = [{ partitionId: 0, leader: 1, replicas: [1], isr: [1], offlineReplicas: [] }];
+  // Only cluster() is asked: one metadata call for every topic.
+  const fake = {
+    cluster: async () => {
+      asks += 1;
+      return { clusterId: 'c', controller: 1, brokers: [], topics: [{ name: 'a', id: 'id-a', internal: false, partitions }] };
+    },
+  } as unknown as KafkaAdmin;
+  const cache = new TopicCache(fake, { cacheTtlMs: 600_000, timeoutMs: 1000 });
+  assert.deepEqual(await cache.structure('a'), { name: 'a', id: 'id-a', partitions });
+  assert.equal((await cache.partitions('a')).length, 1);
+  assert.equal(asks, 1, 'the engine, the fetcher and the produce path share one answer');
+  assert.equal(await cache.structure('missing'), undefined);
+  assert.equal(asks, 2, 'a miss asks again: a topic created a moment ago is found');
+  partitions = [{ partitionId: 0, leader: 2, replicas: [1, 2], isr: [1, 2], offlineReplicas: [] }, { partitionId: 1, leader: 1, replicas: [1], isr: [1], offlineReplicas: [] }];
+  assert.equal((await cache.structure('a'))!.partitions[0]!.leader, 1, 'within the TTL');
+  assert.equal((await cache.structure('a', { maxAgeMs: 0 }))!.partitions[0]!.leader, 2, 'a reader told that its leader moved asks now');
+  assert.equal(asks, 3);
+  partitions = [...partitions, { partitionId: 2, leader: 1, replicas: [1], isr: [1], offlineReplicas: [] }];
+  cache.invalidate();
+  assert.equal((await cache.structure('a'))!.partitions.length, 3, 'an admin change through the gateway is seen at once');
+  assert.equal(asks, 4);
 });
 
 test('a record produced a moment ago shows in the topic\'s latest offset at once, structure cached or not', async () => {

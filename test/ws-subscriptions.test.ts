@@ -187,6 +187,36 @@ test('/metrics tells what subscriptions read and how far behind the end of the l
   await eventually(async () => Number.isNaN((await gauges()).ephemeral));
 });
 
+test('a topic deleted under a subscription ends it with 404; partitions raised through the gateway are all subscribed at once, and by another tool within the metadata TTL', async () => {
+  const topic = await topicWith(1, [{ value: 'a' }]);
+  const client = await WsClient.connect(wsUrl);
+  client.send({ op: 'subscribe', id: 'gone', topics: [topic], from: 'earliest' });
+  await client.next(isRecord('gone'));
+  await admin.deleteTopics({ topics: [topic] });
+  const ended = await client.next(errorFor('gone'), 30_000);
+  assert.equal(ended.code, 'GW_ERR_TOPIC_NOT_FOUND', JSON.stringify(ended));
+  assert.equal(ended.status, 404);
+
+  const raised = await topicWith(1);
+  client.send({ op: 'subscribe', id: 'one', topics: [raised] });
+  assert.deepEqual((await client.next(isOp('subscribed', 'one'))).partitions, [{ topic: raised, partitions: [0] }]);
+  const res = await fetch(`${gateway.url}/v1/topics/${raised}/partitions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ partitions: 3 }) });
+  assert.equal(res.status, 200);
+  client.send({ op: 'subscribe', id: 'three', topics: [raised] });
+  assert.deepEqual((await client.next(isOp('subscribed', 'three'))).partitions, [{ topic: raised, partitions: [0, 1, 2] }]);
+
+  await admin.createPartitions({ topicPartitions: [{ topic: raised, count: 4 }] });
+  let attempt = 0;
+  await eventually(async () => {
+    const id = `four-${attempt++}`;
+    client.send({ op: 'subscribe', id, topics: [raised] });
+    const subscribed = await client.next(isOp('subscribed', id));
+    client.send({ op: 'unsubscribe', id });
+    return (subscribed.partitions as Array<{ partitions: number[] }>)[0]!.partitions.length === 4;
+  });
+  await client.close();
+});
+
 test('a reader that stops reading costs its gateway process a bounded amount, measured from outside, while others get everything', async (t) => {
   const bound = 32 * 1024 * 1024;
   // Two gateway processes under the same traffic; one of them also serves a client that stopped reading.

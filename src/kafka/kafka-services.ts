@@ -37,11 +37,13 @@ export function createKafkaLayer(config: Config, logger: Logger): KafkaLayer {
   const admin = new KafkaAdmin(connection.admin);
   const metadata = new MetadataService(admin, { cacheTtlMs: config.metadata.cacheTtlMs, timeoutMs: config.metadata.timeoutMs, clientId: config.kafka.clientId });
   const topicAdmin = new TopicAdmin(admin, metadata, { readableWithinMs: config.metadata.timeoutMs });
-  // One cache of topic structure for the metadata routes and the produce path, cleared by every admin change.
+  // One cache of topic structure for the metadata routes, the produce path and the engine, cleared by every admin change.
   const produce = new ProduceService(connection, metadata.topicCache, config.produce, logger.child({ component: 'produce' }));
   const partitionMaxBytes = Math.min(1024 * 1024, Math.max(64 * 1024, Math.floor(config.ws.maxBufferedBytes / 4)));
+  // The engine and its fetcher read topic structure from the same cache.
   const subscriptions = new SubscriptionEngine(
     config.kafka,
+    metadata.topicCache,
     {
       sessionTimeoutMs: config.ws.sessionTimeoutMs,
       heartbeatIntervalMs: Math.max(100, Math.floor(config.ws.sessionTimeoutMs / 10)),

@@ -248,7 +248,8 @@ export class Connection {
         active: false,
       };
       this.#subs.set(id, sub);
-      for (const topic of topics) await this.deps.requireTopic(topic);
+      // The single-topic endpoint's topic was checked at the upgrade, a moment ago.
+      if (!this.single) for (const topic of topics) await this.deps.requireTopic(topic);
       const assignment = await kafka.start();
       if (this.#subs.get(id) !== sub) return; // unsubscribed or closed while starting
       sub.active = true;

@@ -11,7 +11,7 @@ import { ConnectionPool, Consumer, UserError, type BaseOptions } from '@platform
 import { GatewayError, type Logger } from '../../common/index.js';
 import { decodeBatches } from './consumed-record.js';
 import { describeKafkaError, guardConnections, isTransient, kafkaErrorCodes } from '../client/index.js';
-import { describeCluster, listOffsets, type TopicMetadata } from '../metadata/index.js';
+import { listOffsets, type TopicStructure } from '../metadata/index.js';
 import type { FetchQueue, PartitionStream } from './partition-stream.js';
 
 type FetchResponse = Awaited<ReturnType<Consumer['fetch']>>;
@@ -35,10 +35,26 @@ interface PartitionInTopic {
   readonly leader: number;
 }
 
-/** Where each partition is led, from the client's metadata cache. */
-interface TopicLookup {
-  partition(topic: string, partition: number, refresh?: boolean): Promise<PartitionInTopic | undefined>;
+/**
+ * Where the fetcher learns topic structure: the gateway's TopicCache, the
+ * same one every other reader uses (so a deletion or a partition increase
+ * made through the gateway clears it for the fetcher too).
+ */
+export interface TopicStructureSource {
+  /** The topic as described at most `maxAgeMs` ago (0: asked now), undefined when it does not exist. */
+  structure(topic: string, options?: { maxAgeMs?: number }): Promise<TopicStructure | undefined>;
 }
+
+/**
+ * How old the leaders the fetcher routes by may be, whatever the cache's
+ * TTL. Leaders are the one part of structure that moves on its own (a
+ * broker stops, a preferred leader is elected again): a loop keeps fetching
+ * from a broker that has stopped answering until it is told otherwise, so it
+ * looks again at least this often. After a refusal that says what it holds
+ * is out of date (NOT_LEADER_OR_FOLLOWER, an unknown topic id) it asks the
+ * broker at once rather than waiting for this.
+ */
+const LEADER_MAX_AGE_MS = 5000;
 
 class BrokerLoop {
   readonly #needs = new Set<PartitionStream>();
@@ -102,12 +118,13 @@ export class Fetcher implements FetchQueue {
   readonly #loops = new Map<number, BrokerLoop>();
   /** Which loop each stream waits in, so a leader change can move it. */
   readonly #routes = new Map<PartitionStream, number>();
-  readonly #topics: TopicLookup;
+  readonly #topics: TopicStructureSource;
   readonly #timers = new Set<NodeJS.Timeout>();
   #closed = false;
 
   constructor(
     options: BaseOptions,
+    topics: TopicStructureSource,
     private readonly tuning: FetchTuning,
     readonly logger: Logger,
   ) {
@@ -117,7 +134,7 @@ export class Fetcher implements FetchQueue {
     // Fetches wait at the broker; metadata and offset lookups must not queue behind them on one connection.
     this.#pool = new ConnectionPool(`${options.clientId}-fetch`, options);
     this.#pool.on('connect', ({ connection }) => connection.on('error', () => undefined));
-    this.#topics = topicLookup(this.#client);
+    this.#topics = topics;
   }
 
   get client(): Consumer {
@@ -149,7 +166,7 @@ export class Fetcher implements FetchQueue {
     // A retry for a stream its readers have left since would hold it for good.
     if (stream.readerCount === 0) return;
     try {
-      const found = await this.#topics.partition(stream.topic, stream.partition, refresh);
+      const found = await this.#partition(stream.topic, stream.partition, refresh);
       if (this.#closed || stream.readerCount === 0) return;
       if (!found) {
         stream.fail(new GatewayError('GW_ERR_TOPIC_NOT_FOUND', `Topic ${JSON.stringify(stream.topic)} (partition ${stream.partition}) no longer exists.`));
@@ -166,6 +183,17 @@ export class Fetcher implements FetchQueue {
       this.logger.debug({ err: error, topic: stream.topic, partition: stream.partition }, 'partition leader not known yet; retrying');
       this.#after(500, () => this.#route(stream, true));
     }
+  }
+
+  /**
+   * The partition's topic id and leader, undefined when the topic or the
+   * partition does not exist; `refresh` asks the broker now (after an error
+   * that says the cached leader or id is out of date).
+   */
+  async #partition(topic: string, partition: number, refresh: boolean): Promise<PartitionInTopic | undefined> {
+    const found = await this.#topics.structure(topic, { maxAgeMs: refresh ? 0 : LEADER_MAX_AGE_MS });
+    const info = found?.partitions[partition];
+    return found && info ? { id: found.id, leader: info.leader } : undefined;
   }
 
   #loopFor(node: number): BrokerLoop {
@@ -186,7 +214,7 @@ export class Fetcher implements FetchQueue {
     const byTopic = new Map<string, FetchRequestTopic>();
     const entries = new Map<string, { stream: PartitionStream; from: bigint }>();
     for (const entry of round) {
-      const found = await this.#topics.partition(entry.stream.topic, entry.stream.partition).catch(() => undefined);
+      const found = await this.#partition(entry.stream.topic, entry.stream.partition, false).catch(() => undefined);
       if (!found || found.leader !== node) {
         // Moved or gone: it is routed again rather than fetched from the wrong broker.
         leave(entry.stream);
@@ -389,33 +417,4 @@ export class Fetcher implements FetchQueue {
     this.#timers.clear();
     await Promise.allSettled([this.#client.close(true), this.#pool.close()]);
   }
-}
-
-/** How long a topic's leaders and id are reused before they are asked again (a failure asks at once). */
-const LOOKUP_TTL_MS = 5000;
-
-function topicLookup(client: Consumer): TopicLookup {
-  const known = new Map<string, { at: number; topic: TopicMetadata | undefined }>();
-  const asking = new Map<string, Promise<TopicMetadata | undefined>>();
-  const ask = (topic: string): Promise<TopicMetadata | undefined> => {
-    let pending = asking.get(topic);
-    if (!pending) {
-      pending = describeCluster(client, [topic])
-        .then(({ topics }) => {
-          known.set(topic, { at: Date.now(), topic: topics[0] });
-          return topics[0];
-        })
-        .finally(() => asking.delete(topic));
-      asking.set(topic, pending);
-    }
-    return pending;
-  };
-  return {
-    async partition(topic, partition, refresh = false) {
-      const cached = known.get(topic);
-      const found = !refresh && cached && Date.now() - cached.at < LOOKUP_TTL_MS ? cached.topic : await ask(topic);
-      const info = found?.partitions[partition];
-      return found && info ? { id: found.id, leader: info.leader } : undefined;
-    },
-  };
 }

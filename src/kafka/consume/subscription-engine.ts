@@ -7,12 +7,12 @@
 import type { Config } from '../../config.js';
 import { withDeadline, GatewayError, type Logger } from '../../common/index.js';
 import { clientOptions, fromKafkaError } from '../client/index.js';
-import { Fetcher } from './fetcher.js';
+import { Fetcher, type TopicStructureSource } from './fetcher.js';
 import { GroupMember, type MemberEvents, type TopicPartitions } from './group-member.js';
 import { GroupOffsets } from './group-offsets.js';
 import { PartitionStream, type PartitionReader } from './partition-stream.js';
 import type { ConsumedRecord } from './consumed-record.js';
-import { describeCluster, listOffsets } from '../metadata/index.js';
+import { listOffsets } from '../metadata/index.js';
 import { Subscription, type SubscriptionEvents, type SubscriptionOptions } from './subscription.js';
 
 export interface EngineTuning {
@@ -96,12 +96,14 @@ export class SubscriptionEngine {
   readonly #groupOffsets: GroupOffsets;
   readonly #clientId: string;
 
+  /** `topics` is the gateway's TopicCache: partition counts, topic ids and leaders all come from it. */
   constructor(
     config: Config['kafka'],
+    private readonly topics: TopicStructureSource,
     private readonly tuning: EngineTuning,
     private readonly logger: Logger,
   ) {
-    this.#fetcher = new Fetcher(clientOptions(config, `${config.clientId}-subscriptions`), { maxWaitMs: tuning.fetchMaxWaitMs, partitionMaxBytes: tuning.partitionMaxBytes }, logger);
+    this.#fetcher = new Fetcher(clientOptions(config, `${config.clientId}-subscriptions`), topics, { maxWaitMs: tuning.fetchMaxWaitMs, partitionMaxBytes: tuning.partitionMaxBytes }, logger);
     this.#memberOptions = clientOptions(config, config.clientId);
     this.#groupOffsets = new GroupOffsets(clientOptions(config, `${config.clientId}-group-offsets`));
     this.#clientId = config.clientId;
@@ -153,11 +155,12 @@ export class SubscriptionEngine {
     this.#streams.delete(`${stream.topic}:${stream.partition}`);
   }
 
+  /** Within the cache's TTL, never older: a partition added by another tool a while ago is counted. */
   async #partitionCount(topic: string): Promise<number> {
     try {
-      const { topics } = await describeCluster(this.#fetcher.client, [topic]);
-      if (!topics[0]) throw new GatewayError('GW_ERR_TOPIC_NOT_FOUND', `Topic ${JSON.stringify(topic)} does not exist.`);
-      return topics[0].partitions.length;
+      const found = await this.topics.structure(topic);
+      if (!found) throw new GatewayError('GW_ERR_TOPIC_NOT_FOUND', `Topic ${JSON.stringify(topic)} does not exist.`);
+      return found.partitions.length;
     } catch (error) {
       throw fromKafkaError(error, { topic });
     }

@@ -90,7 +90,7 @@ export class MetadataService {
   async #allTopics(): Promise<TopicSummary[]> {
     const all = await this.call('the topic list', () => this.topicCache.all());
     return [...all]
-      .map(([name, partitions]) => ({
+      .map(([name, { partitions }]) => ({
         name,
         internal: isInternalTopic(name),
         partitions: partitions.length,
@@ -240,7 +240,7 @@ export class MetadataService {
           const latest = new Map<string, Map<number, bigint>>();
           await Promise.all(
             [...topics].filter((topic) => existing.has(topic)).map(async (topic) => {
-              latest.set(topic, await this.#admin.offsets(topic, existing.get(topic)!.map((p) => p.partitionId), -1n));
+              latest.set(topic, await this.#admin.offsets(topic, existing.get(topic)!.partitions.map((p) => p.partitionId), -1n));
             }),
           );
           const offsets: GroupPartitionOffset[] = [];

@@ -1,6 +1,23 @@
+/**
+ * The gateway's one cache of topic structure (which topics exist, their
+ * ids, their partitions with leaders and replicas) and of the topic configs
+ * that decide what the broker accepts. The produce path, the metadata
+ * routes, WebSocket and SSE starts, the subscription engine and its
+ * fetcher all read this one instance; every admin change the gateway makes
+ * clears it. Offsets are not structure and are never kept here.
+ */
 import { withDeadline, GatewayError } from '../../common/index.js';
 import type { KafkaAdmin, PartitionMetadata } from './admin-client.js';
 import { fromKafkaError, protocolErrorIds } from '../client/index.js';
+
+/** One topic as the last metadata answer described it. */
+export interface TopicStructure {
+  readonly name: string;
+  /** The topic id, which changes when a topic is deleted and created again under its name. */
+  readonly id: string;
+  /** Sorted by partition id. */
+  readonly partitions: readonly PartitionMetadata[];
+}
 
 /**
  * Which record timestamps the broker takes on a topic. With CreateTime it
@@ -61,17 +78,18 @@ function whole(value: string | undefined): number | undefined {
 }
 
 /**
- * The gateway's one cache of topic structure: which topics exist, their
- * partitions, and the configs that decide what the broker accepts. The
- * produce path and the metadata routes both read it, and every admin change
- * the gateway makes clears it (invalidate), so neither can see a topic as it
- * was before a delete or a re-create. The whole topic list is fetched in one
- * metadata call, so an unknown topic is a cache miss rather than a failing
- * request. Offsets are not structure
- * and are never kept here.
+ * Topic structure and configs, fetched for every topic in one metadata call
+ * (an unknown topic is a cache miss rather than a failing request) and
+ * reused for the TTL. Every admin change the gateway makes clears it
+ * (invalidate), so no reader sees a topic as it was before a delete, a
+ * re-create or a partition increase made through the gateway; a change made
+ * by another tool is seen within the TTL. A reader that has learnt from the
+ * broker that what it holds is out of date (the fetcher after
+ * NOT_LEADER_OR_FOLLOWER or an unknown topic id) asks for an answer newer
+ * than that with `structure(topic, { maxAgeMs: 0 })`.
  */
 export class TopicCache {
-  #topics = new Map<string, readonly PartitionMetadata[]>();
+  #topics = new Map<string, TopicStructure>();
   #configs = new Map<string, TopicConfigs>();
   /** Config lookups in flight, per topic: a burst of requests after the TTL shares one. */
   #configFetches = new Map<string, Promise<TopicConfigs>>();
@@ -106,10 +124,10 @@ export class TopicCache {
       // a broker outage costs a request one bounded wait (the send), not two.
       this.refresh().catch(() => undefined);
     }
-    let partitions = this.#topics.get(topic);
+    let partitions = this.#topics.get(topic)?.partitions;
     if (!partitions && create) {
       await this.#create(topic);
-      partitions = this.#topics.get(topic);
+      partitions = this.#topics.get(topic)?.partitions;
     }
     if (!partitions || partitions.length === 0) {
       throw new GatewayError('GW_ERR_TOPIC_NOT_FOUND', `Topic ${JSON.stringify(topic)} does not exist.`);
@@ -118,9 +136,23 @@ export class TopicCache {
   }
 
   /** Every topic and its partitions, fresh within the TTL. */
-  async all(): Promise<ReadonlyMap<string, readonly PartitionMetadata[]>> {
+  async all(): Promise<ReadonlyMap<string, TopicStructure>> {
     if (this.#stale()) await this.refresh();
     return this.#topics;
+  }
+
+  /**
+   * The topic as described at most `maxAgeMs` ago (the TTL unless given;
+   * 0 asks the broker now), or undefined when it does not exist. Unlike
+   * `partitions`, an answer older than that is waited for rather than
+   * served while it is fetched, and nothing is thrown for a missing topic:
+   * readers that must see a deletion or a new partition (the subscription
+   * engine, the fetcher) decide themselves what a missing topic means.
+   */
+  async structure(topic: string, { maxAgeMs = this.options.cacheTtlMs }: { maxAgeMs?: number } = {}): Promise<TopicStructure | undefined> {
+    // A miss always asks again, so a topic created a moment ago is found.
+    if (!this.#topics.has(topic) || Date.now() - this.#fetchedAt > maxAgeMs || maxAgeMs <= 0) await this.refresh();
+    return this.#topics.get(topic);
   }
 
   /** Forgets everything: the next lookup asks the broker. Called after each admin change the gateway makes. */
@@ -150,7 +182,7 @@ export class TopicCache {
       });
       // An admin change since the request left: what it found may predate the change, so ask again.
       if (generation !== this.#generation) return await this.refresh();
-      this.#topics = new Map(topics.map((t) => [t.name, t.partitions]));
+      this.#topics = new Map(topics.map((t) => [t.name, { name: t.name, id: t.id, partitions: t.partitions }]));
       this.#fetchedAt = Date.now();
     } catch (error) {
       const mapped = fromKafkaError(error);
