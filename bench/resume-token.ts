@@ -8,7 +8,7 @@
 import { encodeResumeToken, ResumeTokenWriter } from '../src/sse/resume-token.js';
 
 const BATCH = 500;
-const base = 1_234_567n;
+const base: bigint = 1_234_567n;
 for (const partitions of [1, 3, 12, 48]) {
   const positions = new Map(Array.from({ length: partitions }, (_, p) => [p, base] as const));
   const perRecord = () => {
