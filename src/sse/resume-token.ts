@@ -42,6 +42,102 @@ export function encodeResumeToken(topic: string, positions: ReadonlyMap<number, 
   return out.toString('base64url');
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Writes `value` as an unsigned LEB128 varint at `at`; returns where it ends. */
+function putVarint(out: Uint8Array, at: number, value: bigint): number {
+  if (value <= MAX_SAFE) {
+    let rest = Number(value);
+    while (rest >= 0x80) {
+      out[at++] = (rest % 0x80) | 0x80;
+      rest = Math.floor(rest / 0x80);
+    }
+    out[at++] = rest;
+    return at;
+  }
+  let rest = value;
+  do {
+    let byte = Number(rest & 0x7fn);
+    rest >>= 7n;
+    if (rest > 0n) byte |= 0x80;
+    out[at++] = byte;
+  } while (rest > 0n);
+  return at;
+}
+
+/** The longest varint of an offset (2^64 - 1 fits in 10 bytes). */
+const MAX_VARINT = 10;
+const SCRATCH = new Uint8Array(MAX_VARINT);
+
+/**
+ * The tokens of one batch of events: the bytes of a token built once from
+ * every partition's position (sorted, as encodeResumeToken lays them out),
+ * then moved one partition at a time. Moving a partition rewrites only its
+ * offset's varint (shifting the bytes after it when the varint's length
+ * changes); each token costs a CRC of the bytes and their base64url. The
+ * tokens are byte for byte those encodeResumeToken makes of the same
+ * positions.
+ */
+export class ResumeTokenWriter {
+  /** The CRC-32 of the topic name, where every token's checksum starts. */
+  readonly #seed: number;
+  /** Per partition, its slot. */
+  readonly #slots = new Map<number, number>();
+  /** Per slot: where its offset's varint starts, how long it is, and the offset. */
+  readonly #starts: number[] = [];
+  readonly #widths: number[] = [];
+  readonly #offsets: bigint[] = [];
+  /** The body, then room for the checksum and for varints to grow. */
+  readonly #bytes: Buffer;
+  #length: number;
+
+  constructor(topic: string, positions: Iterable<readonly [number, bigint]>) {
+    this.#seed = crc32(Buffer.from(topic, 'utf8'));
+    const sorted = [...positions].sort(([a], [b]) => a - b);
+    this.#bytes = Buffer.allocUnsafe(1 + MAX_VARINT + sorted.length * 2 * MAX_VARINT + 4);
+    let at = 0;
+    this.#bytes[at++] = VERSION;
+    at = putVarint(this.#bytes, at, BigInt(sorted.length));
+    for (const [partition, offset] of sorted) {
+      at = putVarint(this.#bytes, at, BigInt(partition));
+      this.#slots.set(partition, this.#starts.length);
+      this.#starts.push(at);
+      const end = putVarint(this.#bytes, at, offset);
+      this.#widths.push(end - at);
+      this.#offsets.push(offset);
+      at = end;
+    }
+    this.#length = at;
+  }
+
+  /** Moves a partition's position; a partition the token does not name is left out, as encodeResumeToken would leave it. */
+  set(partition: number, offset: bigint): void {
+    const slot = this.#slots.get(partition);
+    if (slot === undefined || this.#offsets[slot] === offset) return;
+    const start = this.#starts[slot]!;
+    const width = this.#widths[slot]!;
+    const bytes = this.#bytes;
+    const end = putVarint(SCRATCH, 0, offset);
+    if (end !== width) {
+      // Room for every varint at its longest was allocated: a longer one only shifts the bytes after it.
+      const shift = end - width;
+      bytes.copyWithin(start + end, start + width, this.#length);
+      this.#length += shift;
+      for (let i = slot + 1; i < this.#starts.length; i++) this.#starts[i] = this.#starts[i]! + shift;
+      this.#widths[slot] = end;
+    }
+    bytes.set(SCRATCH.subarray(0, end), start);
+    this.#offsets[slot] = offset;
+  }
+
+  /** The token of the positions as they stand. */
+  token(): string {
+    const body = this.#bytes.subarray(0, this.#length);
+    this.#bytes.writeUInt32BE(crc32(body, this.#seed), this.#length);
+    return this.#bytes.toString('base64url', 0, this.#length + 4);
+  }
+}
+
 /**
  * The longest token taken back: one that still fits, with the other
  * headers, in the 16 KiB Node allows a request's headers (longer ones are

@@ -12,7 +12,7 @@ import type { ServerResponse } from 'node:http';
 import { GatewayError, toGatewayError, toProblem, type Logger } from '../common/index.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine } from '../kafka/index.js';
 import { encodedBody, ownedConcat, type Fallback } from '../records/index.js';
-import { encodeResumeToken } from './resume-token.js';
+import { ResumeTokenWriter } from './resume-token.js';
 
 export interface EventStreamOptions {
   readonly topic: string;
@@ -214,14 +214,23 @@ class EventStream {
     if (this.#stall.ticks >= STALLED_TICKS) this.res.destroy();
   }
 
-  /** The resume token after everything written so far. */
-  #token(): string {
-    const positions = new Map<number, bigint>();
-    for (const { partition, passed } of this.#subscription.positions()) {
-      const sent = this.#sent.get(partition);
-      positions.set(partition, sent !== undefined && sent > passed ? sent : passed);
-    }
-    return encodeResumeToken(this.options.topic, positions);
+  /**
+   * The resume token after everything written so far, as a writer that
+   * follows one batch: per partition held, the offset after the last record
+   * written or, where the subscription has passed further, that. Within a
+   * batch only the partition of the record just written moves (nothing else
+   * changes a position while the batch is written), so each event's id
+   * costs a patch of that partition's offset and a CRC.
+   */
+  #tokens(): ResumeTokenWriter {
+    const positions: Array<[number, bigint]> = [];
+    for (const { partition, passed } of this.#subscription.positions()) positions.push([partition, this.#position(partition, passed)]);
+    return new ResumeTokenWriter(this.options.topic, positions);
+  }
+
+  #position(partition: number, passed: bigint): bigint {
+    const sent = this.#sent.get(partition);
+    return sent !== undefined && sent > passed ? sent : passed;
   }
 
   /**
@@ -237,13 +246,21 @@ class EventStream {
     if (this.#queue.length > 0 && !this.#congested) {
       // The events of one batch leave in one write.
       this.res.cork();
+      let tokens: ResumeTokenWriter | undefined;
       while (this.#queue.length > 0 && !this.#congested) {
         const { from, record } = this.#queue.shift()!;
         this.#queuedBytes -= record.size;
         if (!from.held) continue; // a rebalance took the partition: its new holder sends this record
-        this.#sent.set(record.partition, record.offset + 1n);
-        const event = ownedConcat([Buffer.from(`id: ${this.#token()}\n`), RECORD_EVENT, encodedBody(record, { fallback: this.options.fallback, headers: 'object' }), EVENT_END]);
-        if (!this.#confirmWrites) from.written(record.offset);
+        const { partition } = record;
+        this.#sent.set(partition, record.offset + 1n);
+        tokens ??= this.#tokens();
+        tokens.set(partition, this.#position(partition, from.passed));
+        const event = ownedConcat([Buffer.from(`id: ${tokens.token()}\n`), RECORD_EVENT, encodedBody(record, { fallback: this.options.fallback, headers: 'object' }), EVENT_END]);
+        if (!this.#confirmWrites) {
+          from.written(record.offset);
+          // Written, the partition may have passed to the end of its batch (records the key filter left out after this one).
+          tokens.set(partition, this.#position(partition, from.passed));
+        }
         const flushed = this.#confirmWrites ? (error?: Error | null) => error || from.written(record.offset) : undefined;
         // write() says false past Node's own small high-water mark; the stream's bound is WS_MAX_BUFFERED.
         if (!this.res.write(event, flushed) && this.res.writableLength >= limit) this.#congested = true;

@@ -60,6 +60,8 @@ export interface PartitionHandle {
   readonly partition: number;
   /** False once a rebalance took the partition away: its queued records must not be sent. */
   readonly held: boolean;
+  /** The offset before which every record was written to the socket or left out by the key filter. */
+  readonly passed: bigint;
   /** The record at `offset` has been written to the client's socket. */
   written(offset: bigint): void;
 }
