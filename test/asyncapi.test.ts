@@ -4,17 +4,18 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Parser } from '@asyncapi/parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { Kafka, logLevel } from './helpers/kafka-client.js';
 import request from 'supertest';
 import { parse } from 'yaml';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { CLIENT_OPS, loadClientFrameSchemas } from '../src/ws/frame-schemas.js';
 import { conforms } from './helpers/contract.js';
-import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { WsClient, isOp, isRecord } from './helpers/ws.js';
 
 // ajv-formats is published as CommonJS with a default export.
@@ -22,11 +23,8 @@ const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
 const text = readFileSync('docs/asyncapi.yaml', 'utf8');
 let gateway: RunningGateway;
-before(async () => {
-  gateway = await startGateway(testConfig(), quietLogger());
-});
-after(async () => {
-  await gateway?.stop();
+before(async (t) => {
+  gateway = await gatewayFor(t);
 });
 
 test('the AsyncAPI parser accepts the document without errors', async () => {

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import request from 'supertest';
 import { createApp } from '../src/app.js';
 import { createLogger } from '../src/common/logger.js';
@@ -15,6 +15,7 @@ import { buildServices, type GatewayServices } from '../src/services.js';
 import { authFiles, jwtFor } from './helpers/auth.js';
 import { conforms } from './helpers/contract.js';
 import { testConfig, uniqueName } from './helpers/env.js';
+import { appFor } from './helpers/scoped.js';
 import { testGateway, type TestGateway } from './helpers/gateway.js';
 
 const prefix = uniqueName('authz');
@@ -23,15 +24,12 @@ const allowed = `${prefix}-orders`;
 const other = uniqueName('secret');
 let gw: TestGateway;
 
-before(async () => {
-  gw = await testGateway(env);
+before(async (t) => {
+  gw = await appFor(t, env);
   // Two topics: one the writer and reader may use, one only the admin may.
   for (const name of [allowed, other]) {
     conforms(await request(gw.app).post('/v1/topics').set('X-API-Key', keys.admin).send({ name, partitions: 1 }).expect(201));
   }
-});
-after(async () => {
-  await gw?.close();
 });
 
 test('no credentials: 401 with WWW-Authenticate, as problem+json', async () => {

@@ -5,11 +5,12 @@
  * closing the socket with 4401.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Kafka, logLevel } from './helpers/kafka-client.js';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { authFiles, jwtFor } from './helpers/auth.js';
-import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { WsClient, isOp } from './helpers/ws.js';
 
 const prefix = uniqueName('wsauth');
@@ -19,17 +20,14 @@ const forbidden = uniqueName('private');
 let gateway: RunningGateway;
 let url: string;
 
-before(async () => {
+before(async (t) => {
   const kafka = new Kafka({ brokers: [sharedBrokers()], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic: allowed }, { topic: forbidden }], waitForLeaders: true });
   await admin.disconnect();
-  gateway = await startGateway(testConfig({ ...env, AUTH_MODE: 'jwt', ALLOWED_ORIGINS: 'https://app.example.com' }), quietLogger());
+  gateway = await gatewayFor(t, { ...env, AUTH_MODE: 'jwt', ALLOWED_ORIGINS: 'https://app.example.com' });
   url = gateway.url.replace(/^http/, 'ws');
-});
-after(async () => {
-  await gateway?.stop();
 });
 
 async function refusedWith(connecting: Promise<WsClient>, status: number): Promise<{ body: string; headers: Record<string, string> }> {
@@ -102,16 +100,12 @@ test('a JWT that expires closes the socket with 4401', async () => {
   assert.match(closed.reason, /expired/);
 });
 
-test('API keys work at the upgrade too', async () => {
-  const apiKeyGateway = await startGateway(testConfig(env), quietLogger());
-  try {
-    const wsUrl = apiKeyGateway.url.replace(/^http/, 'ws');
-    await refusedWith(WsClient.connect(`${wsUrl}/v1/ws`, { headers: { 'X-API-Key': 'wrong' } }), 401);
-    const client = await WsClient.connect(`${wsUrl}/v1/ws`, { headers: { 'X-API-Key': keys.reader } });
-    client.send({ op: 'subscribe', id: 's', topics: [allowed] });
-    await client.next(isOp('subscribed', 's'));
-    await client.close();
-  } finally {
-    await apiKeyGateway.stop();
-  }
+test('API keys work at the upgrade too', async (t) => {
+  const apiKeyGateway = await gatewayFor(t, env);
+  const wsUrl = apiKeyGateway.url.replace(/^http/, 'ws');
+  await refusedWith(WsClient.connect(`${wsUrl}/v1/ws`, { headers: { 'X-API-Key': 'wrong' } }), 401);
+  const client = await WsClient.connect(`${wsUrl}/v1/ws`, { headers: { 'X-API-Key': keys.reader } });
+  client.send({ op: 'subscribe', id: 's', topics: [allowed] });
+  await client.next(isOp('subscribed', 's'));
+  await client.close();
 });

@@ -14,11 +14,12 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import request from 'supertest';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { BASE64_API_KEY, authFiles } from './helpers/auth.js';
 import { launchBrowser, openConsole, screenshots, type Browser } from './helpers/browser.js';
 import { conforms } from './helpers/contract.js';
-import { eventually, quietLogger, testConfig, uniqueName } from './helpers/env.js';
+import { eventually, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 
 let gateway: RunningGateway;
 let browser: Browser;
@@ -26,7 +27,7 @@ const prefix = `${uniqueName('console')}-`;
 const topic = `${prefix}orders`;
 const { env, keys } = authFiles(prefix);
 
-before(async () => {
+before(async (t) => {
   // The admin's key is one openssl makes (with / + and =): only the base64url subprotocol can carry it.
   const dir = mkdtempSync(join(tmpdir(), 'gateway-console-keys-'));
   const entries = [
@@ -35,14 +36,13 @@ before(async () => {
     { name: 'reader', key: keys.reader },
   ].map(({ name, key }) => ({ name, sha256: createHash('sha256').update(key).digest('hex') }));
   writeFileSync(join(dir, 'keys.json'), JSON.stringify(entries));
-  gateway = await startGateway(testConfig({ ...env, AUTH_API_KEYS_FILE: join(dir, 'keys.json') }), quietLogger());
+  gateway = await gatewayFor(t, { ...env, AUTH_API_KEYS_FILE: join(dir, 'keys.json') });
   browser = await launchBrowser();
   conforms(await request(gateway.url).post('/v1/topics').set('X-API-Key', BASE64_API_KEY).send({ name: topic, partitions: 1 }).expect(201));
   conforms(await request(gateway.url).put(`/v1/topics/${topic}/schema`).set('X-API-Key', BASE64_API_KEY).send({ type: 'object' }).expect(200));
 });
 after(async () => {
   await browser?.close();
-  await gateway?.stop();
 });
 
 /** Enters a credential: in the dialog the page opened itself after a 401 (`asked`), or through the header's button. */

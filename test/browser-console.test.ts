@@ -13,11 +13,12 @@ import { after, before, test } from 'node:test';
 import type { Consumer } from './helpers/kafka-client.js';
 import type { Page } from 'playwright-core';
 import request from 'supertest';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { launchBrowser, openConsole, screenshots, type Browser } from './helpers/browser.js';
 import { conforms } from './helpers/contract.js';
 import { testGateway, type TestGateway } from './helpers/gateway.js';
-import { eventually, quietLogger, sharedBrokers, testConfig } from './helpers/env.js';
+import { eventually, sharedBrokers } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { kafkaClient } from './helpers/kafka.js';
 
 let gateway: RunningGateway;
@@ -55,8 +56,8 @@ async function commitOffsets(groupId: string, topic: string, offsets: Record<num
 
 const order = (n: number) => ({ key: `customer-${n % 7}`, value: { order: n, total: 10 + n, items: [{ sku: `sku-${n}`, qty: 1 + (n % 3) }] }, headers: { source: 'web' } });
 
-before(async () => {
-  gateway = await startGateway(testConfig({ METADATA_CACHE_TTL_MS: '500' }), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t, { METADATA_CACHE_TTL_MS: '500' });
   checker = await testGateway({ METADATA_CACHE_TTL_MS: '0' });
   browser = await launchBrowser();
   await createTopic(orders, 3);
@@ -77,7 +78,6 @@ after(async () => {
   await consumer?.disconnect();
   await browser?.close();
   await checker?.close();
-  await gateway?.stop();
 });
 
 /** The cells of a table's body rows as text, row by row. */

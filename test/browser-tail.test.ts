@@ -10,21 +10,21 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import request from 'supertest';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { launchBrowser, openConsole, screenshots, type Browser } from './helpers/browser.js';
 import { conforms } from './helpers/contract.js';
-import { eventually, quietLogger, testConfig, uniqueName } from './helpers/env.js';
+import { eventually, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 
 let gateway: RunningGateway;
 let browser: Browser;
 
-before(async () => {
-  gateway = await startGateway(testConfig(), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t);
   browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();
-  await gateway?.stop();
 });
 
 interface Produced {

@@ -10,22 +10,22 @@ import { readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import request from 'supertest';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { publicDir } from '../src/common/paths.js';
 import { launchBrowser, openConsole, type Browser } from './helpers/browser.js';
 import { conforms } from './helpers/contract.js';
-import { quietLogger, testConfig, uniqueName } from './helpers/env.js';
+import { uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 
 let gateway: RunningGateway;
 let browser: Browser;
 
-before(async () => {
-  gateway = await startGateway(testConfig(), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t);
   browser = await launchBrowser();
 });
 after(async () => {
   await browser?.close();
-  await gateway?.stop();
 });
 
 test('/ and /ui/{asset} serve the page and every module of public/ with its type and security headers; nothing else', async () => {

@@ -12,6 +12,7 @@ import request from 'supertest';
 import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { conforms } from './helpers/contract.js';
 import { eventually, quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { committedOffsets, createTopic, deleteTopics, produceDirect } from './helpers/kafka.js';
 
 const brokers = sharedBrokers();
@@ -21,11 +22,10 @@ const BINARY_V2 = 'application/vnd.kafka.binary.v2+json';
 const topics: string[] = [];
 let gateway: RunningGateway;
 
-before(async () => {
-  gateway = await startGateway(testConfig({ WS_SESSION_TIMEOUT_MS: '6000', CONSUMER_REQUEST_TIMEOUT_MS: '1000' }), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t, { WS_SESSION_TIMEOUT_MS: '6000', CONSUMER_REQUEST_TIMEOUT_MS: '1000' });
 });
 after(async () => {
-  await gateway?.stop();
   await deleteTopics(brokers, topics);
 });
 

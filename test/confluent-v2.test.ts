@@ -11,9 +11,10 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { checkExchange, conforms } from './helpers/contract.js';
-import { eventually, quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { consumeAll, createTopic, deleteTopics } from './helpers/kafka.js';
 import { startRecordingProxy, type RecordingProxy } from './helpers/recording-proxy.js';
 
@@ -23,13 +24,12 @@ const topics: string[] = [];
 let gateway: RunningGateway;
 let proxy: RecordingProxy;
 
-before(async () => {
-  gateway = await startGateway(testConfig(), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t);
   proxy = await startRecordingProxy(gateway.url);
 });
 after(async () => {
   await proxy?.close();
-  await gateway?.stop();
   await deleteTopics(brokers, topics);
 });
 

@@ -4,7 +4,7 @@
  * exactly one handler, registered by its operationId.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import express from 'express';
 import request from 'supertest';
 import { Contract, dispatch, matchOperation } from '../src/http/contract.js';
@@ -12,14 +12,12 @@ import { problemHandler } from '../src/http/problems.js';
 import { openapiPath } from '../src/common/paths.js';
 import { conforms } from './helpers/contract.js';
 import { quietLogger } from './helpers/env.js';
-import { testGateway, type TestGateway } from './helpers/gateway.js';
+import { appFor } from './helpers/scoped.js';
+import type { TestGateway } from './helpers/gateway.js';
 
 let gw: TestGateway;
-before(async () => {
-  gw = await testGateway();
-});
-after(async () => {
-  await gw.close();
+before(async (t) => {
+  gw = await appFor(t);
 });
 
 test('an operation of openapi.yaml without a handler stops the app from being built', () => {

@@ -12,18 +12,18 @@ import { after, before, test } from 'node:test';
 import { chromium, type BrowserContext } from 'playwright-core';
 import request from 'supertest';
 import { chromiumPath } from '../scripts/preflight.js';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { authFiles } from './helpers/auth.js';
 import { conforms } from './helpers/contract.js';
-import { quietLogger, testConfig } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 
 let open: RunningGateway;
 let guarded: RunningGateway;
 let context: BrowserContext;
 let userDataDir: string;
 
-before(async () => {
-  [open, guarded] = await Promise.all([startGateway(testConfig(), quietLogger()), startGateway(testConfig(authFiles('docs').env), quietLogger())]);
+before(async (t) => {
+  [open, guarded] = await Promise.all([gatewayFor(t), gatewayFor(t, authFiles('docs').env)]);
   userDataDir = mkdtempSync(join(tmpdir(), 'gateway-chromium-docs-'));
   context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: chromiumPath(),
@@ -34,7 +34,6 @@ before(async () => {
 after(async () => {
   await context?.close();
   if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
-  await Promise.all([open?.stop(), guarded?.stop()]);
 });
 
 /** The reference as rendered: its sections in order, and how many authorization controls it shows. */

@@ -6,10 +6,11 @@
  * mid-stream ends it with an error event carrying the 401 problem.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import { before, test } from 'node:test';
+import type { RunningGateway } from '../src/gateway.js';
 import { authFiles, jwtFor } from './helpers/auth.js';
-import { eventually, quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { createTopic } from './helpers/kafka.js';
 import { SseClient } from './helpers/sse.js';
 
@@ -21,17 +22,14 @@ let apiKeys: RunningGateway;
 let jwt: RunningGateway;
 let noQueryToken: RunningGateway;
 
-before(async () => {
+before(async (t) => {
   await createTopic(sharedBrokers(), topic, 1);
   await createTopic(sharedBrokers(), other, 1);
   [apiKeys, jwt, noQueryToken] = await Promise.all([
-    startGateway(testConfig(env), quietLogger()),
-    startGateway(testConfig({ ...env, AUTH_MODE: 'jwt' }), quietLogger()),
-    startGateway(testConfig({ ...env, AUTH_ALLOW_QUERY_TOKEN: 'false' }), quietLogger()),
+    gatewayFor(t, env),
+    gatewayFor(t, { ...env, AUTH_MODE: 'jwt' }),
+    gatewayFor(t, { ...env, AUTH_ALLOW_QUERY_TOKEN: 'false' }),
   ]);
-});
-after(async () => {
-  await Promise.all([apiKeys?.stop(), jwt?.stop(), noQueryToken?.stop()]);
 });
 
 async function refused(url: string, status: number, headers: Record<string, string> = {}): Promise<SseClient> {

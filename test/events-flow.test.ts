@@ -6,9 +6,10 @@
  * stream with an error event.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { eventually, quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { before, test } from 'node:test';
+import type { RunningGateway } from '../src/gateway.js';
+import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { createTopic } from './helpers/kafka.js';
 import { SseClient } from './helpers/sse.js';
 
@@ -22,10 +23,10 @@ let strict: RunningGateway;
 let bigTopic: string;
 let bigCount = 0;
 
-before(async () => {
+before(async (t) => {
   [patient, strict] = await Promise.all([
-    startGateway(testConfig({ WS_MAX_BUFFERED: String(BOUND), SSE_KEEPALIVE_MS: '60000', WS_AUTO_COMMIT_INTERVAL_MS: '100' }), quietLogger()),
-    startGateway(testConfig({ WS_MAX_BUFFERED: '65536', SSE_KEEPALIVE_MS: '300', SSE_MAX_STREAMS: '3' }), quietLogger()),
+    gatewayFor(t, { WS_MAX_BUFFERED: String(BOUND), SSE_KEEPALIVE_MS: '60000', WS_AUTO_COMMIT_INTERVAL_MS: '100' }),
+    gatewayFor(t, { WS_MAX_BUFFERED: '65536', SSE_KEEPALIVE_MS: '300', SSE_MAX_STREAMS: '3' }),
   ]);
   bigTopic = uniqueName('events-big');
   await createTopic(sharedBrokers(), bigTopic, 2);
@@ -34,9 +35,6 @@ before(async () => {
     await produce(patient, bigTopic, Array.from({ length: 200 }, (_, n) => ({ value, partition: n % 2 })));
     bigCount += 200;
   }
-});
-after(async () => {
-  await Promise.all([patient?.stop(), strict?.stop()]);
 });
 
 async function produce(gateway: RunningGateway, topic: string, records: ReadonlyArray<Record<string, unknown>>): Promise<void> {
@@ -120,8 +118,8 @@ test('a durable group commits what the stream sent, and past what its filter lef
   resumed.drop();
 });
 
-test('shutdown ends every stream with an error event saying so, then closes it', async () => {
-  const gateway = await startGateway(testConfig(), quietLogger());
+test('shutdown ends every stream with an error event saying so, then closes it', async (t) => {
+  const gateway = await gatewayFor(t);
   const topic = uniqueName('events-shutdown');
   await createTopic(sharedBrokers(), topic, 1);
   const client = await SseClient.open(`${gateway.url}/v1/topics/${topic}/events`);

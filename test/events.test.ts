@@ -6,11 +6,12 @@
  * a hostile or unlucky client causes.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import { before, test } from 'node:test';
+import type { RunningGateway } from '../src/gateway.js';
 import { decodeResumeToken, encodeResumeToken } from '../src/sse/index.js';
 import { conforms } from './helpers/contract.js';
-import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { createTopic } from './helpers/kafka.js';
 import { SseClient } from './helpers/sse.js';
 import request from 'supertest';
@@ -18,15 +19,12 @@ import request from 'supertest';
 let one: RunningGateway;
 let two: RunningGateway;
 
-before(async () => {
+before(async (t) => {
   // The second instance shares nothing with the first but the broker, as two processes behind a load balancer.
   [one, two] = await Promise.all([
-    startGateway(testConfig({ SSE_KEEPALIVE_MS: '200' }), quietLogger()),
-    startGateway(testConfig({ SSE_KEEPALIVE_MS: '200' }), quietLogger()),
+    gatewayFor(t, { SSE_KEEPALIVE_MS: '200' }),
+    gatewayFor(t, { SSE_KEEPALIVE_MS: '200' }),
   ]);
-});
-after(async () => {
-  await Promise.all([one?.stop(), two?.stop()]);
 });
 
 interface Produced {

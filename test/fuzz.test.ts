@@ -16,7 +16,8 @@ import request from 'supertest';
 import { Contract, type Operation } from '../src/http/contract.js';
 import { checkExchange } from './helpers/contract.js';
 import { sharedBrokers, uniqueName } from './helpers/env.js';
-import { testGateway, type TestGateway } from './helpers/gateway.js';
+import { appFor } from './helpers/scoped.js';
+import type { TestGateway } from './helpers/gateway.js';
 import { createTopic, deleteTopics, withAdmin } from './helpers/kafka.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261129);
@@ -37,13 +38,12 @@ let gw: TestGateway;
 let topic: string;
 const contract = Contract.load();
 
-before(async () => {
-  gw = await testGateway({ BODY_LIMIT: '256kb' });
+before(async (t) => {
+  gw = await appFor(t, { BODY_LIMIT: '256kb' });
   topic = uniqueName('fuzz-existing');
   await createTopic(brokers, topic, 2);
 });
 after(async () => {
-  await gw?.close();
   // Junk that happened to be a valid createTopic body made topics named by the fuzzer.
   const made = await withAdmin(brokers, async (admin) => (await admin.listTopics()).filter((t) => t.startsWith('fuzz-')));
   await deleteTopics(brokers, [topic, ...made]);

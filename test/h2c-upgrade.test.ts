@@ -10,9 +10,10 @@ import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { checkExchange } from './helpers/contract.js';
-import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { createTopic, consumeAll, deleteTopics } from './helpers/kafka.js';
 import { WsClient } from './helpers/ws.js';
 
@@ -21,12 +22,11 @@ const brokers = sharedBrokers();
 const topic = uniqueName('h2c');
 let gateway: RunningGateway;
 
-before(async () => {
+before(async (t) => {
   await createTopic(brokers, topic, 1);
-  gateway = await startGateway(testConfig(), quietLogger());
+  gateway = await gatewayFor(t);
 });
 after(async () => {
-  await gateway?.stop();
   await deleteTopics(brokers, [topic]);
 });
 

@@ -7,21 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
-import { after, before, test } from 'node:test';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { quietLogger, testConfig } from './helpers/env.js';
+import { before, test } from 'node:test';
+import type { RunningGateway } from '../src/gateway.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { WsClient } from './helpers/ws.js';
 
 let loopback: RunningGateway;
 let listed: RunningGateway;
 
-before(async () => {
-  loopback = await startGateway(testConfig(), quietLogger());
-  listed = await startGateway(testConfig({ ALLOWED_HOSTS: 'gateway.example.com,.internal.example' }), quietLogger());
-});
-after(async () => {
-  await loopback?.stop();
-  await listed?.stop();
+before(async (t) => {
+  loopback = await gatewayFor(t);
+  listed = await gatewayFor(t, { ALLOWED_HOSTS: 'gateway.example.com,.internal.example' });
 });
 
 /** One raw HTTP request with a chosen Host header (clients set it from the URL otherwise). */

@@ -6,18 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import request from 'supertest';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { conforms } from './helpers/contract.js';
-import { quietLogger, testConfig } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 
 let gateway: RunningGateway;
-before(async () => {
-  gateway = await startGateway(testConfig(), quietLogger());
-});
-after(async () => {
-  await gateway?.stop();
+before(async (t) => {
+  gateway = await gatewayFor(t);
 });
 
 /** Sends raw bytes and reads until the server closes the connection. */

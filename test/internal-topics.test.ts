@@ -7,13 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Kafka, logLevel } from './helpers/kafka-client.js';
 import request from 'supertest';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { authFiles } from './helpers/auth.js';
 import { conforms } from './helpers/contract.js';
-import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { WsClient, isOp } from './helpers/ws.js';
 
 // Throwaway topics in the internal namespaces come first in every check, so
@@ -28,7 +29,7 @@ let open: RunningGateway;
 let secured: RunningGateway;
 const legacyReader = `kafka-gateway-schemas-${randomUUID()}`;
 
-before(async () => {
+before(async (t) => {
   const kafka = new Kafka({ brokers: [sharedBrokers()], logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
   await admin.connect();
@@ -36,14 +37,10 @@ before(async () => {
   // A schema reader group as gateways before this one left behind (the gateway now reads the schema topic without a group).
   await admin.setOffsets({ groupId: legacyReader, topic: kafkaLike, partitions: [{ partition: 0, offset: '0' }] });
   await admin.disconnect();
-  open = await startGateway(testConfig(), quietLogger());
-  secured = await startGateway(testConfig(env), quietLogger());
+  open = await gatewayFor(t);
+  secured = await gatewayFor(t, env);
   // The schema topic exists once the gateway has started following it.
   await open.services.schemas.ready();
-});
-after(async () => {
-  await open?.stop();
-  await secured?.stop();
 });
 
 /** Every change and produce request on a topic, as a client would send it. */

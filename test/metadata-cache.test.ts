@@ -15,7 +15,8 @@ import { TopicCache } from '../src/kafka/metadata/topic-cache.js';
 import { TtlCache } from '../src/kafka/metadata/ttl-cache.js';
 import { conforms } from './helpers/contract.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
-import { testGateway, type TestGateway } from './helpers/gateway.js';
+import { appFor } from './helpers/scoped.js';
+import type { TestGateway } from './helpers/gateway.js';
 
 const kafka = new Kafka({ brokers: sharedBrokers().split(','), logLevel: logLevel.NOTHING });
 const admin = kafka.admin();
@@ -37,15 +38,14 @@ const count = (method: string) => calls.get(method) ?? 0;
 
 let gw: TestGateway;
 const topics: string[] = [];
-before(async () => {
+before(async (t) => {
   await admin.connect();
-  gw = await testGateway();
+  gw = await appFor(t);
 });
 after(async () => {
   await admin.deleteTopics({ topics }).catch(() => undefined);
   await admin.disconnect();
   await gatewayAdmin.client.close();
-  await gw.close();
 });
 
 test('a burst of identical requests costs one round trip for structure, and the gateway sees its own changes at once', async () => {

@@ -9,6 +9,7 @@ import request from 'supertest';
 import { createApp } from '../src/app.js';
 import { conforms } from './helpers/contract.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
+import { appFor } from './helpers/scoped.js';
 import { testGateway, type TestGateway } from './helpers/gateway.js';
 
 
@@ -18,15 +19,14 @@ const producer = kafka.producer();
 let gw: TestGateway;
 const created: string[] = [];
 
-before(async () => {
+before(async (t) => {
   // No cache here: each test reads right after changing the cluster behind the gateway's back.
-  gw = await testGateway({ METADATA_CACHE_TTL_MS: '0' });
+  gw = await appFor(t, { METADATA_CACHE_TTL_MS: '0' });
   await Promise.all([admin.connect(), producer.connect()]);
 });
 after(async () => {
   await admin.deleteTopics({ topics: created }).catch(() => undefined);
   await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
-  await gw.close();
 });
 
 async function newTopic(partitions: number): Promise<string> {

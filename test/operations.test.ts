@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import request from 'supertest';
 import { conforms } from './helpers/contract.js';
 import { testGateway, type TestGateway } from './helpers/gateway.js';
+import { appFor } from './helpers/scoped.js';
 
 let gw: TestGateway;
-before(async () => {
-  gw = await testGateway();
-});
-after(async () => {
-  await gw.close();
+before(async (t) => {
+  gw = await appFor(t);
 });
 
 test('/healthz answers while the process runs', async () => {

@@ -4,11 +4,12 @@
  * and maxBytes, with nextOffset for the next page; 416 outside the log.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import request from 'supertest';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { conforms } from './helpers/contract.js';
-import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { createTopic, deleteRecordsBefore } from './helpers/kafka.js';
 
 let gateway: RunningGateway;
@@ -27,15 +28,12 @@ async function produce(records: ReadonlyArray<Record<string, unknown>>, extra: R
   conforms(await request(gateway.url).post(`/v1/topics/${topic}/records`).send({ records, ...extra }).expect(200));
 }
 
-before(async () => {
-  gateway = await startGateway(testConfig(), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t);
   topic = uniqueName('pages');
   await createTopic(sharedBrokers(), topic, 2);
   await produce(Array.from({ length: 25 }, (_, i) => ({ key: `k${i}`, value: { i }, partition: 0, headers: { n: String(i) } })));
   await produce([{ key: 'p1', value: 'one', partition: 1 }]);
-});
-after(async () => {
-  await gateway?.stop();
 });
 
 const page = async (query: string, partition = 0, status = 200): Promise<Page> =>

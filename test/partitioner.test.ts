@@ -8,21 +8,19 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import request from 'supertest';
 import { murmur2, partitionForKey } from '../src/kafka/produce/murmur2.js';
 import { conforms } from './helpers/contract.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
-import { testGateway, type TestGateway } from './helpers/gateway.js';
+import { appFor } from './helpers/scoped.js';
+import type { TestGateway } from './helpers/gateway.js';
 import { createTopic } from './helpers/kafka.js';
 import { readRecords } from './helpers/records.js';
 
 let gw: TestGateway;
-before(async () => {
-  gw = await testGateway();
-});
-after(async () => {
-  await gw?.close();
+before(async (t) => {
+  gw = await appFor(t);
 });
 
 test("murmur2 matches Java's for known keys", () => {

@@ -6,7 +6,8 @@ import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { conforms } from './helpers/contract.js';
 import { sharedBrokers, uniqueName } from './helpers/env.js';
-import { testGateway, type TestGateway } from './helpers/gateway.js';
+import { appFor } from './helpers/scoped.js';
+import type { TestGateway } from './helpers/gateway.js';
 import { consumeAll, createTopic, deleteTopics } from './helpers/kafka.js';
 
 let gw: TestGateway;
@@ -19,11 +20,10 @@ async function topic(partitions = 1, configs: { name: string; value: string }[] 
   return name;
 }
 
-before(async () => {
-  gw = await testGateway({ BODY_LIMIT: '64kb', PRODUCE_LINGER_MS: '5' });
+before(async (t) => {
+  gw = await appFor(t, { BODY_LIMIT: '64kb', PRODUCE_LINGER_MS: '5' });
 });
 after(async () => {
-  await gw?.close();
   await deleteTopics(brokers, topics);
 });
 

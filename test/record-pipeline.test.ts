@@ -9,11 +9,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { confluentCodes } from '../src/http/v2/conventions.js';
 import type { ErrorCode } from '../src/common/errors.js';
 import { conforms } from './helpers/contract.js';
-import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { deleteTopics, withAdmin } from './helpers/kafka.js';
 import { WsClient } from './helpers/ws.js';
 
@@ -22,13 +23,12 @@ let gateway: RunningGateway;
 let ws: WsClient;
 const topics: string[] = [];
 
-before(async () => {
-  gateway = await startGateway(testConfig({ PRODUCE_LINGER_MS: '20', METADATA_CACHE_TTL_MS: '600000' }), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t, { PRODUCE_LINGER_MS: '20', METADATA_CACHE_TTL_MS: '600000' });
   ws = await WsClient.connect(`${gateway.url.replace(/^http/, 'ws')}/v1/ws`);
 });
 after(async () => {
   await ws?.close();
-  await gateway?.stop();
   await deleteTopics(brokers, topics);
 });
 

@@ -6,12 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Kafka, logLevel } from './helpers/kafka-client.js';
 import request from 'supertest';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { conforms } from './helpers/contract.js';
-import { eventually, quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { createTopic } from './helpers/kafka.js';
 import { WsClient, isOp } from './helpers/ws.js';
 
@@ -20,11 +21,8 @@ const HOSTILE = '^(a+)+$';
 const ATTACK = `${'a'.repeat(5000)}!`;
 let gateway: RunningGateway;
 
-before(async () => {
-  gateway = await startGateway(testConfig(), quietLogger());
-});
-after(async () => {
-  await gateway?.stop();
+before(async (t) => {
+  gateway = await gatewayFor(t);
 });
 
 async function topicWithSchema(schema: object): Promise<string> {

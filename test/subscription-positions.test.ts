@@ -8,23 +8,23 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { ConsumedRecord, PartitionHandle, Subscription, SubscriptionOptions } from '../src/kafka/index.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
-import { testGateway, type TestGateway } from './helpers/gateway.js';
+import { appFor } from './helpers/scoped.js';
+import type { TestGateway } from './helpers/gateway.js';
 import { committedOffsets, createTopic, deleteTopics, produceDirect } from './helpers/kafka.js';
 
 const brokers = sharedBrokers();
 const topic = uniqueName('positions');
 let gw: TestGateway;
 
-before(async () => {
+before(async (t) => {
   await createTopic(brokers, topic, 2);
   await produceDirect(brokers, topic, [
     ...Array.from({ length: 5 }, (_, i) => ({ value: `p0-${i}`, partition: 0 })),
     ...Array.from({ length: 5 }, (_, i) => ({ value: `p1-${i}`, partition: 1 })),
   ]);
-  gw = await testGateway({ WS_AUTO_COMMIT_INTERVAL_MS: '100' });
+  gw = await appFor(t, { WS_AUTO_COMMIT_INTERVAL_MS: '100' });
 });
 after(async () => {
-  await gw?.close();
   await deleteTopics(brokers, [topic]);
 });
 

@@ -10,18 +10,18 @@ import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { conforms } from './helpers/contract.js';
 import { sharedBrokers, uniqueName } from './helpers/env.js';
-import { testGateway, type TestGateway } from './helpers/gateway.js';
+import { appFor } from './helpers/scoped.js';
+import type { TestGateway } from './helpers/gateway.js';
 import { deleteTopics, withAdmin } from './helpers/kafka.js';
 
 let gw: TestGateway;
 const created: string[] = [];
 
-before(async () => {
-  gw = await testGateway();
+before(async (t) => {
+  gw = await appFor(t);
 });
 after(async () => {
   await deleteTopics(sharedBrokers(), created);
-  await gw.close();
 });
 
 interface PartitionBody {

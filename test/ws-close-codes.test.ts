@@ -6,9 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { ERRORS } from '../src/common/errors.js';
-import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { createTopic, deleteTopics, kafkaClient } from './helpers/kafka.js';
 import { WsClient, isOp } from './helpers/ws.js';
 
@@ -27,15 +28,14 @@ async function withProducer(use: (producer: ReturnType<ReturnType<typeof kafkaCl
   }
 }
 
-before(async () => {
-  gateway = await startGateway(testConfig(), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t);
   wsUrl = gateway.url.replace(/^http/, 'ws');
   topic = uniqueName('ws-close');
   await createTopic(brokers, topic, 1);
   await withProducer(async (producer) => producer.send({ topic, messages: [{ value: '{"n":1}' }] }));
 });
 after(async () => {
-  await gateway?.stop();
   await deleteTopics(brokers, [topic]);
 });
 

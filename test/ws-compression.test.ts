@@ -4,19 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import { Kafka, logLevel } from './helpers/kafka-client.js';
 import { ensureKafkaJars } from '../kafka/broker.js';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import type { RunningGateway } from '../src/gateway.js';
+import { sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { WsClient, isOp, isRecord } from './helpers/ws.js';
 
 let gateway: RunningGateway;
-before(async () => {
-  gateway = await startGateway(testConfig(), quietLogger());
-});
-after(async () => {
-  await gateway?.stop();
+before(async (t) => {
+  gateway = await gatewayFor(t);
 });
 
 for (const compression of ['snappy', 'lz4', 'zstd', 'gzip']) {

@@ -4,10 +4,11 @@
  * endpoints; a durable group still commits past what was filtered out.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Kafka, logLevel, type Admin, type Producer } from './helpers/kafka-client.js';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { eventually, quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { before, test } from 'node:test';
+import type { Admin, Producer } from './helpers/kafka-client.js';
+import type { RunningGateway } from '../src/gateway.js';
+import { eventually, uniqueName } from './helpers/env.js';
+import { adminFor, gatewayFor, producerFor } from './helpers/scoped.js';
 import { WsClient, isOp, isRecord } from './helpers/ws.js';
 
 let gateway: RunningGateway;
@@ -15,19 +16,11 @@ let wsUrl: string;
 let admin: Admin;
 let producer: Producer;
 
-before(async () => {
-  gateway = await startGateway(testConfig({ WS_AUTO_COMMIT_INTERVAL_MS: '100' }), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t, { WS_AUTO_COMMIT_INTERVAL_MS: '100' });
   wsUrl = gateway.url.replace(/^http/, 'ws');
-  const kafka = new Kafka({ brokers: [sharedBrokers()], clientId: 'ws-filters-test', logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer();
-  await producer.connect();
-});
-after(async () => {
-  await producer?.disconnect();
-  await admin?.disconnect();
-  await gateway?.stop();
+  admin = await adminFor(t);
+  producer = await producerFor(t);
 });
 
 async function keyedTopic(): Promise<string> {

@@ -9,25 +9,19 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { after, before, test } from 'node:test';
-import { Kafka, logLevel, type Admin, type Producer } from './helpers/kafka-client.js';
+import { before, test } from 'node:test';
+import type { Admin, Producer } from './helpers/kafka-client.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
+import { adminFor, producerFor } from './helpers/scoped.js';
 import { runGateway, type GatewayProcess } from './helpers/process.js';
 import { WsClient, isOp, isRecord, type Frame } from './helpers/ws.js';
 
 let admin: Admin;
 let producer: Producer;
 
-before(async () => {
-  const kafka = new Kafka({ brokers: [sharedBrokers()], clientId: 'ws-groups-test', logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer();
-  await producer.connect();
-});
-after(async () => {
-  await producer?.disconnect();
-  await admin?.disconnect();
+before(async (t) => {
+  admin = await adminFor(t);
+  producer = await producerFor(t);
 });
 
 async function topicWith(partitions: number): Promise<string> {

@@ -9,8 +9,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { ensureKafkaJars } from '../kafka/broker.js';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import type { RunningGateway } from '../src/gateway.js';
+import { sharedBrokers, uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { createTopic, deleteTopics } from './helpers/kafka.js';
 import { WsClient, isOp, isRecord } from './helpers/ws.js';
 
@@ -19,17 +20,16 @@ const topic = uniqueName('ws-headers');
 const fromPython = uniqueName('ws-headers-python');
 let gateway: RunningGateway;
 
-before(async () => {
+before(async (t) => {
   await createTopic(brokers, topic, 1);
   await createTopic(brokers, fromPython, 1);
   execFileSync('java', ['-cp', `${ensureKafkaJars()}/*`, 'test/fixtures/JavaHeadersProducer.java', brokers, topic], { stdio: 'pipe' });
   const python = '.venv-clients/bin/python';
   assert.ok(existsSync(python), 'the Python producer needs scripts/generate-clients.sh install');
   execFileSync(python, ['test/fixtures/headers_producer.py', brokers, fromPython], { stdio: 'pipe' });
-  gateway = await startGateway(testConfig(), quietLogger());
+  gateway = await gatewayFor(t);
 });
 after(async () => {
-  await gateway?.stop();
   await deleteTopics(brokers, [topic, fromPython]);
 });
 

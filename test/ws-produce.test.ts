@@ -1,22 +1,20 @@
 /** Produce over WebSocket goes through the HTTP route's checks: same answer, same schema violations. */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import request from 'supertest';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
+import type { RunningGateway } from '../src/gateway.js';
 import { conforms } from './helpers/contract.js';
-import { quietLogger, testConfig, uniqueName } from './helpers/env.js';
+import { uniqueName } from './helpers/env.js';
+import { gatewayFor } from './helpers/scoped.js';
 import { readRecords } from './helpers/records.js';
 import { WsClient, isOp } from './helpers/ws.js';
 
 let gateway: RunningGateway;
 let topic: string;
-before(async () => {
-  gateway = await startGateway(testConfig(), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t);
   topic = uniqueName('wsproduce');
   conforms(await request(gateway.server).post('/v1/topics').send({ name: topic, partitions: 1 }).expect(201));
-});
-after(async () => {
-  await gateway?.stop();
 });
 
 test('a produce frame answers produced with the offsets, and the records are in Kafka', async () => {

@@ -6,10 +6,11 @@
  * outside the gateway process).
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Kafka, logLevel, type Admin, type Producer } from './helpers/kafka-client.js';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { eventually, quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { before, test } from 'node:test';
+import type { Admin, Producer } from './helpers/kafka-client.js';
+import type { RunningGateway } from '../src/gateway.js';
+import { eventually, uniqueName } from './helpers/env.js';
+import { adminFor, gatewayFor, producerFor } from './helpers/scoped.js';
 import { runGateway } from './helpers/process.js';
 import { WsClient, isOp, isRecord, type Frame } from './helpers/ws.js';
 
@@ -18,19 +19,11 @@ let wsUrl: string;
 let admin: Admin;
 let producer: Producer;
 
-before(async () => {
-  gateway = await startGateway(testConfig({ WS_SESSION_TIMEOUT_MS: '6000', WS_MAX_SUBSCRIPTIONS: '20' }), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t, { WS_SESSION_TIMEOUT_MS: '6000', WS_MAX_SUBSCRIPTIONS: '20' });
   wsUrl = `${gateway.url.replace(/^http/, 'ws')}/v1/ws`;
-  const kafka = new Kafka({ brokers: [sharedBrokers()], clientId: 'ws-subscriptions-test', logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer();
-  await producer.connect();
-});
-after(async () => {
-  await producer?.disconnect();
-  await admin?.disconnect();
-  await gateway?.stop();
+  admin = await adminFor(t);
+  producer = await producerFor(t);
 });
 
 async function topicWith(partitions: number, records: Array<{ value: string; partition?: number }> = []): Promise<string> {

@@ -4,10 +4,11 @@
  * the single-topic endpoint, limits and cleanup.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { Kafka, logLevel, type Admin, type Producer } from './helpers/kafka-client.js';
-import { startGateway, type RunningGateway } from '../src/gateway.js';
-import { eventually, quietLogger, sharedBrokers, testConfig, uniqueName } from './helpers/env.js';
+import { before, test } from 'node:test';
+import type { Admin, Producer } from './helpers/kafka-client.js';
+import type { RunningGateway } from '../src/gateway.js';
+import { eventually, uniqueName } from './helpers/env.js';
+import { adminFor, gatewayFor, producerFor } from './helpers/scoped.js';
 import { WsClient, isOp, isRecord } from './helpers/ws.js';
 
 let gateway: RunningGateway;
@@ -15,19 +16,11 @@ let wsUrl: string;
 let admin: Admin;
 let producer: Producer;
 
-before(async () => {
-  gateway = await startGateway(testConfig({ WS_SESSION_TIMEOUT_MS: '6000', WS_MAX_SUBSCRIPTIONS: '3' }), quietLogger());
+before(async (t) => {
+  gateway = await gatewayFor(t, { WS_SESSION_TIMEOUT_MS: '6000', WS_MAX_SUBSCRIPTIONS: '3' });
   wsUrl = gateway.url.replace(/^http/, 'ws');
-  const kafka = new Kafka({ brokers: [sharedBrokers()], clientId: 'ws-test', logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer();
-  await producer.connect();
-});
-after(async () => {
-  await producer?.disconnect();
-  await admin?.disconnect();
-  await gateway?.stop();
+  admin = await adminFor(t);
+  producer = await producerFor(t);
 });
 
 async function topicWith(partitions: number, records: Array<{ key?: string; value: string | Buffer; partition?: number }> = []): Promise<string> {
@@ -246,38 +239,34 @@ test('refused upgrades answer HTTP problems before any frame', async () => {
   });
 });
 
-test('a frame over the size limit closes with 1009; opening and closing many sockets leaks nothing', async () => {
-  const small = await startGateway(testConfig({ WS_MAX_FRAME: '1kb' }), quietLogger());
-  try {
-    const url = small.url.replace(/^http/, 'ws');
-    const client = await WsClient.connect(`${url}/v1/ws`);
-    client.send({ op: 'subscribe', id: 'x'.repeat(2000), topics: ['t'] });
-    assert.equal((await client.waitClosed()).code, 1009);
+test('a frame over the size limit closes with 1009; opening and closing many sockets leaks nothing', async (t) => {
+  const small = await gatewayFor(t, { WS_MAX_FRAME: '1kb' });
+  const url = small.url.replace(/^http/, 'ws');
+  const client = await WsClient.connect(`${url}/v1/ws`);
+  client.send({ op: 'subscribe', id: 'x'.repeat(2000), topics: ['t'] });
+  assert.equal((await client.waitClosed()).code, 1009);
 
-    const topic = await topicWith(1);
-    const streamsBefore = small.services.subscriptions.stats().partitionStreams;
-    const clients = await Promise.all(Array.from({ length: 10 }, () => WsClient.connect(`${url}/v1/ws`)));
-    await Promise.all(
-      clients.map(async (c, i) => {
-        c.send({ op: 'subscribe', id: `s${i}`, topics: [topic] });
-        await c.next(isOp('subscribed'));
-      }),
-    );
-    assert.equal(small.services.webSockets.stats().subscriptions, 10);
-    await Promise.all(clients.map((c) => c.close()));
-    await eventually(async () => {
-      const { connections, subscriptions, bufferedBytes } = small.services.webSockets.stats();
-      return connections === 0 && subscriptions === 0 && bufferedBytes === 0;
-    });
-    // What remains is the gateway's own reader of the schema topic.
-    assert.equal(small.services.subscriptions.stats().partitionStreams, streamsBefore);
-  } finally {
-    await small.stop();
-  }
+  const topic = await topicWith(1);
+  const streamsBefore = small.services.subscriptions.stats().partitionStreams;
+  const clients = await Promise.all(Array.from({ length: 10 }, () => WsClient.connect(`${url}/v1/ws`)));
+  await Promise.all(
+    clients.map(async (c, i) => {
+      c.send({ op: 'subscribe', id: `s${i}`, topics: [topic] });
+      await c.next(isOp('subscribed'));
+    }),
+  );
+  assert.equal(small.services.webSockets.stats().subscriptions, 10);
+  await Promise.all(clients.map((c) => c.close()));
+  await eventually(async () => {
+    const { connections, subscriptions, bufferedBytes } = small.services.webSockets.stats();
+    return connections === 0 && subscriptions === 0 && bufferedBytes === 0;
+  });
+  // What remains is the gateway's own reader of the schema topic.
+  assert.equal(small.services.subscriptions.stats().partitionStreams, streamsBefore);
 });
 
-test('shutdown closes sockets with 1001', async () => {
-  const own = await startGateway(testConfig(), quietLogger());
+test('shutdown closes sockets with 1001', async (t) => {
+  const own = await gatewayFor(t);
   const topic = await topicWith(1);
   const client = await WsClient.connect(`${own.url.replace(/^http/, 'ws')}/v1/ws`);
   client.send({ op: 'subscribe', id: 's', topics: [topic] });
@@ -296,52 +285,44 @@ test('a plain GET on a WebSocket endpoint answers 426 saying how to connect', as
   }
 });
 
-test('a client that stops reading: gateway memory stays bounded, another client keeps its stream', async () => {
+test('a client that stops reading: gateway memory stays bounded, another client keeps its stream', async (t) => {
   const bound = 256 * 1024;
-  const own = await startGateway(testConfig({ WS_MAX_BUFFERED: String(bound) }), quietLogger());
-  try {
-    const url = own.url.replace(/^http/, 'ws');
-    const topic = await topicWith(1);
-    const slow = await WsClient.connect(`${url}/v1/ws`);
-    const fast = await WsClient.connect(`${url}/v1/ws`);
-    for (const c of [slow, fast]) {
-      c.send({ op: 'subscribe', id: 's', topics: [topic] });
-      await c.next(isOp('subscribed', 's'));
-    }
-    // The slow client's socket stops reading: TCP fills, then the gateway's send buffer.
-    (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
-    const value = 'x'.repeat(1024);
-    const total = 4000;
-    for (let i = 0; i < total; i += 500) {
-      await producer.send({ topic, messages: Array.from({ length: 500 }, () => ({ value })) });
-    }
-    await fast.collect(isRecord('s'), total, 60_000);
-    const stats = own.services.webSockets.stats();
-    const peak = own.services.webSockets.peakBufferedBytes();
-    // The bound, plus what one fetch of the paused partition may still bring in.
-    const fetchSlack = Math.min(1024 * 1024, Math.max(64 * 1024, bound / 4));
-    assert.ok(peak <= bound + fetchSlack + 64 * 1024, `peak unsent bytes ${peak} exceed the bound ${bound} + fetch ${fetchSlack}`);
-    assert.ok(stats.bufferedBytes <= bound + fetchSlack + 64 * 1024);
-    assert.ok(slow.frames.length < total, 'the slow client has not read everything');
-    slow.socket.terminate();
-    await fast.close();
-  } finally {
-    await own.stop();
+  const own = await gatewayFor(t, { WS_MAX_BUFFERED: String(bound) });
+  const url = own.url.replace(/^http/, 'ws');
+  const topic = await topicWith(1);
+  const slow = await WsClient.connect(`${url}/v1/ws`);
+  const fast = await WsClient.connect(`${url}/v1/ws`);
+  for (const c of [slow, fast]) {
+    c.send({ op: 'subscribe', id: 's', topics: [topic] });
+    await c.next(isOp('subscribed', 's'));
   }
+  // The slow client's socket stops reading: TCP fills, then the gateway's send buffer.
+  (slow.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+  const value = 'x'.repeat(1024);
+  const total = 4000;
+  for (let i = 0; i < total; i += 500) {
+    await producer.send({ topic, messages: Array.from({ length: 500 }, () => ({ value })) });
+  }
+  await fast.collect(isRecord('s'), total, 60_000);
+  const stats = own.services.webSockets.stats();
+  const peak = own.services.webSockets.peakBufferedBytes();
+  // The bound, plus what one fetch of the paused partition may still bring in.
+  const fetchSlack = Math.min(1024 * 1024, Math.max(64 * 1024, bound / 4));
+  assert.ok(peak <= bound + fetchSlack + 64 * 1024, `peak unsent bytes ${peak} exceed the bound ${bound} + fetch ${fetchSlack}`);
+  assert.ok(stats.bufferedBytes <= bound + fetchSlack + 64 * 1024);
+  assert.ok(slow.frames.length < total, 'the slow client has not read everything');
+  slow.socket.terminate();
+  await fast.close();
 });
 
-test('a peer that stops answering pings is terminated and its group membership released', async () => {
-  const own = await startGateway(testConfig({ WS_PING_INTERVAL_MS: '200' }), quietLogger());
-  try {
-    const topic = await topicWith(1);
-    const group = uniqueName('ping');
-    const client = await WsClient.connect(`${own.url.replace(/^http/, 'ws')}/v1/ws`, { autoPong: false });
-    client.send({ op: 'subscribe', id: 's', topics: [topic], group });
-    await client.next(isOp('subscribed', 's'));
-    await client.waitClosed();
-    await eventually(async () => own.services.webSockets.stats().connections === 0);
-    await eventually(async () => (await admin.describeGroups([group])).groups[0]?.members.length === 0);
-  } finally {
-    await own.stop();
-  }
+test('a peer that stops answering pings is terminated and its group membership released', async (t) => {
+  const own = await gatewayFor(t, { WS_PING_INTERVAL_MS: '200' });
+  const topic = await topicWith(1);
+  const group = uniqueName('ping');
+  const client = await WsClient.connect(`${own.url.replace(/^http/, 'ws')}/v1/ws`, { autoPong: false });
+  client.send({ op: 'subscribe', id: 's', topics: [topic], group });
+  await client.next(isOp('subscribed', 's'));
+  await client.waitClosed();
+  await eventually(async () => own.services.webSockets.stats().connections === 0);
+  await eventually(async () => (await admin.describeGroups([group])).groups[0]?.members.length === 0);
 });
