@@ -1,13 +1,16 @@
 /**
- * Records in both directions, for every transport. Incoming (to-kafka.ts):
+ * Records in both directions, for every transport. One converter per data
+ * format (formats.ts: json, text, binary), each both ways. Incoming (to-kafka.ts):
  * record shapes as clients send them (JSON and NDJSON bodies, Confluent
  * v2, WebSocket frames) to Kafka bytes, then the one record pipeline
  * (pipeline.ts) that checks and produces them the same way whichever
  * transport they came by. Outgoing (to-json.ts): a consumed record's key,
  * value and headers as JSON, shared by WebSocket frames, SSE events and
- * partition pages. Knows neither HTTP nor WebSocket.
+ * partition pages; Confluent v2 reads convert keys and values through the
+ * same converters into their own envelope. Knows neither HTTP nor WebSocket.
  */
-export { MAX_JSON_DEPTH, decodeRecord, nestsDeeperThan, recordPointer, type DataFormat, type DecodedRecord, type Formats } from './to-kafka.js';
+export { MAX_JSON_DEPTH, formats, nestsDeeperThan, utf8Text, type DataFormat, type FormatConverter } from './formats.js';
+export { decodeRecord, recordPointer, type DecodedRecord, type Formats } from './to-kafka.js';
 export { RecordPipeline, answer, type PipelineDeps, type ProduceAnswer } from './pipeline.js';
 export { MAX_KEYS, keyFilter, type KeyFormat } from './key-filter.js';
 export { encodedBody, ownedConcat, type Fallback, type FrameForm, type HeaderForm } from './to-json.js';

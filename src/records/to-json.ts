@@ -1,5 +1,10 @@
-/** How a record's key and value bytes become JSON in a frame. */
+/**
+ * How a consumed record becomes the JSON body of a WebSocket frame, an SSE
+ * event or a partition page entry: its key and value through the format
+ * converters (formats.ts), its headers as text or base64.
+ */
 import type { ConsumedRecord } from '../kafka/index.js';
+import { formats, utf8Text } from './formats.js';
 
 export type Fallback = 'text' | 'base64';
 /**
@@ -31,16 +36,6 @@ export interface Encoded {
   readonly note?: string;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function asText(bytes: Buffer): string | undefined {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * JSON when the bytes parse as JSON; otherwise text or base64 as the
  * subscription asked. Bytes that are not UTF-8 always go as base64, so no
@@ -48,24 +43,22 @@ function asText(bytes: Buffer): string | undefined {
  */
 export function encodeBytes(bytes: Buffer | null, fallback: Fallback, parseJson = true): Encoded {
   if (bytes === null) return { data: null, encoding: null };
-  const text = asText(bytes);
-  if (parseJson && text !== undefined && text.length > 0) {
-    try {
-      return { data: JSON.parse(text) as unknown, encoding: 'json' };
-    } catch {
-      // not JSON: fall through to the subscription's choice
-    }
+  const text = formats.text.fromKafka(bytes);
+  if (parseJson) {
+    const data = formats.json.fromText(text);
+    if (data !== undefined) return { data, encoding: 'json' };
+    // not JSON: the subscription's choice
   }
   if (text !== undefined && fallback === 'text') return { data: text, encoding: 'text' };
   const note = fallback === 'text' ? 'not valid UTF-8, sent as base64' : undefined;
-  return { data: bytes.toString('base64'), encoding: 'base64', ...(note ? { note } : {}) };
+  return { data: formats.binary.fromKafka(bytes), encoding: 'base64', ...(note ? { note } : {}) };
 }
 
 function headerList(record: ConsumedRecord): HeaderEntry[] {
   return record.headers.map(([key, bytes]) => {
     if (bytes === null) return { key, value: null, encoding: null };
-    const text = asText(bytes);
-    return text === undefined ? { key, value: bytes.toString('base64'), encoding: 'base64' } : { key, value: text, encoding: 'text' };
+    const text = utf8Text(bytes);
+    return text === undefined ? { key, value: formats.binary.fromKafka(bytes), encoding: 'base64' } : { key, value: text, encoding: 'text' };
   });
 }
 

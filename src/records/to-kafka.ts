@@ -9,14 +9,7 @@ import type { components } from '../../clients/typescript/schema.js';
 import { type FieldError, fieldErrors, openapi, parseTimestamp } from '../common/index.js';
 import type { OutgoingRecord } from '../kafka/index.js';
 import { NOT_JSON } from '../schema/index.js';
-import { BASE64 } from './key-filter.js';
-
-/**
- * How a key or value is given: `json` (any JSON; a JSON string key is stored
- * as its UTF-8 text, as Java's StringSerializer writes it), `text` (a string
- * stored as UTF-8) or `binary` (a base64 string stored byte for byte).
- */
-export type DataFormat = components['schemas']['DataFormat'];
+import { formats as converters, type DataFormat } from './formats.js';
 
 export interface Formats {
   readonly key: DataFormat;
@@ -37,32 +30,9 @@ export interface DecodedRecord {
 
 type ProduceRecord = components['schemas']['ProduceRecord'];
 
-/**
- * The deepest nesting a JSON key or value may have: Jackson's default
- * (StreamReadConstraints), so what the gateway writes a Java consumer can
- * read back, and far below where encoding would exhaust the stack.
- */
-export const MAX_JSON_DEPTH = 1000;
-
 /** Where each record's errors point: into the batch, as `/records/<index>/...`, whatever the transport. */
 export function recordPointer(index: number, pointer = ''): string {
   return `/records/${index}${pointer}`;
-}
-
-function typeName(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-}
-
-/** Whether a JSON value nests deeper than `limit`, found without recursion (the value may be deeper than the stack). */
-export function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: node, depth } = stack.pop()!;
-    if (typeof node !== 'object' || node === null) continue;
-    if (depth >= limit) return true;
-    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
-  }
-  return false;
 }
 
 function encode(data: unknown, format: DataFormat, bareString: boolean, field: 'key' | 'value', errors: FieldError[], index: number): Buffer | null | undefined {
@@ -71,18 +41,8 @@ function encode(data: unknown, format: DataFormat, bareString: boolean, field: '
     errors.push({ index, pointer: recordPointer(index, `/${field}`), message });
     return undefined;
   };
-  switch (format) {
-    case 'json':
-      if (bareString && typeof data === 'string') return Buffer.from(data, 'utf8');
-      if (nestsDeeperThan(data, MAX_JSON_DEPTH)) return fail(`${field} nests deeper than ${MAX_JSON_DEPTH} levels`);
-      return Buffer.from(JSON.stringify(data), 'utf8');
-    case 'text':
-      if (typeof data === 'string') return Buffer.from(data, 'utf8');
-      return fail(`${field} must be a string with ${field}Format text, not ${typeName(data)}`);
-    case 'binary':
-      if (typeof data === 'string' && BASE64.test(data)) return Buffer.from(data, 'base64');
-      return fail(typeof data === 'string' ? `${field} is not valid base64` : `${field} must be a base64 string with ${field}Format binary, not ${typeName(data)}`);
-  }
+  const bytes = converters[format].toKafka(data, field, bareString);
+  return Buffer.isBuffer(bytes) ? bytes : fail(bytes.refused);
 }
 
 function parseJson(bytes: Buffer | null): unknown {

@@ -20,6 +20,7 @@ import { RE2JS } from 're2js';
 import type { Config } from '../../config.js';
 import { GatewayError, type Logger } from '../../common/index.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../../kafka/index.js';
+import { formats } from '../../records/index.js';
 
 export type EmbeddedFormat = 'binary' | 'json';
 
@@ -64,7 +65,6 @@ interface Buffered {
 
 const NAME = /^[a-zA-Z0-9._-]{1,255}$/;
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * A `topic_pattern`, matched against whole topic names in linear time: V8's
@@ -314,17 +314,18 @@ export class ConsumerInstance {
   }
 
   #convert(record: ConsumedRecord): V2Record {
+    // Confluent's envelope around the key and value as the instance's format converts them: base64 for binary, JSON for json.
+    const converter = formats[this.settings.format];
     const decode = (bytes: Buffer | null, what: string): unknown => {
       if (bytes === null) return null;
-      if (this.settings.format === 'binary') return bytes.toString('base64');
-      try {
-        return JSON.parse(utf8.decode(bytes)) as unknown;
-      } catch {
+      const data = converter.fromKafka(bytes);
+      if (data === undefined) {
         throw new GatewayError(
           'GW_ERR_INTERNAL',
           `The ${what} of the record at ${record.topic}/${record.partition} offset ${record.offset} is not JSON, and this instance's format is json: read it with a binary instance, or move past it with positions.`,
         );
       }
+      return data;
     };
     return { topic: record.topic, key: decode(record.key, 'key'), value: decode(record.value, 'value'), partition: record.partition, offset: record.offset };
   }

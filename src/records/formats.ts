@@ -1,0 +1,109 @@
+/**
+ * One converter per data format, each going both ways: `toKafka` turns a
+ * key or value as a client gives it into the bytes stored in Kafka, and
+ * `fromKafka` turns stored bytes back into what a client reads. Every
+ * transport converts through these: produce bodies and frames
+ * (to-kafka.ts), WebSocket frames, SSE events and partition pages
+ * (to-json.ts), and Confluent v2 reads. What each transport wraps around
+ * the converted key and value (its envelope) stays with the transport.
+ */
+import type { components } from '../../clients/typescript/schema.js';
+import { BASE64 } from './key-filter.js';
+
+/**
+ * How a key or value is given: `json` (any JSON; a JSON string key is stored
+ * as its UTF-8 text, as Java's StringSerializer writes it), `text` (a string
+ * stored as UTF-8) or `binary` (a base64 string stored byte for byte).
+ */
+export type DataFormat = components['schemas']['DataFormat'];
+
+/**
+ * The deepest nesting a JSON key or value may have: Jackson's default
+ * (StreamReadConstraints), so what the gateway writes a Java consumer can
+ * read back, and far below where encoding would exhaust the stack.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Why a client's key or value cannot be stored in its format: the message for its field error. */
+export interface Refusal {
+  readonly refused: string;
+}
+
+export interface FormatConverter {
+  /** Client data (not null) to Kafka bytes, or why it cannot be; `field` names it in the refusal. */
+  toKafka(data: unknown, field: 'key' | 'value', bareString: boolean): Buffer | Refusal;
+  /** Kafka bytes to what a client reads, or undefined when the bytes are not in this format. */
+  fromKafka(bytes: Buffer): unknown;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The bytes as text when they are strict UTF-8, otherwise undefined: the one strict decoder of record bytes. */
+export function utf8Text(bytes: Buffer): string | undefined {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a JSON value nests deeper than `limit`, found without recursion (the value may be deeper than the stack). */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: node, depth } = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
+  }
+  return false;
+}
+
+function typeName(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
+}
+
+/** Text stored as UTF-8; bytes that are not strict UTF-8 are not text. */
+const text = {
+  toKafka(data: unknown, field: 'key' | 'value'): Buffer | Refusal {
+    if (typeof data === 'string') return Buffer.from(data, 'utf8');
+    return { refused: `${field} must be a string with ${field}Format text, not ${typeName(data)}` };
+  },
+  fromKafka(bytes: Buffer): string | undefined {
+    return utf8Text(bytes);
+  },
+};
+
+/** Any bytes, given and read as base64. */
+const binary = {
+  toKafka(data: unknown, field: 'key' | 'value'): Buffer | Refusal {
+    if (typeof data === 'string' && BASE64.test(data)) return Buffer.from(data, 'base64');
+    return { refused: typeof data === 'string' ? `${field} is not valid base64` : `${field} must be a base64 string with ${field}Format binary, not ${typeName(data)}` };
+  },
+  fromKafka(bytes: Buffer): string {
+    return bytes.toString('base64');
+  },
+};
+
+/** JSON stored as its UTF-8 text. */
+const json = {
+  toKafka(data: unknown, field: 'key' | 'value', bareString: boolean): Buffer | Refusal {
+    if (bareString && typeof data === 'string') return Buffer.from(data, 'utf8');
+    if (nestsDeeperThan(data, MAX_JSON_DEPTH)) return { refused: `${field} nests deeper than ${MAX_JSON_DEPTH} levels` };
+    return Buffer.from(JSON.stringify(data), 'utf8');
+  },
+  fromKafka(bytes: Buffer): unknown {
+    return json.fromText(utf8Text(bytes));
+  },
+  /** fromKafka for bytes already decoded as text (undefined: not UTF-8), so a caller falling back to the text decodes once. */
+  fromText(text: string | undefined): unknown {
+    if (text === undefined || text.length === 0) return undefined;
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+export const formats = { json, text, binary } as const satisfies Record<DataFormat, FormatConverter>;
