@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { RE2JS } from 're2js';
 import type { Config } from '../../config.js';
-import { GatewayError, type Logger } from '../../common/index.js';
+import { GROUP_NAME_RULE, GatewayError, isValidGroupName, type Logger } from '../../common/index.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../../kafka/index.js';
 
 export type EmbeddedFormat = 'binary' | 'json';
@@ -62,7 +62,6 @@ interface Buffered {
   readonly record: ConsumedRecord;
 }
 
-const NAME = /^[a-zA-Z0-9._-]{1,255}$/;
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -406,8 +405,8 @@ export class ConsumerInstances {
 
   create(group: string, owner: string, settings: InstanceSettings): ConsumerInstance {
     const name = settings.name ?? `rest-consumer-${randomUUID()}`;
-    if (!NAME.test(name)) {
-      throw new GatewayError('GW_ERR_INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: name must be 1 to 255 of a-z, A-Z, 0-9, '.', '_' and '-'.`);
+    if (!isValidGroupName(name)) {
+      throw new GatewayError('GW_ERR_INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: name must be ${GROUP_NAME_RULE}.`);
     }
     const id = `${group}\u0000${name}`;
     if (this.#instances.has(id)) throw new GatewayError('GW_ERR_CONSUMER_EXISTS', 'Consumer with specified consumer ID already exists in the specified consumer group.');
