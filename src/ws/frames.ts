@@ -3,8 +3,7 @@
  * JSON Schema each; docs/websocket.md and docs/asyncapi.yaml describe them.
  * A frame that fails gets an error frame naming the field, tied to its id.
  */
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { GatewayError, describeFieldErrors, fieldErrors, parseRfc3339 } from '../common/index.js';
+import { GatewayError, describeFieldErrors, edgeAjv, fieldErrors } from '../common/index.js';
 import type { AckMode } from '../kafka/index.js';
 import { loadClientFrameSchemas } from './frame-schemas.js';
 import { MAX_KEYS, ownedConcat, type Fallback, type HeaderForm, type KeyFormat } from '../records/index.js';
@@ -67,8 +66,7 @@ if ((SCHEMAS.subscribe.properties as { keys?: { maxItems?: number } }).keys?.max
   throw new Error(`docs/asyncapi.yaml: subscribe.keys.maxItems must be ${MAX_KEYS}, the limit of a key filter`);
 }
 
-const ajv = new Ajv2020({ allErrors: true, strict: false });
-ajv.addFormat('date-time', { type: 'string', validate: (s: string) => parseRfc3339(s) !== undefined });
+const ajv = edgeAjv();
 const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([op, schema]) => [op, ajv.compile(schema)]));
 
 /** The id to tie an error frame to, read from whatever the client sent. */
