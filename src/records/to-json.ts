@@ -1,4 +1,5 @@
 /** How a record's key and value bytes become JSON in a frame. */
+import { utf8Text } from '../common/index.js';
 import type { ConsumedRecord } from '../kafka/index.js';
 
 export type Fallback = 'text' | 'base64';
@@ -31,16 +32,6 @@ export interface Encoded {
   readonly note?: string;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function asText(bytes: Buffer): string | undefined {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * JSON when the bytes parse as JSON; otherwise text or base64 as the
  * subscription asked. Bytes that are not UTF-8 always go as base64, so no
@@ -48,7 +39,7 @@ function asText(bytes: Buffer): string | undefined {
  */
 export function encodeBytes(bytes: Buffer | null, fallback: Fallback, parseJson = true): Encoded {
   if (bytes === null) return { data: null, encoding: null };
-  const text = asText(bytes);
+  const text = utf8Text(bytes);
   if (parseJson && text !== undefined && text.length > 0) {
     try {
       return { data: JSON.parse(text) as unknown, encoding: 'json' };
@@ -64,7 +55,7 @@ export function encodeBytes(bytes: Buffer | null, fallback: Fallback, parseJson 
 function headerList(record: ConsumedRecord): HeaderEntry[] {
   return record.headers.map(([key, bytes]) => {
     if (bytes === null) return { key, value: null, encoding: null };
-    const text = asText(bytes);
+    const text = utf8Text(bytes);
     return text === undefined ? { key, value: bytes.toString('base64'), encoding: 'base64' } : { key, value: text, encoding: 'text' };
   });
 }

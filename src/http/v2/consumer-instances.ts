@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { RE2JS } from 're2js';
 import type { Config } from '../../config.js';
-import { GROUP_NAME_RULE, GatewayError, isValidGroupName, type Logger } from '../../common/index.js';
+import { GROUP_NAME_RULE, GatewayError, decodeUtf8, isValidGroupName, type Logger } from '../../common/index.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../../kafka/index.js';
 
 export type EmbeddedFormat = 'binary' | 'json';
@@ -63,7 +63,6 @@ interface Buffered {
 }
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * A `topic_pattern`, matched against whole topic names in linear time: V8's
@@ -317,7 +316,7 @@ export class ConsumerInstance {
       if (bytes === null) return null;
       if (this.settings.format === 'binary') return bytes.toString('base64');
       try {
-        return JSON.parse(utf8.decode(bytes)) as unknown;
+        return JSON.parse(decodeUtf8(bytes)) as unknown;
       } catch {
         throw new GatewayError(
           'GW_ERR_INTERNAL',
