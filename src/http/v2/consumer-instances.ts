@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { RE2JS } from 're2js';
 import type { Config } from '../../config.js';
-import { GROUP_NAME_RULE, GatewayError, decodeUtf8, isValidGroupName, type Logger } from '../../common/index.js';
+import { GROUP_NAME_RULE, GatewayError, decodeUtf8, isValidGroupName, partitionKey, type Logger } from '../../common/index.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../../kafka/index.js';
 
 export type EmbeddedFormat = 'binary' | 'json';
@@ -62,7 +62,6 @@ interface Buffered {
   readonly record: ConsumedRecord;
 }
 
-const key = (topic: string, partition: number) => `${topic}:${partition}`;
 
 /**
  * A `topic_pattern`, matched against whole topic names in linear time: V8's
@@ -279,7 +278,7 @@ export class ConsumerInstance {
         out.push(converted);
         bytes += size;
         handle.written(record.offset);
-        this.#returned.set(key(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset });
+        this.#returned.set(partitionKey(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset });
         if (bytes >= maxBytes) return true;
       }
       return minBytes !== undefined && bytes > minBytes;
@@ -334,9 +333,9 @@ export class ConsumerInstance {
       return;
     }
     const subscription = this.#subscription;
-    const held = new Set(this.assignment.map((p) => key(p.topic, p.partition)));
+    const held = new Set(this.assignment.map((p) => partitionKey(p.topic, p.partition)));
     for (const { topic, partition } of offsets ?? []) {
-      if (!held.has(key(topic, partition))) throw illegalState(`No current assignment for partition ${topic}-${partition}.`);
+      if (!held.has(partitionKey(topic, partition))) throw illegalState(`No current assignment for partition ${topic}-${partition}.`);
     }
     // What reads returned from partitions a rebalance has taken since is the new owner's to commit.
     for (const k of this.#returned.keys()) if (!held.has(k)) this.#returned.delete(k);
@@ -357,7 +356,7 @@ export class ConsumerInstance {
     for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
     const committed = await this.deps.engine.committedOffsets(this.group, [...byTopic].map(([topic, list]) => ({ topic, partitions: list })));
     return partitions.flatMap(({ topic, partition }) => {
-      const offset = committed.get(key(topic, partition)) ?? -1n;
+      const offset = committed.get(partitionKey(topic, partition)) ?? -1n;
       return offset >= 0n ? [{ topic, partition, offset }] : [];
     });
   }
