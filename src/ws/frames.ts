@@ -4,6 +4,7 @@
  * A frame that fails gets an error frame naming the field, tied to its id.
  */
 import { GatewayError, describeFieldErrors, edgeAjv, fieldErrors } from '../common/index.js';
+import type { FrameStart } from '../edge-rules/index.js';
 import type { AckMode } from '../kafka/index.js';
 import { loadClientFrameSchemas } from './frame-schemas.js';
 import { MAX_KEYS, ownedConcat, type Fallback, type HeaderForm, type KeyFormat } from '../records/index.js';
@@ -13,8 +14,7 @@ export interface SubscribeFrame {
   readonly id: string;
   readonly topics: readonly string[];
   readonly group?: string;
-  /** 'latest' | 'earliest' | an ISO 8601 time or epoch ms | {topic: {partition: offset}} */
-  readonly from?: string | number | Readonly<Record<string, Readonly<Record<string, string | number>>>>;
+  readonly from?: FrameStart;
   readonly ack?: AckMode;
   readonly credit?: number;
   /** How values that are not JSON are sent. */
