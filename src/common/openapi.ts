@@ -5,24 +5,16 @@
  * Knows nothing of HTTP.
  */
 import { readFileSync } from 'node:fs';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormatsModule from 'ajv-formats';
+import type { Ajv2020, ValidateFunction } from 'ajv/dist/2020.js';
 import { parse } from 'yaml';
+import { edgeAjv } from './edge-ajv.js';
 import { openapiPath } from './paths.js';
-import { parseRfc3339 } from './timestamp.js';
-
-// ajv-formats is published as CommonJS with a default export.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
 export const DOCUMENT_ID = 'openapi.json';
 
-/** An ajv for the document: formats checked, and `date-time` read by the gateway's one timestamp parser. */
+/** An ajv for the document (see edgeAjv): formats checked, `date-time` by the gateway's one timestamp parser. */
 export function documentAjv(document: object, options: { coerce: boolean }): Ajv2020 {
-  const ajv = addFormats(
-    // 'array': a parameter given once where a list is declared (key=a) is a list of one, as given many times.
-    new Ajv2020({ strict: false, allErrors: true, coerceTypes: options.coerce ? 'array' : false, useDefaults: options.coerce }),
-  );
-  ajv.addFormat('date-time', { type: 'string', validate: (text: string) => parseRfc3339(text) !== undefined });
+  const ajv = edgeAjv(options);
   ajv.addSchema(document, DOCUMENT_ID);
   return ajv;
 }

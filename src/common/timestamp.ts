@@ -6,6 +6,7 @@
  * offset in the server's own zone, so the same request would mean different
  * instants on different gateways.
  */
+import { GatewayError } from './errors.js';
 
 /** What a client is told when its instant is refused. */
 export const TIMESTAMP_RULE = 'epoch milliseconds or an RFC 3339 date-time with an offset, such as 2026-01-31T12:00:00Z';
@@ -46,4 +47,25 @@ export function parseTimestamp(value: unknown): number | undefined {
 /** A timestamp from text (a query parameter): digits are epoch milliseconds, anything else must be RFC 3339. */
 export function parseTimestampText(text: string): number | undefined {
   return EPOCH_TEXT.test(text) ? inRange(Number(text)) : parseRfc3339(text);
+}
+
+/**
+ * An instant given as the query parameter `parameter` (read by
+ * parseTimestampText), or GW_ERR_VALIDATION naming the parameter and
+ * pointing at /query/<parameter>. `alternatives`: the words the parameter
+ * also takes (the caller has handled them), named in the refusal.
+ */
+export function queryInstant(parameter: string, text: string, alternatives: readonly string[] = []): number {
+  const timestamp = parseTimestampText(text);
+  if (timestamp !== undefined) return timestamp;
+  const message = `must be ${alternatives.map((word) => `${word}, `).join('')}${alternatives.length > 0 ? 'or ' : ''}${TIMESTAMP_RULE}`;
+  throw new GatewayError('GW_ERR_VALIDATION', `Query parameter ${parameter} ${message}, not ${JSON.stringify(text)}.`, {
+    errors: [{ pointer: `/query/${parameter}`, message }],
+    extensions: { parameter },
+  });
+}
+
+/** An RFC 3339 date-time a schema has already let through (edgeAjv's `date-time` is parseRfc3339), as epoch milliseconds. */
+export function checkedRfc3339(text: string): number {
+  return parseRfc3339(text) ?? 0;
 }

@@ -8,6 +8,7 @@
  * the converted key and value (its envelope) stays with the transport.
  */
 import type { components } from '../../clients/typescript/schema.js';
+import { utf8Text } from '../common/index.js';
 import { BASE64 } from './key-filter.js';
 
 /**
@@ -34,17 +35,6 @@ export interface FormatConverter {
   toKafka(data: unknown, field: 'key' | 'value', bareString: boolean): Buffer | Refusal;
   /** Kafka bytes to what a client reads, or undefined when the bytes are not in this format. */
   fromKafka(bytes: Buffer): unknown;
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** The bytes as text when they are strict UTF-8, otherwise undefined: the one strict decoder of record bytes. */
-export function utf8Text(bytes: Buffer): string | undefined {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
 }
 
 /** Whether a JSON value nests deeper than `limit`, found without recursion (the value may be deeper than the stack). */

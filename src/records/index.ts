@@ -9,7 +9,7 @@
  * partition pages; Confluent v2 reads convert keys and values through the
  * same converters into their own envelope. Knows neither HTTP nor WebSocket.
  */
-export { MAX_JSON_DEPTH, formats, nestsDeeperThan, utf8Text, type DataFormat, type FormatConverter } from './formats.js';
+export { MAX_JSON_DEPTH, formats, nestsDeeperThan, type DataFormat, type FormatConverter } from './formats.js';
 export { decodeRecord, recordPointer, type DecodedRecord, type Formats } from './to-kafka.js';
 export { RecordPipeline, answer, type PipelineDeps, type ProduceAnswer } from './pipeline.js';
 export { MAX_KEYS, keyFilter, type KeyFormat } from './key-filter.js';

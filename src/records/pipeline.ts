@@ -7,8 +7,8 @@
  * whichever transport the records came by; each transport only chooses how
  * to write the error down.
  */
-import { withDeadline, GatewayError, type FieldError, isInternalTopic, type Metrics } from '../common/index.js';
-import { isValidTopicName, type CheckedBatch, type ProduceService, type ProducedRecord } from '../kafka/index.js';
+import { withDeadline, GatewayError, type FieldError, checkTopicName, isInternalTopic, type Metrics } from '../common/index.js';
+import { type CheckedBatch, type ProduceService, type ProducedRecord } from '../kafka/index.js';
 import type { SchemaRegistry } from '../schema/index.js';
 import { decodeRecord, recordPointer, type DecodedRecord, type Formats } from './to-kafka.js';
 
@@ -60,9 +60,7 @@ export class RecordPipeline {
    * name as checked.
    */
   checkTopic(topic: string): void {
-    if (!isValidTopicName(topic)) {
-      throw new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(topic)} is not valid: use 1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-'.`);
-    }
+    checkTopicName(topic);
     if (isInternalTopic(topic)) {
       throw new GatewayError('GW_ERR_FORBIDDEN', `Topic ${JSON.stringify(topic)} is internal and cannot be written through the gateway.`);
     }

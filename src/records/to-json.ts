@@ -4,7 +4,8 @@
  * converters (formats.ts), its headers as text or base64.
  */
 import type { ConsumedRecord } from '../kafka/index.js';
-import { formats, utf8Text } from './formats.js';
+import { utf8Text } from '../common/index.js';
+import { formats } from './formats.js';
 
 export type Fallback = 'text' | 'base64';
 /**

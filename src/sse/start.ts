@@ -1,4 +1,4 @@
-import { GatewayError, TIMESTAMP_RULE, parseTimestampText } from '../common/index.js';
+import { startFromQuery } from '../edge-rules/index.js';
 import type { StartPosition } from '../kafka/index.js';
 import { decodeResumeToken } from './resume-token.js';
 
@@ -14,20 +14,11 @@ export interface ResumeToken {
  * commits; a partition the token does not name, added since, from its
  * start), otherwise where `from` says.
  */
-export function streamStart(topic: string, from: string, resume?: ResumeToken): StartPosition {
+export function streamStart(topic: string, from: string | undefined, resume?: ResumeToken): StartPosition {
   if (resume) {
     const positions = decodeResumeToken(topic, resume.token, resume.pointer);
     const offsets = Object.fromEntries([...positions].map(([partition, offset]) => [String(partition), String(offset)]));
     return { kind: 'offsets', offsets: { [topic]: offsets }, unlisted: 'earliest', exact: true, pointer: resume.pointer };
   }
-  if (from === 'latest' || from === 'earliest') return { kind: from };
-  const timestamp = parseTimestampText(from);
-  if (timestamp === undefined) {
-    const message = `must be latest, earliest, or ${TIMESTAMP_RULE}`;
-    throw new GatewayError('GW_ERR_VALIDATION', `Query parameter from ${message}, not ${JSON.stringify(from)}.`, {
-      errors: [{ pointer: '/query/from', message }],
-      extensions: { parameter: 'from' },
-    });
-  }
-  return { kind: 'timestamp', timestamp };
+  return startFromQuery(from);
 }

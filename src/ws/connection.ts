@@ -2,8 +2,9 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { AuthService, Principal } from '../auth/index.js';
 import type { Config } from '../config.js';
-import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError, parseRfc3339, type Logger } from '../common/index.js';
+import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError, type Logger } from '../common/index.js';
 import type { AckMode, ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
+import { startFromFrame } from '../edge-rules/index.js';
 import { encodedBody, type FrameForm } from '../records/index.js';
 import { checkFrame, frameId, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
 
@@ -166,7 +167,7 @@ export class Connection {
       const frame = checkFrame(raw);
       switch (frame.op) {
         case 'subscribe':
-          await this.#subscribe(frame, parseFrom(frame.from), { fallback: frame.format ?? 'text', headers: frame.headers ?? 'object' });
+          await this.#subscribe(frame, startFromFrame(frame.from), { fallback: frame.format ?? 'text', headers: frame.headers ?? 'object' });
           return;
         case 'unsubscribe':
           await this.#unsubscribe(frame.id);
@@ -377,18 +378,4 @@ export class Connection {
     this.socket.terminate();
     void this.close();
   }
-}
-
-/** A subscribe frame's `from`, already checked by the frame schema. */
-export function parseFrom(from: SubscribeFrame['from']): StartPosition {
-  if (from === undefined || from === 'latest') return { kind: 'latest' };
-  if (from === 'earliest') return { kind: 'earliest' };
-  if (typeof from === 'number') return { kind: 'timestamp', timestamp: from };
-  // The frame schema let only an RFC 3339 date-time through, read by the gateway's one parser.
-  if (typeof from === 'string') return { kind: 'timestamp', timestamp: parseRfc3339(from) ?? 0 };
-  const offsets: Record<string, Record<string, string>> = {};
-  for (const [topic, partitions] of Object.entries(from)) {
-    offsets[topic] = Object.fromEntries(Object.entries(partitions).map(([p, o]) => [p, String(o)]));
-  }
-  return { kind: 'offsets', offsets };
 }

@@ -3,8 +3,8 @@
  * JSON Schema each; docs/websocket.md and docs/asyncapi.yaml describe them.
  * A frame that fails gets an error frame naming the field, tied to its id.
  */
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import { GatewayError, describeFieldErrors, fieldErrors, parseRfc3339 } from '../common/index.js';
+import { GatewayError, describeFieldErrors, edgeAjv, fieldErrors } from '../common/index.js';
+import type { FrameStart } from '../edge-rules/index.js';
 import type { AckMode } from '../kafka/index.js';
 import { loadClientFrameSchemas } from './frame-schemas.js';
 import { MAX_KEYS, ownedConcat, type Fallback, type HeaderForm, type KeyFormat } from '../records/index.js';
@@ -14,8 +14,7 @@ export interface SubscribeFrame {
   readonly id: string;
   readonly topics: readonly string[];
   readonly group?: string;
-  /** 'latest' | 'earliest' | an ISO 8601 time or epoch ms | {topic: {partition: offset}} */
-  readonly from?: string | number | Readonly<Record<string, Readonly<Record<string, string | number>>>>;
+  readonly from?: FrameStart;
   readonly ack?: AckMode;
   readonly credit?: number;
   /** How values that are not JSON are sent. */
@@ -67,8 +66,7 @@ if ((SCHEMAS.subscribe.properties as { keys?: { maxItems?: number } }).keys?.max
   throw new Error(`docs/asyncapi.yaml: subscribe.keys.maxItems must be ${MAX_KEYS}, the limit of a key filter`);
 }
 
-const ajv = new Ajv2020({ allErrors: true, strict: false });
-ajv.addFormat('date-time', { type: 'string', validate: (s: string) => parseRfc3339(s) !== undefined });
+const ajv = edgeAjv();
 const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([op, schema]) => [op, ajv.compile(schema)]));
 
 /** The id to tie an error frame to, read from whatever the client sent. */

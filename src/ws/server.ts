@@ -3,10 +3,11 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { WS_SUBPROTOCOL, authenticateUpgrade, type AuthService } from '../auth/index.js';
 import type { Config } from '../config.js';
-import { GatewayError, PROBLEM_CONTENT_TYPE, toGatewayError, toProblem, type Logger, TIMESTAMP_RULE, parseTimestampText } from '../common/index.js';
+import { GROUP_NAME_RULE, GatewayError, PROBLEM_CONTENT_TYPE, checkTopicName, isValidGroupName, toGatewayError, toProblem, type Logger } from '../common/index.js';
 import type { SubscriptionEngine } from '../kafka/index.js';
-import { CLOSE, Connection, parseFrom, type ProduceRecords, type SingleTopic } from './connection.js';
+import { CLOSE, Connection, type ProduceRecords, type SingleTopic } from './connection.js';
 import { MAX_KEYS, keyFilter } from './frames.js';
+import { startFromQuery } from '../edge-rules/index.js';
 
 export interface WebSocketGatewayDeps {
   readonly config: Config;
@@ -119,7 +120,6 @@ export class WebSocketGateway {
 }
 
 function singleTopicOptions(topic: string, query: URLSearchParams): SingleTopic {
-  const from = query.get('from') ?? 'latest';
   const group = query.get('group') ?? undefined;
   const format = query.get('format') ?? 'text';
   const headers = query.get('headers') ?? 'object';
@@ -128,18 +128,12 @@ function singleTopicOptions(topic: string, query: URLSearchParams): SingleTopic 
   if (keyFormat !== 'text' && keyFormat !== 'base64') throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter keyFormat must be text or base64.');
   if (keys.length > MAX_KEYS) throw new GatewayError('GW_ERR_VALIDATION', `At most ${MAX_KEYS} key parameters.`);
   keyFilter(keys, keyFormat, '/key');
-  if (!/^[a-zA-Z0-9._-]{1,249}$/.test(topic)) throw new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(topic)} is not valid.`);
-  if (group !== undefined && !/^[a-zA-Z0-9._-]{1,255}$/.test(group)) throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter group must be 1-255 of [a-zA-Z0-9._-].');
+  checkTopicName(topic);
+  if (group !== undefined && !isValidGroupName(group)) throw new GatewayError('GW_ERR_VALIDATION', `Query parameter group must be ${GROUP_NAME_RULE}.`);
   if (format !== 'text' && format !== 'base64') throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter format must be text or base64.');
   if (headers !== 'object' && headers !== 'list') throw new GatewayError('GW_ERR_VALIDATION', 'Query parameter headers must be object or list.');
-  let start;
-  if (from === 'latest' || from === 'earliest') start = parseFrom(from);
-  else {
-    const timestamp = parseTimestampText(from);
-    if (timestamp === undefined) throw new GatewayError('GW_ERR_VALIDATION', `Query parameter from must be latest, earliest, or ${TIMESTAMP_RULE}.`);
-    start = parseFrom(timestamp);
-  }
-  return { topic, group, from: start, form: { fallback: format, headers }, ...(keys.length > 0 ? { keys, keyFormat } : {}) };
+  const from = startFromQuery(query.get('from') ?? undefined);
+  return { topic, group, from, form: { fallback: format, headers }, ...(keys.length > 0 ? { keys, keyFormat } : {}) };
 }
 
 /** Answers a refused upgrade on the raw socket, as problem+json, before any WebSocket frame. */

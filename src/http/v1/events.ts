@@ -41,7 +41,7 @@ export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs }
       requireEventStreamAccepted(req, res);
       const { topic } = path;
       const keys = keyFilter(query.key, query.keyFormat, '/query/key');
-      const from = streamStart(topic, query.from ?? 'latest', resumeToken(req, query.lastEventId));
+      const from = streamStart(topic, query.from, resumeToken(req, query.lastEventId));
       await metadata.requireTopic(topic);
       if (req.method === 'HEAD') {
         res.writeHead(200, EVENT_STREAM_HEADERS).end();

@@ -1,6 +1,6 @@
 import type { AuthService, Principal } from '../../auth/index.js';
 import type { GroupDetail, MetadataService } from '../../kafka/index.js';
-import { GatewayError, TIMESTAMP_RULE, parseTimestampText } from '../../common/index.js';
+import { GatewayError, queryInstant } from '../../common/index.js';
 import { principalOf } from '../request-auth.js';
 import type { Handlers } from '../contract.js';
 import { noSchemas, topicDetailBody, topicSummaryBody, type SchemaInfo } from './topic-bodies.js';
@@ -51,14 +51,7 @@ export function metadataHandlers({ metadata, schemaInfo = noSchemas, auth }: Met
       res.json(topicDetailBody(topic, schemaInfo));
     },
     getOffsetsByTime: async ({ path, query, res }) => {
-      const timestamp = parseTimestampText(query.timestamp);
-      if (timestamp === undefined) {
-        const message = `must be ${TIMESTAMP_RULE}, not ${JSON.stringify(query.timestamp)}`;
-        throw new GatewayError('GW_ERR_VALIDATION', `Query parameter timestamp ${message}.`, {
-          errors: [{ pointer: '/query/timestamp', message }],
-          extensions: { parameter: 'timestamp' },
-        });
-      }
+      const timestamp = queryInstant('timestamp', query.timestamp);
       const offsets = await metadata.offsetsAt(path.topic, timestamp);
       res.json({ topic: path.topic, timestamp: new Date(timestamp).toISOString(), offsets });
     },

@@ -4,7 +4,7 @@
  * (src/records); this file only reads the body and writes the answer.
  */
 import type { Request } from 'express';
-import { GatewayError, type FieldError } from '../../common/index.js';
+import { GatewayError, decodeUtf8, type FieldError } from '../../common/index.js';
 import type { ProducedRecord } from '../../kafka/index.js';
 import { answer, decodeRecord, recordPointer, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline } from '../../records/index.js';
 import type { Handlers, OperationInput } from '../contract.js';
@@ -35,9 +35,6 @@ function formatsOf(query: ProduceQuery, body: JsonBody | undefined): Formats {
   if (errors.length > 0) throw new GatewayError('GW_ERR_VALIDATION', 'The formats are not valid; nothing was produced.', { errors });
   return formats;
 }
-
-// JSON text is UTF-8 (RFC 8259): a line that is not is refused rather than read with replacement characters.
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * Splits a request stream into lines at the newline byte, holding at most
@@ -74,7 +71,8 @@ async function* lines(req: Request, maxLineBytes: number): AsyncGenerator<{ line
 function decodeLine(line: Buffer, index: number, formats: Formats, errors: FieldError[]): DecodedRecord | undefined {
   let input: unknown;
   try {
-    input = JSON.parse(utf8.decode(line));
+    // JSON text is UTF-8 (RFC 8259): a line that is not is refused rather than read with replacement characters.
+    input = JSON.parse(decodeUtf8(line));
   } catch (error) {
     const why = error instanceof SyntaxError ? `is not valid JSON: ${error.message}` : 'is not valid UTF-8';
     errors.push({ index, pointer: recordPointer(index), message: `record ${index + 1} ${why}` });

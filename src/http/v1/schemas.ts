@@ -1,5 +1,4 @@
-import { GatewayError } from '../../common/index.js';
-import { isValidTopicName } from '../../kafka/index.js';
+import { GatewayError, checkTopicName } from '../../common/index.js';
 import { MAX_JSON_DEPTH, nestsDeeperThan } from '../../records/index.js';
 import type { SchemaRegistry } from '../../schema/index.js';
 import type { Handlers } from '../contract.js';
@@ -14,17 +13,12 @@ export interface SchemaRouteDeps {
   readonly requireTopic?: (topic: string) => Promise<void>;
 }
 
-function topicOf(topic: string): string {
-  if (!isValidTopicName(topic)) throw new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(topic)} is not valid.`);
-  return topic;
-}
-
 /** PUT, GET and DELETE /v1/topics/{topic}/schema: the topic's JSON Schema (draft 2020-12). */
 export function schemaHandlers({ schemas, requireTopic }: SchemaRouteDeps): Pick<Handlers, 'putTopicSchema' | 'getTopicSchema' | 'deleteTopicSchema'> {
   return {
     // The body arrives parsed and checked against openapi.yaml; ajv compiles it in put().
     putTopicSchema: async ({ path, body, res }) => {
-      const topic = topicOf(path.topic);
+      const topic = checkTopicName(path.topic);
       // A schema for a topic that does not exist is most likely a typo in its name.
       await requireTopic?.(topic).catch((error: unknown) => {
         if (!(error instanceof GatewayError && error.code === 'GW_ERR_TOPIC_NOT_FOUND')) throw error;
@@ -36,13 +30,13 @@ export function schemaHandlers({ schemas, requireTopic }: SchemaRouteDeps): Pick
       res.json({ topic, version: stored.version, schema: stored.schema });
     },
     getTopicSchema: ({ path, res }) => {
-      const topic = topicOf(path.topic);
+      const topic = checkTopicName(path.topic);
       const stored = schemas.get(topic);
       if (!stored) throw new GatewayError('GW_ERR_SCHEMA_NOT_FOUND', `Topic ${JSON.stringify(topic)} has no schema.`);
       res.json({ topic, version: stored.version, schema: stored.schema });
     },
     deleteTopicSchema: async ({ path, res }) => {
-      const topic = topicOf(path.topic);
+      const topic = checkTopicName(path.topic);
       if (!(await schemas.delete(topic))) throw new GatewayError('GW_ERR_SCHEMA_NOT_FOUND', `Topic ${JSON.stringify(topic)} has no schema.`);
       res.status(204).end();
     },

@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { RE2JS } from 're2js';
 import type { Config } from '../../config.js';
-import { GatewayError, type Logger } from '../../common/index.js';
+import { GROUP_NAME_RULE, GatewayError, isValidGroupName, partitionKey, type Logger } from '../../common/index.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../../kafka/index.js';
 import { formats } from '../../records/index.js';
 
@@ -63,8 +63,6 @@ interface Buffered {
   readonly record: ConsumedRecord;
 }
 
-const NAME = /^[a-zA-Z0-9._-]{1,255}$/;
-const key = (topic: string, partition: number) => `${topic}:${partition}`;
 
 /**
  * A `topic_pattern`, matched against whole topic names in linear time: V8's
@@ -281,7 +279,7 @@ export class ConsumerInstance {
         out.push(converted);
         bytes += size;
         handle.written(record.offset);
-        this.#returned.set(key(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset });
+        this.#returned.set(partitionKey(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset });
         if (bytes >= maxBytes) return true;
       }
       return minBytes !== undefined && bytes > minBytes;
@@ -337,9 +335,9 @@ export class ConsumerInstance {
       return;
     }
     const subscription = this.#subscription;
-    const held = new Set(this.assignment.map((p) => key(p.topic, p.partition)));
+    const held = new Set(this.assignment.map((p) => partitionKey(p.topic, p.partition)));
     for (const { topic, partition } of offsets ?? []) {
-      if (!held.has(key(topic, partition))) throw illegalState(`No current assignment for partition ${topic}-${partition}.`);
+      if (!held.has(partitionKey(topic, partition))) throw illegalState(`No current assignment for partition ${topic}-${partition}.`);
     }
     // What reads returned from partitions a rebalance has taken since is the new owner's to commit.
     for (const k of this.#returned.keys()) if (!held.has(k)) this.#returned.delete(k);
@@ -360,7 +358,7 @@ export class ConsumerInstance {
     for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
     const committed = await this.deps.engine.committedOffsets(this.group, [...byTopic].map(([topic, list]) => ({ topic, partitions: list })));
     return partitions.flatMap(({ topic, partition }) => {
-      const offset = committed.get(key(topic, partition)) ?? -1n;
+      const offset = committed.get(partitionKey(topic, partition)) ?? -1n;
       return offset >= 0n ? [{ topic, partition, offset }] : [];
     });
   }
@@ -407,8 +405,8 @@ export class ConsumerInstances {
 
   create(group: string, owner: string, settings: InstanceSettings): ConsumerInstance {
     const name = settings.name ?? `rest-consumer-${randomUUID()}`;
-    if (!NAME.test(name)) {
-      throw new GatewayError('GW_ERR_INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: name must be 1 to 255 of a-z, A-Z, 0-9, '.', '_' and '-'.`);
+    if (!isValidGroupName(name)) {
+      throw new GatewayError('GW_ERR_INVALID_CONSUMER_CONFIG', `Invalid consumer configuration: name must be ${GROUP_NAME_RULE}.`);
     }
     const id = `${group}\u0000${name}`;
     if (this.#instances.has(id)) throw new GatewayError('GW_ERR_CONSUMER_EXISTS', 'Consumer with specified consumer ID already exists in the specified consumer group.');

@@ -9,7 +9,7 @@ import type { Request } from 'express';
 import type { AuthService } from '../../auth/index.js';
 import type { Config } from '../../config.js';
 import type { ConsumerInstance, ConsumerInstances, EmbeddedFormat, InstanceSettings, PartitionRef } from './consumer-instances.js';
-import { GatewayError, parseRfc3339 } from '../../common/index.js';
+import { GatewayError, checkedRfc3339 } from '../../common/index.js';
 import { principalOf } from '../request-auth.js';
 import { negotiate, notAcceptable, sendV2 } from './conventions.js';
 import type { Handlers, OperationInput } from '../contract.js';
@@ -182,7 +182,7 @@ export function confluentConsumerHandlers({
       await withInstance(input, async (instance) => {
         const moves = (offsets ?? []).map(({ topic, partition, offset }) => ({ topic, partition, to: BigInt(offset) as bigint | 'beginning' | 'end' }));
         if (timestamps?.length) {
-          for (const { topic, partition, timestamp } of timestamps) moves.push({ topic, partition, to: await instance.offsetAt(topic, partition, parseRfc3339(timestamp) ?? 0) });
+          for (const { topic, partition, timestamp } of timestamps) moves.push({ topic, partition, to: await instance.offsetAt(topic, partition, checkedRfc3339(timestamp)) });
         }
         await instance.seek(moves);
       });

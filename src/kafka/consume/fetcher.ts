@@ -8,7 +8,7 @@
  * topic deleted) or may not be read ends its readers.
  */
 import { ConnectionPool, Consumer, UserError, type BaseOptions } from '@platformatic/kafka';
-import { GatewayError, type Logger } from '../../common/index.js';
+import { GatewayError, partitionKey, type Logger } from '../../common/index.js';
 import { decodeBatches } from './consumed-record.js';
 import { describeKafkaError, guardConnections, isTransient, kafkaErrorCodes } from '../client/index.js';
 import { listOffsets, type TopicStructure } from '../metadata/index.js';
@@ -234,7 +234,7 @@ export class Fetcher implements FetchQueue {
         currentLeaderEpoch: -1,
         lastFetchedEpoch: -1,
       });
-      entries.set(`${found.id}:${entry.stream.partition}`, entry);
+      entries.set(partitionKey(found.id, entry.stream.partition), entry);
     }
     if (entries.size === 0) return true;
     if (!(await this.#knowsBroker(node))) {
@@ -286,7 +286,7 @@ export class Fetcher implements FetchQueue {
     let healthy = true;
     for (const topic of response.responses) {
       for (const partition of topic.partitions) {
-        const entry = entries.get(`${topic.topicId}:${partition.partitionIndex}`);
+        const entry = entries.get(partitionKey(topic.topicId, partition.partitionIndex));
         if (!entry) continue;
         const { stream, from } = entry;
         if (partition.errorCode === 0) {

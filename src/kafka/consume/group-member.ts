@@ -9,7 +9,7 @@
  * join again, and the broker drops it after the session timeout.
  */
 import { Consumer, type BaseOptions } from '@platformatic/kafka';
-import { withDeadline, GatewayError, type Logger } from '../../common/index.js';
+import { withDeadline, GatewayError, partitionKey, type Logger } from '../../common/index.js';
 import { MEMBERSHIP_LOST, fromKafkaError, guardConnections, protocolErrorIds } from '../client/index.js';
 
 export interface TopicPartitions {
@@ -128,7 +128,7 @@ export class GroupMember {
     try {
       const answer = await this.#consumer.listCommittedOffsets({ topics: partitions.map(({ topic, partitions: p }) => ({ topic, partitions: [...p] })) });
       const committed = new Map<string, bigint>();
-      for (const [topic, offsets] of answer) offsets.forEach((offset, partition) => committed.set(`${topic}:${partition}`, offset));
+      for (const [topic, offsets] of answer) offsets.forEach((offset, partition) => committed.set(partitionKey(topic, partition), offset));
       return committed;
     } catch (error) {
       throw fromKafkaError(error, { group: this.groupId });

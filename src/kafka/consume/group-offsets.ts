@@ -7,7 +7,7 @@
  */
 import { Admin, type BaseOptions } from '@platformatic/kafka';
 import type { TopicPartitions } from './group-member.js';
-import { GatewayError } from '../../common/index.js';
+import { GatewayError, partitionKey } from '../../common/index.js';
 import { fromKafkaError, guardConnections, protocolErrorIds } from '../client/index.js';
 
 /** What the broker answers a commit from outside a group that has members. */
@@ -43,7 +43,7 @@ export class GroupOffsets {
           });
           const committed = new Map<string, bigint>();
           for (const topic of answer?.topics ?? []) {
-            for (const p of topic.partitions) committed.set(`${topic.name}:${p.partitionIndex}`, p.committedOffset);
+            for (const p of topic.partitions) committed.set(partitionKey(topic.name, p.partitionIndex), p.committedOffset);
           }
           return committed;
         } catch (error) {

@@ -5,7 +5,7 @@
  * each (its own coordinator connection, for heartbeats and joins).
  */
 import type { Config } from '../../config.js';
-import { withDeadline, GatewayError, type Logger } from '../../common/index.js';
+import { withDeadline, GatewayError, partitionKey, type Logger } from '../../common/index.js';
 import { clientOptions, fromKafkaError } from '../client/index.js';
 import { Fetcher, type TopicStructureSource } from './fetcher.js';
 import { GroupMember, type MemberEvents, type TopicPartitions } from './group-member.js';
@@ -139,7 +139,7 @@ export class SubscriptionEngine {
   }
 
   #acquire(topic: string, partition: number): PartitionStream {
-    const k = `${topic}:${partition}`;
+    const k = partitionKey(topic, partition);
     let stream = this.#streams.get(k);
     if (!stream) {
       stream = new PartitionStream(topic, partition, this.#fetcher, { cacheBytes: this.tuning.partitionCacheBytes, deliveryBytes: this.tuning.partitionMaxBytes });
@@ -152,7 +152,7 @@ export class SubscriptionEngine {
     stream.detach(reader);
     if (stream.readerCount > 0) return;
     this.#fetcher.forget(stream);
-    this.#streams.delete(`${stream.topic}:${stream.partition}`);
+    this.#streams.delete(partitionKey(stream.topic, stream.partition));
   }
 
   /** Within the cache's TTL, never older: a partition added by another tool a while ago is counted. */

@@ -9,7 +9,7 @@
  * `assign()`: a group then only keeps its commits. A position can be moved
  * (`seek`) on any partition held.
  */
-import { GatewayError, isInternalGroup, type Logger } from '../../common/index.js';
+import { GatewayError, isInternalGroup, partitionKey, splitPartitionKey, type Logger } from '../../common/index.js';
 import type { ConsumedRecord } from './consumed-record.js';
 import type { Generation, GroupMember, MemberEvents, TopicPartitions } from './group-member.js';
 import type { CommittedOffsets } from './group-offsets.js';
@@ -95,7 +95,6 @@ export interface SubscriptionContext {
 
 const MAX_OFFSET = 2n ** 63n - 1n;
 const RETRY_DELAYS_MS = [250, 500, 1000, 2000, 5000];
-const key = (topic: string, partition: number) => `${topic}:${partition}`;
 
 class HeldPartition implements PartitionReader, PartitionHandle {
   held = true;
@@ -287,7 +286,7 @@ export class Subscription {
    * next delivery starts at the new position.
    */
   async seek(topic: string, partition: number, to: bigint | 'beginning' | 'end'): Promise<bigint> {
-    const k = key(topic, partition);
+    const k = partitionKey(topic, partition);
     if (!this.#held.has(k)) {
       throw new GatewayError('GW_ERR_CONFLICT', `This subscription does not hold partition ${partition} of ${JSON.stringify(topic)}; it can move only the positions of partitions it holds.`);
     }
@@ -332,12 +331,12 @@ export class Subscription {
   async #applyJoin(generation: Generation): Promise<void> {
     const previous = this.#generation;
     this.#generation = generation;
-    const assigned = new Set(generation.assignment.flatMap(({ topic, partitions }) => partitions.map((p) => key(topic, p))));
+    const assigned = new Set(generation.assignment.flatMap(({ topic, partitions }) => partitions.map((p) => partitionKey(topic, p))));
     // A new member id means another member may have read these partitions since: start again from the commits.
     const keepPositions = previous !== undefined && previous.memberId === generation.memberId;
     for (const [k, held] of this.#held) if (!assigned.has(k) || !keepPositions) this.#let(k, held);
     const added = generation.assignment
-      .map(({ topic, partitions }) => ({ topic, partitions: partitions.filter((p) => !this.#held.has(key(topic, p))) }))
+      .map(({ topic, partitions }) => ({ topic, partitions: partitions.filter((p) => !this.#held.has(partitionKey(topic, p))) }))
       .filter(({ partitions }) => partitions.length > 0);
     for (let attempt = 0; added.length > 0; attempt++) {
       if (this.#stopped || this.#generation !== generation) return;
@@ -374,12 +373,12 @@ export class Subscription {
       const open: number[] = [];
       for (const p of list) {
         const exact = from.kind === 'offsets' && from.exact === true && from.offsets[topic]?.[String(p)] !== undefined;
-        const offset = exact ? -1n : (committed.get(key(topic, p)) ?? -1n);
-        if (offset >= 0n) positions.set(key(topic, p), offset);
+        const offset = exact ? -1n : (committed.get(partitionKey(topic, p)) ?? -1n);
+        if (offset >= 0n) positions.set(partitionKey(topic, p), offset);
         else open.push(p);
       }
       if (open.length === 0) continue;
-      for (const [p, offset] of await this.#fromPositions(topic, open)) positions.set(key(topic, p), offset);
+      for (const [p, offset] of await this.#fromPositions(topic, open)) positions.set(partitionKey(topic, p), offset);
     }
     return positions;
   }
@@ -421,7 +420,7 @@ export class Subscription {
   }
 
   #hold(k: string, position: bigint): void {
-    const [topic, partition] = splitKey(k);
+    const [topic, partition] = splitPartitionKey(k);
     const stream = this.context.acquire(topic, partition);
     const held = new HeldPartition(topic, partition, stream, position, this);
     this.#held.set(k, held);
@@ -490,7 +489,7 @@ export class Subscription {
     if (!this.options.topics.includes(topic)) {
       throw new GatewayError('GW_ERR_VALIDATION', `This subscription does not read topic ${JSON.stringify(topic)}.`, { errors: [{ pointer: '/topic', message: 'is not a topic of this subscription' }] });
     }
-    const k = key(topic, partition);
+    const k = partitionKey(topic, partition);
     const held = this.#held.get(k);
     if (!held) {
       if (this.#everHeld.has(k)) throw new GatewayError('GW_ERR_CONFLICT', `Partition ${topic}/${partition} was assigned to another member of group ${JSON.stringify(this.options.group)} by a rebalance; its records will be delivered again there.`);
@@ -548,11 +547,6 @@ export class Subscription {
     await this.#member?.leave();
     this.context.stopped(this);
   }
-}
-
-function splitKey(k: string): [string, number] {
-  const at = k.lastIndexOf(':');
-  return [k.slice(0, at), Number(k.slice(at + 1))];
 }
 
 /** Explicit start offsets may only name topics the subscription reads. */

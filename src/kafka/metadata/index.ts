@@ -9,5 +9,5 @@ export { KafkaAdmin } from './admin-client.js';
 export { MetadataService, type MetadataOptions } from './metadata-service.js';
 export type * from './metadata-types.js';
 export { TopicAdmin } from './topic-admin.js';
-export { TopicCache, isValidTopicName, type TimestampPolicy, type TopicInfo, type TopicStructure } from './topic-cache.js';
+export { TopicCache, type TimestampPolicy, type TopicInfo, type TopicStructure } from './topic-cache.js';
 export { describeCluster, listOffsets, type TopicMetadata } from './wire-requests.js';

@@ -1,4 +1,4 @@
-import { withDeadline, GatewayError, isInternalGroup, isInternalTopic } from '../../common/index.js';
+import { withDeadline, GatewayError, isInternalGroup, isInternalTopic, partitionKey, splitPartitionKey } from '../../common/index.js';
 import { TtlCache } from './ttl-cache.js';
 import type { GroupDescription, KafkaAdmin } from './admin-client.js';
 import { fromKafkaError } from '../client/index.js';
@@ -231,9 +231,9 @@ export class MetadataService {
           }
           const members = group.members.map(member);
           const owner = new Map<string, string>();
-          for (const m of members) for (const a of m.assignments) for (const p of a.partitions) owner.set(`${a.topic}:${p}`, m.memberId);
+          for (const m of members) for (const a of m.assignments) for (const p of a.partitions) owner.set(partitionKey(a.topic, p), m.memberId);
           const commits = new Map<string, string>();
-          for (const { topic, partition, offset } of committed) commits.set(`${topic}:${partition}`, String(offset));
+          for (const { topic, partition, offset } of committed) commits.set(partitionKey(topic, partition), String(offset));
           const topics = new Set([...committed.map((c) => c.topic), ...members.flatMap((m) => m.assignments.map((a) => a.topic))]);
           // A topic deleted since the group committed keeps its commits; offset lookups on it would fail, so only existing topics are asked.
           const existing = new Map((await this.topicCache.all()).entries());
@@ -247,11 +247,11 @@ export class MetadataService {
           for (const topic of [...topics].sort()) {
             const partitions = new Set<number>();
             for (const key of [...commits.keys(), ...owner.keys()]) {
-              const at = key.lastIndexOf(':');
-              if (key.slice(0, at) === topic) partitions.add(Number(key.slice(at + 1)));
+              const [keyTopic, partition] = splitPartitionKey(key);
+              if (keyTopic === topic) partitions.add(partition);
             }
             for (const partition of [...partitions].sort((a, b) => a - b)) {
-              const key = `${topic}:${partition}`;
+              const key = partitionKey(topic, partition);
               const committedOffset = commits.get(key) ?? null;
               const latestOffset = String(latest.get(topic)?.get(partition) ?? 0n);
               const lag = committedOffset === null ? null : maxZero(BigInt(latestOffset) - BigInt(committedOffset)).toString();

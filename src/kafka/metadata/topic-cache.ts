@@ -6,7 +6,7 @@
  * fetcher all read this one instance; every admin change the gateway makes
  * clears it. Offsets are not structure and are never kept here.
  */
-import { withDeadline, GatewayError } from '../../common/index.js';
+import { withDeadline, GatewayError, checkTopicName } from '../../common/index.js';
 import type { KafkaAdmin, PartitionMetadata } from './admin-client.js';
 import { fromKafkaError, protocolErrorIds } from '../client/index.js';
 
@@ -66,13 +66,6 @@ const CONFIG_NAMES = [
   'message.timestamp.difference.max.ms',
 ];
 
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
-
-/** Kafka's own rule for topic names. */
-export function isValidTopicName(topic: string): boolean {
-  return TOPIC_NAME.test(topic) && topic !== '.' && topic !== '..';
-}
-
 function whole(value: string | undefined): number | undefined {
   return value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined;
 }
@@ -112,9 +105,7 @@ export class TopicCache {
 
   /** The topic's partitions, sorted by id; GW_ERR_TOPIC_NOT_FOUND when it does not exist. */
   async partitions(topic: string, { create = false } = {}): Promise<readonly PartitionMetadata[]> {
-    if (!isValidTopicName(topic)) {
-      throw new GatewayError('GW_ERR_INVALID_TOPIC', `Topic name ${JSON.stringify(topic)} is not valid: use 1 to 249 of a-z, A-Z, 0-9, '.', '_' and '-'.`);
-    }
+    checkTopicName(topic);
     if (!this.#topics.has(topic)) {
       // A miss always asks again, so a topic created a moment ago is found;
       // concurrent misses share one metadata call.
