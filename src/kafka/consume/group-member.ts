@@ -38,12 +38,16 @@ export interface MemberEvents {
 const REJOIN_DELAYS_MS = [250, 500, 1000, 2000, 5000];
 /** How long leave() tries to tell the broker before it just cuts the connections. */
 const LEAVE_TIMEOUT_MS = 3000;
+/** Kafka's own topics (`__consumer_offsets`, `__transaction_state`, `__share_group_state`). */
+const KAFKA_INTERNAL_PREFIX = '__';
 
 export class GroupMember {
   readonly #consumer: Consumer;
   #left = false;
   #rejoins = 0;
   #rejoinTimer: NodeJS.Timeout | undefined;
+  /** Kafka's own topics among those subscribed: a member of a group cannot read them (see join()). */
+  readonly #kafkaInternal: readonly string[];
 
   constructor(
     options: BaseOptions,
@@ -53,6 +57,7 @@ export class GroupMember {
     private readonly events: MemberEvents,
     private readonly logger: Logger,
   ) {
+    this.#kafkaInternal = topics.filter((topic) => topic.startsWith(KAFKA_INTERNAL_PREFIX));
     this.#consumer = new Consumer({
       ...options,
       groupId,
@@ -92,6 +97,15 @@ export class GroupMember {
 
   /** Joins the group; resolves once it holds its first assignment. */
   async join(): Promise<void> {
+    if (this.#kafkaInternal.length > 0) {
+      // The client's assignor looks every subscribed topic up in a metadata cache that leaves Kafka's internal
+      // topics out, and throws inside a socket callback when it does not find one: the process would end.
+      // Reading them in a group has no use either (no client commits into __consumer_offsets), so it is refused.
+      throw new GatewayError(
+        'GW_ERR_BAD_REQUEST',
+        `${this.#kafkaInternal.map((t) => JSON.stringify(t)).join(', ')} ${this.#kafkaInternal.length === 1 ? 'is' : 'are'} Kafka's own; it can be read without a group, not as a member of consumer group ${JSON.stringify(this.groupId)}.`,
+      );
+    }
     try {
       await this.#consumer.joinGroup({});
     } catch (error) {
