@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import type { OutgoingRecord, TopicCache } from '../src/kafka/index.js';
 import { ProduceService } from '../src/kafka/produce/producer.js';
 import type { PartitionResult, ProducerSession, WireRecord } from '../src/kafka/produce/producer-session.js';
-import { quietLogger, testConfig } from './helpers/env.js';
+import { eventually, quietLogger, testConfig } from './helpers/env.js';
 
 interface Call {
   readonly records: readonly WireRecord[];
@@ -206,5 +206,24 @@ test('an answer for no partition at all settles no caller as produced', async ()
   await turns();
   broker.calls[0]!.answerWith([]);
   assert.equal(await outcome, 503);
+  await service.drain();
+});
+
+test('a partition whose leader was sent nothing goes again under the same producer id, while the records of the leaders that answered are settled', async () => {
+  // What the session answers for a leader it could not reach or a partition with no leader yet (producer-session.ts).
+  const broker = fakeBroker();
+  const service = new ProduceService(broker.connection, twoPartitions, testConfig({ PRODUCE_LINGER_MS: '0' }, 'localhost:9092').produce, quietLogger());
+  const both = produce(service, 't', [{ ...record(0), partition: 0 }, { ...record(1), partition: 1 }]);
+  await turns();
+  broker.calls[0]!.answerWith([
+    { topic: 't', partition: 0, error: 'LEADER_NOT_AVAILABLE', errorMessage: 'connect ECONNREFUSED', refusedRecords: [], baseOffset: -1n, logAppendTime: -1n },
+    { topic: 't', partition: 1, refusedRecords: [], baseOffset: 4n, logAppendTime: -1n },
+  ]);
+  await turns(20);
+  await eventually(async () => broker.calls.length === 2, 5000, 10);
+  assert.deepEqual(broker.calls[1]!.records.map((r) => [r.partition, String(r.value)]), [[0, '0']], 'only the record that was not sent goes again');
+  broker.calls[1]!.answerWith([{ topic: 't', partition: 0, refusedRecords: [], baseOffset: 9n, logAppendTime: -1n }]);
+  assert.deepEqual((await both).map((r) => `${r.partition}@${r.offset}`), ['0@9', '1@4']);
+  assert.equal(broker.renewals(), 0, 'nothing unclear happened: the same producer id');
   await service.drain();
 });

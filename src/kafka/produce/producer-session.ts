@@ -136,12 +136,13 @@ export class ProducerSession {
     const topics = [...new Set(records.map((r) => r.topic))];
     const metadata = await before(this.client.metadata({ topics }));
     const byLeader = new Map<number, WireRecord[]>();
+    // Records of partitions without a leader (one being created or moved) are not sent; they go again once it has one.
+    const leaderless: WireRecord[] = [];
     for (const record of records) {
       const leader = metadata.topics.get(record.topic)?.partitions[record.partition]?.leader;
       if (leader === undefined || leader < 0) {
-        // Asked again on the next try: a partition without a leader is usually one being created or moved.
-        this.client.clearMetadata();
-        throw Object.assign(new Error(`no leader for ${record.topic}/${record.partition}`), { notSent: true });
+        leaderless.push(record);
+        continue;
       }
       let list = byLeader.get(leader);
       if (!list) byLeader.set(leader, (list = []));
@@ -176,21 +177,26 @@ export class ProducerSession {
       }),
     );
     const failures = settled.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason as Error & { notSent?: boolean; list?: WireRecord[] }] : []));
-    // A leader that did not answer (it died, it moved) is looked up again before the next request, rather than
-    // tried again from a cache that may name it for the client's whole metadata age.
-    if (failures.length > 0) this.client.clearMetadata();
+    // A leader that did not answer (it died, it moved) or is not known is looked up again before the next
+    // request, rather than tried again from a cache that may name it for the client's whole metadata age.
+    if (failures.length > 0 || leaderless.length > 0) this.client.clearMetadata();
     // A request that went out without an answer leaves its records' fate unknown: the whole send fails, and the owner renews the session.
     const unknown = failures.find((failure) => !failure.notSent);
     if (unknown) throw unknown;
-    if (failures.length === settled.length) throw failures[0];
     const answers = settled.flatMap((outcome) => (outcome.status === 'fulfilled' ? [outcome.value] : []));
+    const notSent = [
+      ...(leaderless.length > 0 ? [{ records: leaderless, reason: 'no leader yet' }] : []),
+      ...failures.map((failure) => ({ records: failure.list ?? [], reason: failure.message })),
+    ];
+    if (answers.length === 0) {
+      throw Object.assign(new Error(`nothing was sent: ${notSent.map((n) => n.reason).join('; ')}`), { notSent: true, cause: failures[0] });
+    }
     const results: PartitionResult[] = [];
-    // Partitions of a leader that was sent nothing: retriable, as when a leader is not known yet.
-    for (const failure of failures) {
-      const partitions = new Set((failure.list ?? []).map((r) => `${r.topic}\u0000${r.partition}`));
-      for (const key of partitions) {
-        const [topic, partition] = key.split('\u0000') as [string, string];
-        results.push({ topic, partition: Number(partition), error: 'LEADER_NOT_AVAILABLE', errorMessage: failure.message, refusedRecords: [], baseOffset: -1n, logAppendTime: -1n });
+    // Partitions that were sent nothing: retriable, under the same sequence numbers.
+    for (const { records: unsent, reason } of notSent) {
+      const partitions = new Map(unsent.map((r) => [`${r.topic}:${r.partition}`, r]));
+      for (const { topic, partition } of partitions.values()) {
+        results.push({ topic, partition, error: 'LEADER_NOT_AVAILABLE', errorMessage: reason, refusedRecords: [], baseOffset: -1n, logAppendTime: -1n });
       }
     }
     for (const { list, response } of answers) {
