@@ -14,7 +14,7 @@
  * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce`,
  * `--only ws`, or `--only sse` (the event-stream fan-out beside the
  * WebSocket fan-out of the same size), and `--subscriptions 1000` (fan-out
- * sizes, comma-separated).
+ * sizes, comma-separated), `--rounds N` and `--seconds S` (per round).
  * Such a partial run writes bench/results/partial.json and leaves the
  * report alone.
  */
@@ -34,17 +34,18 @@ if (process.argv.includes('--render')) {
 }
 
 const quick = process.argv.includes('--quick');
-const seconds = quick ? 3 : 10;
-const rounds = quick ? 1 : 3;
 const option = (name: string): string | undefined => {
   const at = process.argv.indexOf(name);
   return at >= 0 ? process.argv[at + 1] : undefined;
 };
+const seconds = Number(option('--seconds') ?? (quick ? 3 : 10));
+const rounds = Number(option('--rounds') ?? (quick ? 1 : 3));
+if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds takes a positive number, --rounds a whole number');
 const only = option('--only');
 if (only !== undefined && only !== 'produce' && only !== 'ws' && only !== 'sse') throw new Error('--only takes produce, ws or sse');
 const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [1000] : [1000, 10000]);
 if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
-const partial = only !== undefined || option('--subscriptions') !== undefined;
+const partial = only !== undefined || option('--subscriptions') !== undefined || option('--seconds') !== undefined || option('--rounds') !== undefined;
 
 let broker: Broker | undefined;
 let brokers = process.env.KAFKA_BROKERS;
@@ -103,13 +104,18 @@ function fmt(n: number | undefined, digits = 0): string {
 function renderTable(rs: readonly ScenarioResult[]): string {
   const rows = rs.map(
     (r) =>
-      `| ${r.name} | ${fmt(r.baseline.rate)} | ${fmt(r.gateway.rate)} | **${fmt(r.ratio, 2)}** | ${fmt(r.baseline.p50Ms, 1)} / ${fmt(r.baseline.p99Ms, 1)} | ${fmt(r.gateway.p50Ms, 1)} / ${fmt(r.gateway.p99Ms, 1)} | ${r.target} | ${r.met === undefined ? '—' : r.met ? 'met' : 'missed'} |`,
+      `| ${r.name} | ${fmt(r.baseline.rate)} | ${fmt(r.gateway.rate)} | **${fmt(r.ratio, 2)}** | ${r.limit ? `${fmt(r.limit.rate)} / **${fmt(r.limitRatio, 2)}**` : '—'} | ${cpu(r)} | ${fmt(r.baseline.p50Ms, 1)} / ${fmt(r.baseline.p99Ms, 1)} | ${fmt(r.gateway.p50Ms, 1)} / ${fmt(r.gateway.p99Ms, 1)} | ${r.target} | ${r.met === undefined ? '—' : r.met ? 'met' : 'missed'} |`,
   );
   return [
-    '| scenario | baseline rec/s | gateway rec/s | ratio | baseline p50/p99 ms | gateway p50/p99 ms | target | |',
-    '|---|---:|---:|---:|---:|---:|---|---|',
+    '| scenario | baseline rec/s | gateway rec/s | ratio | HTTP limit rec/s / gateway ratio to it | CPU s per 100k records: baseline / limit / gateway | baseline p50/p99 ms | gateway p50/p99 ms | target | |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...rows,
   ].join('\n');
+}
+
+function cpu(r: ScenarioResult): string {
+  if (r.gateway.cpuPer100k === undefined) return '—';
+  return [r.baseline.cpuPer100k, r.limit?.cpuPer100k, r.gateway.cpuPer100k].map((c) => fmt(c, 2)).join(' / ');
 }
 
 function renderChart(rs: readonly ScenarioResult[]): string {
