@@ -265,6 +265,13 @@ function discardBody(req: Request, next: NextFunction): void {
   req.resume();
 }
 
+const rawBodies = new WeakMap<object, Buffer>();
+
+/** The bytes of a JSON body as they arrived (UTF-8, after any Content-Encoding), once checkRequestBody has parsed it. */
+export function rawJsonBody(req: Request): Buffer | undefined {
+  return rawBodies.get(req);
+}
+
 /**
  * Checks the body of the matched operation against openapi.yaml: a media
  * type the operation does not list gets 415, and a JSON body is parsed
@@ -274,7 +281,15 @@ function discardBody(req: Request, next: NextFunction): void {
 export function checkRequestBody(limitBytes: number): RequestHandler {
   // The media type is checked below, so the parser takes whatever it is given. Not strict:
   // whether a bare value (`true` is a JSON Schema) is allowed is the body schema's call.
-  const parseJson = express.json({ limit: limitBytes, type: () => true, strict: false });
+  // The UTF-8 bytes are kept beside the parsed body (rawJsonBody) for handlers that can use a value's own bytes.
+  const parseJson = express.json({
+    limit: limitBytes,
+    type: () => true,
+    strict: false,
+    verify: (req, _res, bytes, encoding) => {
+      if (encoding === 'utf-8') rawBodies.set(req, bytes);
+    },
+  });
   return (req: Request, res: Response, next: NextFunction) => {
     const body = operationOf(res)?.operation.body;
     if (!body) {
