@@ -25,6 +25,12 @@ interface Scan {
   at: number;
   /** False once the current value has anything JSON.stringify would write differently. */
   canonical: boolean;
+  /** The first backslash at or after the last one passed (the body's length when there is none). */
+  backslash: number;
+  /** The text of the last string read (without quotes), and whether it had escapes. */
+  start: number;
+  end: number;
+  escaped: boolean;
 }
 
 function isSpace(byte: number | undefined): boolean {
@@ -42,22 +48,37 @@ function spaceInside(body: Buffer, scan: Scan): void {
   skipSpace(body, scan);
 }
 
+/** Where the next quote at or after `at` is: short strings (keys) byte by byte, long ones by the native search. */
+function nextQuote(body: Buffer, at: number): number {
+  const short = Math.min(body.length, at + 24);
+  for (let i = at; i < short; i++) if (body[i] === QUOTE) return i;
+  return body.indexOf(QUOTE, short);
+}
+
 /**
  * Reads a string from its opening quote; answers where its text starts and
  * ends (without quotes). An escape JSON.stringify would not write (`\/`, a
  * `\u` form of a character it writes as is) makes the value not canonical.
  */
-function string(body: Buffer, scan: Scan): { start: number; end: number; escaped: boolean } {
+function string(body: Buffer, scan: Scan): void {
   const start = scan.at + 1;
   let at = start;
   let escaped = false;
-  let backslash = body.indexOf(BACKSLASH, at);
   for (;;) {
-    const quote = body.indexOf(QUOTE, at);
+    const quote = nextQuote(body, at);
     if (quote === -1) throw new Error('unterminated string');
-    if (backslash === -1 || backslash > quote) {
+    // The next backslash is searched for once past the last one, not per string: a body without any is searched once.
+    if (scan.backslash < at) {
+      const found = body.indexOf(BACKSLASH, at);
+      scan.backslash = found === -1 ? body.length : found;
+    }
+    const backslash = scan.backslash;
+    if (backslash > quote) {
       scan.at = quote + 1;
-      return { start, end: quote, escaped };
+      scan.start = start;
+      scan.end = quote;
+      scan.escaped = escaped;
+      return;
     }
     escaped = true;
     const kind = body[backslash + 1];
@@ -72,7 +93,6 @@ function string(body: Buffer, scan: Scan): { start: number; end: number; escaped
       if (kind === 0x2f) scan.canonical = false;
       at = backslash + 2;
     }
-    backslash = body.indexOf(BACKSLASH, at);
   }
 }
 
@@ -119,8 +139,8 @@ function object(body: Buffer, scan: Scan, depth: number): void {
   let keys: Set<string> | undefined;
   let first: string | undefined;
   for (;;) {
-    const { start, end } = string(body, scan);
-    const key = body.toString('latin1', start, end);
+    string(body, scan);
+    const key = body.toString('latin1', scan.start, scan.end);
     // JSON.parse keeps the last of repeated keys, and V8 puts integer-like keys first: either changes what JSON.stringify writes.
     if (/^\d+$/.test(key)) scan.canonical = false;
     if (first === undefined) first = key;
@@ -161,10 +181,14 @@ function skip(body: Buffer, scan: Scan): void {
   scan.canonical = canonical;
 }
 
-/** A key compared by its bytes; a key with an escape is not compared (undefined): it could spell any name. */
-function keyName(body: Buffer, scan: Scan): string | undefined {
-  const { start, end, escaped } = string(body, scan);
-  return escaped ? undefined : body.toString('latin1', start, end);
+const VALUE = Buffer.from('value');
+const RECORDS = Buffer.from('records');
+
+/** Reads a key; answers whether it is `name`, compared by its bytes, or undefined when it has an escape (it could spell any name). */
+function keyIs(body: Buffer, scan: Scan, name: Buffer): boolean | undefined {
+  string(body, scan);
+  if (scan.escaped) return undefined;
+  return scan.end - scan.start === name.length && body.compare(name, 0, name.length, scan.start, scan.end) === 0;
 }
 
 /** One record object: the bytes of its `value` when they are JSON.stringify's; undefined otherwise. */
@@ -183,18 +207,18 @@ function recordValue(body: Buffer, scan: Scan): Buffer | undefined {
   // A key with an escape might spell `value`: then this record's bytes are not used.
   let unsure = false;
   for (;;) {
-    const name = keyName(body, scan);
+    const isValue = keyIs(body, scan, VALUE);
     skipSpace(body, scan);
     scan.at++; // :
     skipSpace(body, scan);
-    if (name === 'value') {
+    if (isValue === true) {
       const start = scan.at;
       scan.canonical = true;
       value(body, scan, 0);
       // The last `value` counts, as JSON.parse keeps the last of repeated keys.
       found = scan.canonical ? body.subarray(start, scan.at) : undefined;
     } else {
-      if (name === undefined) unsure = true;
+      if (isValue === undefined) unsure = true;
       skip(body, scan);
     }
     skipSpace(body, scan);
@@ -212,7 +236,7 @@ function recordValue(body: Buffer, scan: Scan): Buffer | undefined {
  */
 export function rawRecordValues(body: Buffer): Array<Buffer | undefined> | undefined {
   if (!isUtf8(body)) return undefined;
-  const scan: Scan = { at: 0, canonical: true };
+  const scan: Scan = { at: 0, canonical: true, backslash: -1, start: 0, end: 0, escaped: false };
   try {
     skipSpace(body, scan);
     if (body[scan.at] !== 0x7b) return undefined;
@@ -221,13 +245,13 @@ export function rawRecordValues(body: Buffer): Array<Buffer | undefined> | undef
     let values: Array<Buffer | undefined> | undefined;
     if (body[scan.at] === 0x7d) return undefined;
     for (;;) {
-      const name = keyName(body, scan);
+      const isRecords = keyIs(body, scan, RECORDS);
       // A key with an escape might be `records`: give up rather than guess.
-      if (name === undefined) return undefined;
+      if (isRecords === undefined) return undefined;
       skipSpace(body, scan);
       scan.at++; // :
       skipSpace(body, scan);
-      if (name === 'records' && body[scan.at] === 0x5b) {
+      if (isRecords && body[scan.at] === 0x5b) {
         values = [];
         scan.at++;
         skipSpace(body, scan);
@@ -242,7 +266,7 @@ export function rawRecordValues(body: Buffer): Array<Buffer | undefined> | undef
         }
       } else {
         skip(body, scan);
-        if (name === 'records') values = undefined;
+        if (isRecords) values = undefined;
       }
       skipSpace(body, scan);
       if (body[scan.at++] === 0x7d) return values;
