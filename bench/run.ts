@@ -12,6 +12,7 @@
  * results and docs/benchmarks-notes.md without running anything.
  *
  * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce`,
+ * `--only v2` (Confluent v2 consumer-instance reads; `--v2-records N`),
  * `--only ws`, or `--only sse` (the event-stream fan-out beside the
  * WebSocket fan-out of the same size), and `--subscriptions 1000` (fan-out
  * sizes, comma-separated), `--rounds N` and `--seconds S` (per round).
@@ -24,6 +25,7 @@ import { startBroker, kafkaVersion, type Broker } from '../kafka/broker.js';
 import type { ScenarioResult } from './lib.js';
 import { runProduceBenchmarks } from './produce.js';
 import { runSseBenchmarks } from './sse.js';
+import { runV2ReadBenchmarks } from './v2-read.js';
 import { runWebSocketBenchmarks } from './websocket.js';
 
 if (process.argv.includes('--render')) {
@@ -42,7 +44,7 @@ const seconds = Number(option('--seconds') ?? (quick ? 3 : 10));
 const rounds = Number(option('--rounds') ?? (quick ? 1 : 3));
 if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds takes a positive number, --rounds a whole number');
 const only = option('--only');
-if (only !== undefined && only !== 'produce' && only !== 'ws' && only !== 'sse') throw new Error('--only takes produce, ws or sse');
+if (only !== undefined && only !== 'produce' && only !== 'ws' && only !== 'sse' && only !== 'v2') throw new Error('--only takes produce, v2, ws or sse');
 const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [1000] : [1000, 10000]);
 if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
 const partial = only !== undefined || option('--subscriptions') !== undefined || option('--seconds') !== undefined || option('--rounds') !== undefined;
@@ -75,7 +77,11 @@ try {
     results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds })));
     process.stdout.write(`  (produce scenarios done at ${elapsed()})\n`);
   }
-  if (only !== 'produce') {
+  if (only === undefined || only === 'v2') {
+    results.push(...(await runV2ReadBenchmarks({ brokers, rounds, records: Number(option('--v2-records') ?? (quick ? 20_000 : 100_000)) })));
+    process.stdout.write(`  (v2 read scenarios done at ${elapsed()})\n`);
+  }
+  if (only === undefined || only === 'ws' || only === 'sse') {
     results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick, fanoutOnly: only === 'sse' })));
     process.stdout.write(`  (WebSocket scenarios done at ${elapsed()})\n`);
   }
