@@ -201,6 +201,11 @@ export async function runProduceBenchmarks(options: ProduceBenchOptions): Promis
 
   const gateway = await startGatewayProcess(brokers);
   const limit = await startGatewayProcess(brokers, {}, 'bench/http-limit.ts');
+  // BENCH_BEFORE=<dir>: a checkout of the gateway before a change (its node_modules linked), measured in the same rounds.
+  const beforeDir = process.env.BENCH_BEFORE;
+  const old = beforeDir ? await startGatewayProcess(brokers, {}, 'src/main.ts', beforeDir) : undefined;
+  const beforeFigures = (r: { before?: { gateway: Measurement; ratio: number; limitRatio: number } }) =>
+    r.before ? { beforeRate: r.before.gateway.rate, beforeRatio: r.before.ratio, beforeLimitRatio: r.before.limitRatio, beforeCpuPer100k: r.before.gateway.cpuPer100k, beforeP99Ms: r.before.gateway.p99Ms } : {};
   try {
     const batchedScenarios = [
       { name: 'batched-produce', payload: JSON_PAYLOAD, what: '100 JSON records of 1 KiB per request' },
@@ -213,8 +218,9 @@ export async function runProduceBenchmarks(options: ProduceBenchOptions): Promis
         () => direct(producer.senderFor, topics.batched, 100, 16, seconds, payload),
         () => viaGateway(limit, topics.batched, 100, 16, seconds, payload),
         () => viaGateway(gateway, topics.batched, 100, 16, seconds, payload),
+        old && (() => viaGateway(old, topics.batched, 100, 16, seconds, payload)),
       );
-      const extra: Record<string, unknown> = { ...cpuFigures(batched) };
+      const extra: Record<string, unknown> = { ...cpuFigures(batched), ...beforeFigures(batched) };
       if (payload === JSON_PAYLOAD) {
         const batchedKafkajs = await secondBaseline(topics.batched, 100, 16, batched.gateway);
         batchedKafkajs.platformaticToKafkajs = batched.baseline.rate / batchedKafkajs.kafkajsRate;
@@ -236,6 +242,7 @@ export async function runProduceBenchmarks(options: ProduceBenchOptions): Promis
       () => direct(producer.senderFor, topics.single, 1, 64, seconds),
       () => viaGateway(limit, topics.single, 1, 64, seconds),
       () => viaGateway(gateway, topics.single, 1, 64, seconds),
+      old && (() => viaGateway(old, topics.single, 1, 64, seconds)),
     );
     const p99Ratio = (single.gateway.p99Ms ?? NaN) / (single.baseline.p99Ms ?? NaN);
     const singleKafkajs = await secondBaseline(topics.single, 1, 64, single.gateway);
@@ -246,7 +253,7 @@ export async function runProduceBenchmarks(options: ProduceBenchOptions): Promis
       target: 'gateway >= 60% of direct records/s and p99 within 2x',
       ...single,
       met: single.ratio >= 0.6 && p99Ratio <= 2,
-      extra: { p99Ratio, ...cpuFigures(single), ...singleKafkajs },
+      extra: { p99Ratio, ...cpuFigures(single), ...beforeFigures(single), ...singleKafkajs },
     });
 
     process.stdout.write('  schema validation: batched produce to a topic with a JSON Schema vs without\n');
@@ -278,6 +285,7 @@ export async function runProduceBenchmarks(options: ProduceBenchOptions): Promis
   } finally {
     await gateway.stop();
     await limit.stop();
+    await old?.stop();
   }
 
   // Coalescing off: every request its own batch, one at a time, to show what sharing batches buys.
