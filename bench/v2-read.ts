@@ -90,6 +90,16 @@ interface GatewayRead extends Measurement {
   readonly rssBeforeMiB: number;
   readonly rssPeakMiB: number;
   readonly rssAfterMiB: number;
+  /** V8 heap in use plus memory outside it (buffers), from the gateway's /metrics: what it still holds, which RSS need not show. */
+  readonly heapBeforeMiB: number;
+  readonly heapAfterMiB: number;
+}
+
+/** Heap used plus external memory (Buffers) of the gateway, from its default process metrics. */
+async function heldMiB(gateway: GatewayProcess): Promise<number> {
+  const text = await (await fetch(`${gateway.url}/metrics`)).text();
+  const metric = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return (metric('nodejs_heap_size_used_bytes') + metric('nodejs_external_memory_bytes')) / 1024 ** 2;
 }
 
 /** One v2 instance reading the topic from the start until it has every record, then deleted. */
@@ -97,6 +107,7 @@ async function viaGateway(gateway: GatewayProcess, topic: string, count: number,
   const group = `bench-v2-${format}-${Date.now().toString(36)}-${round}`;
   const mib = () => rssBytes(gateway.pid) / 1024 ** 2;
   const rssBefore = mib();
+  const heapBefore = await heldMiB(gateway);
   let rssPeak = rssBefore;
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, mib())), 100);
   const cpu = cpuSeconds(gateway.pid);
@@ -128,6 +139,8 @@ async function viaGateway(gateway: GatewayProcess, topic: string, count: number,
       rssBeforeMiB: rssBefore,
       rssPeakMiB: rssPeak,
       rssAfterMiB: mib(),
+      heapBeforeMiB: heapBefore,
+      heapAfterMiB: await heldMiB(gateway),
     };
   } finally {
     clearInterval(sampler);
@@ -166,7 +179,9 @@ export async function runV2ReadBenchmarks({ brokers, rounds, records }: V2ReadBe
         async () => {
           const r = await viaGateway(gateway, topic, records, format, round++);
           reads.push(r);
-          process.stdout.write(`      first record after ${r.firstRecordMs.toFixed(0)} ms; RSS ${r.rssBeforeMiB.toFixed(0)} MiB before, ${r.rssPeakMiB.toFixed(0)} peak, ${r.rssAfterMiB.toFixed(0)} after\n`);
+          process.stdout.write(
+            `      first record after ${r.firstRecordMs.toFixed(0)} ms; RSS ${r.rssBeforeMiB.toFixed(0)} MiB before, ${r.rssPeakMiB.toFixed(0)} peak, ${r.rssAfterMiB.toFixed(0)} after; heap and buffers ${r.heapBeforeMiB.toFixed(0)} MiB before, ${r.heapAfterMiB.toFixed(0)} after\n`,
+          );
           return r;
         },
       );
@@ -183,6 +198,8 @@ export async function runV2ReadBenchmarks({ brokers, rounds, records }: V2ReadBe
           rssBeforeMiB: med((r) => r.rssBeforeMiB),
           rssPeakMiB: med((r) => r.rssPeakMiB),
           rssAfterMiB: med((r) => r.rssAfterMiB),
+          heapBeforeMiB: med((r) => r.heapBeforeMiB),
+          heapAfterMiB: med((r) => r.heapAfterMiB),
           directCpuPer100k: compared.baseline.cpuPer100k,
           gatewayCpuPer100k: compared.gateway.cpuPer100k,
         },
