@@ -24,6 +24,8 @@ export interface SubscribeFrame {
   readonly keys?: readonly string[];
   /** How `keys` are written: UTF-8 text (default) or base64 of the key bytes. */
   readonly keyFormat?: KeyFormat;
+  /** An `acked` frame for every commit the group has taken. */
+  readonly receipts?: boolean;
 }
 
 export { MAX_KEYS, keyFilter, type KeyFormat } from '../records/index.js';
