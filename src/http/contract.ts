@@ -12,7 +12,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { operations } from '../../clients/typescript/schema.js';
-import { GatewayError, type FieldError, describeFieldErrors, OpenApi, anchored, fieldErrors } from '../common/index.js';
+import { GatewayError, JsonTextError, type FieldError, describeFieldErrors, OpenApi, anchored, fieldErrors, parseJsonText } from '../common/index.js';
 
 interface ParameterSpec {
   readonly name: string;
@@ -265,6 +265,17 @@ function discardBody(req: Request, next: NextFunction): void {
   req.resume();
 }
 
+/** A JSON body refused by parseJsonText, as the error the client reads. */
+function jsonBodyError(failure: unknown): unknown {
+  if (!(failure instanceof JsonTextError)) return failure;
+  if (failure.syntax || failure.pointer === undefined) return new GatewayError('GW_ERR_MALFORMED_JSON', `The request body ${failure.message}.`);
+  const index = /^\/records\/(\d+)(\/|$)/.exec(failure.pointer)?.[1];
+  const error = { pointer: failure.pointer, message: 'must be text: valid UTF-8 without lone surrogates' };
+  return new GatewayError('GW_ERR_VALIDATION', `The request body ${failure.message}; send text as UTF-8, or binary data in a binary format.`, {
+    errors: [index === undefined ? error : { index: Number(index), ...error }],
+  });
+}
+
 /**
  * Checks the body of the matched operation against openapi.yaml: a media
  * type the operation does not list gets 415, and a JSON body is parsed
@@ -272,9 +283,26 @@ function discardBody(req: Request, next: NextFunction): void {
  * breaks the contract gets a 400 naming each field before any handler runs.
  */
 export function checkRequestBody(limitBytes: number): RequestHandler {
-  // The media type is checked below, so the parser takes whatever it is given. Not strict:
-  // whether a bare value (`true` is a JSON Schema) is allowed is the body schema's call.
-  const parseJson = express.json({ limit: limitBytes, type: () => true, strict: false });
+  // The media type is checked below, so the reader takes whatever it is given. The bytes are parsed here rather than
+  // by express.json, which reads text with replacement characters: JSON is UTF-8, and a body that is not (or holds a
+  // lone surrogate) is refused with a pointer to the string, never stored as U+FFFD. Any bare value parses: whether
+  // one is allowed (`true` is a JSON Schema) is the body schema's call.
+  const readBytes = express.raw({ limit: limitBytes, type: () => true });
+  const parseJson = (req: Request, res: Response, done: (error?: unknown) => void) =>
+    readBytes(req, res, (error?: unknown) => {
+      if (error) {
+        done(error);
+        return;
+      }
+      const bytes = req.body as Buffer;
+      try {
+        // As express.json does: an empty body is an empty object, for the schema to judge.
+        req.body = bytes.length === 0 ? {} : parseJsonText(bytes);
+        done();
+      } catch (failure) {
+        done(jsonBodyError(failure));
+      }
+    });
   return (req: Request, res: Response, next: NextFunction) => {
     const body = operationOf(res)?.operation.body;
     if (!body) {

@@ -3,7 +3,7 @@
  * JSON Schema each; docs/websocket.md and docs/asyncapi.yaml describe them.
  * A frame that fails gets an error frame naming the field, tied to its id.
  */
-import { GatewayError, describeFieldErrors, edgeAjv, fieldErrors } from '../common/index.js';
+import { GatewayError, describeFieldErrors, edgeAjv, fieldErrors, illFormedPointer } from '../common/index.js';
 import type { FrameStart } from '../edge-rules/index.js';
 import type { AckMode } from '../kafka/index.js';
 import { loadClientFrameSchemas } from './frame-schemas.js';
@@ -94,6 +94,14 @@ export function checkFrame(raw: unknown): ClientFrame {
   if (!validate) {
     throw new GatewayError('GW_ERR_VALIDATION', `Unknown op ${JSON.stringify(op ?? null)}; use one of: ${Object.keys(SCHEMAS).join(', ')}.`, {
       errors: [{ pointer: '/op', message: 'is not a known operation' }],
+    });
+  }
+  // The socket refuses bytes that are not UTF-8 (close 1007); an escaped lone surrogate is valid JSON but no text, and
+  // would be stored as U+FFFD.
+  const pointer = illFormedPointer(raw);
+  if (pointer !== undefined) {
+    throw new GatewayError('GW_ERR_VALIDATION', `The frame holds a lone surrogate (not text) at ${pointer}; send well-formed text, or binary data in a binary format.`, {
+      errors: [{ pointer, message: 'must be text: no lone surrogates' }],
     });
   }
   if (!validate(raw)) {
