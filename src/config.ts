@@ -36,6 +36,11 @@ export interface AclRule {
   readonly principals: readonly string[];
   /** Exact topic names, prefixes ending in `*`, or `*`. */
   readonly topics: readonly string[];
+  /**
+   * Consumer groups the rule's operations apply to, written as topics are;
+   * left out, the rule's `topics` patterns name its groups too.
+   */
+  readonly groups?: readonly string[];
   readonly operations: readonly AclOperation[];
 }
 
@@ -323,6 +328,7 @@ function checkAcl(value: unknown): string | undefined {
     if (!isStringArray(r.principals) || !isStringArray(r.topics) || !isStringArray(r.operations)) {
       return `rules[${i}] needs "principals", "topics" and "operations" as lists of strings`;
     }
+    if (r.groups !== undefined && !isStringArray(r.groups)) return `rules[${i}].groups must be a list of strings (group names, prefixes ending in *, or *)`;
     const bad = r.operations.filter((op) => !(ACL_OPERATIONS as readonly string[]).includes(op));
     if (bad.length > 0) return `rules[${i}].operations has ${bad.join(', ')}; allowed: ${ACL_OPERATIONS.join(', ')}`;
     const empty = r.principals.find((p) => p === '' || p === 'role:' || p === 'user:');

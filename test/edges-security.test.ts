@@ -206,3 +206,57 @@ async function eventuallyStatus(opening: () => Promise<SseClient>, open: SseClie
   }
   assert.fail('the slot of a closed stream was never freed');
 }
+
+test('groups have owners: a principal cannot join, commit to, seek in or describe a group outside its ACL, on any transport', async () => {
+  const groupA = `${a}-workers`;
+  const topicB = `${b}-records`;
+  conforms(await request(gw.server).post('/v1/topics').set(as('bob')).send({ name: topicB, partitions: 1 }).expect(201));
+  const streams: SseClient[] = [];
+  const sockets: WsClient[] = [];
+  try {
+    // alice's rule names no groups, so her topic prefix is her group prefix: she joins her group.
+    const owner = await SseClient.open(`${gw.url}/v1/topics/${topicA}/events?group=${groupA}`, { headers: as('alice'), localAddress: '127.0.0.5' });
+    streams.push(owner);
+    assert.equal(owner.status, 200, owner.text);
+
+    // bob may consume b-* only: reading his own topic as a member of alice's group is refused everywhere.
+    const sse = await SseClient.open(`${gw.url}/v1/topics/${topicB}/events?group=${groupA}`, { headers: as('bob'), localAddress: '127.0.0.6' });
+    streams.push(sse);
+    assert.equal(sse.status, 403, sse.text);
+    assert.match(sse.text, /bob may not consume consumer group/);
+    sse.conforms();
+
+    const single = await refusal(WsClient.connect(`${gw.url.replace('http', 'ws')}/v1/topics/${topicB}/ws?group=${groupA}`, { headers: as('bob'), localAddress: '127.0.0.6' }));
+    assert.equal(single.status, 403, single.body);
+
+    const ws = await WsClient.connect(wsUrl(), { headers: as('bob'), localAddress: '127.0.0.6' });
+    sockets.push(ws);
+    ws.send({ op: 'subscribe', id: 's1', topics: [topicB], group: groupA, ack: 'manual' });
+    const error = await ws.next(isOp('error', 's1'));
+    assert.equal(error.status, 403);
+    ws.send({ op: 'subscribe', id: 's2', topics: [topicB], group: `${b}-own` });
+    await ws.next((f) => f.op === 'subscribed' && f.id === 's2');
+
+    const v2 = 'application/vnd.kafka.v2+json';
+    const create = conforms(await request(gw.server).post(`/consumers/${groupA}`).set(as('bob')).set('Content-Type', v2).send({ name: 'intruder', format: 'json' }).expect(403));
+    assert.equal(create.body.error_code, 40301);
+    conforms(await request(gw.server).post(`/consumers/${groupA}/instances/anyone/offsets`).set(as('bob')).set('Content-Type', v2).send({}).expect(403));
+    conforms(await request(gw.server).post(`/consumers/${groupA}/instances/anyone/positions/beginning`).set(as('bob')).set('Content-Type', v2).send({ partitions: [{ topic: topicB, partition: 0 }] }).expect(403));
+    conforms(await request(gw.server).delete(`/consumers/${groupA}/instances/anyone`).set(as('bob')).set('Content-Type', v2).expect(403));
+    const own = conforms(await request(gw.server).post(`/consumers/${b}-v2`).set(as('bob')).set('Content-Type', v2).send({ name: 'mine', format: 'json' }).expect(200));
+    assert.equal(own.body.instance_id, 'mine');
+    conforms(await request(gw.server).delete(`/consumers/${b}-v2/instances/mine`).set(as('bob')).set('Content-Type', v2).expect(204));
+
+    // Describing: alice sees her group; to bob it is answered as a group that does not exist, and it is not listed.
+    conforms(await request(gw.server).get(`/v1/consumer-groups/${groupA}`).set(as('alice')).expect(200));
+    const hidden = conforms(await request(gw.server).get(`/v1/consumer-groups/${groupA}`).set(as('bob')).expect(404));
+    assert.equal(hidden.body.code, 'GW_ERR_GROUP_NOT_FOUND');
+    const listed = conforms(await request(gw.server).get('/v1/consumer-groups').set(as('bob')).expect(200));
+    assert.ok(!(listed.body.groups as Array<{ groupId: string }>).some((g) => g.groupId === groupA));
+    const rootList = conforms(await request(gw.server).get('/v1/consumer-groups').set(as('root')).expect(200));
+    assert.ok((rootList.body.groups as Array<{ groupId: string }>).some((g) => g.groupId === groupA));
+  } finally {
+    for (const s of streams) s.drop();
+    await Promise.all(sockets.map((s) => s.close()));
+  }
+});

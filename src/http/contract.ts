@@ -34,6 +34,7 @@ interface OperationSpec {
   readonly requestBody?: RequestBodySpec;
   readonly 'x-permission'?: string;
   readonly 'x-topic-parameter'?: string;
+  readonly 'x-group-parameter'?: string;
   readonly 'x-error-format'?: string;
   readonly security?: ReadonlyArray<Readonly<Record<string, unknown>>>;
 }
@@ -54,6 +55,8 @@ export interface Operation {
   /** What an authorization check needs to know: the permission and the path parameter naming the topic. */
   readonly permission?: string;
   readonly topicParameter?: string;
+  /** The path parameter holding the operation's consumer group, whose ACL group rules apply with the same permission. */
+  readonly groupParameter?: string;
   /** `confluent-v2` for Confluent REST Proxy operations, whose errors are `{error_code, message}`. */
   readonly errorFormat: 'problem' | 'confluent-v2';
   /** Whether credentials may come as `access_token` in the query: the operation lists the `queryToken` scheme. */
@@ -124,6 +127,7 @@ export class Contract {
           template,
           permission: spec['x-permission'],
           topicParameter: spec['x-topic-parameter'],
+          groupParameter: spec['x-group-parameter'],
           errorFormat: spec['x-error-format'] === 'confluent-v2' ? 'confluent-v2' : 'problem',
           queryToken: (spec.security ?? []).some((requirement) => 'queryToken' in requirement),
           pattern,

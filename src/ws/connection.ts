@@ -221,6 +221,7 @@ export class Connection {
         });
       }
       for (const topic of topics) this.deps.auth.authorize(this.principal, 'consume', topic);
+      if (frame.group !== undefined) this.deps.auth.authorizeGroup(this.principal, 'consume', frame.group);
       this.deps.auth.checkRate(this.principal);
       const ack: AckMode = frame.ack ?? 'auto';
       const kafka = this.deps.subscriptions.create(

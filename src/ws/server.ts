@@ -102,6 +102,7 @@ export class WebSocketGateway {
     if (singleMatch) {
       single = singleTopicOptions(decodeURIComponent(singleMatch[1]!), url.searchParams);
       this.deps.auth.authorize(principal, 'consume', single.topic);
+      if (single.group !== undefined) this.deps.auth.authorizeGroup(principal, 'consume', single.group);
       await this.deps.requireTopic(single.topic);
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {

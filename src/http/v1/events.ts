@@ -4,7 +4,7 @@
  * through the process's subscription engine, as WebSocket subscriptions do.
  */
 import type { Request, Response } from 'express';
-import type { ConnectionQuota } from '../../auth/index.js';
+import type { AuthService, ConnectionQuota } from '../../auth/index.js';
 import { GatewayError } from '../../common/index.js';
 import type { MetadataService, SubscriptionEngine } from '../../kafka/index.js';
 import { encodedBody, keyFilter } from '../../records/index.js';
@@ -20,6 +20,8 @@ export interface EventRoutesDeps {
   readonly readTimeoutMs: number;
   /** Streams held at once per client address and per principal. */
   readonly streamQuota: ConnectionQuota;
+  /** Joining a group (`group`) is checked on the group's name. */
+  readonly auth: AuthService;
 }
 
 /** The resume token a client sent: the header (what a reconnecting EventSource sends) wins over the query parameter. */
@@ -38,7 +40,7 @@ function requireEventStreamAccepted(req: Request, res: Response): void {
 
 const COMMA = Buffer.from(',');
 
-export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs, streamQuota }: EventRoutesDeps): Pick<Handlers, 'streamTopicEvents' | 'readPartitionRecords'> {
+export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs, streamQuota, auth }: EventRoutesDeps): Pick<Handlers, 'streamTopicEvents' | 'readPartitionRecords'> {
   return {
     streamTopicEvents: async ({ path, query, req, res }) => {
       requireEventStreamAccepted(req, res);
@@ -51,6 +53,7 @@ export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs, 
         return;
       }
       const principal = principalOf(res);
+      if (query.group !== undefined) auth.authorizeGroup(principal, 'consume', query.group);
       // Held until the response ends, however it ends.
       const release = streamQuota.take(req.socket.remoteAddress, principal);
       res.once('close', release);
