@@ -1108,11 +1108,17 @@ export interface components {
             /** @description The value as `valueEncoding` says. */
             value: unknown;
             valueEncoding: components["schemas"]["ValueEncoding"];
-            /** @description UTF-8 header values as text, others as base64 (with a `note`). */
+            /** @description With `headers=list`, every header in order, each with its encoding; otherwise an object of name to value (UTF-8 values as text, others as base64 with a `note`; a repeated name keeps its last value, and the `note` says so). */
             headers: {
+                key: string;
+                /** @description As `encoding` says; null for a null value. */
+                value: string | null;
+                /** @enum {unknown} */
+                encoding: "text" | "base64" | null;
+            }[] | {
                 [key: string]: string;
             };
-            /** @description Why a key, value or header is sent as base64. */
+            /** @description Why a key, value or header is sent as base64, or which header names the object form could not carry. */
             note?: string;
         };
         /**
@@ -1301,6 +1307,8 @@ export interface components {
         Key: string[];
         /** @description How the `key` parameters are written. */
         KeyFormat: "text" | "base64";
+        /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+        HeaderForm: "object" | "list";
     };
     requestBodies: {
         V2CreateConsumerBody: {
@@ -2028,6 +2036,8 @@ export interface operations {
                 key?: components["parameters"]["Key"];
                 /** @description How the `key` parameters are written. */
                 keyFormat?: components["parameters"]["KeyFormat"];
+                /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+                headers?: components["parameters"]["HeaderForm"];
                 /** @description The id of the last event the client saw, for clients that cannot set the `Last-Event-ID` header. The header wins when both are given (an `EventSource` that reconnects sends the newer id there). */
                 lastEventId?: string;
             };
@@ -2102,6 +2112,8 @@ export interface operations {
                 maxBytes?: number;
                 /** @description How keys and values that are not JSON are sent. */
                 format?: "text" | "base64";
+                /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+                headers?: components["parameters"]["HeaderForm"];
             };
             header?: never;
             path: {

@@ -14,6 +14,7 @@ export {
   GatewayError,
   PROBLEM_CONTENT_TYPE,
   isGatewayError,
+  registerFailureReader,
   toCloseReason,
   toErrorFrame,
   toGatewayError,

@@ -75,6 +75,12 @@ export function frameId(raw: unknown): string | undefined {
   return typeof value === 'string' && value.length <= 128 ? value : undefined;
 }
 
+/** The subscription a frame names (`sub` of ack and credit frames), read from whatever the client sent, for its error frame. */
+export function frameSub(raw: unknown): string | undefined {
+  const value = (raw as { sub?: unknown } | null)?.sub;
+  return typeof value === 'string' && value.length <= 128 ? value : undefined;
+}
+
 /** Reads one text frame as JSON; throws a GatewayError when it is not. */
 export function readFrame(text: string): unknown {
   try {

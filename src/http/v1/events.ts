@@ -58,7 +58,7 @@ export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs, 
       const release = streamQuota.take(req.socket.remoteAddress, principal);
       res.once('close', release);
       if (res.destroyed) release();
-      await events.serve(res, { topic, group: query.group, from, fallback: query.format ?? 'text', keys, expiresAt: principal.expiresAt });
+      await events.serve(res, { topic, group: query.group, from, fallback: query.format ?? 'text', headers: query.headers, keys, expiresAt: principal.expiresAt });
     },
 
     readPartitionRecords: async ({ path, query, res }) => {
@@ -75,7 +75,7 @@ export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs, 
       const parts: Buffer[] = [Buffer.from(`{"topic":${JSON.stringify(topic)},"partition":${partition},"records":[`)];
       page.records.forEach((record, i) => {
         if (i > 0) parts.push(COMMA);
-        parts.push(encodedBody(record, { fallback: format, headers: 'object' }));
+        parts.push(encodedBody(record, { fallback: format, headers: query.headers ?? 'object' }));
       });
       parts.push(Buffer.from(`],"nextOffset":"${page.nextOffset}","logStartOffset":"${page.logStartOffset}","logEndOffset":"${page.logEndOffset}"}`));
       res.type('application/json').send(Buffer.concat(parts));
