@@ -1012,6 +1012,7 @@ export interface components {
             topic: string;
             partition: number;
         };
+        /** @description Confluent's fields, and any other Kafka consumer setting other v2 servers take (a dotted lower-case name such as `isolation.level` or `topic.metadata.refresh.interval.ms` with a string, number, boolean or null value): those are accepted and ignored. docs/confluent-v2.md lists which settings apply. */
         V2CreateConsumerRequest: {
             name?: string | null;
             /** @description Confluent's older name for `name`. */
@@ -1022,6 +1023,8 @@ export interface components {
             "auto.offset.reset"?: string | null;
             /** @description `true` (default) or `false`. */
             "auto.commit.enable"?: string | boolean | null;
+            /** @description The Kafka consumer's name for `auto.commit.enable` (what the Strimzi bridge takes); the same meaning. */
+            "enable.auto.commit"?: string | boolean | null;
             /** @description A read answers once more than this many bytes are collected; -1 (default): it waits its timeout. */
             "fetch.min.bytes"?: number | string | null;
             /** @description The longest a read waits. */
@@ -1030,6 +1033,8 @@ export interface components {
             responseMinBytes?: number | string | null;
             /** @description Alias of consumer.request.timeout.ms. */
             requestWaitMs?: number | string | null;
+        } & {
+            [key: string]: string | number | boolean | null;
         };
         V2SubscriptionRequest: {
             topics?: string[] | null;

@@ -174,8 +174,18 @@ export class Contract {
     });
   }
 
+  /**
+   * The operation serving the request. A Confluent v2 path with one trailing
+   * slash (`/consumers/g/`) is served as the path without it, as v2 servers
+   * in use do; the gateway's own paths are matched exactly.
+   */
   match(method: string, path: string): MatchedOperation | undefined {
+    return this.#match(method, path) ?? (hasTrailingSlash(path) ? this.#match(method, path.slice(0, -1), isV2) : undefined);
+  }
+
+  #match(method: string, path: string, only: (operation: Operation) => boolean = () => true): MatchedOperation | undefined {
     for (const operation of this.operations) {
+      if (!only(operation)) continue;
       if (operation.method !== method && !(method === 'HEAD' && operation.method === 'GET')) continue;
       const found = operation.pattern.exec(path);
       if (!found) continue;
@@ -190,9 +200,14 @@ export class Contract {
 
   /** Methods the spec allows on a path, for 405's Allow header. */
   allowedMethods(path: string): string[] {
-    return this.operations.filter((op) => op.pattern.test(path)).map((op) => op.method);
+    const exact = this.operations.filter((op) => op.pattern.test(path));
+    const slashed = hasTrailingSlash(path) ? this.operations.filter((op) => isV2(op) && op.pattern.test(path.slice(0, -1))) : [];
+    return [...exact, ...slashed].map((op) => op.method);
   }
 }
+
+const hasTrailingSlash = (path: string) => path.length > 1 && path.endsWith('/') && !path.endsWith('//');
+const isV2 = (operation: Operation) => operation.errorFormat === 'confluent-v2';
 
 /** res.locals.operation holds the matched operation for later middleware (authorization, metrics). */
 export function operationOf(res: Response): MatchedOperation | undefined {
