@@ -6,7 +6,7 @@ import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError, type
 import type { AckMode, ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
 import { startFromFrame } from '../edge-rules/index.js';
 import { encodedBody, type FrameForm } from '../records/index.js';
-import { checkFrame, frameId, type AckFrame, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
+import { checkFrame, frameId, frameSub, type AckFrame, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
 export type ProduceRecords = (topic: string, records: readonly unknown[], formats: { keyFormat?: string; valueFormat?: string }) => Promise<unknown>;
@@ -145,7 +145,8 @@ export class Connection {
     });
   }
 
-  #sendError(error: unknown, id?: string): void {
+  /** `sub` ties the error to the subscription a frame named (an ack, a credit), as `id` ties it to the frame. */
+  #sendError(error: unknown, id?: string, sub?: string): void {
     const gatewayError = toGatewayError(error);
     if (gatewayError.status >= 500 && gatewayError.code === 'GW_ERR_INTERNAL') {
       this.deps.logger.error({ err: gatewayError.cause ?? gatewayError }, 'websocket frame failed');
@@ -155,17 +156,19 @@ export class Connection {
       this.socket.close(gatewayError.wsCloseCode, toCloseReason(gatewayError));
       return;
     }
-    this.#send(toErrorFrame(gatewayError, id));
+    this.#send({ ...toErrorFrame(gatewayError, id), ...(sub === undefined ? {} : { sub }) });
   }
 
   async #onMessage(text: string, isBinary: boolean): Promise<void> {
     let id: string | undefined;
+    let sub: string | undefined;
     try {
       if (this.single) throw new GatewayError('GW_ERR_BAD_REQUEST', 'This endpoint only sends records; use /v1/ws to send frames.');
       if (isBinary) throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', 'Frames are JSON text, not binary.');
       // Read once: the id ties an error to the frame even when the frame is otherwise wrong.
       const raw = readFrame(text);
       id = frameId(raw);
+      sub = frameSub(raw);
       const frame = checkFrame(raw);
       switch (frame.op) {
         case 'subscribe':
@@ -196,7 +199,7 @@ export class Connection {
         }
       }
     } catch (error) {
-      this.#sendError(error, id);
+      this.#sendError(error, id, sub);
     }
   }
 
@@ -244,6 +247,7 @@ export class Connection {
         });
       }
       for (const topic of topics) this.deps.auth.authorize(this.principal, 'consume', topic);
+      if (frame.group !== undefined) this.deps.auth.authorizeGroup(this.principal, 'consume', frame.group);
       this.deps.auth.checkRate(this.principal);
       const ack: AckMode = frame.ack ?? 'auto';
       if (frame.receipts === true && frame.group === undefined) {
