@@ -79,6 +79,8 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     events,
     subscriptions,
     metadata,
+    shareGroups: kafka.shareGroups,
+    sharePulls: kafka.sharePulls,
     topicAdmin,
     topics,
     produce,

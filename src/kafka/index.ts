@@ -46,7 +46,10 @@ export {
 export { ProduceService, recordBytes, type CheckedBatch, type OutgoingRecord, type ProducedRecord } from './produce/index.js';
 export {
   ShareGroups,
+  SharePulls,
   SHARE_GROUP_CONFIGS,
+  type AnswerResult,
+  type TakenRecord,
   type DeadLetterMode,
   type ShareGroupDetail,
   type ShareGroupSettings,

@@ -11,7 +11,7 @@ import { CompactedTopicTable } from './compacted-topic-table.js';
 import { KafkaConnection, type Readiness } from './kafka-connection.js';
 import { ProduceService } from './produce/index.js';
 import { SubscriptionEngine } from './consume/index.js';
-import { ShareGroups } from './share/index.js';
+import { ShareGroups, SharePulls } from './share/index.js';
 
 export interface KafkaLayer {
   /** Records to topics, through one idempotent producer and its shared batches. */
@@ -24,6 +24,8 @@ export interface KafkaLayer {
   readonly admin: TopicAdmin;
   /** Share groups (queues): members, settings, listing and description. */
   readonly shareGroups: ShareGroups;
+  /** Take-and-answer pulls of share groups, for HTTP workers. */
+  readonly sharePulls: SharePulls;
   /** A key-value table that every instance reads from a compacted topic. */
   table(topic: string, logger: Logger): CompactedTopicTable;
   /** Starts connecting, retrying in the background; rejects only on a failure no retry mends (refused credentials). */
@@ -82,10 +84,13 @@ export function createKafkaLayer(config: Config, logger: Logger): KafkaLayer {
     },
     logger.child({ component: 'share-groups' }),
   );
+  // A pull member that nobody took from for a minute goes, releasing what it held.
+  const sharePulls = new SharePulls(shareGroups, { idleMs: 60_000, maxPullers: 1000 }, logger.child({ component: 'share-pulls' }));
   return {
     produce,
     subscriptions,
     shareGroups,
+    sharePulls,
     metadata,
     admin: topicAdmin,
     table: (topic, tableLogger) => new CompactedTopicTable(subscriptions, admin, produce, topic, tableLogger),
@@ -94,6 +99,7 @@ export function createKafkaLayer(config: Config, logger: Logger): KafkaLayer {
     readiness: () => connection.readiness(),
     async close() {
       await subscriptions.close();
+      await sharePulls.close();
       await shareGroups.close();
       // Records already accepted are sent and acknowledged before the producer goes.
       await produce.drain();

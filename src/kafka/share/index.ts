@@ -7,3 +7,4 @@
 export { ShareGroups, SHARE_GROUP_CONFIGS, type DeadLetter, type DeadLetterMode, type DeadLetterWriter, type ShareGroupDetail, type ShareGroupSettings, type ShareGroupSummary } from './share-groups.js';
 export { ShareMember, type ShareMemberEvents, type ShareRecord, type ShareTopicPartitions } from './share-member.js';
 export type { AckTypeName as ShareOutcome } from './share-wire.js';
+export { SharePulls, type AnswerResult, type TakeRequest, type TakenRecord } from './share-pulls.js';

@@ -28,7 +28,7 @@ export const SHARE_GROUP_CONFIGS = {
   deadLetterCopyRecord: 'errors.deadletterqueue.copy.record.enable',
 } as const;
 export type ShareGroupSettingName = keyof typeof SHARE_GROUP_CONFIGS;
-export type ShareGroupSettings = { -readonly [K in ShareGroupSettingName]?: string | number | null };
+export type ShareGroupSettings = { -readonly [K in ShareGroupSettingName]?: string | number | boolean | null };
 
 /** Where rejected records go on this cluster: the broker writes them (KIP-1191) or the gateway does. */
 export type DeadLetterMode = 'broker' | 'gateway';
