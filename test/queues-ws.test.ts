@@ -4,14 +4,18 @@
  * release or reject them; released records come back counted twice,
  * rejected ones go to the dead-letter topic and never come back; a client
  * that vanishes loses its records to another after the lock; ten members
- * on one partition all get work; and across members every record is
- * accepted once.
+ * on one partition all get work; across members every record is accepted
+ * once; and a Java KafkaShareConsumer shares the work with a WebSocket
+ * client in the same group.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { before, test } from 'node:test';
+import { ensureKafkaJars } from '../kafka/broker.js';
 import type { RunningGateway } from '../src/gateway.js';
 import type { Admin, Producer } from './helpers/kafka-client.js';
-import { eventually, uniqueName } from './helpers/env.js';
+import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
 import { adminFor, gatewayFor, producerFor } from './helpers/scoped.js';
 import { WsClient, isOp, isRecord, type Frame } from './helpers/ws.js';
 
@@ -144,6 +148,50 @@ test('a client that vanishes mid-lock loses its records to another member after 
   assert.deepEqual(taken.map((r) => r.value).sort(), ['v0', 'v1', 'v2']);
   assert.ok(taken.every((r) => Number(r.deliveryCount) >= 2));
   await other.close();
+});
+
+test('a Java KafkaShareConsumer and a WebSocket client in one share group share the work, each record accepted once', { timeout: 120_000 }, async () => {
+  const { topic, group } = await queue(0);
+  const java = spawn('java', ['-cp', `${ensureKafkaJars()}/*`, 'test/fixtures/JavaShareConsumer.java', sharedBrokers(), group, topic, '30'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  // Kept for the failure message only: the client logs nothing useful otherwise (no SLF4J binding).
+  let javaErrors = '';
+  java.stderr.on('data', (chunk: Buffer) => (javaErrors += chunk.toString()));
+  try {
+    const fromJava: string[] = [];
+    let javaReady = false;
+    createInterface({ input: java.stdout }).on('line', (line) => {
+      const event = JSON.parse(line) as { ready?: boolean; value?: string };
+      if (event.ready) javaReady = true;
+      else fromJava.push(event.value!);
+    });
+    const ws = await worker(topic, group, { credit: 1 });
+    const fromWs: string[] = [];
+    ws.socket.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Frame;
+      if (frame.op !== 'record') return;
+      fromWs.push(String(frame.value));
+      setTimeout(() => {
+        answer(ws, frame, 'accept');
+        ws.send({ op: 'credit', sub: 'q', n: 1 });
+      }, 30);
+    });
+    await eventually(async () => javaReady || java.exitCode !== null, 60_000);
+    assert.ok(javaReady, `the Java share consumer did not start: ${javaErrors}`);
+    const values = Array.from({ length: 60 }, (_, i) => `j${i}`);
+    for (let i = 0; i < values.length; i += 10) {
+      await producer.send({ topic, messages: values.slice(i, i + 10).map((value) => ({ value })) });
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await eventually(async () => fromJava.length + fromWs.length >= values.length, 60_000);
+    await new Promise((r) => setTimeout(r, 1000)); // a duplicate would arrive by now
+    assert.deepEqual([...fromJava, ...fromWs].sort(), [...values].sort(), 'every record accepted once, by one of them');
+    assert.ok(fromJava.length > 0, 'the Java consumer got work');
+    assert.ok(fromWs.length > 0, 'the WebSocket client got work');
+    await ws.close();
+  } finally {
+    java.stdin.end();
+    await new Promise((r) => java.once('exit', r));
+  }
 });
 
 test('bad share frames get error frames and the connection goes on', async () => {
