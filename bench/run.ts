@@ -12,7 +12,7 @@
  * results and docs/benchmarks-notes.md without running anything.
  *
  * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce`,
- * `--only ws`, or `--only sse` (the event-stream fan-out beside the
+ * `--only ws`, `--only queues` (share group workers, bench/queues.ts), or `--only sse` (the event-stream fan-out beside the
  * WebSocket fan-out of the same size), and `--subscriptions 1000` (fan-out
  * sizes, comma-separated).
  * Such a partial run writes bench/results/partial.json and leaves the
@@ -23,6 +23,7 @@ import { cpus, totalmem, platform, release } from 'node:os';
 import { startBroker, kafkaVersion, type Broker } from '../kafka/broker.js';
 import type { ScenarioResult } from './lib.js';
 import { runProduceBenchmarks } from './produce.js';
+import { runQueueBenchmarks } from './queues.js';
 import { runSseBenchmarks } from './sse.js';
 import { runWebSocketBenchmarks } from './websocket.js';
 
@@ -41,7 +42,7 @@ const option = (name: string): string | undefined => {
   return at >= 0 ? process.argv[at + 1] : undefined;
 };
 const only = option('--only');
-if (only !== undefined && only !== 'produce' && only !== 'ws' && only !== 'sse') throw new Error('--only takes produce, ws or sse');
+if (only !== undefined && only !== 'produce' && only !== 'ws' && only !== 'sse' && only !== 'queues') throw new Error('--only takes produce, ws, sse or queues');
 const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [1000] : [1000, 10000]);
 if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
 const partial = only !== undefined || option('--subscriptions') !== undefined;
@@ -74,9 +75,13 @@ try {
     results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds })));
     process.stdout.write(`  (produce scenarios done at ${elapsed()})\n`);
   }
-  if (only !== 'produce') {
+  if (only !== 'produce' && only !== 'queues') {
     results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick, fanoutOnly: only === 'sse' })));
     process.stdout.write(`  (WebSocket scenarios done at ${elapsed()})\n`);
+  }
+  if (only === undefined || only === 'queues') {
+    results.push(...(await runQueueBenchmarks({ brokers, seconds, rounds, workers: 100 })));
+    process.stdout.write(`  (queue scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'sse') {
     results.push(...(await runSseBenchmarks({ brokers, seconds, counts })));
