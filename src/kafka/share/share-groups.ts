@@ -109,7 +109,7 @@ export class ShareGroups {
   /** A member of `groupId` reading `topics`, not yet started. */
   async member(groupId: string, topics: readonly string[], events: ShareMemberEvents, tuning?: Partial<ShareMemberTuning>): Promise<ShareMember> {
     const versions = await this.versions();
-    return new ShareMember(this.client, this.options, groupId, topics, versions, { ...this.tuning, ...tuning }, events, this.logger);
+    return new ShareMember(this.client, this.options, groupId, topics, versions, { ...this.tuning, ...tuning }, events, this.logger, this.#control);
   }
 
   async list(): Promise<ShareGroupSummary[]> {

@@ -149,7 +149,6 @@ export class ShareMember {
   readonly #held = new Map<string, Held>();
   readonly #topicIds = new Map<string, string>();
   readonly #topicNames = new Map<string, string>();
-  readonly #control: ConnectionPool;
   #coordinator?: Connection;
   #heartbeatTimer?: NodeJS.Timeout;
   #expiryTimer?: NodeJS.Timeout;
@@ -167,10 +166,9 @@ export class ShareMember {
     private readonly tuning: ShareMemberTuning,
     private readonly events: ShareMemberEvents,
     private readonly logger: Logger,
-  ) {
-    this.#control = new ConnectionPool(`${options.clientId}-share-control`, options);
-    this.#control.on('connect', ({ connection }) => connection.on('error', () => undefined));
-  }
+    /** Connections to group coordinators, shared by the process's members: heartbeats are short requests. */
+    private readonly control: ConnectionPool,
+  ) {}
 
   get assignment(): readonly ShareTopicPartitions[] {
     return this.#assignment;
@@ -253,12 +251,12 @@ export class ShareMember {
     await Promise.race([release, deadline]);
     if (this.#epoch > 0 || this.#coordinator) {
       const leave = (async () => {
-        const connection = this.#coordinator ?? (await coordinatorOf(this.client, this.#control, this.groupId));
+        const connection = this.#coordinator ?? (await coordinatorOf(this.client, this.control, this.groupId));
         await shareGroupHeartbeat(connection, this.groupId, this.memberId, -1, null);
       })().catch((error: unknown) => this.logger.debug({ err: error, groupId: this.groupId }, 'could not tell the share group this member left; it expires after the session timeout'));
       await Promise.race([leave, deadline]);
     }
-    await Promise.allSettled([this.#control.close(), ...[...this.#sessions.values()].map((s) => s.pool.close())]);
+    await Promise.allSettled([...this.#sessions.values()].map((s) => s.pool.close()));
     for (const session of this.#sessions.values()) {
       for (const list of session.acks.values()) for (const ack of list) ack.done(new GatewayError('GW_ERR_CONFLICT', 'The subscription ended before the answer reached Kafka; the record is delivered again.'));
       session.signal();
@@ -298,7 +296,7 @@ export class ShareMember {
     if (this.#stopped) return;
     let next = 1000;
     try {
-      this.#coordinator ??= await coordinatorOf(this.client, this.#control, this.groupId);
+      this.#coordinator ??= await coordinatorOf(this.client, this.control, this.groupId);
       const answer = await shareGroupHeartbeat(this.#coordinator, this.groupId, this.memberId, this.#epoch, this.#epoch === 0 ? this.topics : null);
       next = await this.#onHeartbeat(answer);
     } catch (error) {
@@ -316,7 +314,7 @@ export class ShareMember {
           await sleep(delay);
           if (this.#stopped) return;
           try {
-            this.#coordinator = await coordinatorOf(this.client, this.#control, this.groupId);
+            this.#coordinator = await coordinatorOf(this.client, this.control, this.groupId);
             const answer = await shareGroupHeartbeat(this.#coordinator, this.groupId, this.memberId, this.#epoch, this.topics);
             next = await this.#onHeartbeat(answer);
             this.#schedule(next);
