@@ -16,6 +16,7 @@ import { ensureKafkaJars } from '../kafka/broker.js';
 import type { RunningGateway } from '../src/gateway.js';
 import type { Admin, Producer } from './helpers/kafka-client.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
+import { runGateway } from './helpers/process.js';
 import { adminFor, gatewayFor, producerFor } from './helpers/scoped.js';
 import { WsClient, isOp, isRecord, type Frame } from './helpers/ws.js';
 
@@ -192,6 +193,30 @@ test('a Java KafkaShareConsumer and a WebSocket client in one share group share 
     java.stdin.end();
     await new Promise((r) => java.once('exit', r));
   }
+});
+
+test('records held through a gateway process that dies go to another member when their locks expire', async () => {
+  const { topic, group } = await queue(2, { 'share.record.lock.duration.ms': '2000' });
+  const doomed = await runGateway();
+  try {
+    const ws = await WsClient.connect(`${doomed.url.replace(/^http/, 'ws')}/v1/ws`);
+    ws.send({ op: 'subscribe', id: 'q', topics: [topic], shareGroup: group });
+    await ws.collect(isRecord('q'), 2);
+    // The process dies holding both records: nobody releases them, only their locks end.
+    doomed.child.kill('SIGKILL');
+    await doomed.exit;
+  } finally {
+    if (doomed.child.exitCode === null) doomed.child.kill('SIGKILL');
+  }
+  const other = await worker(topic, group);
+  const taken = await other.collect(isRecord('q'), 2, 30_000);
+  assert.deepEqual(taken.map((r) => r.value).sort(), ['v0', 'v1']);
+  assert.deepEqual(
+    taken.map((r) => r.deliveryCount),
+    [2, 2],
+  );
+  for (const record of taken) answer(other, record, 'accept');
+  await other.close();
 });
 
 test('bad share frames get error frames and the connection goes on', async () => {
