@@ -115,6 +115,16 @@ test('an answer that lands on another gateway instance changes nothing; the reco
   assert.equal(done.body.failed, 0);
 });
 
+test('a worker that hangs up during its long poll takes nothing: the records go to the next take, first delivery', async () => {
+  const { topic, group } = await queue(0);
+  // Joins the group and waits; the caller gives up after 300 ms.
+  await assert.rejects(request(gw.app).post(`/v1/share-groups/${group}/take`).send({ topics: [topic], waitMs: 10_000 }).timeout(300));
+  await producer.send({ topic, messages: [{ value: 'late' }] });
+  const [taken] = await takeUntil(gw, group, topic, 1);
+  assert.deepEqual([taken!.value, taken!.deliveryCount], ['late', 1]);
+  conforms(await request(gw.app).post(`/v1/share-groups/${group}/answers`).send({ answers: [{ receipt: taken!.receipt, outcome: 'accept' }] }).expect(200));
+});
+
 test('share groups are listed and described with members, start offsets and lag', async () => {
   const { topic, group } = await queue(4);
   const taken = await takeUntil(gw, group, topic, 2);

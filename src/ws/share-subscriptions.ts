@@ -15,6 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { AuthService, Principal } from '../auth/index.js';
 import { GatewayError, type Logger } from '../common/index.js';
+import { authorizeShareGroup } from '../edge-rules/index.js';
 import type { ShareGroups, ShareMember, ShareOutcome, ShareRecord } from '../kafka/index.js';
 import { encodedBody, ownedConcat, type FrameForm } from '../records/index.js';
 import type { AnswerFrame, SubscribeFrame } from './frames.js';
@@ -51,12 +52,6 @@ interface ShareSub {
   active: boolean;
 }
 
-/**
- * The group rules consumer groups get (owners, group ACLs) apply to share
- * groups here, once src/auth offers a group check; until then topic
- * permissions alone decide.
- */
-export function authorizeShareGroup(_auth: AuthService, _principal: Principal, _group: string): void {}
 
 export class ShareSubscriptions {
   readonly #subs = new Map<string, ShareSub>();

@@ -8,6 +8,7 @@
  */
 import type { AuthService } from '../../auth/index.js';
 import { GatewayError, checkTopicName } from '../../common/index.js';
+import { authorizeShareGroup } from '../../edge-rules/index.js';
 import type { ShareGroups, ShareGroupSettings, SharePulls } from '../../kafka/index.js';
 import { encodedBody } from '../../records/index.js';
 import type { Handlers } from '../contract.js';
@@ -21,13 +22,6 @@ export interface QueueRouteDeps {
 }
 
 const COMMA = Buffer.from(',');
-
-/**
- * The group rules consumer groups get (owners, group ACLs) apply to share
- * groups here, once src/auth offers a group check; until then the topic
- * permissions decide.
- */
-function authorizeShareGroup(_auth: AuthService, _principal: ReturnType<typeof principalOf>, _group: string): void {}
 
 export function queueHandlers({ shareGroups, pulls, auth, requireTopic }: QueueRouteDeps): Pick<
   Handlers,
@@ -77,7 +71,20 @@ export function queueHandlers({ shareGroups, pulls, auth, requireTopic }: QueueR
       if (body.deadLetterTopic !== undefined) auth.authorize(principal, 'produce', checkTopicName(body.deadLetterTopic));
       for (const topic of topics) await requireTopic(topic);
       if (body.deadLetterTopic !== undefined) await requireTopic(body.deadLetterTopic);
-      const { records, lockDurationMs } = await pulls.take({ group: path.group, topics, max: body.max ?? 10, waitMs: body.waitMs ?? 0, deadLetterTopic: body.deadLetterTopic, owner: principal.name });
+      // A worker that hangs up during the long poll takes nothing: what would have been its records stays with the group.
+      const gone = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) gone.abort();
+      });
+      const { records, lockDurationMs } = await pulls.take({
+        group: path.group,
+        topics,
+        max: body.max ?? 10,
+        waitMs: body.waitMs ?? 0,
+        deadLetterTopic: body.deadLetterTopic,
+        owner: principal.name,
+        signal: gone.signal,
+      });
       const form = { fallback: body.format ?? 'text', headers: 'object' } as const;
       // Each record's JSON as the streams encode it, with the fields of a queue record in front.
       const parts: Buffer[] = [Buffer.from(`{"group":${JSON.stringify(path.group)},"instance":${JSON.stringify(pulls.instance)},"lockDurationMs":${lockDurationMs},"records":[`)];

@@ -41,6 +41,8 @@ export interface TakeRequest {
   readonly deadLetterTopic?: string;
   /** Who takes: only they may answer. */
   readonly owner: string;
+  /** The caller went away: stop waiting, and give back whatever it would have got. */
+  readonly signal?: AbortSignal;
 }
 
 interface Waiter {
@@ -88,20 +90,30 @@ export class SharePulls {
     const puller = await this.#puller(request.group, request.topics);
     puller.lastUsed = Date.now();
     let records = puller.ready.splice(0, request.max);
-    if (records.length === 0 && request.waitMs > 0) {
+    if (records.length === 0 && request.waitMs > 0 && !request.signal?.aborted) {
       records = await new Promise<ShareRecord[]>((resolve) => {
         const waiter: Waiter = { max: request.max, resolve };
         puller.waiters.push(waiter);
         this.#demand(puller);
-        setTimeout(() => {
+        const giveUp = () => {
+          clearTimeout(timer);
+          request.signal?.removeEventListener('abort', giveUp);
           const index = puller.waiters.indexOf(waiter);
           if (index >= 0) {
             puller.waiters.splice(index, 1);
             resolve([]);
           }
           this.#demand(puller);
-        }, request.waitMs).unref();
+        };
+        const timer = setTimeout(giveUp, request.waitMs);
+        timer.unref();
+        request.signal?.addEventListener('abort', giveUp, { once: true });
       });
+    }
+    if (request.signal?.aborted && records.length > 0) {
+      // Nobody will see these: they go back to the group at once rather than after their locks.
+      for (const record of records) void puller.member.answer(record.topic, record.partition, [record.offset], 'release').catch(() => undefined);
+      records = [];
     }
     puller.lastUsed = Date.now();
     this.#demand(puller);
