@@ -13,7 +13,7 @@
  *
  * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce`,
  * `--only v2` (Confluent v2 consumer-instance reads; `--v2-records N`),
- * `--only ws`, or `--only sse` (the event-stream fan-out beside the
+ * `--only ws`, `--only queues` (share group workers, bench/queues.ts), or `--only sse` (the event-stream fan-out beside the
  * WebSocket fan-out of the same size), and `--subscriptions 1000` (fan-out
  * sizes, comma-separated), `--rounds N` and `--seconds S` (per round).
  * Such a partial run writes bench/results/partial.json and leaves the
@@ -25,6 +25,7 @@ import { cpus, totalmem, platform, release } from 'node:os';
 import { startBroker, kafkaVersion, type Broker } from '../kafka/broker.js';
 import type { ScenarioResult } from './lib.js';
 import { runProduceBenchmarks } from './produce.js';
+import { runQueueBenchmarks } from './queues.js';
 import { runSseBenchmarks } from './sse.js';
 import { runV2ReadBenchmarks } from './v2-read.js';
 import { runWebSocketBenchmarks } from './websocket.js';
@@ -45,7 +46,7 @@ const seconds = Number(option('--seconds') ?? (quick ? 3 : 10));
 const rounds = Number(option('--rounds') ?? (quick ? 1 : 3));
 if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds takes a positive number, --rounds a whole number');
 const only = option('--only');
-if (only !== undefined && only !== 'produce' && only !== 'ws' && only !== 'sse' && only !== 'v2') throw new Error('--only takes produce, v2, ws or sse');
+if (only !== undefined && !['produce', 'v2', 'ws', 'sse', 'queues'].includes(only)) throw new Error('--only takes produce, v2, ws, sse or queues');
 const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [1000] : [1000, 10000]);
 if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
 const partial = only !== undefined || option('--subscriptions') !== undefined || option('--seconds') !== undefined || option('--rounds') !== undefined;
@@ -85,6 +86,10 @@ try {
   if (only === undefined || only === 'ws' || only === 'sse') {
     results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick, fanoutOnly: only === 'sse' })));
     process.stdout.write(`  (WebSocket scenarios done at ${elapsed()})\n`);
+  }
+  if (only === undefined || only === 'queues') {
+    results.push(...(await runQueueBenchmarks({ brokers, seconds, rounds, workers: 100 })));
+    process.stdout.write(`  (queue scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'sse') {
     results.push(...(await runSseBenchmarks({ brokers, seconds, counts })));
