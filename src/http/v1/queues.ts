@@ -46,13 +46,24 @@ export function queueHandlers({ shareGroups, pulls, auth, requireTopic }: QueueR
     },
     getShareGroup: async ({ path, res }) => {
       const detail = await shareGroups.describe(path.group);
-      if (auth.enabled) {
-        const topics = new Set([...detail.members.flatMap((m) => m.topics), ...detail.partitions.map((p) => p.topic)]);
-        if (!auth.mayDescribeGroup(principalOf(res), [...topics])) {
-          throw new GatewayError('GW_ERR_GROUP_NOT_FOUND', `Share group ${JSON.stringify(path.group)} does not exist (or is not a share group).`);
-        }
+      if (!auth.enabled) {
+        res.json(detail);
+        return;
       }
-      res.json(detail);
+      const principal = principalOf(res);
+      const topics = new Set([...detail.members.flatMap((m) => m.topics), ...detail.partitions.map((p) => p.topic)]);
+      // As for consumer groups: seen only by whoever may describe a topic it reads, and then only those topics.
+      if (!auth.mayDescribeGroup(principal, [...topics])) {
+        throw new GatewayError('GW_ERR_GROUP_NOT_FOUND', `Share group ${JSON.stringify(path.group)} does not exist (or is not a share group).`);
+      }
+      const can = (topic: string) => auth.acl.allows(principal, 'describe', topic);
+      const partitions = detail.partitions.filter((p) => can(p.topic));
+      res.json({
+        ...detail,
+        members: detail.members.map((m) => ({ ...m, topics: m.topics.filter(can), assignments: m.assignments.filter((a) => can(a.topic)) })),
+        partitions,
+        totalLag: String(partitions.reduce((sum, p) => sum + (p.lag === null ? 0n : BigInt(p.lag)), 0n)),
+      });
     },
     updateShareGroup: async ({ path, body, res }) => {
       const changes: ShareGroupSettings = { ...body };
