@@ -219,6 +219,26 @@ test('records held through a gateway process that dies go to another member when
   await other.close();
 });
 
+test('renewing keeps a record locked past its lock duration', async () => {
+  const { topic, group } = await queue(1, { 'share.record.lock.duration.ms': '2000' });
+  const ws = await worker(topic, group);
+  const record = await ws.next(isRecord('q'));
+  const lockEnd = Number(record.lockExpiresAt);
+  // Renewed twice, a second apart: the record is still held a second after its first lock would have ended.
+  for (const id of ['n1', 'n2']) {
+    await new Promise((r) => setTimeout(r, 1000));
+    answer(ws, record, 'renew', id);
+    const renewed = await ws.next(isOp('answered', id));
+    assert.ok(Number(renewed.lockExpiresAt) > lockEnd);
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  answer(ws, record, 'accept', 'done');
+  await ws.next(isOp('answered', 'done'));
+  assert.deepEqual(ws.frames.filter((f) => f.op === 'lockExpired' || f.op === 'error'), []);
+  assert.equal(ws.frames.filter(isRecord('q')).length, 1, 'never delivered again');
+  await ws.close();
+});
+
 test('bad share frames get error frames and the connection goes on', async () => {
   const { topic, group } = await queue(1);
   const ws = await worker(topic, group);
