@@ -1102,6 +1102,7 @@ export interface components {
             topic: string;
             partition: number;
         };
+        /** @description Confluent's fields, and any other Kafka consumer setting other v2 servers take (a dotted lower-case name such as `isolation.level` or `topic.metadata.refresh.interval.ms` with a string, number, boolean or null value): those are accepted and ignored. docs/confluent-v2.md lists which settings apply. */
         V2CreateConsumerRequest: {
             name?: string | null;
             /** @description Confluent's older name for `name`. */
@@ -1112,6 +1113,8 @@ export interface components {
             "auto.offset.reset"?: string | null;
             /** @description `true` (default) or `false`. */
             "auto.commit.enable"?: string | boolean | null;
+            /** @description The Kafka consumer's name for `auto.commit.enable` (what the Strimzi bridge takes); the same meaning. */
+            "enable.auto.commit"?: string | boolean | null;
             /** @description A read answers once more than this many bytes are collected; -1 (default): it waits its timeout. */
             "fetch.min.bytes"?: number | string | null;
             /** @description The longest a read waits. */
@@ -1120,6 +1123,8 @@ export interface components {
             responseMinBytes?: number | string | null;
             /** @description Alias of consumer.request.timeout.ms. */
             requestWaitMs?: number | string | null;
+        } & {
+            [key: string]: string | number | boolean | null;
         };
         V2SubscriptionRequest: {
             topics?: string[] | null;
@@ -1264,11 +1269,17 @@ export interface components {
             /** @description The value as `valueEncoding` says. */
             value: unknown;
             valueEncoding: components["schemas"]["ValueEncoding"];
-            /** @description UTF-8 header values as text, others as base64 (with a `note`). */
+            /** @description With `headers=list`, every header in order, each with its encoding; otherwise an object of name to value (UTF-8 values as text, others as base64 with a `note`; a repeated name keeps its last value, and the `note` says so). */
             headers: {
+                key: string;
+                /** @description As `encoding` says; null for a null value. */
+                value: string | null;
+                /** @enum {unknown} */
+                encoding: "text" | "base64" | null;
+            }[] | {
                 [key: string]: string;
             };
-            /** @description Why a key, value or header is sent as base64. */
+            /** @description Why a key, value or header is sent as base64, or which header names the object form could not carry. */
             note?: string;
         };
         /**
@@ -1459,6 +1470,8 @@ export interface components {
         Key: string[];
         /** @description How the `key` parameters are written. */
         KeyFormat: "text" | "base64";
+        /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+        HeaderForm: "object" | "list";
     };
     requestBodies: {
         V2CreateConsumerBody: {
@@ -2186,6 +2199,8 @@ export interface operations {
                 key?: components["parameters"]["Key"];
                 /** @description How the `key` parameters are written. */
                 keyFormat?: components["parameters"]["KeyFormat"];
+                /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+                headers?: components["parameters"]["HeaderForm"];
                 /** @description The id of the last event the client saw, for clients that cannot set the `Last-Event-ID` header. The header wins when both are given (an `EventSource` that reconnects sends the newer id there). */
                 lastEventId?: string;
             };
@@ -2260,6 +2275,8 @@ export interface operations {
                 maxBytes?: number;
                 /** @description How keys and values that are not JSON are sent. */
                 format?: "text" | "base64";
+                /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+                headers?: components["parameters"]["HeaderForm"];
             };
             header?: never;
             path: {

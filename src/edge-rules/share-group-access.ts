@@ -1,10 +1,12 @@
 /**
- * Who may use a share group, beyond the topics it reads. Consumer groups
- * get group rules (owners, group ACLs) in src/auth; share groups are to get
- * the same rules, checked here, for every edge at once (WebSocket
- * subscriptions, HTTP takes and answers). Until src/auth offers a group
- * check, topic permissions alone decide: consume on every topic read.
+ * Who may use a share group, beyond the topics it reads: the group rules
+ * consumer groups get (src/auth, ACL rules with `groups`), applied alike to
+ * share groups, for every edge at once (WebSocket subscriptions, HTTP takes,
+ * answers and settings). `consume` to join and answer, `describe` to see
+ * it, `admin` to change its settings.
  */
-import type { AuthService, Principal } from '../auth/index.js';
+import type { AclOperation, AuthService, Principal } from '../auth/index.js';
 
-export function authorizeShareGroup(_auth: AuthService, _principal: Principal, _group: string): void {}
+export function authorizeShareGroup(auth: AuthService, principal: Principal, group: string, operation: AclOperation = 'consume'): void {
+  auth.authorizeGroup(principal, operation, group);
+}

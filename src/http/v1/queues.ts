@@ -34,15 +34,9 @@ export function queueHandlers({ shareGroups, pulls, auth, requireTopic }: QueueR
         res.json({ groups });
         return;
       }
-      // A group is seen by whoever may describe a topic it reads, as for consumer groups.
+      // As consumer groups: a group is listed to whoever may describe it.
       const principal = principalOf(res);
-      const visible = [];
-      for (const group of groups) {
-        const detail = await shareGroups.describe(group.groupId).catch(() => undefined);
-        const topics = new Set([...(detail?.members.flatMap((m) => m.topics) ?? []), ...(detail?.partitions.map((p) => p.topic) ?? [])]);
-        if (auth.mayDescribeGroup(principal, [...topics])) visible.push(group);
-      }
-      res.json({ groups: visible });
+      res.json({ groups: groups.filter((g) => auth.mayDescribeGroup(principal, g.groupId)) });
     },
     getShareGroup: async ({ path, res }) => {
       const detail = await shareGroups.describe(path.group);
@@ -51,9 +45,8 @@ export function queueHandlers({ shareGroups, pulls, auth, requireTopic }: QueueR
         return;
       }
       const principal = principalOf(res);
-      const topics = new Set([...detail.members.flatMap((m) => m.topics), ...detail.partitions.map((p) => p.topic)]);
-      // As for consumer groups: seen only by whoever may describe a topic it reads, and then only those topics.
-      if (!auth.mayDescribeGroup(principal, [...topics])) {
+      // As for consumer groups: seen only by whoever may describe the group, and then only the topics they may describe.
+      if (!auth.mayDescribeGroup(principal, path.group)) {
         throw new GatewayError('GW_ERR_GROUP_NOT_FOUND', `Share group ${JSON.stringify(path.group)} does not exist (or is not a share group).`);
       }
       const can = (topic: string) => auth.acl.allows(principal, 'describe', topic);
@@ -66,6 +59,7 @@ export function queueHandlers({ shareGroups, pulls, auth, requireTopic }: QueueR
       });
     },
     updateShareGroup: async ({ path, body, res }) => {
+      authorizeShareGroup(auth, principalOf(res), path.group, 'admin');
       const changes: ShareGroupSettings = { ...body };
       if (typeof changes.deadLetterTopic === 'string') {
         checkTopicName(changes.deadLetterTopic);
