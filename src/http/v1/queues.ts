@@ -39,15 +39,16 @@ export function queueHandlers({ shareGroups, pulls, auth, requireTopic }: QueueR
       res.json({ groups: groups.filter((g) => auth.mayDescribeGroup(principal, g.groupId)) });
     },
     getShareGroup: async ({ path, res }) => {
+      const principal = principalOf(res);
+      // As for consumer groups: seen only by whoever may describe the group (decided by its name alone, before
+      // Kafka is asked), and then only the topics they may describe.
+      if (auth.enabled && !auth.mayDescribeGroup(principal, path.group)) {
+        throw new GatewayError('GW_ERR_GROUP_NOT_FOUND', `Share group ${JSON.stringify(path.group)} does not exist (or is not a share group).`);
+      }
       const detail = await shareGroups.describe(path.group);
       if (!auth.enabled) {
         res.json(detail);
         return;
-      }
-      const principal = principalOf(res);
-      // As for consumer groups: seen only by whoever may describe the group, and then only the topics they may describe.
-      if (!auth.mayDescribeGroup(principal, path.group)) {
-        throw new GatewayError('GW_ERR_GROUP_NOT_FOUND', `Share group ${JSON.stringify(path.group)} does not exist (or is not a share group).`);
       }
       const can = (topic: string) => auth.acl.allows(principal, 'describe', topic);
       const partitions = detail.partitions.filter((p) => can(p.topic));
