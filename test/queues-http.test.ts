@@ -11,7 +11,7 @@ import request from 'supertest';
 import type { Admin, Producer } from './helpers/kafka-client.js';
 import type { TestGateway } from './helpers/gateway.js';
 import { conforms } from './helpers/contract.js';
-import { uniqueName } from './helpers/env.js';
+import { eventually, uniqueName } from './helpers/env.js';
 import { adminFor, appFor, producerFor } from './helpers/scoped.js';
 
 let admin: Admin;
@@ -113,6 +113,28 @@ test('an answer that lands on another gateway instance changes nothing; the reco
   assert.equal(back[0]!.deliveryCount, 2);
   const done = conforms(await request(other.app).post(`/v1/share-groups/${group}/answers`).send({ answers: [{ receipt: back[0]!.receipt, outcome: 'accept' }] }).expect(200));
   assert.equal(done.body.failed, 0);
+});
+
+test('a record past the delivery limit goes to the dead-letter topic set through the API and never comes back', async () => {
+  const { topic, group } = await queue(1);
+  const dlq = `dlq.${topic}`;
+  conforms(await request(gw.app).post('/v1/topics').send({ name: dlq, partitions: 1, configs: { 'errors.deadletterqueue.group.enable': 'true' } }).expect(201));
+  const set = conforms(await request(gw.app).patch(`/v1/share-groups/${group}`).send({ deliveryLimit: 2, deadLetterTopic: dlq, deadLetterCopyRecord: true }).expect(200));
+  assert.deepEqual([set.body.settings.deliveryLimit, set.body.settings.deadLetterTopic, set.body.deadLetters], ['2', dlq, 'broker']);
+  for (const expected of [1, 2]) {
+    const [taken] = await takeUntil(gw, group, topic, 1);
+    assert.equal(taken!.deliveryCount, expected);
+    const released = conforms(await request(gw.app).post(`/v1/share-groups/${group}/answers`).send({ answers: [{ receipt: taken!.receipt, outcome: 'release' }] }).expect(200));
+    assert.equal(released.body.failed, 0);
+  }
+  // Released at its limit: archived, and written to the dead-letter topic by the broker.
+  const letter = await eventually(async () => {
+    const page = conforms(await request(gw.app).get(`/v1/topics/${dlq}/partitions/0/records?offset=0`).expect(200));
+    return page.body.records[0] as { value: string; headers: Record<string, string> } | undefined;
+  });
+  assert.equal(letter.value, 'v0');
+  assert.equal(letter.headers['__dlq.errors.delivery.count'], '2');
+  assert.deepEqual((await take(gw, group, { topics: [topic], waitMs: 500 })).records, []);
 });
 
 test('a worker that hangs up during its long poll takes nothing: the records go to the next take, first delivery', async () => {

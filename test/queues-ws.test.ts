@@ -55,6 +55,9 @@ async function worker(topic: string, group: string, extra: Record<string, unknow
   return ws;
 }
 
+/** The error frame answering the frame with this id (error frames name the subscription too, so isOp would match others). */
+const isErrorOf = (id: string) => (f: Frame) => f.op === 'error' && f.id === id;
+
 const answer = (ws: WsClient, record: Frame, outcome: string, id?: string) =>
   ws.send({ op: 'answer', sub: record.sub, topic: record.topic, partition: record.partition, offset: record.offset, outcome, ...(id ? { id } : {}) });
 
@@ -98,7 +101,7 @@ test('a released record comes back with delivery count 2; a rejected one never c
   );
   // Answering a record no longer held is refused with a frame saying so, and sends nothing to Kafka.
   answer(ws, first[1]!, 'accept', 'late');
-  const refused = await ws.next(isOp('error', 'late'));
+  const refused = await ws.next(isErrorOf('late'));
   assert.equal(refused.status, 404);
   await ws.close();
 });
@@ -219,25 +222,45 @@ test('records held through a gateway process that dies go to another member when
   await other.close();
 });
 
+test('renewing keeps a record locked past its lock duration', async () => {
+  const { topic, group } = await queue(1, { 'share.record.lock.duration.ms': '2000' });
+  const ws = await worker(topic, group);
+  const record = await ws.next(isRecord('q'));
+  const lockEnd = Number(record.lockExpiresAt);
+  // Renewed twice, a second apart: the record is still held a second after its first lock would have ended.
+  for (const id of ['n1', 'n2']) {
+    await new Promise((r) => setTimeout(r, 1000));
+    answer(ws, record, 'renew', id);
+    const renewed = await ws.next(isOp('answered', id));
+    assert.ok(Number(renewed.lockExpiresAt) > lockEnd);
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  answer(ws, record, 'accept', 'done');
+  await ws.next(isOp('answered', 'done'));
+  assert.deepEqual(ws.frames.filter((f) => f.op === 'lockExpired' || f.op === 'error'), []);
+  assert.equal(ws.frames.filter(isRecord('q')).length, 1, 'never delivered again');
+  await ws.close();
+});
+
 test('bad share frames get error frames and the connection goes on', async () => {
   const { topic, group } = await queue(1);
   const ws = await worker(topic, group);
   const record = await ws.next(isRecord('q'));
   ws.send({ op: 'answer', id: 'bad1', sub: 'q', topic, partition: 0, offset: '0', outcome: 'maybe' });
-  assert.equal((await ws.next(isOp('error', 'bad1'))).status, 400);
+  assert.equal((await ws.next(isErrorOf('bad1'))).status, 400);
   ws.send({ op: 'answer', id: 'bad2', sub: 'nope', topic, partition: 0, offset: '0', outcome: 'accept' });
-  assert.equal((await ws.next(isOp('error', 'bad2'))).status, 404);
+  assert.equal((await ws.next(isErrorOf('bad2'))).status, 404);
   ws.send({ op: 'answer', id: 'bad3', sub: 'q', topic, partition: 0, offset: '5', lastOffset: '1', outcome: 'accept' });
-  assert.equal((await ws.next(isOp('error', 'bad3'))).status, 400);
+  assert.equal((await ws.next(isErrorOf('bad3'))).status, 400);
   ws.send({ op: 'answer', id: 'bad4', sub: 'q', topic, partition: 7, offset: '0', outcome: 'accept' });
-  assert.equal((await ws.next(isOp('error', 'bad4'))).status, 404);
+  assert.equal((await ws.next(isErrorOf('bad4'))).status, 404);
   ws.send({ op: 'subscribe', id: 'bad5', topics: [topic], shareGroup: group, group: 'x' });
-  assert.equal((await ws.next(isOp('error', 'bad5'))).status, 400);
+  assert.equal((await ws.next(isErrorOf('bad5'))).status, 400);
   ws.send({ op: 'subscribe', id: 'q', topics: [topic], shareGroup: group });
-  // By id alone: the answers refused above name sub q too.
-  assert.equal((await ws.next((f) => f.op === 'error' && f.id === 'q')).status, 409);
+  const dup = await ws.next(isErrorOf('q'));
+  assert.equal(dup.status, 409, JSON.stringify(dup));
   ws.send({ op: 'subscribe', id: 'bad6', topics: ['no-such-topic-here'], shareGroup: group });
-  assert.equal((await ws.next(isOp('error', 'bad6'))).status, 404);
+  assert.equal((await ws.next(isErrorOf('bad6'))).status, 404);
   answer(ws, record, 'renew', 'renewed');
   await ws.next(isOp('answered', 'renewed'));
   answer(ws, record, 'accept', 'ok');

@@ -170,7 +170,10 @@ export class ShareSubscriptions {
     } finally {
       this.#demand(sub);
     }
-    if (frame.id !== undefined) this.deps.send({ op: 'answered', id: frame.id, sub: frame.sub, outcome, topic: frame.topic, partition: frame.partition, offset: frame.offset, lastOffset: String(last) });
+    if (frame.id !== undefined) {
+      const renewed = outcome === 'renew' ? { lockExpiresAt: Date.now() + sub.member.lockTimeoutMs } : {};
+      this.deps.send({ op: 'answered', id: frame.id, sub: frame.sub, outcome, topic: frame.topic, partition: frame.partition, offset: frame.offset, lastOffset: String(last), ...renewed });
+    }
   }
 
   /** The gateway's dead letters, for brokers without their own: written before the reject is sent, so none is lost. */

@@ -34,18 +34,33 @@ export function queueHandlers({ shareGroups, pulls, auth, requireTopic }: QueueR
         res.json({ groups });
         return;
       }
-      // A share group is seen by whoever may describe it, by the same group rules as consumer groups.
+      // As consumer groups: a group is listed to whoever may describe it.
       const principal = principalOf(res);
       res.json({ groups: groups.filter((g) => auth.mayDescribeGroup(principal, g.groupId)) });
     },
     getShareGroup: async ({ path, res }) => {
-      if (auth.enabled && !auth.mayDescribeGroup(principalOf(res), path.group)) {
+      const principal = principalOf(res);
+      // As for consumer groups: seen only by whoever may describe the group (decided by its name alone, before
+      // Kafka is asked), and then only the topics they may describe.
+      if (auth.enabled && !auth.mayDescribeGroup(principal, path.group)) {
         throw new GatewayError('GW_ERR_GROUP_NOT_FOUND', `Share group ${JSON.stringify(path.group)} does not exist (or is not a share group).`);
       }
-      res.json(await shareGroups.describe(path.group));
+      const detail = await shareGroups.describe(path.group);
+      if (!auth.enabled) {
+        res.json(detail);
+        return;
+      }
+      const can = (topic: string) => auth.acl.allows(principal, 'describe', topic);
+      const partitions = detail.partitions.filter((p) => can(p.topic));
+      res.json({
+        ...detail,
+        members: detail.members.map((m) => ({ ...m, topics: m.topics.filter(can), assignments: m.assignments.filter((a) => can(a.topic)) })),
+        partitions,
+        totalLag: String(partitions.reduce((sum, p) => sum + (p.lag === null ? 0n : BigInt(p.lag)), 0n)),
+      });
     },
     updateShareGroup: async ({ path, body, res }) => {
-      auth.authorizeGroup(principalOf(res), 'admin', path.group);
+      authorizeShareGroup(auth, principalOf(res), path.group, 'admin');
       const changes: ShareGroupSettings = { ...body };
       if (typeof changes.deadLetterTopic === 'string') {
         checkTopicName(changes.deadLetterTopic);

@@ -153,6 +153,8 @@ export class ShareMember {
   #heartbeatTimer?: NodeJS.Timeout;
   #expiryTimer?: NodeJS.Timeout;
   #demand = 0;
+  /** Records asked for by fetches in flight, so that sessions with several brokers together ask no more than the demand. */
+  #asked = 0;
   #lockTimeoutMs = 30_000;
   #firstHeartbeat?: Promise<void>;
   #earlyHeartbeats = 0;
@@ -411,8 +413,14 @@ export class ShareMember {
         if (!keep?.has(key)) {
           session.partitions.delete(key);
           session.forget.set(key, { topicId: target.topicId, partition: target.partition });
-          // Records of a partition taken away are not this member's to answer any more.
-          for (const [heldKey, held] of this.#held) if (partitionKey(held.topic, held.partition) === key) this.#held.delete(heldKey);
+          // Records of a partition taken away are not this member's to answer any more: for the owner, their locks ended.
+          const gone: Held[] = [];
+          for (const [heldKey, held] of this.#held) {
+            if (partitionKey(held.topic, held.partition) !== key) continue;
+            this.#held.delete(heldKey);
+            gone.push(held);
+          }
+          if (gone.length > 0) this.events.onLockExpired(gone.map(({ topic, partition, offset, deliveryCount }) => ({ topic, partition, offset, deliveryCount })));
         }
       }
     }
@@ -440,7 +448,7 @@ export class ShareMember {
     let failures = 0;
     try {
       while (!this.#stopped) {
-        const wantsRecords = this.#demand > 0 && session.partitions.size > 0;
+        const wantsRecords = this.#demand - this.#asked > 0 && session.partitions.size > 0;
         if (!wantsRecords && !session.hasAcks && session.forget.size === 0) {
           await new Promise<void>((resolve) => (session.wake = resolve));
           continue;
@@ -494,12 +502,13 @@ export class ShareMember {
       const renewing = ackParts.some((a) => a.batches.some((b) => b.types.includes(ACK_TYPE.renew)));
       if (!renewing && (wantsRecords || session.epoch === 0 || session.forget.size > 0)) {
         const forget = [...session.forget.values()];
-        const maxRecords = Math.max(1, Math.min(this.#demand, 10_000));
+        const maxRecords = wantsRecords ? Math.max(1, Math.min(this.#demand - this.#asked, 10_000)) : 0;
         const partitions = [...session.partitions.entries()].map(([key, target]) => ({
           topicId: target.topicId,
           partition: target.partition,
           batches: ackParts.find((a) => a.key === key)?.batches ?? [],
         }));
+        this.#asked += maxRecords;
         const answer = await shareFetch(connection, this.versions.fetch, {
           groupId: this.groupId,
           memberId: this.memberId,
@@ -507,10 +516,12 @@ export class ShareMember {
           // Only acknowledging or opening: no wait, so answers are not held back.
           maxWaitMs: wantsRecords ? this.tuning.fetchMaxWaitMs : 0,
           maxBytes: this.tuning.maxBytes,
-          maxRecords: wantsRecords ? maxRecords : 1,
+          maxRecords: Math.max(1, maxRecords),
+          // A session opened only to carry answers next lists its partitions too (answers need them in the session);
+          // it may acquire a record nobody asked for, which the owner then holds until it answers or the lock ends.
           partitions: wantsRecords || session.epoch === 0 ? partitions : partitions.filter((p) => p.batches.length > 0),
           forget,
-        });
+        }).finally(() => (this.#asked -= maxRecords));
         if (answer.errorCode !== 0) {
           const name = describeKafkaError(answer.errorCode);
           if (SESSION_LOST.has(name)) session.epoch = 0;
