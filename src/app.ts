@@ -24,6 +24,7 @@ import {
   pageHandlers,
   problemHandler,
   produceHandlers,
+  registryHandlers,
   schemaHandlers,
   securityHeaders,
   websocketInfoHandlers,
@@ -34,7 +35,7 @@ import {
 import type { MetadataService, Readiness, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
 import { type Logger, Metrics, openapiPath } from './common/index.js';
 import type { RecordPipeline } from './records/index.js';
-import type { SchemaRegistry } from './schema/index.js';
+import type { SchemaRegistry, SubjectRegistry } from './schema/index.js';
 import type { EventStreams } from './sse/index.js';
 
 /** What the app needs from the outside; tests pass their own. */
@@ -53,6 +54,8 @@ export interface AppServices {
   /** The one record pipeline every produce operation (and WebSocket produce frame) goes through. */
   readonly pipeline: RecordPipeline;
   readonly schemas: SchemaRegistry;
+  /** The gateway's own schema registry (subjects, versions, ids), served under /schema-registry. */
+  readonly subjects: SubjectRegistry;
   /** Confluent v2 consumer instances held by this process. */
   readonly consumerInstances: ConsumerInstances;
   /** The subscription engine: event streams and partition pages read through it. */
@@ -141,6 +144,7 @@ export function createApp(services: AppServices): GatewayApp {
     ...confluentProduceHandlers({ pipeline, logger }),
     ...confluentConsumerHandlers({ instances: services.consumerInstances, auth, config: services.config.consumers }),
     // With topics created on first produce, a schema may come first.
+    ...registryHandlers({ subjects: services.subjects, ready: () => services.pipeline.schemasLoaded() }),
     ...schemaHandlers({ schemas, requireTopic: services.config.produce.autoCreateTopics ? undefined : (topic: string) => metadata.requireTopic(topic) }),
   };
   app.use(dispatch(contract, handlers));

@@ -10,7 +10,7 @@ import { createKafkaLayer, type KafkaLayer, type ProduceService, type Subscripti
 import { type Logger, Metrics, withDeadline } from './common/index.js';
 import { ConsumerInstances } from './http/index.js';
 import { RecordPipeline, type DataFormat } from './records/index.js';
-import { SCHEMA_TOPIC, SchemaRegistry } from './schema/index.js';
+import { SCHEMA_TOPIC, SchemaRegistry, SubjectRegistry } from './schema/index.js';
 import { EventStreams } from './sse/index.js';
 import { WebSocketGateway } from './ws/index.js';
 
@@ -23,6 +23,7 @@ export interface GatewayServices extends AppServices {
   readonly topics: TopicCache;
   readonly produce: ProduceService;
   readonly schemas: SchemaRegistry;
+  readonly subjects: SubjectRegistry;
   /** Starts background work (Kafka connection, topic tails); resolves once the essentials are up or retrying. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -37,6 +38,9 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
   const auth = new AuthService(config.auth);
   const schemaTable = kafka.table(SCHEMA_TOPIC, logger.child({ component: 'schemas' }));
   const schemas = new SchemaRegistry(schemaTable, logger.child({ component: 'schemas' }), config.produce.timeoutMs);
+  const subjects = new SubjectRegistry(schemaTable, logger.child({ component: 'schema-registry' }), config.produce.timeoutMs);
+  schemas.followRegistry((entry) => subjects.apply(entry));
+  schemas.onStored((topic, schema) => subjects.carryOver(topic, schema));
   const pipeline = new RecordPipeline({ produce, schemas, timeoutMs: config.produce.timeoutMs, metrics });
   const consumerInstances = new ConsumerInstances({
     engine: subscriptions,
@@ -83,6 +87,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     produce,
     pipeline,
     schemas,
+    subjects,
     consumerInstances,
     schemaInfo: (topic) => {
       const stored = schemas.get(topic);
@@ -92,6 +97,15 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     async start() {
       // The schema table follows its topic once Kafka is reachable.
       void kafka.connect().then(() => schemas.start(), () => undefined);
+      // Topic schemas stored before the registry existed (or while it was away) become subject versions; a schema already there is left as it is.
+      void schemas
+        .ready()
+        .then(async () => {
+          for (const topic of schemas.topics()) {
+            await subjects.carryOver(topic, schemas.get(topic)!.schema).catch((error: unknown) => logger.error({ err: error, topic }, 'cannot carry the topic schema over to the schema registry'));
+          }
+        })
+        .catch((error: unknown) => logger.error({ err: error }, 'cannot carry the topic schemas over to the schema registry'));
       const { preloadDir } = config.schemas;
       if (preloadDir) {
         void schemas.preload(preloadDir).catch((error: unknown) => logger.error({ err: error, dir: preloadDir }, 'cannot preload schemas'));

@@ -145,6 +145,10 @@ export class RecordPipeline {
   }
 
   /** Waits (bounded) until the schemas stored before start are loaded, so no record slips past a schema after a restart. */
+  schemasLoaded(): Promise<void> {
+    return this.#schemasLoaded();
+  }
+
   async #schemasLoaded(): Promise<void> {
     await withDeadline(this.deps.schemas.ready(), this.deps.timeoutMs, () => {
       throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'The topic schemas are not loaded from Kafka yet; retry shortly.', { retryAfterSeconds: 1 });
