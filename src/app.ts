@@ -35,7 +35,7 @@ import {
 import type { MetadataService, Readiness, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
 import { type Logger, Metrics, openapiPath } from './common/index.js';
 import type { RecordPipeline } from './records/index.js';
-import type { SchemaRegistry, SubjectRegistry } from './schema/index.js';
+import type { SchemaRegistry, SubjectRegistry, WireDecoder } from './schema/index.js';
 import type { EventStreams } from './sse/index.js';
 
 /** What the app needs from the outside; tests pass their own. */
@@ -56,6 +56,8 @@ export interface AppServices {
   readonly schemas: SchemaRegistry;
   /** The gateway's own schema registry (subjects, versions, ids), served under /schema-registry. */
   readonly subjects: SubjectRegistry;
+  /** Decodes records in the schema registry wire format for partition pages. */
+  readonly wire?: WireDecoder;
   /** Confluent v2 consumer instances held by this process. */
   readonly consumerInstances: ConsumerInstances;
   /** The subscription engine: event streams and partition pages read through it. */
@@ -140,7 +142,7 @@ export function createApp(services: AppServices): GatewayApp {
     ...metadataHandlers({ metadata, schemaInfo, auth }),
     ...confluentMetadataHandlers({ metadata, auth }),
     ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes }),
-    ...eventHandlers({ events, subscriptions, metadata, readTimeoutMs: services.config.metadata.timeoutMs }),
+    ...eventHandlers({ events, subscriptions, metadata, readTimeoutMs: services.config.metadata.timeoutMs, wire: services.wire }),
     ...confluentProduceHandlers({ pipeline, logger }),
     ...confluentConsumerHandlers({ instances: services.consumerInstances, auth, config: services.config.consumers }),
     // With topics created on first produce, a schema may come first.

@@ -10,7 +10,7 @@ import { createKafkaLayer, type KafkaLayer, type ProduceService, type Subscripti
 import { type Logger, Metrics, withDeadline } from './common/index.js';
 import { ConsumerInstances } from './http/index.js';
 import { RecordPipeline, type DataFormat } from './records/index.js';
-import { SCHEMA_TOPIC, SchemaRegistry, SubjectRegistry } from './schema/index.js';
+import { SCHEMA_TOPIC, SchemaRegistry, SubjectRegistry, WireDecoder } from './schema/index.js';
 import { EventStreams } from './sse/index.js';
 import { WebSocketGateway } from './ws/index.js';
 
@@ -41,18 +41,21 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
   const subjects = new SubjectRegistry(schemaTable, logger.child({ component: 'schema-registry' }), config.produce.timeoutMs);
   schemas.followRegistry((entry) => subjects.apply(entry));
   schemas.onStored((topic, schema) => subjects.carryOver(topic, schema));
+  const wire = new WireDecoder(subjects);
   const pipeline = new RecordPipeline({ produce, schemas, timeoutMs: config.produce.timeoutMs, metrics });
   const consumerInstances = new ConsumerInstances({
     engine: subscriptions,
     config: config.consumers,
     logger: logger.child({ component: 'consumer-instances' }),
     topicNames: async () => (await metadata.topics()).map((t) => t.name),
+    wire,
   });
   const webSockets = new WebSocketGateway({
     config,
     logger,
     auth,
     subscriptions,
+    wire,
     // Existence only, from the topic cache: a subscription needs no offsets or configs to start.
     requireTopic: (topic) => metadata.requireTopic(topic),
     // The frame schema allows only the data formats; the pipeline is the same one the HTTP routes use.
@@ -66,6 +69,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     maxBufferedBytes: config.ws.maxBufferedBytes,
     keepaliveMs: config.sse.keepaliveMs,
     maxStreams: config.sse.maxStreams,
+    wire,
   });
   metrics.observeSubscriptions(() => {
     const { connections, bufferedBytes } = webSockets.stats();
@@ -88,6 +92,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     pipeline,
     schemas,
     subjects,
+    wire,
     consumerInstances,
     schemaInfo: (topic) => {
       const stored = schemas.get(topic);

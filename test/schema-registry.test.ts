@@ -6,42 +6,49 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { conforms } from './helpers/contract.js';
 import { sharedBrokers, uniqueName } from './helpers/env.js';
-import { testGateway, type TestGateway } from './helpers/gateway.js';
-import { createTopic, deleteTopics } from './helpers/kafka.js';
+import type { RunningGateway } from '../src/gateway.js';
+import { createTopic, deleteTopics, produceDirect } from './helpers/kafka.js';
 import { registryPython } from './helpers/registry.js';
+import { gatewayFor } from './helpers/scoped.js';
+import { SseClient } from './helpers/sse.js';
+import { WsClient, type Frame } from './helpers/ws.js';
 
 const run = promisify(execFile);
 const brokers = sharedBrokers();
 const SR = 'application/vnd.schemaregistry.v1+json';
 const topics: string[] = [];
-let gateway: TestGateway;
-let server: Server;
+let gateway: RunningGateway;
 let url: string;
 
-before(async () => {
-  gateway = await testGateway();
-  server = createServer(gateway.app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/schema-registry`;
+before(async (t) => {
+  gateway = await gatewayFor(t);
+  url = `${gateway.url}/schema-registry`;
 });
 after(async () => {
-  await new Promise((resolve) => server?.close(resolve));
-  await gateway?.close();
   await deleteTopics(brokers, topics);
 });
 
-const sr = (method: 'get' | 'post' | 'put' | 'delete', path: string) => request(gateway.app)[method](`/schema-registry${path}`).set('content-type', SR).set('accept', SR);
+const sr = (method: 'get' | 'post' | 'put' | 'delete', path: string) => request(gateway.url)[method](`/schema-registry${path}`).set('content-type', SR).set('accept', SR);
+const isRecord = (f: Frame) => f.op === 'record' || (f.op === undefined && 'offset' in f);
 
-const avroV1 = JSON.stringify({ type: 'record', name: 'Point', fields: [{ name: 'x', type: 'int' }] });
-const avroV2 = JSON.stringify({ type: 'record', name: 'Point', fields: [{ name: 'x', type: 'int' }, { name: 'y', type: 'int', default: 0 }] });
-const avroBad = JSON.stringify({ type: 'record', name: 'Point', fields: [{ name: 'x', type: 'string' }] });
+/** The first record frames of a topic read over the single-topic WebSocket endpoint from the start. */
+async function wsRecords(topic: string, count: number): Promise<Frame[]> {
+  const client = await WsClient.connect(`${gateway.url.replace(/^http/, 'ws')}/v1/topics/${topic}/ws?from=earliest`);
+  try {
+    return await client.collect(isRecord, count);
+  } finally {
+    client.socket.close();
+  }
+}
+
+const pointV1 = JSON.stringify({ type: 'record', name: 'Point', fields: [{ name: 'x', type: 'int' }] });
+const pointV2 = JSON.stringify({ type: 'record', name: 'Point', fields: [{ name: 'x', type: 'int' }, { name: 'y', type: 'int', default: 0 }] });
+const pointBad = JSON.stringify({ type: 'record', name: 'Point', fields: [{ name: 'x', type: 'string' }] });
 
 test('confluent-kafka registers through the gateway and its serializers write the three formats; compatibility allows one step and refuses another', { timeout: 120_000 }, async () => {
   const prefix = uniqueName('sr-py');
@@ -63,10 +70,66 @@ test('confluent-kafka registers through the gateway and its serializers write th
   assert.deepEqual(await read('avro'), [{ id: 9007199254740991, item: 'book', note: 'gift', status: 'PAID' }]);
   assert.deepEqual(await read('json'), [{ sensor: 's1', celsius: 21.5 }]);
   assert.deepEqual(await read('protobuf'), [{ id: '-5', itemName: 'pen', tags: ['a', 'b'] }]);
+
+  // The gateway's readers see the same values as JSON, each naming its schema: WebSocket, SSE, a partition page, Confluent v2.
+  const avroId = (conforms(await sr('get', `/subjects/${prefix}-avro-value/versions/1`)).body as { id: number }).id;
+  const [avroFrame] = await wsRecords(`${prefix}-avro`, 1);
+  assert.deepEqual(avroFrame!.value, { id: 9007199254740991, item: 'book', note: { string: 'gift' }, status: 'PAID' });
+  assert.equal(avroFrame!.valueEncoding, 'json');
+  assert.deepEqual(avroFrame!.valueSchema, { id: avroId, type: 'AVRO', subject: `${prefix}-avro-value`, version: 1 });
+  const sse = await SseClient.open(`${gateway.url}/v1/topics/${prefix}-protobuf/events?from=earliest`);
+  const [event] = await sse.waitRecords(1);
+  sse.drop();
+  assert.deepEqual(event!.value, { id: '-5', itemName: 'pen', tags: ['a', 'b'] });
+  assert.equal((event!.valueSchema as { type: string }).type, 'PROTOBUF');
+  const page = conforms(await request(gateway.url).get(`/v1/topics/${prefix}-json/partitions/0/records`));
+  assert.deepEqual(page.body.records[0].value, { sensor: 's1', celsius: 21.5 });
+  assert.equal(page.body.records[0].valueSchema.subject, `${prefix}-json-value`);
+
+  const agent = request(gateway.url);
+  const v2 = 'application/vnd.kafka.v2+json';
+  const group = uniqueName('sr-v2');
+  const created = conforms(await agent.post(`/consumers/${group}`).set('content-type', v2).send({ format: 'avro', 'auto.offset.reset': 'earliest' }));
+  assert.equal(created.status, 200, created.text);
+  const base = new URL(created.body.base_uri as string).pathname;
+  assert.equal(conforms(await agent.post(`${base}/subscription`).set('content-type', v2).send({ topics: [`${prefix}-avro`] })).status, 204);
+  let records: Array<{ value: unknown }> = [];
+  for (let attempt = 0; attempt < 20 && records.length === 0; attempt++) {
+    const polled = conforms(await agent.get(`${base}/records?timeout=1000`).set('accept', 'application/vnd.kafka.avro.v2+json'));
+    assert.equal(polled.status, 200, polled.text);
+    records = polled.body as typeof records;
+  }
+  assert.deepEqual(records[0]?.value, { id: 9007199254740991, item: 'book', note: { string: 'gift' }, status: 'PAID' });
+  // A json read of an avro instance is refused as Confluent refuses it.
+  assert.equal(conforms(await agent.get(`${base}/records`).set('accept', 'application/vnd.kafka.json.v2+json')).status, 406);
+  await agent.delete(base).set('content-type', v2);
+});
+
+test('a record whose bytes do not decode with the schema they name goes as base64 with a note; one naming an unknown id goes as before', async () => {
+  const topic = uniqueName('sr-broken');
+  topics.push(topic);
+  await createTopic(brokers, topic);
+  const registered = conforms(await sr('post', `/subjects/${topic}-value/versions`).send({ schema: pointV1 }));
+  const header = (id: number) => Buffer.from([0, (id >>> 24) & 255, (id >>> 16) & 255, (id >>> 8) & 255, id & 255]);
+  // A record of schema Point {x: int} whose int is cut short, one naming an id nobody registered, and a good one.
+  await produceDirect(brokers, topic, [
+    { value: Buffer.concat([header(registered.body.id as number), Buffer.from([0x80])]) },
+    { value: Buffer.concat([header(2147483000), Buffer.from('x')]) },
+    { value: Buffer.concat([header(registered.body.id as number), Buffer.from([0x02])]) },
+  ]);
+  const [broken, unknown, good] = await wsRecords(topic, 3);
+  assert.equal(broken!.valueEncoding, 'base64');
+  assert.deepEqual(broken!.valueSchema, { id: registered.body.id, type: 'AVRO', subject: `${topic}-value`, version: 1 });
+  assert.match(broken!.note as string, /does not decode/);
+  assert.equal(unknown!.valueSchema, undefined);
+  assert.equal(good!.valueEncoding, 'json');
+  assert.deepEqual(good!.value, { x: 1 });
 });
 
 test('every registry operation answers in the registry shape; bad input gets the registry error codes', async () => {
   const subject = uniqueName('sr-http');
+  // A schema of this test's own: ids are shared by every subject registering the same schema.
+  const [avroV1, avroV2, avroBad] = [pointV1, pointV2, pointBad].map((s) => s.replace('"Point"', '"HttpPoint"')) as [string, string, string];
   assert.deepEqual(conforms(await sr('get', '/schemas/types')).body, ['JSON', 'PROTOBUF', 'AVRO']);
   const first = conforms(await sr('post', `/subjects/${subject}/versions`).send({ schema: avroV1 }));
   assert.equal(first.status, 200, first.text);
@@ -140,7 +203,7 @@ test('a JSON Schema put on a topic becomes a version of the subject <topic>-valu
   topics.push(topic);
   await createTopic(brokers, topic);
   const schema = { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] };
-  assert.equal((await request(gateway.app).put(`/v1/topics/${topic}/schema`).send(schema)).status, 200);
+  assert.equal((await request(gateway.url).put(`/v1/topics/${topic}/schema`).send(schema)).status, 200);
   const version = conforms(await sr('get', `/subjects/${topic}-value/versions/latest`));
   assert.equal(version.body.schemaType, 'JSON');
   assert.deepEqual(JSON.parse(version.body.schema as string), schema);

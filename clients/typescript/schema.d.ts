@@ -1398,7 +1398,7 @@ export interface components {
             name?: string | null;
             /** @description Confluent's older name for `name`. */
             id?: string | null;
-            /** @description `binary` (default) or `json`; `avro`, `jsonschema` and `protobuf` are refused (42204). */
+            /** @description `binary` (default), `json`, or `avro`, `jsonschema`, `protobuf`: values in the schema registry wire format decoded to JSON through the gateway's registry (docs/schemas.md). */
             format?: string | null;
             /** @description `latest` (default) or `earliest`. */
             "auto.offset.reset"?: string | null;
@@ -1494,8 +1494,18 @@ export interface components {
             headers: {
                 [key: string]: string;
             };
+            keySchema?: components["schemas"]["WireSchema"];
+            valueSchema?: components["schemas"]["WireSchema"];
             /** @description Why a key, value or header is sent as base64. */
             note?: string;
+        };
+        /** @description The registry schema a key or value in the schema registry wire format names (docs/schemas.md), decoded to JSON through it (`json`), or base64 with a `note` when it does not decode. */
+        WireSchema: {
+            id: number;
+            type?: components["schemas"]["SrSchemaType"];
+            /** @description The subject using the id, `<topic>-key` or `<topic>-value` when it does, else the first. */
+            subject?: string;
+            version?: number;
         };
         /**
          * @description `json`: the bytes parsed as JSON and embedded; `text`: UTF-8 text; `base64`: the bytes in base64 (not UTF-8, or the reader asked for `format=base64`); null for a null key or value (a tombstone).
@@ -1517,10 +1527,11 @@ export interface components {
             data: components["schemas"]["Problem"];
         };
         /**
+         * @description `json`, UTF-8 `text`, base64 `binary`; or a schema registry format, `avro`, `protobuf` or `jsonschema`: JSON in the registry clients' conventions, checked against the schema the request names (by default the latest version of `<topic>-value` or `<topic>-key`) and written in the registry wire format (docs/schemas.md).
          * @default json
          * @enum {string}
          */
-        DataFormat: "json" | "text" | "binary";
+        DataFormat: "json" | "text" | "binary" | "avro" | "protobuf" | "jsonschema";
         ProduceRecord: {
             /** @description JSON (a string is stored as its bare text), a string with keyFormat text, or base64 with keyFormat binary. */
             key?: unknown;
@@ -3315,6 +3326,30 @@ export interface operations {
                         offset: number;
                     }[];
                     "application/vnd.kafka.json.v2+json": {
+                        topic: string;
+                        key: unknown;
+                        value: unknown;
+                        partition: number;
+                        /** Format: int64 */
+                        offset: number;
+                    }[];
+                    "application/vnd.kafka.avro.v2+json": {
+                        topic: string;
+                        key: unknown;
+                        value: unknown;
+                        partition: number;
+                        /** Format: int64 */
+                        offset: number;
+                    }[];
+                    "application/vnd.kafka.jsonschema.v2+json": {
+                        topic: string;
+                        key: unknown;
+                        value: unknown;
+                        partition: number;
+                        /** Format: int64 */
+                        offset: number;
+                    }[];
+                    "application/vnd.kafka.protobuf.v2+json": {
                         topic: string;
                         key: unknown;
                         value: unknown;

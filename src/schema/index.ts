@@ -9,5 +9,7 @@ export { NOT_JSON, REGISTRY_PREFIX, SchemaRegistry, type SchemaStore, type Store
 export { SubjectRegistry, type ResolvedSchema, type SchemaReference, type SchemaText, type SubjectVersion } from './subjects.js';
 export { COMPATIBILITY_LEVELS, type CompatibilityLevel } from './compatibility.js';
 export { SCHEMA_TYPES, parseSchema, type ParsedSchema, type SchemaType } from './formats/index.js';
+export type { SchemaSource } from './source.js';
+export { WireDecoder, wireHeader, withHeader, type CachedSchemas, type KnownSchema, type WireDecoded, type WireSchema } from './wire.js';
 /** The compacted topic every instance reads its schemas from. */
 export { SCHEMA_TOPIC } from '../common/index.js';

@@ -17,11 +17,13 @@
  * moment) sees so when its claim is read back and claims again.
  */
 import { randomUUID } from 'node:crypto';
-import { GatewayError, type Logger } from '../common/index.js';
+import { GatewayError, withDeadline, type Logger } from '../common/index.js';
 import type { KeyedEntry } from '../kafka/index.js';
 import { COMPATIBILITY_LEVELS, incompatibilities, type CompatibilityLevel } from './compatibility.js';
 import { parseSchema, serializedProtobuf, SCHEMA_TYPES, type ParsedSchema, type ResolvedReference, type SchemaType } from './formats/index.js';
 import { REGISTRY_PREFIX, type SchemaStore } from './registry.js';
+import type { SchemaSource } from './source.js';
+import type { KnownSchema } from './wire.js';
 
 export interface SchemaReference {
   readonly name: string;
@@ -66,11 +68,13 @@ function isLevel(value: unknown): value is CompatibilityLevel {
   return typeof value === 'string' && (COMPATIBILITY_LEVELS as readonly string[]).includes(value);
 }
 
-export class SubjectRegistry {
+export class SubjectRegistry implements SchemaSource {
   readonly #ids = new Map<number, StoredId>();
   readonly #subjects = new Map<string, Map<number, StoredVersion>>();
   readonly #levels = new Map<string, CompatibilityLevel>();
   readonly #parsed = new Map<number, ParsedSchema | GatewayError>();
+  /** What records are decoded with, per id; emptied when any subject version changes (the uses may have). */
+  readonly #known = new Map<number, KnownSchema | Error>();
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -81,6 +85,7 @@ export class SubjectRegistry {
 
   /** Every entry of the shared topic under `registry/`, in log order. */
   apply({ key, value }: KeyedEntry): void {
+    this.#known.clear();
     const parts = key.slice(REGISTRY_PREFIX.length).split('/');
     try {
       if (parts[0] === 'id' && parts.length === 3) this.#applyId(Number(parts[1]), parts[2]!, value);
@@ -168,6 +173,50 @@ export class SubjectRegistry {
       for (const [version, stored] of versions) if (stored.id === id && (deleted || !stored.deleted)) uses.push({ subject, version });
     }
     return uses.sort((a, b) => a.subject.localeCompare(b.subject) || a.version - b.version);
+  }
+
+  /** An id's codec and uses, for decoding records: undefined for an id not stored, the error for one that does not compile. */
+  cached(id: number): KnownSchema | Error | undefined {
+    if (!this.#ids.has(id)) return undefined;
+    let known = this.#known.get(id);
+    if (!known) {
+      try {
+        const { parsed, text } = this.resolve(id);
+        known = { id, type: text.schemaType, parsed, uses: this.usesOf(id, true) };
+      } catch (error) {
+        known = error as Error;
+      }
+      this.#known.set(id, known);
+    }
+    return known;
+  }
+
+  // ---- the schema source for producing
+
+  /** Waits (bounded) until the registry's entries stored before start are loaded: 503 until then, never a record without its schema. */
+  async #loaded(): Promise<void> {
+    await withDeadline(this.store.caughtUp(), this.timeoutMs, () => {
+      throw new GatewayError('GW_ERR_REGISTRY_UNAVAILABLE', 'The schema registry is not loaded from Kafka yet; retry shortly.', { retryAfterSeconds: 1 });
+    });
+  }
+
+  async byId(id: number): Promise<KnownSchema> {
+    await this.#loaded();
+    const known = this.cached(id);
+    if (known === undefined) throw new GatewayError('GW_ERR_SCHEMA_NOT_FOUND', `Schema ${id} not found in the schema registry.`);
+    if (known instanceof Error) throw known;
+    return known;
+  }
+
+  async byVersion(subject: string, version: number | 'latest'): Promise<KnownSchema & { subject: string; version: number }> {
+    await this.#loaded();
+    const found = this.version(subject, version);
+    return { ...(await this.byId(found.id)), subject, version: found.version };
+  }
+
+  async register(subject: string, text: SchemaText): Promise<number> {
+    await this.#loaded();
+    return (await this.registerVersion(subject, text)).id;
   }
 
   /** A Protobuf schema of an id as a base64 FileDescriptorProto. */
@@ -263,7 +312,7 @@ export class SubjectRegistry {
   }
 
   /** Registers a schema under a subject (checked against its compatibility level); answers its id, the same id for a schema already there. */
-  register(subject: string, text: SchemaText, { level }: { level?: CompatibilityLevel } = {}): Promise<SubjectVersion> {
+  registerVersion(subject: string, text: SchemaText, { level }: { level?: CompatibilityLevel } = {}): Promise<SubjectVersion> {
     return this.#serially(async () => {
       for (let attempt = 0; attempt < 5; attempt++) {
         const existing = this.#subjects.has(subject) ? this.#tryLookup(subject, text) : undefined;
@@ -318,7 +367,7 @@ export class SubjectRegistry {
    * compatibility check (topic schemas never had one), once per distinct schema.
    */
   async carryOver(topic: string, schema: unknown): Promise<void> {
-    await this.register(`${topic}-value`, { schemaType: 'JSON', schema: JSON.stringify(schema), references: [] }, { level: 'NONE' });
+    await this.registerVersion(`${topic}-value`, { schemaType: 'JSON', schema: JSON.stringify(schema), references: [] }, { level: 'NONE' });
   }
 
   /** Deletes a subject's versions: softly (they stay readable with `deleted`), or for good once soft-deleted. Answers the versions deleted. */

@@ -6,6 +6,7 @@ import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError, type
 import type { AckMode, ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
 import { startFromFrame } from '../edge-rules/index.js';
 import { encodedBody, type FrameForm } from '../records/index.js';
+import type { WireDecoder } from '../schema/index.js';
 import { checkFrame, frameId, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
@@ -21,6 +22,8 @@ export interface ConnectionDeps {
   readonly produce?: ProduceRecords;
   /** Called once the connection has closed and released everything. */
   readonly onClosed: (connection: Connection) => void;
+  /** Decodes records in the schema registry wire format. */
+  readonly wire?: WireDecoder;
 }
 
 /** The single-topic endpoint: one subscription made at connect; every frame is a bare record. */
@@ -207,8 +210,9 @@ export class Connection {
     return sub;
   }
 
-  async #subscribe(frame: SubscribeFrame, from: StartPosition, form: FrameForm): Promise<void> {
+  async #subscribe(frame: SubscribeFrame, from: StartPosition, asked: FrameForm): Promise<void> {
     const { id, topics } = frame;
+    const form: FrameForm = { ...asked, wire: this.deps.wire };
     let sub: SocketSubscription | undefined;
     try {
       // Everything up to the reservation below runs without an await, so

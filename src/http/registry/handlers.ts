@@ -109,7 +109,7 @@ export function registryHandlers({ subjects, ready }: RegistryRouteDeps): Pick<H
     },
     srRegisterSchema: async ({ path, body, res }) => {
       await loaded();
-      const found = await subjects.register(path.subject, textOf(body as RegisterBody));
+      const found = await subjects.registerVersion(path.subject, textOf(body as RegisterBody));
       sendRegistry(res, 200, { id: found.id, subject: found.subject, version: found.version, ...(found.schemaType === 'AVRO' ? {} : { schemaType: found.schemaType }), schema: found.schema });
     },
     srGetVersion: async ({ path, query, res }) => {

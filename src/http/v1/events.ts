@@ -7,6 +7,7 @@ import type { Request, Response } from 'express';
 import { GatewayError } from '../../common/index.js';
 import type { MetadataService, SubscriptionEngine } from '../../kafka/index.js';
 import { encodedBody, keyFilter } from '../../records/index.js';
+import type { WireDecoder } from '../../schema/index.js';
 import { EVENT_STREAM_HEADERS, streamStart, type EventStreams, type ResumeToken } from '../../sse/index.js';
 import { principalOf } from '../request-auth.js';
 import type { Handlers } from '../contract.js';
@@ -17,6 +18,8 @@ export interface EventRoutesDeps {
   readonly metadata: MetadataService;
   /** How long a page read may wait for Kafka. */
   readonly readTimeoutMs: number;
+  /** Decodes records in the schema registry wire format. */
+  readonly wire?: WireDecoder;
 }
 
 /** The resume token a client sent: the header (what a reconnecting EventSource sends) wins over the query parameter. */
@@ -35,7 +38,7 @@ function requireEventStreamAccepted(req: Request, res: Response): void {
 
 const COMMA = Buffer.from(',');
 
-export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs }: EventRoutesDeps): Pick<Handlers, 'streamTopicEvents' | 'readPartitionRecords'> {
+export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs, wire }: EventRoutesDeps): Pick<Handlers, 'streamTopicEvents' | 'readPartitionRecords'> {
   return {
     streamTopicEvents: async ({ path, query, req, res }) => {
       requireEventStreamAccepted(req, res);
@@ -64,7 +67,7 @@ export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs }
       const parts: Buffer[] = [Buffer.from(`{"topic":${JSON.stringify(topic)},"partition":${partition},"records":[`)];
       page.records.forEach((record, i) => {
         if (i > 0) parts.push(COMMA);
-        parts.push(encodedBody(record, { fallback: format, headers: 'object' }));
+        parts.push(encodedBody(record, { fallback: format, headers: 'object', wire }));
       });
       parts.push(Buffer.from(`],"nextOffset":"${page.nextOffset}","logStartOffset":"${page.logStartOffset}","logEndOffset":"${page.logEndOffset}"}`));
       res.type('application/json').send(Buffer.concat(parts));

@@ -21,8 +21,12 @@ import type { Config } from '../../config.js';
 import { GROUP_NAME_RULE, GatewayError, isValidGroupName, partitionKey, type Logger } from '../../common/index.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../../kafka/index.js';
 import { formats } from '../../records/index.js';
+import type { WireDecoder } from '../../schema/index.js';
 
-export type EmbeddedFormat = 'binary' | 'json';
+export type EmbeddedFormat = 'binary' | 'json' | RegistryFormat;
+/** The embedded formats whose values are in the schema registry wire format. */
+export type RegistryFormat = 'avro' | 'jsonschema' | 'protobuf';
+const REGISTRY_TYPES: Readonly<Record<RegistryFormat, string>> = { avro: 'AVRO', jsonschema: 'JSON', protobuf: 'PROTOBUF' };
 
 /** What `POST /consumers/{group}` may set, already checked. */
 export interface InstanceSettings {
@@ -56,6 +60,8 @@ export interface ConsumerInstancesDeps {
   readonly logger: Logger;
   /** Every topic name, to resolve a `topic_pattern` against. */
   readonly topicNames: () => Promise<readonly string[]>;
+  /** Decodes records in the schema registry wire format, for instances reading avro, jsonschema or protobuf. */
+  readonly wire?: WireDecoder;
 }
 
 interface Buffered {
@@ -312,8 +318,10 @@ export class ConsumerInstance {
   }
 
   #convert(record: ConsumedRecord): V2Record {
+    const format = this.settings.format;
+    if (format !== 'binary' && format !== 'json') return this.#convertRegistry(record, format);
     // Confluent's envelope around the key and value as the instance's format converts them: base64 for binary, JSON for json.
-    const converter = formats[this.settings.format];
+    const converter = formats[format];
     const decode = (bytes: Buffer | null, what: string): unknown => {
       if (bytes === null) return null;
       const data = converter.fromKafka(bytes);
@@ -324,6 +332,32 @@ export class ConsumerInstance {
         );
       }
       return data;
+    };
+    return { topic: record.topic, key: decode(record.key, 'key'), value: decode(record.value, 'value'), partition: record.partition, offset: record.offset };
+  }
+
+  /**
+   * An avro, jsonschema or protobuf read: the value decoded through the
+   * schema its wire format names, as JSON in the registry clients'
+   * conventions. A value without the wire format, of another schema type,
+   * or that does not decode ends the read as a json read's bytes that are
+   * not JSON do. A key without the wire format (keys are often plain
+   * strings) goes as JSON when it parses, else as its text, else base64.
+   */
+  #convertRegistry(record: ConsumedRecord, format: RegistryFormat): V2Record {
+    const where = `the record at ${record.topic}/${record.partition} offset ${record.offset}`;
+    const decode = (bytes: Buffer | null, field: 'key' | 'value'): unknown => {
+      if (bytes === null) return null;
+      const decoded = this.deps.wire?.decode(bytes, record.topic, field);
+      if (!decoded) {
+        if (field === 'key') return formats.json.fromKafka(bytes) ?? formats.text.fromKafka(bytes) ?? formats.binary.fromKafka(bytes);
+        throw new GatewayError('GW_ERR_INTERNAL', `The value of ${where} is not in the schema registry wire format with a schema id the registry knows, and this instance's format is ${format}: read it with a binary instance, or move past it with positions.`);
+      }
+      const failure = 'failure' in decoded ? decoded.failure : decoded.schema.type !== REGISTRY_TYPES[format] ? `its schema ${decoded.schema.id} is ${decoded.schema.type}, not ${REGISTRY_TYPES[format]}` : undefined;
+      if (failure !== undefined) {
+        throw new GatewayError('GW_ERR_INTERNAL', `The ${field} of ${where} does not decode as ${format}: ${failure}. Read it with a binary instance, or move past it with positions.`);
+      }
+      return (decoded as { value: unknown }).value;
     };
     return { topic: record.topic, key: decode(record.key, 'key'), value: decode(record.value, 'value'), partition: record.partition, offset: record.offset };
   }

@@ -242,15 +242,19 @@ function toJson(type: protobuf.Type, object: Record<string, unknown>): unknown {
     const abs = (seconds < 0n ? -seconds : seconds).toString();
     return `${negative ? '-' : ''}${abs}${nanos ? `.${String(Math.abs(nanos)).padStart(9, '0').replace(/0+$/, '')}` : ''}s`;
   }
+  const out: Record<string, unknown> = {};
   for (const field of type.fieldsArray) {
     const value = object[field.name];
-    if (value === undefined || !(field.resolvedType instanceof protobuf.Type)) continue;
+    if (value === undefined) continue;
+    // JSON names are lowerCamelCase, whether the schema came as text (protobufjs camel-cases) or as a descriptor (it does not).
+    const name = protobuf.util.camelCase(field.name);
     const nested = field.resolvedType;
-    if (field.map) object[field.name] = Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, toJson(nested, v as Record<string, unknown>)]));
-    else if (field.repeated) object[field.name] = (value as Record<string, unknown>[]).map((v) => toJson(nested, v));
-    else object[field.name] = toJson(nested, value as Record<string, unknown>);
+    if (!(nested instanceof protobuf.Type)) out[name] = value;
+    else if (field.map) out[name] = Object.fromEntries(Object.entries(value as object).map(([k, v]) => [k, toJson(nested, v as Record<string, unknown>)]));
+    else if (field.repeated) out[name] = (value as Record<string, unknown>[]).map((v) => toJson(nested, v));
+    else out[name] = toJson(nested, value as Record<string, unknown>);
   }
-  return object;
+  return out;
 }
 
 function defaultOf(type: string): unknown {
