@@ -35,7 +35,7 @@ import {
 import type { MetadataService, Readiness, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
 import { type Logger, Metrics, openapiPath } from './common/index.js';
 import type { RecordPipeline } from './records/index.js';
-import type { SchemaRegistry, SubjectRegistry, WireDecoder } from './schema/index.js';
+import type { SchemaRegistry, SchemaSource, SubjectRegistry, WireDecoder } from './schema/index.js';
 import type { EventStreams } from './sse/index.js';
 
 /** What the app needs from the outside; tests pass their own. */
@@ -56,6 +56,8 @@ export interface AppServices {
   readonly schemas: SchemaRegistry;
   /** The gateway's own schema registry (subjects, versions, ids), served under /schema-registry. */
   readonly subjects: SubjectRegistry;
+  /** Where produce requests' registry schemas come from: the registry at SCHEMA_REGISTRY_URL, else the gateway's own. */
+  readonly schemaSource?: SchemaSource;
   /** Decodes records in the schema registry wire format for partition pages. */
   readonly wire?: WireDecoder;
   /** Confluent v2 consumer instances held by this process. */
@@ -141,9 +143,9 @@ export function createApp(services: AppServices): GatewayApp {
     ...adminHandlers({ topicAdmin, schemaInfo }),
     ...metadataHandlers({ metadata, schemaInfo, auth }),
     ...confluentMetadataHandlers({ metadata, auth }),
-    ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes }),
+    ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes, schemaSource: services.schemaSource ?? services.subjects }),
     ...eventHandlers({ events, subscriptions, metadata, readTimeoutMs: services.config.metadata.timeoutMs, wire: services.wire }),
-    ...confluentProduceHandlers({ pipeline, logger }),
+    ...confluentProduceHandlers({ pipeline, logger, schemaSource: services.schemaSource ?? services.subjects }),
     ...confluentConsumerHandlers({ instances: services.consumerInstances, auth, config: services.config.consumers }),
     // With topics created on first produce, a schema may come first.
     ...registryHandlers({ subjects: services.subjects, ready: () => services.pipeline.schemasLoaded() }),

@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { createKafkaLayer, type KafkaLayer, type ProduceService, type SubscriptionEngine, type TopicCache } from './kafka/index.js';
 import { type Logger, Metrics, withDeadline } from './common/index.js';
 import { ConsumerInstances } from './http/index.js';
-import { RecordPipeline, type DataFormat } from './records/index.js';
+import { RecordPipeline, needsSchemas, resolveSchemas, type DataFormat } from './records/index.js';
 import { SCHEMA_TOPIC, SchemaRegistry, SubjectRegistry, WireDecoder } from './schema/index.js';
 import { EventStreams } from './sse/index.js';
 import { WebSocketGateway } from './ws/index.js';
@@ -59,8 +59,16 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     // Existence only, from the topic cache: a subscription needs no offsets or configs to start.
     requireTopic: (topic) => metadata.requireTopic(topic),
     // The frame schema allows only the data formats; the pipeline is the same one the HTTP routes use.
-    produce: (topic, records, formats) =>
-      pipeline.produceBatch(topic, records, { key: (formats.keyFormat ?? 'json') as DataFormat, value: (formats.valueFormat ?? 'json') as DataFormat }),
+    produce: async (topic, records, frame) => {
+      const formats = { key: (frame.keyFormat ?? 'json') as DataFormat, value: (frame.valueFormat ?? 'json') as DataFormat };
+      const choices = {
+        key: { id: frame.keySchemaId, subject: frame.keySubject, version: frame.keySchemaVersion },
+        value: { id: frame.valueSchemaId, subject: frame.valueSubject, version: frame.valueSchemaVersion },
+      };
+      // The topic name is checked before any schema is looked up for it.
+      if (needsSchemas(formats, choices)) pipeline.checkTopic(topic);
+      return pipeline.produceBatch(topic, records, needsSchemas(formats, choices) ? await resolveSchemas(subjects, topic, formats, choices) : formats);
+    },
   });
   // Event streams are held to the same memory bound per client as WebSocket connections.
   const events = new EventStreams({

@@ -565,6 +565,16 @@ export interface paths {
          *     The same record model and checks apply to NDJSON, Confluent v2 and
          *     WebSocket `produce` frames (docs/records.md).
          *
+         *     `keyFormat` / `valueFormat` `avro`, `protobuf` or `jsonschema` write
+         *     the registry wire format with a schema of the schema registry
+         *     (docs/schemas.md): by default the latest version of the subject
+         *     `<topic>-key` / `<topic>-value`, or the one `keySchemaId`,
+         *     `valueSubject`, `valueSchemaVersion` and the like name. Each record is
+         *     checked against it; a record that does not fit is 422
+         *     `GW_ERR_SCHEMA_MISMATCH` with a JSON Pointer into it, and nothing is
+         *     produced. A missing subject, version or id is 404; a registry that
+         *     cannot be reached is 503 with Retry-After.
+         *
          *     `application/x-ndjson` takes one record per line, read as a stream.
          *     On a topic with a schema the whole body is validated first (bounded by
          *     the body limit); without one, records are produced in chunks as they
@@ -2778,6 +2788,18 @@ export interface operations {
             query?: {
                 keyFormat?: components["schemas"]["DataFormat"];
                 valueFormat?: components["schemas"]["DataFormat"];
+                /** @description With keyFormat avro, protobuf or jsonschema, the id of the registry schema every key is written with. */
+                keySchemaId?: number;
+                /** @description With keyFormat avro, protobuf or jsonschema, the subject whose version is used (default `<topic>-key`). */
+                keySubject?: string;
+                /** @description The version of the subject (default `latest`). */
+                keySchemaVersion?: string;
+                /** @description With valueFormat avro, protobuf or jsonschema, the id of the registry schema every value is written with. */
+                valueSchemaId?: number;
+                /** @description With valueFormat avro, protobuf or jsonschema, the subject whose version is used (default `<topic>-value`). */
+                valueSubject?: string;
+                /** @description The version of the subject (default `latest`). */
+                valueSchemaVersion?: string;
             };
             header?: never;
             path: {

@@ -55,6 +55,8 @@ export const ERRORS = {
   GW_ERR_UPGRADE_REQUIRED: { status: 426, title: 'Upgrade required', retriable: false, wsCloseCode: POLICY },
   GW_ERR_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers too large', retriable: false, wsCloseCode: 1009 },
   GW_ERR_SCHEMA_VIOLATION: { status: 422, title: 'Records do not match the topic schema', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_SCHEMA_MISMATCH: { status: 422, title: 'Records do not fit their registry schema', retriable: false, wsCloseCode: POLICY },
+  GW_ERR_SCHEMA_MISSING: { status: 422, title: 'No schema named for a registry format', retriable: false, wsCloseCode: POLICY },
   GW_ERR_TOO_MANY_REQUESTS: { status: 429, title: 'Too many requests', retriable: true, wsCloseCode: 1013 },
   GW_ERR_INTERNAL: { status: 500, title: 'Internal server error', retriable: false, wsCloseCode: 1011 },
   GW_ERR_KAFKA_UNAVAILABLE: { status: 503, title: 'Kafka unavailable', retriable: true, wsCloseCode: 1013 },

@@ -47,6 +47,8 @@ export interface FormatConverter {
   toKafka(data: unknown, field: 'key' | 'value', bareString: boolean): Buffer | Refusal;
   /** Kafka bytes to what a client reads, or undefined when the bytes are not in this format. */
   fromKafka(bytes: Buffer): unknown;
+  /** A registry format's schema id, which every key or value it writes carries. */
+  readonly schemaId?: number;
 }
 
 /** Whether a JSON value nests deeper than `limit`, found without recursion (the value may be deeper than the stack). */
@@ -118,6 +120,7 @@ export const formats = { json, text, binary } as const satisfies Record<PlainFor
  */
 export function registryConverter(schema: KnownSchema): FormatConverter {
   return {
+    schemaId: schema.id,
     toKafka(data: unknown, field: 'key' | 'value'): Buffer | Refusal {
       const encoded = schema.parsed.encode(data);
       if (Buffer.isBuffer(encoded)) return withHeader(schema.id, encoded);

@@ -7,10 +7,12 @@ import type { AckMode, ConsumedRecord, PartitionHandle, StartPosition, Subscript
 import { startFromFrame } from '../edge-rules/index.js';
 import { encodedBody, type FrameForm } from '../records/index.js';
 import type { WireDecoder } from '../schema/index.js';
-import { checkFrame, frameId, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
+import { checkFrame, frameId, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type ProduceFrame, type SubscribeFrame } from './frames.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
-export type ProduceRecords = (topic: string, records: readonly unknown[], formats: { keyFormat?: string; valueFormat?: string }) => Promise<unknown>;
+/** What a produce frame says about its formats and, for registry formats, their schemas. */
+export type ProduceFormats = Pick<ProduceFrame, 'keyFormat' | 'valueFormat' | 'keySchemaId' | 'keySubject' | 'keySchemaVersion' | 'valueSchemaId' | 'valueSubject' | 'valueSchemaVersion'>;
+export type ProduceRecords = (topic: string, records: readonly unknown[], formats: ProduceFormats) => Promise<unknown>;
 
 export interface ConnectionDeps {
   readonly config: Config['ws'];
@@ -194,7 +196,8 @@ export class Connection {
           if (!this.deps.produce) throw new GatewayError('GW_ERR_NOT_FOUND', 'Produce over WebSocket is not available on this gateway.');
           this.deps.auth.authorize(this.principal, 'produce', frame.topic);
           this.deps.auth.checkRate(this.principal);
-          const result = await this.deps.produce(frame.topic, frame.records, { keyFormat: frame.keyFormat, valueFormat: frame.valueFormat });
+          const { topic, records, op: _op, id: _id, ...formats } = frame;
+          const result = await this.deps.produce(topic, records, formats);
           this.#send({ op: 'produced', id: frame.id, ...(result as object) });
           return;
         }

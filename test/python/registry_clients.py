@@ -105,7 +105,20 @@ def consume(url, bootstrap, topic, fmt, count):
             values.append(value)
     finally:
         consumer.close()
-    print(json.dumps(values))
+    print(json.dumps(exact(values)))
+
+
+def exact(value):
+    """Integers past 2^53 as strings of their digits, so the reader in JavaScript compares them exactly."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and abs(value) > 2**53:
+        return str(value)
+    if isinstance(value, list):
+        return [exact(v) for v in value]
+    if isinstance(value, dict):
+        return {k: exact(v) for k, v in value.items()}
+    return value
 
 
 if __name__ == "__main__":
