@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parse as parseQuery } from 'node:querystring';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { AuthService } from './auth/index.js';
+import { AuthService, ConnectionQuota } from './auth/index.js';
 import type { Config } from './config.js';
 import {
   adminHandlers,
@@ -133,6 +133,11 @@ export function createApp(services: AppServices): GatewayApp {
   app.use(checkRequestBody(services.config.bodyLimitBytes));
   app.use(checkV2Accept(operationOf));
 
+  const { maxStreamsPerAddress: perAddress, maxStreamsPerPrincipal: perPrincipal } = services.config.sse;
+  const streamQuota = new ConnectionQuota('event streams', { perAddress, perPrincipal }, {
+    perAddress: 'SSE_MAX_STREAMS_PER_ADDRESS',
+    perPrincipal: 'SSE_MAX_STREAMS_PER_PRINCIPAL',
+  });
   // One handler per operationId of openapi.yaml; the type lists them all, so none can be left out.
   const { metadata, topicAdmin, schemaInfo, pipeline, schemas, subscriptions, events } = services;
   const handlers: Handlers = {
@@ -140,11 +145,11 @@ export function createApp(services: AppServices): GatewayApp {
     ...docsHandlers({ authRequired: services.config.auth.mode !== 'none' }),
     ...pageHandlers(),
     ...websocketInfoHandlers(),
-    ...adminHandlers({ topicAdmin, schemaInfo }),
+    ...adminHandlers({ topicAdmin, schemaInfo, auth }),
     ...metadataHandlers({ metadata, schemaInfo, auth }),
     ...confluentMetadataHandlers({ metadata, auth }),
     ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes, schemaSource: services.schemaSource ?? services.subjects }),
-    ...eventHandlers({ events, subscriptions, metadata, readTimeoutMs: services.config.metadata.timeoutMs, wire: services.wire }),
+    ...eventHandlers({ events, subscriptions, metadata, readTimeoutMs: services.config.metadata.timeoutMs, streamQuota, auth, wire: services.wire }),
     ...confluentProduceHandlers({ pipeline, logger, schemaSource: services.schemaSource ?? services.subjects }),
     ...confluentConsumerHandlers({ instances: services.consumerInstances, auth, config: services.config.consumers }),
     // With topics created on first produce, a schema may come first.

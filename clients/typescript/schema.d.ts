@@ -510,7 +510,12 @@ export interface paths {
          *     quotes, as Confluent does); `binary` takes base64, as do the media
          *     types without an embedded format (`application/vnd.kafka.v2+json`,
          *     `application/vnd.kafka.v1+json`). The v1 media types Confluent's
-         *     older clients send work as their v2 forms. See docs/confluent-v2.md.
+         *     older clients send work as their v2 forms. `avro`, `jsonschema` and
+         *     `protobuf` embed JSON written in the schema registry wire format with
+         *     the schema `value_schema_id` names or `value_schema` gives (registered
+         *     under `<topic>-value`), likewise for keys: 42201 / 42202 for a key or
+         *     value schema missing, 42203 for a record that does not fit it, 42205 for
+         *     an inline schema that does not parse. See docs/confluent-v2.md.
          */
         post: operations["confluentProduce"];
         delete?: never;
@@ -1404,6 +1409,7 @@ export interface components {
             topic: string;
             partition: number;
         };
+        /** @description Confluent's fields, and any other Kafka consumer setting other v2 servers take (a dotted lower-case name such as `isolation.level` or `topic.metadata.refresh.interval.ms` with a string, number, boolean or null value): those are accepted and ignored. docs/confluent-v2.md lists which settings apply. */
         V2CreateConsumerRequest: {
             name?: string | null;
             /** @description Confluent's older name for `name`. */
@@ -1414,6 +1420,8 @@ export interface components {
             "auto.offset.reset"?: string | null;
             /** @description `true` (default) or `false`. */
             "auto.commit.enable"?: string | boolean | null;
+            /** @description The Kafka consumer's name for `auto.commit.enable` (what the Strimzi bridge takes); the same meaning. */
+            "enable.auto.commit"?: string | boolean | null;
             /** @description A read answers once more than this many bytes are collected; -1 (default): it waits its timeout. */
             "fetch.min.bytes"?: number | string | null;
             /** @description The longest a read waits. */
@@ -1422,6 +1430,8 @@ export interface components {
             responseMinBytes?: number | string | null;
             /** @description Alias of consumer.request.timeout.ms. */
             requestWaitMs?: number | string | null;
+        } & {
+            [key: string]: string | number | boolean | null;
         };
         V2SubscriptionRequest: {
             topics?: string[] | null;
@@ -1500,13 +1510,19 @@ export interface components {
             /** @description The value as `valueEncoding` says. */
             value: unknown;
             valueEncoding: components["schemas"]["ValueEncoding"];
-            /** @description UTF-8 header values as text, others as base64 (with a `note`). */
+            /** @description With `headers=list`, every header in order, each with its encoding; otherwise an object of name to value (UTF-8 values as text, others as base64 with a `note`; a repeated name keeps its last value, and the `note` says so). */
             headers: {
+                key: string;
+                /** @description As `encoding` says; null for a null value. */
+                value: string | null;
+                /** @enum {unknown} */
+                encoding: "text" | "base64" | null;
+            }[] | {
                 [key: string]: string;
             };
             keySchema?: components["schemas"]["WireSchema"];
             valueSchema?: components["schemas"]["WireSchema"];
-            /** @description Why a key, value or header is sent as base64. */
+            /** @description Why a key, value or header is sent as base64, or which header names the object form could not carry. */
             note?: string;
         };
         /** @description The registry schema a key or value in the schema registry wire format names (docs/schemas.md), decoded to JSON through it (`json`), or base64 with a `note` when it does not decode. */
@@ -1722,6 +1738,8 @@ export interface components {
         Key: string[];
         /** @description How the `key` parameters are written. */
         KeyFormat: "text" | "base64";
+        /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+        HeaderForm: "object" | "list";
     };
     requestBodies: {
         V2CreateConsumerBody: {
@@ -1814,6 +1832,9 @@ export interface components {
                 "application/vnd.kafka.json.v1+json": components["schemas"]["ConfluentProduceRequest"];
                 "application/vnd.kafka.binary.v1+json": components["schemas"]["ConfluentProduceRequest"];
                 "application/vnd.kafka.v1+json": components["schemas"]["ConfluentProduceRequest"];
+                "application/vnd.kafka.avro.v2+json": components["schemas"]["ConfluentProduceRequest"];
+                "application/vnd.kafka.jsonschema.v2+json": components["schemas"]["ConfluentProduceRequest"];
+                "application/vnd.kafka.protobuf.v2+json": components["schemas"]["ConfluentProduceRequest"];
             };
         };
     };
@@ -2449,6 +2470,8 @@ export interface operations {
                 key?: components["parameters"]["Key"];
                 /** @description How the `key` parameters are written. */
                 keyFormat?: components["parameters"]["KeyFormat"];
+                /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+                headers?: components["parameters"]["HeaderForm"];
                 /** @description The id of the last event the client saw, for clients that cannot set the `Last-Event-ID` header. The header wins when both are given (an `EventSource` that reconnects sends the newer id there). */
                 lastEventId?: string;
             };
@@ -2523,6 +2546,8 @@ export interface operations {
                 maxBytes?: number;
                 /** @description How keys and values that are not JSON are sent. */
                 format?: "text" | "base64";
+                /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+                headers?: components["parameters"]["HeaderForm"];
             };
             header?: never;
             path: {
@@ -2744,6 +2769,7 @@ export interface operations {
             403: components["responses"]["ConfluentError"];
             404: components["responses"]["ConfluentError"];
             406: components["responses"]["ConfluentError"];
+            409: components["responses"]["ConfluentError"];
             413: components["responses"]["ConfluentError"];
             415: components["responses"]["ConfluentError"];
             422: components["responses"]["ConfluentError"];
@@ -3031,6 +3057,7 @@ export interface operations {
             403: components["responses"]["ConfluentError"];
             404: components["responses"]["ConfluentError"];
             406: components["responses"]["ConfluentError"];
+            409: components["responses"]["ConfluentError"];
             413: components["responses"]["ConfluentError"];
             415: components["responses"]["ConfluentError"];
             422: components["responses"]["ConfluentError"];

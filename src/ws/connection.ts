@@ -7,7 +7,7 @@ import type { AckMode, ConsumedRecord, PartitionHandle, StartPosition, Subscript
 import { startFromFrame } from '../edge-rules/index.js';
 import { encodedBody, type FrameForm } from '../records/index.js';
 import type { WireDecoder } from '../schema/index.js';
-import { checkFrame, frameId, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type ProduceFrame, type SubscribeFrame } from './frames.js';
+import { checkFrame, frameId, frameSub, type AckFrame, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type ProduceFrame, type SubscribeFrame } from './frames.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
 /** What a produce frame says about its formats and, for registry formats, their schemas. */
@@ -61,6 +61,8 @@ interface SocketSubscription {
   queuedRecords: number;
   /** Set once `subscribed` went out; records flow only after it. */
   active: boolean;
+  /** The client asked for an `acked` frame for every commit the group has durably taken. */
+  readonly receipts: boolean;
 }
 
 /** Close codes the gateway ends a connection with itself, from the one error table (docs/websocket.md lists them). */
@@ -148,7 +150,8 @@ export class Connection {
     });
   }
 
-  #sendError(error: unknown, id?: string): void {
+  /** `sub` ties the error to the subscription a frame named (an ack, a credit), as `id` ties it to the frame. */
+  #sendError(error: unknown, id?: string, sub?: string): void {
     const gatewayError = toGatewayError(error);
     if (gatewayError.status >= 500 && gatewayError.code === 'GW_ERR_INTERNAL') {
       this.deps.logger.error({ err: gatewayError.cause ?? gatewayError }, 'websocket frame failed');
@@ -158,17 +161,19 @@ export class Connection {
       this.socket.close(gatewayError.wsCloseCode, toCloseReason(gatewayError));
       return;
     }
-    this.#send(toErrorFrame(gatewayError, id));
+    this.#send({ ...toErrorFrame(gatewayError, id), ...(sub === undefined ? {} : { sub }) });
   }
 
   async #onMessage(text: string, isBinary: boolean): Promise<void> {
     let id: string | undefined;
+    let sub: string | undefined;
     try {
       if (this.single) throw new GatewayError('GW_ERR_BAD_REQUEST', 'This endpoint only sends records; use /v1/ws to send frames.');
       if (isBinary) throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', 'Frames are JSON text, not binary.');
       // Read once: the id ties an error to the frame even when the frame is otherwise wrong.
       const raw = readFrame(text);
       id = frameId(raw);
+      sub = frameSub(raw);
       const frame = checkFrame(raw);
       switch (frame.op) {
         case 'subscribe':
@@ -186,12 +191,9 @@ export class Connection {
           this.#pump(sub);
           return;
         }
-        case 'ack': {
-          const sub = this.#subscription(frame.sub);
-          if (sub.kafka.options.ack !== 'manual') throw new GatewayError('GW_ERR_BAD_REQUEST', `Subscription ${frame.sub} acknowledges automatically; ack is for ack: "manual".`);
-          await sub.kafka.ack(frame.topic, frame.partition, frame.offset);
+        case 'ack':
+          await this.#ack(frame);
           return;
-        }
         case 'produce': {
           if (!this.deps.produce) throw new GatewayError('GW_ERR_NOT_FOUND', 'Produce over WebSocket is not available on this gateway.');
           this.deps.auth.authorize(this.principal, 'produce', frame.topic);
@@ -203,8 +205,32 @@ export class Connection {
         }
       }
     } catch (error) {
-      this.#sendError(error, id);
+      this.#sendError(error, id, sub);
     }
+  }
+
+  /**
+   * Every ack the gateway cannot commit is answered with an error frame
+   * naming the subscription, partition and offset, so a client that sent
+   * many can tell which one failed; with `receipts`, every ack it commits is
+   * answered with `acked` once the group has taken it.
+   */
+  async #ack(frame: AckFrame): Promise<void> {
+    const { sub: subId, topic, partition, offset } = frame;
+    const named = { sub: subId, topic, partition, offset };
+    let sub: SocketSubscription;
+    try {
+      sub = this.#subscription(subId);
+      if (sub.kafka.options.ack !== 'manual') throw new GatewayError('GW_ERR_BAD_REQUEST', `Subscription ${subId} acknowledges automatically; ack is for ack: "manual".`);
+      await sub.kafka.ack(topic, partition, offset);
+    } catch (error) {
+      const gatewayError = toGatewayError(error);
+      if (gatewayError.code === 'GW_ERR_INTERNAL') this.deps.logger.error({ err: gatewayError.cause ?? gatewayError, ...named }, 'ack failed');
+      const kafkaError = gatewayError.extensions?.kafkaError;
+      this.#send({ ...toErrorFrame(gatewayError, frame.id), ...named, ...(typeof kafkaError === 'string' ? { kafkaError } : {}) });
+      return;
+    }
+    if (sub.receipts) this.#send({ op: 'acked', ...(frame.id === undefined ? {} : { id: frame.id }), ...named });
   }
 
   #subscription(subId: string): SocketSubscription {
@@ -228,14 +254,24 @@ export class Connection {
         });
       }
       for (const topic of topics) this.deps.auth.authorize(this.principal, 'consume', topic);
+      if (frame.group !== undefined) this.deps.auth.authorizeGroup(this.principal, 'consume', frame.group);
       this.deps.auth.checkRate(this.principal);
       const ack: AckMode = frame.ack ?? 'auto';
+      if (frame.receipts === true && frame.group === undefined) {
+        throw new GatewayError('GW_ERR_VALIDATION', 'receipts needs a group: a subscription without one commits nothing, so there is nothing to confirm.', {
+          errors: [{ pointer: '/receipts', message: 'is only for a subscription with a group' }],
+        });
+      }
       const kafka = this.deps.subscriptions.create(
         { topics, group: frame.group, from, ack, keys: keyFilter(frame.keys, frame.keyFormat) },
         {
           onRecords: (handle, records) => this.#enqueue(sub!, handle, records),
           onAssignment: (assignment) => {
             if (!this.single && sub?.active && this.#subs.get(id) === sub) this.#send({ op: 'assigned', sub: id, partitions: assignment satisfies readonly TopicPartitions[] });
+          },
+          onCommitted: (commits) => {
+            if (!sub?.receipts || this.#subs.get(id) !== sub) return;
+            for (const { topic, partition, next } of commits) this.#send({ op: 'acked', sub: id, topic, partition, offset: String(next - 1n) });
           },
           onFatal: (error) => {
             if (this.#subs.get(id) !== sub) return;
@@ -254,6 +290,7 @@ export class Connection {
         queue: [],
         queuedRecords: 0,
         active: false,
+        receipts: frame.receipts === true,
       };
       this.#subs.set(id, sub);
       // The single-topic endpoint's topic was checked at the upgrade, a moment ago.

@@ -3,7 +3,7 @@
  * JSON Schema each; docs/websocket.md and docs/asyncapi.yaml describe them.
  * A frame that fails gets an error frame naming the field, tied to its id.
  */
-import { GatewayError, describeFieldErrors, edgeAjv, fieldErrors } from '../common/index.js';
+import { GatewayError, describeFieldErrors, edgeAjv, fieldErrors, illFormedPointer } from '../common/index.js';
 import type { FrameStart } from '../edge-rules/index.js';
 import type { AckMode } from '../kafka/index.js';
 import { loadClientFrameSchemas } from './frame-schemas.js';
@@ -24,6 +24,8 @@ export interface SubscribeFrame {
   readonly keys?: readonly string[];
   /** How `keys` are written: UTF-8 text (default) or base64 of the key bytes. */
   readonly keyFormat?: KeyFormat;
+  /** An `acked` frame for every commit the group has taken. */
+  readonly receipts?: boolean;
 }
 
 export { MAX_KEYS, keyFilter, type KeyFormat } from '../records/index.js';
@@ -81,6 +83,12 @@ export function frameId(raw: unknown): string | undefined {
   return typeof value === 'string' && value.length <= 128 ? value : undefined;
 }
 
+/** The subscription a frame names (`sub` of ack and credit frames), read from whatever the client sent, for its error frame. */
+export function frameSub(raw: unknown): string | undefined {
+  const value = (raw as { sub?: unknown } | null)?.sub;
+  return typeof value === 'string' && value.length <= 128 ? value : undefined;
+}
+
 /** Reads one text frame as JSON; throws a GatewayError when it is not. */
 export function readFrame(text: string): unknown {
   try {
@@ -100,6 +108,14 @@ export function checkFrame(raw: unknown): ClientFrame {
   if (!validate) {
     throw new GatewayError('GW_ERR_VALIDATION', `Unknown op ${JSON.stringify(op ?? null)}; use one of: ${Object.keys(SCHEMAS).join(', ')}.`, {
       errors: [{ pointer: '/op', message: 'is not a known operation' }],
+    });
+  }
+  // The socket refuses bytes that are not UTF-8 (close 1007); an escaped lone surrogate is valid JSON but no text, and
+  // would be stored as U+FFFD.
+  const pointer = illFormedPointer(raw);
+  if (pointer !== undefined) {
+    throw new GatewayError('GW_ERR_VALIDATION', `The frame holds a lone surrogate (not text) at ${pointer}; send well-formed text, or binary data in a binary format.`, {
+      errors: [{ pointer, message: 'must be text: no lone surrogates' }],
     });
   }
   if (!validate(raw)) {

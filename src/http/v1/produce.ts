@@ -4,7 +4,7 @@
  * (src/records); this file only reads the body and writes the answer.
  */
 import type { Request } from 'express';
-import { GatewayError, decodeUtf8, type FieldError } from '../../common/index.js';
+import { GatewayError, JsonTextError, parseJsonText, type FieldError } from '../../common/index.js';
 import type { ProducedRecord } from '../../kafka/index.js';
 import { answer, decodeRecord, needsSchemas, recordPointer, resolveSchemas, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline, type SchemaChoices } from '../../records/index.js';
 import type { SchemaSource } from '../../schema/index.js';
@@ -89,11 +89,11 @@ async function* lines(req: Request, maxLineBytes: number): AsyncGenerator<{ line
 function decodeLine(line: Buffer, index: number, formats: Formats, errors: FieldError[]): DecodedRecord | undefined {
   let input: unknown;
   try {
-    // JSON text is UTF-8 (RFC 8259): a line that is not is refused rather than read with replacement characters.
-    input = JSON.parse(decodeUtf8(line));
+    // JSON text is UTF-8 (RFC 8259): a line that is not, or holds a lone surrogate, is refused rather than read with replacement characters.
+    input = parseJsonText(line);
   } catch (error) {
-    const why = error instanceof SyntaxError ? `is not valid JSON: ${error.message}` : 'is not valid UTF-8';
-    errors.push({ index, pointer: recordPointer(index), message: `record ${index + 1} ${why}` });
+    if (!(error instanceof JsonTextError)) throw error;
+    errors.push({ index, pointer: `${recordPointer(index)}${error.pointer ?? ''}`, message: `record ${index + 1} ${error.message}` });
     return undefined;
   }
   return decodeRecord(input, index, formats, errors);
