@@ -148,12 +148,12 @@ export function createApp(services: AppServices): GatewayApp {
     ...adminHandlers({ topicAdmin, schemaInfo, auth }),
     ...metadataHandlers({ metadata, schemaInfo, auth }),
     ...confluentMetadataHandlers({ metadata, auth }),
-    ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes, schemaSource: services.schemaSource ?? services.subjects }),
+    ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes, schemaSource: services.schemaSource ?? services.subjects, subjectStrategy: services.config.schemas.subjectStrategy }),
     ...eventHandlers({ events, subscriptions, metadata, readTimeoutMs: services.config.metadata.timeoutMs, streamQuota, auth, wire: services.wire }),
-    ...confluentProduceHandlers({ pipeline, logger, schemaSource: services.schemaSource ?? services.subjects }),
+    ...confluentProduceHandlers({ pipeline, logger, schemaSource: services.schemaSource ?? services.subjects, subjectStrategy: services.config.schemas.subjectStrategy }),
     ...confluentConsumerHandlers({ instances: services.consumerInstances, auth, config: services.config.consumers }),
     // With topics created on first produce, a schema may come first.
-    ...registryHandlers({ subjects: services.subjects, ready: () => services.pipeline.schemasLoaded() }),
+    ...registryHandlers({ subjects: services.subjects, ready: () => services.pipeline.schemasLoaded(), external: services.config.schemas.registry?.url }),
     ...schemaHandlers({ schemas, requireTopic: services.config.produce.autoCreateTopics ? undefined : (topic: string) => metadata.requireTopic(topic) }),
   };
   app.use(dispatch(contract, handlers));

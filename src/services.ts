@@ -10,7 +10,7 @@ import { createKafkaLayer, type KafkaLayer, type ProduceService, type Subscripti
 import { type Logger, Metrics, withDeadline } from './common/index.js';
 import { ConsumerInstances } from './http/index.js';
 import { RecordPipeline, needsSchemas, resolveSchemas, type DataFormat } from './records/index.js';
-import { SCHEMA_TOPIC, SchemaRegistry, SubjectRegistry, WireDecoder } from './schema/index.js';
+import { ExternalRegistry, SCHEMA_TOPIC, SchemaRegistry, SubjectRegistry, WireDecoder, type SchemaSource } from './schema/index.js';
 import { EventStreams } from './sse/index.js';
 import { WebSocketGateway } from './ws/index.js';
 
@@ -41,7 +41,9 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
   const subjects = new SubjectRegistry(schemaTable, logger.child({ component: 'schema-registry' }), config.produce.timeoutMs);
   schemas.followRegistry((entry) => subjects.apply(entry));
   schemas.onStored((topic, schema) => subjects.carryOver(topic, schema));
-  const wire = new WireDecoder(subjects);
+  // A registry elsewhere takes over the registry formats; the gateway's own keeps the topic schemas' subjects.
+  const schemaSource: SchemaSource = config.schemas.registry ? new ExternalRegistry(config.schemas.registry, logger.child({ component: 'schema-registry-client' })) : subjects;
+  const wire = new WireDecoder(schemaSource);
   const pipeline = new RecordPipeline({ produce, schemas, timeoutMs: config.produce.timeoutMs, metrics });
   const consumerInstances = new ConsumerInstances({
     engine: subscriptions,
@@ -64,10 +66,11 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
       const choices = {
         key: { id: frame.keySchemaId, subject: frame.keySubject, version: frame.keySchemaVersion },
         value: { id: frame.valueSchemaId, subject: frame.valueSubject, version: frame.valueSchemaVersion },
+        strategy: config.schemas.subjectStrategy,
       };
       // The topic name is checked before any schema is looked up for it.
       if (needsSchemas(formats, choices)) pipeline.checkTopic(topic);
-      return pipeline.produceBatch(topic, records, needsSchemas(formats, choices) ? await resolveSchemas(subjects, topic, formats, choices) : formats);
+      return pipeline.produceBatch(topic, records, needsSchemas(formats, choices) ? await resolveSchemas(schemaSource, topic, formats, choices) : formats);
     },
   });
   // Event streams are held to the same memory bound per client as WebSocket connections.
@@ -100,6 +103,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     pipeline,
     schemas,
     subjects,
+    schemaSource,
     wire,
     consumerInstances,
     schemaInfo: (topic) => {

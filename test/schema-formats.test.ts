@@ -6,9 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
+import { loadConfig } from '../src/config.js';
 import type { RunningGateway } from '../src/gateway.js';
 import { conforms } from './helpers/contract.js';
 import { sharedBrokers, uniqueName } from './helpers/env.js';
@@ -177,4 +180,73 @@ test('bad input: unknown subject, version or id, a schema of another type, a rec
   assert.equal(inline.status, 409, inline.text);
 
   assert.deepEqual(await consumeAll(brokers, t), [], 'nothing from a refused request reaches Kafka');
+});
+
+test('SCHEMA_REGISTRY_URL: another registry (here a second gateway behind a proxy that checks basic auth) serves the schemas; one that is down is 503 with Retry-After and nothing is written', { timeout: 120_000 }, async (t) => {
+  // The registry: this file's gateway, behind a proxy that answers 401 without the right credentials.
+  const seen: string[] = [];
+  const proxy = createServer((req, res) => {
+    seen.push(req.headers.authorization ?? '');
+    if (req.headers.authorization !== `Basic ${Buffer.from('alice:s3cret').toString('base64')}`) {
+      res.writeHead(401).end();
+      return;
+    }
+    const upstream = new URL(gateway.url);
+    req.pipe(
+      httpRequest({ host: upstream.hostname, port: upstream.port, method: req.method, path: `/schema-registry${req.url ?? ''}`, headers: { ...req.headers, host: upstream.host } }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      }),
+    );
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => proxy.close(resolve)));
+  const registryUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+  const other = await gatewayFor(t, { SCHEMA_REGISTRY_URL: registryUrl, SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: 'alice:s3cret' });
+
+  const name = await topic('fmt-external');
+  await register(`${name}-value`, { schema: order() });
+  const produced = conforms(await request(other.url).post(`/v1/topics/${name}/records?valueFormat=avro`).send({ records: [{ value: { id: 5, item: 'map', note: null, status: 'NEW' } }] }));
+  assert.equal(produced.status, 200, produced.text);
+  assert.ok(seen.length > 0 && seen.every((h) => h.startsWith('Basic ')), 'every registry request carries the credentials');
+  assert.deepEqual(await pythonReads(name, 'avro', 1), [{ id: 5, item: 'map', note: null, status: 'NEW' }]);
+  const page = conforms(await request(other.url).get(`/v1/topics/${name}/partitions/0/records`));
+  assert.deepEqual(page.body.records[0].value, { id: 5, item: 'map', note: null, status: 'NEW' });
+  // The gateway's own registry API is not served while another registry is in use.
+  const own = conforms(await request(other.url).get(`/schema-registry/subjects/${name}-value/versions`));
+  assert.equal(own.status, 404);
+  assert.match(own.body.message as string, /SCHEMA_REGISTRY_URL/);
+
+  // Wrong credentials and a registry that is down: 503 with Retry-After, nothing written.
+  const refused = await gatewayFor(t, { SCHEMA_REGISTRY_URL: registryUrl, SCHEMA_REGISTRY_BEARER_TOKEN: 'wrong' });
+  const down = await gatewayFor(t, { SCHEMA_REGISTRY_URL: 'http://127.0.0.1:1', SCHEMA_REGISTRY_TIMEOUT_MS: '2000' });
+  for (const gw of [refused, down]) {
+    const res = conforms(await request(gw.url).post(`/v1/topics/${name}/records?valueFormat=avro`).send({ records: [{ value: { id: 6, item: 'x', note: null, status: 'NEW' } }] }));
+    assert.equal(res.status, 503, res.text);
+    assert.equal(res.body.code, 'GW_ERR_REGISTRY_UNAVAILABLE');
+    assert.equal(res.headers['retry-after'], '5');
+  }
+  const v2 = conforms(await request(down.url).post(`/topics/${name}`).set('content-type', V2_AVRO).send({ value_schema_id: 1, records: [{ value: 1 }] }));
+  assert.equal(v2.status, 503);
+  assert.equal(v2.body.error_code, 50003);
+  assert.equal((await consumeAll(brokers, name)).length, 1, 'only the record produced with its schema is written');
+
+  assert.throws(() => loadConfig({ KAFKA_BROKERS: brokers, SCHEMA_REGISTRY_URL: 'ftp://registry' }), /SCHEMA_REGISTRY_URL must be an http or https URL/);
+  assert.throws(() => loadConfig({ KAFKA_BROKERS: brokers, SCHEMA_REGISTRY_BEARER_TOKEN: 't' }), /SCHEMA_REGISTRY_URL is not/);
+  assert.throws(() => loadConfig({ KAFKA_BROKERS: brokers, SCHEMA_REGISTRY_SUBJECT_STRATEGY: 'by-mood' }), /SCHEMA_REGISTRY_SUBJECT_STRATEGY/);
+});
+
+test('the record subject strategies name subjects by the record: an inline v2 schema is registered under its full name, and a lookup without a subject is refused', async (t) => {
+  const recordStrategy = await gatewayFor(t, { SCHEMA_REGISTRY_SUBJECT_STRATEGY: 'topic_record' });
+  const name = await topic('fmt-strategy');
+  const schema = JSON.stringify({ type: 'record', name: `R${Date.now()}`, namespace: 'strategy', fields: [{ name: 'a', type: 'int' }] });
+  const res = conforms(await request(recordStrategy.url).post(`/topics/${name}`).set('content-type', V2_AVRO).send({ value_schema: schema, records: [{ value: { a: 1 } }] }));
+  assert.equal(res.status, 200, res.text);
+  const subject = `${name}-strategy.${(JSON.parse(schema) as { name: string }).name}`;
+  assert.equal(conforms(await request(gateway.url).get(`/schema-registry/subjects/${subject}/versions`).set('accept', SR)).status, 200);
+  const noSubject = conforms(await request(recordStrategy.url).post(`/v1/topics/${name}/records?valueFormat=avro`).send({ records: [{ value: { a: 1 } }] }));
+  assert.equal(noSubject.status, 400);
+  assert.equal(noSubject.body.errors[0].pointer, '/valueSubject');
+  const bySubject = conforms(await request(recordStrategy.url).post(`/v1/topics/${name}/records?valueFormat=avro&valueSubject=${subject}`).send({ records: [{ value: { a: 2 } }] }));
+  assert.equal(bySubject.status, 200, bySubject.text);
 });

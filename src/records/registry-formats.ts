@@ -6,7 +6,8 @@
  * subject, `<topic>-key` or `<topic>-value` (the topic name strategy).
  */
 import { GatewayError, type FieldError } from '../common/index.js';
-import type { KnownSchema, SchemaSource, SchemaText } from '../schema/index.js';
+import type { SubjectStrategy } from '../config.js';
+import { parseSchema, type KnownSchema, type SchemaSource, type SchemaText } from '../schema/index.js';
 import { REGISTRY_FORMATS, isRegistryFormat, registryConverter } from './formats.js';
 import type { Formats } from './to-kafka.js';
 
@@ -24,6 +25,15 @@ export interface SchemaChoices {
   readonly value?: SchemaChoice;
   /** The field names the request used, for errors (`valueSchemaId`, `value_schema_id`). */
   readonly names?: (field: 'key' | 'value', part: keyof SchemaChoice) => string;
+  /** How a subject is named when the request names none (SCHEMA_REGISTRY_SUBJECT_STRATEGY); topic by default. */
+  readonly strategy?: SubjectStrategy;
+}
+
+/** The subject of a topic's keys or values by the strategy; the record strategies need the schema (its record's full name). */
+export function subjectName(strategy: SubjectStrategy, topic: string, field: 'key' | 'value', recordName: string | undefined): string | undefined {
+  if (strategy === 'topic') return `${topic}-${field}`;
+  if (recordName === undefined) return undefined;
+  return strategy === 'record' ? recordName : `${topic}-${recordName}`;
 }
 
 const V1_NAMES = (field: 'key' | 'value', part: keyof SchemaChoice): string => `${field}${part === 'id' ? 'SchemaId' : part === 'version' ? 'SchemaVersion' : part === 'subject' ? 'Subject' : 'Schema'}`;
@@ -37,16 +47,31 @@ export function needsSchemas(formats: Formats, choices: SchemaChoices = {}): boo
   return isRegistryFormat(formats.key) || isRegistryFormat(formats.value) || named(choices.key) || named(choices.value);
 }
 
-async function schemaFor(source: SchemaSource, topic: string, field: 'key' | 'value', format: keyof typeof REGISTRY_FORMATS, choice: SchemaChoice, names: NonNullable<SchemaChoices['names']>): Promise<KnownSchema> {
+async function schemaFor(
+  source: SchemaSource,
+  topic: string,
+  field: 'key' | 'value',
+  format: keyof typeof REGISTRY_FORMATS,
+  choice: SchemaChoice,
+  names: NonNullable<SchemaChoices['names']>,
+  strategy: SubjectStrategy,
+): Promise<KnownSchema> {
   const type = REGISTRY_FORMATS[format];
-  const subject = choice.subject ?? `${topic}-${field}`;
   let known: KnownSchema;
   if (choice.schema !== undefined) {
     const text: SchemaText = { schemaType: type, schema: choice.schema, references: [] };
+    const subject = choice.subject ?? subjectName(strategy, topic, field, parseSchema(type, choice.schema).recordName);
+    if (subject === undefined) throw new GatewayError('GW_ERR_INVALID_SCHEMA', `The ${field} schema has no record name, which the ${strategy} subject strategy names its subject by.`);
     known = await source.byId(await source.register(subject, text));
   } else if (choice.id !== undefined) {
     known = await source.byId(choice.id);
   } else {
+    const subject = choice.subject ?? subjectName(strategy, topic, field, undefined);
+    if (subject === undefined) {
+      throw new GatewayError('GW_ERR_VALIDATION', `With the ${strategy} subject strategy the subject cannot be told from the topic: name ${names(field, 'subject')} or ${names(field, 'id')}.`, {
+        errors: [{ pointer: `/${names(field, 'subject')}`, message: 'is required with the record subject strategies' }],
+      });
+    }
     try {
       known = await source.byVersion(subject, choice.version ?? 'latest');
     } catch (error) {
@@ -78,7 +103,7 @@ export async function resolveSchemas(source: SchemaSource, topic: string, format
   const converter = async (field: 'key' | 'value') => {
     const format = formats[field];
     if (!isRegistryFormat(format)) return undefined;
-    return registryConverter(await schemaFor(source, topic, field, format, choices[field] ?? {}, names));
+    return registryConverter(await schemaFor(source, topic, field, format, choices[field] ?? {}, names, choices.strategy ?? 'topic'));
   };
   const [keyConverter, valueConverter] = await Promise.all([converter('key'), converter('value')]);
   return { ...formats, ...(keyConverter ? { keyConverter } : {}), ...(valueConverter ? { valueConverter } : {}) };

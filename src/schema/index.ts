@@ -10,6 +10,7 @@ export { SubjectRegistry, type ResolvedSchema, type SchemaReference, type Schema
 export { COMPATIBILITY_LEVELS, type CompatibilityLevel } from './compatibility.js';
 export { SCHEMA_TYPES, parseSchema, type ParsedSchema, type SchemaType } from './formats/index.js';
 export type { SchemaSource } from './source.js';
+export { ExternalRegistry } from './external.js';
 export { WireDecoder, wireHeader, withHeader, type CachedSchemas, type KnownSchema, type WireDecoded, type WireSchema } from './wire.js';
 /** The compacted topic every instance reads its schemas from. */
 export { SCHEMA_TOPIC } from '../common/index.js';

@@ -7,6 +7,8 @@ export interface RegistryRouteDeps {
   readonly subjects: SubjectRegistry;
   /** Resolves once the registry's entries stored before start are loaded; 503 until then. */
   readonly ready: () => Promise<void>;
+  /** SCHEMA_REGISTRY_URL: the registry formats use that registry, and this API is not served (its answers would be another registry's). */
+  readonly external?: string;
 }
 
 type RegistryOperation =
@@ -71,12 +73,16 @@ function raw(text: SchemaText): unknown {
  * from the gateway's own registry (SubjectRegistry): what registry clients
  * call to register, look up and fetch schemas.
  */
-export function registryHandlers({ subjects, ready }: RegistryRouteDeps): Pick<Handlers, RegistryOperation> {
+export function registryHandlers({ subjects, ready, external }: RegistryRouteDeps): Pick<Handlers, RegistryOperation> {
   const loaded = async () => {
+    if (external) throw new GatewayError('GW_ERR_NOT_FOUND', `This gateway uses the schema registry at ${external} (SCHEMA_REGISTRY_URL); ask it.`);
     await ready();
   };
   return {
-    srListSchemaTypes: ({ res }) => sendRegistry(res, 200, [...SCHEMA_TYPES].reverse()),
+    srListSchemaTypes: async ({ res }) => {
+      await loaded();
+      sendRegistry(res, 200, [...SCHEMA_TYPES].reverse());
+    },
     srGetSchemaById: async ({ path, query, res }) => {
       await loaded();
       const text = subjects.schemaText(path.id);

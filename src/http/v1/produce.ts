@@ -8,6 +8,7 @@ import { GatewayError, JsonTextError, parseJsonText, type FieldError } from '../
 import type { ProducedRecord } from '../../kafka/index.js';
 import { answer, decodeRecord, needsSchemas, recordPointer, resolveSchemas, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline, type SchemaChoices } from '../../records/index.js';
 import type { SchemaSource } from '../../schema/index.js';
+import type { SubjectStrategy } from '../../config.js';
 import type { Handlers, OperationInput } from '../contract.js';
 
 export interface ProduceRouteDeps {
@@ -15,6 +16,7 @@ export interface ProduceRouteDeps {
   readonly bodyLimitBytes: number;
   /** Where the schemas of the registry formats come from. */
   readonly schemaSource: SchemaSource;
+  readonly subjectStrategy?: SubjectStrategy;
 }
 
 type JsonBody = Exclude<OperationInput<'produceRecords'>['body'], string>;
@@ -50,7 +52,7 @@ function choicesOf(query: ProduceQuery): SchemaChoices {
 
 /** The formats, with the converters of the registry schemas the request names. */
 async function withSchemas(deps: ProduceRouteDeps, topic: string, formats: Formats, query: ProduceQuery): Promise<Formats> {
-  const choices = choicesOf(query);
+  const choices = { ...choicesOf(query), strategy: deps.subjectStrategy };
   return needsSchemas(formats, choices) ? resolveSchemas(deps.schemaSource, topic, formats, choices) : formats;
 }
 

@@ -10,6 +10,7 @@ import type { Response } from 'express';
 import { GatewayError, toGatewayError, type ErrorCode, type FieldError, type Logger } from '../../common/index.js';
 import { decodeRecord, misfits, resolveSchemas, type DataFormat, type DecodedRecord, type Formats, type RecordPipeline, type SchemaChoices } from '../../records/index.js';
 import type { SchemaSource } from '../../schema/index.js';
+import type { SubjectStrategy } from '../../config.js';
 import { sendV2 as send } from './conventions.js';
 import type { Handlers, OperationInput } from '../contract.js';
 
@@ -28,6 +29,7 @@ export interface ConfluentRouteDeps {
   readonly logger: Logger;
   /** Where the schemas of the avro, jsonschema and protobuf formats come from. */
   readonly schemaSource: SchemaSource;
+  readonly subjectStrategy?: SubjectStrategy;
 }
 
 /**
@@ -37,7 +39,7 @@ export interface ConfluentRouteDeps {
  * record with a key needs a key schema (42201), every request a value
  * schema (42202).
  */
-async function registryFormats(source: SchemaSource, topic: string, format: DataFormat, body: Body): Promise<Formats> {
+async function registryFormats(source: SchemaSource, strategy: SubjectStrategy | undefined, topic: string, format: DataFormat, body: Body): Promise<Formats> {
   const hasKeys = body.records.some((r) => r.key !== undefined && r.key !== null);
   const keyNamed = (body.key_schema ?? body.key_schema_id ?? undefined) !== undefined;
   if (hasKeys && !keyNamed) throw new GatewayError('GW_ERR_SCHEMA_MISSING', `Records have keys, so a key schema is needed: send key_schema_id or key_schema with ${format}.`, { extensions: { field: 'key' } });
@@ -48,6 +50,7 @@ async function registryFormats(source: SchemaSource, topic: string, format: Data
     key: { id: body.key_schema_id ?? undefined, schema: body.key_schema ?? undefined },
     value: { id: body.value_schema_id ?? undefined, schema: body.value_schema ?? undefined },
     names: V2_NAMES,
+    strategy,
   };
   // Keys without a schema (every key null) take none.
   return resolveSchemas(source, topic, { key: keyNamed ? format : 'binary', value: format, stringKeysAsText: false }, keyNamed ? choices : { ...choices, key: undefined });
@@ -59,12 +62,12 @@ const PER_RECORD: ReadonlySet<ErrorCode> = new Set<ErrorCode>(['GW_ERR_RECORD_TO
 type Body = OperationInput<'confluentProduce'>['body'];
 
 /** POST /topics/{topic} and /topics/{topic}/partitions/{partition}. */
-export function confluentProduceHandlers({ pipeline, logger, schemaSource }: ConfluentRouteDeps): Pick<Handlers, 'confluentProduce' | 'confluentProduceToPartition'> {
+export function confluentProduceHandlers({ pipeline, logger, schemaSource, subjectStrategy }: ConfluentRouteDeps): Pick<Handlers, 'confluentProduce' | 'confluentProduceToPartition'> {
   const produce = async (topic: string, partition: number | undefined, mediaType: string | undefined, body: Body, res: Response) => {
     pipeline.checkTopic(topic);
     const registry = mediaType === undefined ? undefined : REGISTRY_EMBEDDED[mediaType];
     const format: DataFormat = mediaType !== undefined && JSON_EMBEDDED.has(mediaType) ? 'json' : 'binary';
-    const formats: Formats = registry ? await registryFormats(schemaSource, topic, registry, body) : { key: format, value: format, stringKeysAsText: false };
+    const formats: Formats = registry ? await registryFormats(schemaSource, subjectStrategy, topic, registry, body) : { key: format, value: format, stringKeysAsText: false };
     const errors: FieldError[] = [];
     const decoded = body.records.map(({ partition: own, ...input }, index) =>
       // A record on the partition route goes to that partition whatever it names, as in Confluent; `null` names none.

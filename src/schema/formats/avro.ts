@@ -79,6 +79,7 @@ export function parseAvro(text: string, references: readonly ResolvedReference[]
   return {
     type: 'AVRO',
     avro: type,
+    recordName: (type as unknown as { name?: string }).name,
     canonical: JSON.stringify(type.schema()),
     encode(value: unknown): Buffer | FieldError[] {
       let decoded: unknown;

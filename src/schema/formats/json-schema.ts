@@ -38,6 +38,7 @@ export function parseJsonSchema(text: string, references: readonly ResolvedRefer
   return {
     type: 'JSON',
     json,
+    recordName: typeof (json as { title?: unknown } | null)?.title === 'string' ? (json as { title: string }).title : undefined,
     canonical: JSON.stringify(json),
     encode(value: unknown): Buffer | FieldError[] {
       if (!validate(value)) return fieldErrors(validate.errors, '');

@@ -299,6 +299,7 @@ export function parseProtobuf(text: string, references: readonly ResolvedReferen
   return {
     type: 'PROTOBUF',
     messages,
+    recordName: first.fullName.replace(/^\./, ''),
     // protobufjs's JSON descriptor: the same definitions compare equal however the text is laid out.
     canonical: JSON.stringify(messages.map((m) => root.lookupType(m.fullName).toJSON())),
     encode(value: unknown): Buffer | FieldError[] {

@@ -20,6 +20,8 @@ export interface ParsedSchema {
   readonly type: SchemaType;
   /** The schema's text as the registry compares it: equal texts are the same schema. */
   readonly canonical: string;
+  /** The full name of the record or message (Avro record, Protobuf first message, JSON Schema `title`), for the record subject strategies. */
+  readonly recordName?: string;
   /** The value's bytes after the schema id (Protobuf's message indexes included), or why it does not fit, each error's pointer relative to the value. */
   encode(value: unknown): Buffer | FieldError[];
   /** The bytes after the schema id back to JSON; throws with a message saying why they do not fit. */
