@@ -18,6 +18,8 @@ import type { KnownSchema } from './wire.js';
 
 const MEDIA_TYPE = 'application/vnd.schemaregistry.v1+json';
 const RETRY_AFTER_SECONDS = 5;
+// An id the registry did not have is not asked for again by reads for this long (bytes that only look like the wire format would otherwise ask for every record).
+const MISSING_ID_MS = 60_000;
 
 interface RegistrySchema {
   readonly id?: number;
@@ -41,6 +43,7 @@ function errorCode(status: number, code: number | undefined): ErrorCode {
 export class ExternalRegistry implements SchemaSource {
   readonly #byId = new Map<number, KnownSchema | GatewayError>();
   readonly #fetching = new Map<number, Promise<KnownSchema>>();
+  readonly #missing = new Map<number, number>();
   readonly #latest = new Map<string, { readonly at: number; readonly found: Promise<KnownSchema & { subject: string; version: number }> }>();
 
   constructor(
@@ -51,8 +54,15 @@ export class ExternalRegistry implements SchemaSource {
   /** For reads: an id already fetched; an id not yet seen is fetched in the background, so the records after it decode. */
   cached(id: number): KnownSchema | Error | undefined {
     const known = this.#byId.get(id);
-    if (known === undefined) void this.byId(id).catch(() => undefined);
-    return known;
+    if (known !== undefined) return known;
+    const missingSince = this.#missing.get(id);
+    if (missingSince !== undefined && Date.now() - missingSince < MISSING_ID_MS) return undefined;
+    if (!this.#fetching.has(id)) {
+      void this.byId(id).catch((error: unknown) => {
+        if (error instanceof GatewayError && error.code === 'GW_ERR_SCHEMA_NOT_FOUND') this.#missing.set(id, Date.now());
+      });
+    }
+    return undefined;
   }
 
   byId(id: number): Promise<KnownSchema> {
