@@ -25,6 +25,7 @@ import {
   problemHandler,
   produceHandlers,
   registryHandlers,
+  queueHandlers,
   schemaHandlers,
   securityHeaders,
   websocketInfoHandlers,
@@ -32,7 +33,7 @@ import {
   type Handlers,
   type SchemaInfo,
 } from './http/index.js';
-import type { MetadataService, Readiness, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
+import type { MetadataService, Readiness, ShareGroups, SharePulls, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
 import { type Logger, Metrics, openapiPath } from './common/index.js';
 import type { RecordPipeline } from './records/index.js';
 import type { SchemaRegistry, SchemaSource, SubjectRegistry, WireDecoder } from './schema/index.js';
@@ -65,6 +66,9 @@ export interface AppServices {
   /** The subscription engine: event streams and partition pages read through it. */
   readonly subscriptions: SubscriptionEngine;
   readonly events: EventStreams;
+  /** Share groups (queues) and their HTTP pulls. */
+  readonly shareGroups: ShareGroups;
+  readonly sharePulls: SharePulls;
 }
 
 export interface GatewayApp {
@@ -154,6 +158,7 @@ export function createApp(services: AppServices): GatewayApp {
     ...confluentConsumerHandlers({ instances: services.consumerInstances, auth, config: services.config.consumers }),
     // With topics created on first produce, a schema may come first.
     ...registryHandlers({ subjects: services.subjects, ready: () => services.pipeline.schemasLoaded(), external: services.config.schemas.registry?.url }),
+    ...queueHandlers({ shareGroups: services.shareGroups, pulls: services.sharePulls, auth, requireTopic: (topic: string) => metadata.requireTopic(topic) }),
     ...schemaHandlers({ schemas, requireTopic: services.config.produce.autoCreateTopics ? undefined : (topic: string) => metadata.requireTopic(topic) }),
   };
   app.use(dispatch(contract, handlers));

@@ -62,14 +62,31 @@ function parseJson(bytes: Buffer | null): unknown {
   }
 }
 
+/** A decoded record; a class, not closures, as one is made per record produced. */
+class Decoded implements DecodedRecord {
+  constructor(
+    readonly record: OutgoingRecord,
+    /** The value as the client gave it, when its format is json. */
+    private readonly given: unknown,
+    private readonly isJson: boolean,
+  ) {}
+
+  jsonValue(): unknown {
+    if (this.isJson) return this.given === undefined ? null : this.given;
+    return parseJson(this.record.value);
+  }
+}
+
 /**
  * Decodes the record at `index` of a batch, or adds its problems to `errors`
  * (pointers into the batch, e.g. `/records/3/headers/trace`) and returns
  * undefined. `validated`: the input already passed the record schema (the
  * HTTP contract checks a JSON body's records against it), so it is not
- * checked again; every other input is.
+ * checked again; every other input is. `rawValue`: the value's bytes as the
+ * client sent them, byte for byte what serializing the parsed JSON value
+ * writes (rawRecordValues finds them), used instead of serializing it again.
  */
-export function decodeRecord(input: unknown, index: number, formats: Formats, errors: FieldError[], validated = false): DecodedRecord | undefined {
+export function decodeRecord(input: unknown, index: number, formats: Formats, errors: FieldError[], validated = false, rawValue?: Buffer): DecodedRecord | undefined {
   if (!validated) {
     const validate = openapi().component('ProduceRecord');
     if (!validate(input)) {
@@ -80,12 +97,11 @@ export function decodeRecord(input: unknown, index: number, formats: Formats, er
   const raw = input as ProduceRecord;
   const before = errors.length;
   const key = encode(raw.key, formats, formats.stringKeysAsText ?? true, 'key', errors, index);
-  const value = encode(raw.value, formats, false, 'value', errors, index);
+  const value = rawValue !== undefined && formats.value === 'json' && raw.value !== undefined && raw.value !== null ? rawValue : encode(raw.value, formats, false, 'value', errors, index);
   // The schema already allows only what the parser takes; parsed here once for its value.
   const timestamp = raw.timestamp === undefined ? undefined : parseTimestamp(raw.timestamp);
   if (errors.length > before || key === undefined || value === undefined) return undefined;
   const record: OutgoingRecord = { key, value, headers: raw.headers, partition: raw.partition, timestamp };
   // A registry format's value is JSON as given (the topic's JSON Schema, if any, checks that JSON).
-  const jsonValue = formats.value === 'json' || formats.valueConverter ? () => (raw.value === undefined ? null : raw.value) : () => parseJson(value);
-  return { record, jsonValue };
+  return new Decoded(record, raw.value, formats.value === 'json' || formats.valueConverter !== undefined);
 }

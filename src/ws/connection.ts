@@ -3,11 +3,12 @@ import type { WebSocket } from 'ws';
 import type { AuthService, Principal } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError, type Logger } from '../common/index.js';
-import type { AckMode, ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
+import type { AckMode, ConsumedRecord, PartitionHandle, ShareGroups, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
 import { startFromFrame } from '../edge-rules/index.js';
 import { encodedBody, type FrameForm } from '../records/index.js';
 import type { WireDecoder } from '../schema/index.js';
 import { checkFrame, frameId, frameSub, type AckFrame, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type ProduceFrame, type SubscribeFrame } from './frames.js';
+import { ShareSubscriptions } from './share-subscriptions.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
 /** What a produce frame says about its formats and, for registry formats, their schemas. */
@@ -22,6 +23,8 @@ export interface ConnectionDeps {
   /** Throws a 404 GatewayError for a topic that does not exist. */
   readonly requireTopic: (topic: string) => Promise<void>;
   readonly produce?: ProduceRecords;
+  /** Share groups (queues), for subscriptions naming `shareGroup`; absent where the gateway offers none. */
+  readonly shareGroups?: ShareGroups;
   /** Called once the connection has closed and released everything. */
   readonly onClosed: (connection: Connection) => void;
   /** Decodes records in the schema registry wire format. */
@@ -83,6 +86,8 @@ export class Connection {
   #queuedBytes = 0;
   /** The most bytes this connection ever held unsent, for tests and metrics. */
   peakBufferedBytes = 0;
+  /** Subscriptions to share groups, which answer record by record (share-subscriptions.ts). */
+  readonly #shares?: ShareSubscriptions;
 
   /** `transport` is the TCP socket under `socket`, held to write many frames at once. */
   constructor(
@@ -92,6 +97,20 @@ export class Connection {
     private readonly deps: ConnectionDeps,
     readonly single?: SingleTopic,
   ) {
+    if (deps.shareGroups) {
+      this.#shares = new ShareSubscriptions({
+        socket,
+        transport,
+        principal,
+        auth: deps.auth,
+        shareGroups: deps.shareGroups,
+        requireTopic: deps.requireTopic,
+        maxBufferedBytes: deps.config.maxBufferedBytes,
+        logger: deps.logger,
+        send: (frame) => this.#send(frame),
+        sendError: (error, id) => this.#sendError(error, id),
+      });
+    }
     socket.on('message', (data, isBinary) => void this.#onMessage(data.toString(), isBinary));
     socket.on('pong', () => {
       this.#alive = true;
@@ -113,7 +132,7 @@ export class Connection {
   }
 
   get subscriptionCount(): number {
-    return this.#subs.size;
+    return this.#subs.size + (this.#shares?.size ?? 0);
   }
 
   /** Records queued for this socket and not yet written to it, in bytes. */
@@ -180,12 +199,14 @@ export class Connection {
           await this.#subscribe(frame, startFromFrame(frame.from), { fallback: frame.format ?? 'text', headers: frame.headers ?? 'object' });
           return;
         case 'unsubscribe':
-          await this.#unsubscribe(frame.id);
+          if (this.#shares?.has(frame.id)) await this.#shares.unsubscribe(frame.id);
+          else await this.#unsubscribe(frame.id);
           this.#send({ op: 'unsubscribed', id: frame.id });
           return;
         case 'credit': {
           // Credit may come right behind its subscribe frame, before the subscription has started: it is kept.
           const sub = this.#subs.get(frame.sub);
+          if (!sub && this.#shares?.credit(frame.sub, frame.n)) return;
           if (!sub) throw new GatewayError('GW_ERR_NOT_FOUND', `No subscription ${JSON.stringify(frame.sub)} on this connection.`);
           sub.credit = (sub.credit ?? 0) + frame.n;
           this.#pump(sub);
@@ -193,6 +214,10 @@ export class Connection {
         }
         case 'ack':
           await this.#ack(frame);
+          return;
+        case 'answer':
+          if (!this.#shares) throw new GatewayError('GW_ERR_NOT_FOUND', 'Share groups are not available on this gateway.');
+          await this.#shares.answer(frame);
           return;
         case 'produce': {
           if (!this.deps.produce) throw new GatewayError('GW_ERR_NOT_FOUND', 'Produce over WebSocket is not available on this gateway.');
@@ -247,11 +272,16 @@ export class Connection {
       // Everything up to the reservation below runs without an await, so
       // frames sent back to back cannot slip past the limit or the id check.
       if (this.#closing) return;
-      if (this.#subs.has(id)) throw new GatewayError('GW_ERR_CONFLICT', `A subscription with id ${JSON.stringify(id)} is already open on this connection.`);
-      if (this.#subs.size >= this.deps.config.maxSubscriptionsPerConnection) {
+      if (this.#subs.has(id) || this.#shares?.has(id)) throw new GatewayError('GW_ERR_CONFLICT', `A subscription with id ${JSON.stringify(id)} is already open on this connection.`);
+      if (this.subscriptionCount >= this.deps.config.maxSubscriptionsPerConnection) {
         throw new GatewayError('GW_ERR_TOO_MANY_REQUESTS', `At most ${this.deps.config.maxSubscriptionsPerConnection} subscriptions per connection.`, {
           retryAfterSeconds: undefined,
         });
+      }
+      if (frame.shareGroup !== undefined) {
+        if (!this.#shares) throw new GatewayError('GW_ERR_NOT_FOUND', 'Share groups are not available on this gateway.');
+        await this.#shares.subscribe(frame, form);
+        return;
       }
       for (const topic of topics) this.deps.auth.authorize(this.principal, 'consume', topic);
       if (frame.group !== undefined) this.deps.auth.authorizeGroup(this.principal, 'consume', frame.group);
@@ -413,6 +443,7 @@ export class Connection {
       clearTimeout(this.#expiryTimer);
       if (code !== undefined && this.socket.readyState === this.socket.OPEN) this.socket.close(code, reason);
       await Promise.allSettled([...this.#subs.keys()].map((id) => this.#unsubscribe(id)));
+      await this.#shares?.close();
       this.deps.onClosed(this);
     })();
     return this.#closing;

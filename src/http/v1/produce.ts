@@ -6,10 +6,10 @@
 import type { Request } from 'express';
 import { GatewayError, JsonTextError, parseJsonText, type FieldError } from '../../common/index.js';
 import type { ProducedRecord } from '../../kafka/index.js';
-import { answer, decodeRecord, needsSchemas, recordPointer, resolveSchemas, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline, type SchemaChoices } from '../../records/index.js';
+import { answer, decodeRecord, needsSchemas, rawRecordValues, recordPointer, resolveSchemas, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline, type SchemaChoices } from '../../records/index.js';
 import type { SchemaSource } from '../../schema/index.js';
 import type { SubjectStrategy } from '../../config.js';
-import type { Handlers, OperationInput } from '../contract.js';
+import { rawJsonBody, type Handlers, type OperationInput } from '../contract.js';
 
 export interface ProduceRouteDeps {
   readonly pipeline: RecordPipeline;
@@ -183,8 +183,12 @@ export function produceHandlers(deps: ProduceRouteDeps): Pick<Handlers, 'produce
         return;
       }
       const json = body as JsonBody;
+      const formats = await withSchemas(deps, topic, formatsOf(query, json), query);
+      // JSON values go to Kafka as the body's own bytes where those are what serializing the parsed value would write.
+      const raw = formats.value === 'json' ? rawJsonBody(req) : undefined;
+      const rawValues = raw && rawRecordValues(raw);
       // The topic name is checked above and every record against the record schema by the contract.
-      res.json(await deps.pipeline.produceBatch(topic, json.records, await withSchemas(deps, topic, formatsOf(query, json), query), { contract: true }));
+      res.json(await deps.pipeline.produceBatch(topic, json.records, formats, { contract: true, rawValues }));
     },
   };
 }
