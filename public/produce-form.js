@@ -13,12 +13,18 @@ const FORMATS = [
   ['text', 'text'],
   ['binary', 'base64'],
 ];
+// The schema registry formats: the value is JSON, written with the subject's schema (docs/schemas.md).
+const REGISTRY_FORMATS = [
+  ['avro', 'Avro'],
+  ['protobuf', 'Protobuf'],
+  ['jsonschema', 'JSON Schema'],
+];
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Checks one field as its format wants; returns { ok, value } or { ok: false, message }. */
 function parseAs(format, text, what) {
-  if (format === 'json') {
+  if (format === 'json' || REGISTRY_FORMATS.some(([name]) => name === format)) {
     const result = checkJson(text);
     return result.ok ? result : { ok: false, message: `The ${what} is not JSON: ${result.message}` };
   }
@@ -29,8 +35,8 @@ function parseAs(format, text, what) {
   return { ok: true, value: text };
 }
 
-function formatSelect(name, selected) {
-  return h('select', { name }, FORMATS.map(([value, label]) => h('option', { value, selected: value === selected }, label)));
+function formatSelect(name, selected, formats = FORMATS) {
+  return h('select', { name }, formats.map(([value, label]) => h('option', { value, selected: value === selected }, label)));
 }
 
 export function renderProduceForm(topic, { signIn, open = false }) {
@@ -43,7 +49,10 @@ export function renderProduceForm(topic, { signIn, open = false }) {
     topic.partitions.map((p) => h('option', { value: String(p.partition) }, String(p.partition))),
   );
   const value = h('textarea', { name: 'value', class: 'code', rows: 5, spellcheck: false, placeholder: '{"hello": "world"}', 'aria-describedby': 'value-check' });
-  const valueFormat = formatSelect('valueFormat', 'json');
+  const valueFormat = formatSelect('valueFormat', 'json', [...FORMATS, ...REGISTRY_FORMATS]);
+  const valueSubject = h('input', { name: 'valueSubject', autocomplete: 'off', spellcheck: false, placeholder: `${topic.name}-value` });
+  const subjectField = field('Schema subject (latest version)', valueSubject);
+  subjectField.hidden = true;
   const valueCheck = h('p', { id: 'value-check', class: 'hint span-all', 'aria-live': 'polite' });
   const headerRows = h('div', { class: 'header-rows' });
   const send = h('button', { type: 'submit', class: 'primary' }, 'Send');
@@ -78,6 +87,9 @@ export function renderProduceForm(topic, { signIn, open = false }) {
     timer = setTimeout(checkValue, 250);
   });
   valueFormat.addEventListener('change', checkValue);
+  valueFormat.addEventListener('change', () => {
+    subjectField.hidden = !REGISTRY_FORMATS.some(([name]) => name === valueFormat.value);
+  });
 
   const form = h(
     'form',
@@ -88,7 +100,7 @@ export function renderProduceForm(topic, { signIn, open = false }) {
       field('Key', key),
       field('Key as', keyFormat),
       field('Partition', partition),
-      h('div', { class: 'span-all value-field' }, field('Value', value), field('Value as', valueFormat)),
+      h('div', { class: 'span-all value-field' }, field('Value', value), field('Value as', valueFormat), subjectField),
       valueCheck,
       h(
         'fieldset',
@@ -130,7 +142,8 @@ export function renderProduceForm(topic, { signIn, open = false }) {
     send.disabled = true;
     answer.replaceChildren(h('p', { class: 'hint' }, 'Sending…'));
     try {
-      const result = await call('POST', topicPath(topic.name, '/records'), { body: { keyFormat: keyFormat.value, valueFormat: valueFormat.value, records: [record] } });
+      const subject = !subjectField.hidden && valueSubject.value.trim() ? `?valueSubject=${encodeURIComponent(valueSubject.value.trim())}` : '';
+      const result = await call('POST', topicPath(topic.name, `/records${subject}`), { body: { keyFormat: keyFormat.value, valueFormat: valueFormat.value, records: [record] } });
       const [first] = result.offsets;
       answer.replaceChildren(
         h(

@@ -29,6 +29,21 @@ export function renderSchemaPanel(topic, { admin, signIn, onChange }) {
       }
     }
     show(stored);
+    void loadSubjects();
+  }
+
+  // The topic's subjects in the schema registry (topic name strategy), below the JSON Schema; left out when the registry is elsewhere.
+  const subjects = h('p', { class: 'hint', id: 'schema-subjects' });
+  async function loadSubjects() {
+    try {
+      const all = await get('/schema-registry/subjects');
+      const own = all.filter((s) => s === `${topic}-key` || s === `${topic}-value` || s.startsWith(`${topic}-`));
+      const versions = await Promise.all(own.map(async (s) => [s, await get(`/schema-registry/subjects/${encodeURIComponent(s)}/versions`)]));
+      subjects.textContent = own.length ? `Schema registry subjects: ${versions.map(([s, v]) => `${s} (versions ${v.join(', ')})`).join('; ')}.` : 'No schema registry subjects for this topic.';
+      if (!subjects.isConnected) panel.append(subjects);
+    } catch {
+      subjects.remove();
+    }
   }
 
   function show(stored) {

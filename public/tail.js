@@ -246,6 +246,8 @@ export function renderTail(topic, { signIn }) {
         h('dd', { class: 'mono' }, record.key === null || record.key === undefined ? 'null' : keyText(record), encodingTag(record.key, record.keyEncoding)),
         h('dt', {}, 'Headers'),
         h('dd', {}, headers.length ? h('ul', { class: 'header-list' }, headers.map(([name, value]) => h('li', {}, h('code', {}, name), ': ', h('span', { class: 'mono' }, String(value))))) : h('span', { class: 'muted' }, 'none')),
+        record.keySchema ? [h('dt', {}, 'Key schema'), h('dd', {}, schemaText(record.keySchema))] : null,
+        record.valueSchema ? [h('dt', {}, 'Value schema'), h('dd', {}, schemaText(record.valueSchema))] : null,
         record.note ? [h('dt', {}, 'Note'), h('dd', {}, record.note)] : null,
       ),
       h('p', { class: 'detail-label' }, 'Value', encodingTag(record.value, record.valueEncoding)),
@@ -384,4 +386,10 @@ export function renderTail(topic, { signIn }) {
       clearTimeout(statsTimer);
     },
   };
+}
+
+/** A registry schema a record names: its subject and version when a subject uses it, its id and type. */
+function schemaText(schema) {
+  const where = schema.subject ? `${schema.subject} v${schema.version} · ` : '';
+  return `${where}id ${schema.id}${schema.type ? ` · ${schema.type}` : ''}`;
 }

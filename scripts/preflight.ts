@@ -67,7 +67,7 @@ function shown(found: [number, number] | undefined): string {
 }
 
 /** Which test files need what, by file name. */
-function needs(files: readonly string[]): { browser: boolean; clients: boolean; devCommand: boolean; kcat: boolean } {
+function needs(files: readonly string[]): { browser: boolean; clients: boolean; devCommand: boolean; kcat: boolean; registryClients: boolean } {
   const names = new Set(files.map((f) => basename(f)));
   return {
     browser: [...names].some((name) => /^browser(-[\w-]+)?\.test\.ts$/.test(name)) || names.has('docs-page.test.ts'),
@@ -75,6 +75,7 @@ function needs(files: readonly string[]): { browser: boolean; clients: boolean; 
     clients: names.has('clients.test.ts') || names.has('ws-groups.test.ts') || names.has('ws-headers.test.ts'),
     devCommand: names.has('dev-command.test.ts') || names.has('readme-examples.test.ts'),
     kcat: names.has('partitioner.test.ts') || names.has('produce-compression.test.ts'),
+    registryClients: names.has('schema-registry.test.ts') || names.has('schema-formats.test.ts'),
   };
 }
 
@@ -146,6 +147,30 @@ export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.
     if (atLeast(python, 3, 11) && atLeast(go, 1, 25) && mvn) {
       // Quick and silent when they are there; says what it fetches when they are not.
       installs.push({ say: 'Installing the client generators for test/clients.test.ts', quiet: true, command: join(root, 'scripts/generate-clients.sh'), args: ['install'] });
+    }
+  }
+
+  if (need.registryClients) {
+    const python = onPath('python3', env) ? versionOf('python3', ['-c', 'import sys, venv; print("%d.%d" % sys.version_info[:2])'], env) : undefined;
+    if (!atLeast(python, 3, 9)) {
+      missing.push({ what: `Python 3.9+ with venv, for confluent-kafka's schema registry clients in test/schema-*.test.ts (${shown(python)})`, how: 'apt-get install -y python3 python3-venv' });
+    } else {
+      const venv = join(root, '.venv-registry');
+      const requirements = join(root, 'test/python/requirements.txt');
+      // Quick and silent when installed; says what it fetches when not (the copy of the requirements is written last).
+      installs.push({
+        say: "Installing confluent-kafka's schema registry clients (pinned in test/python/requirements.txt)",
+        quiet: true,
+        command: 'sh',
+        args: [
+          '-c',
+          `cmp -s "$1" "$2/requirements.txt" 2>/dev/null && exit 0; echo "Installing confluent-kafka's schema registry clients from PyPI into .venv-registry/ (once)..." >&2; ` +
+            `python3 -m venv "$2" && "$2/bin/pip" install --quiet --disable-pip-version-check -r "$1" && cp "$1" "$2/requirements.txt"`,
+          'sh',
+          requirements,
+          venv,
+        ],
+      });
     }
   }
 

@@ -24,6 +24,7 @@ import {
   pageHandlers,
   problemHandler,
   produceHandlers,
+  registryHandlers,
   queueHandlers,
   schemaHandlers,
   securityHeaders,
@@ -35,7 +36,7 @@ import {
 import type { MetadataService, Readiness, ShareGroups, SharePulls, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
 import { type Logger, Metrics, openapiPath } from './common/index.js';
 import type { RecordPipeline } from './records/index.js';
-import type { SchemaRegistry } from './schema/index.js';
+import type { SchemaRegistry, SchemaSource, SubjectRegistry, WireDecoder } from './schema/index.js';
 import type { EventStreams } from './sse/index.js';
 
 /** What the app needs from the outside; tests pass their own. */
@@ -54,6 +55,12 @@ export interface AppServices {
   /** The one record pipeline every produce operation (and WebSocket produce frame) goes through. */
   readonly pipeline: RecordPipeline;
   readonly schemas: SchemaRegistry;
+  /** The gateway's own schema registry (subjects, versions, ids), served under /schema-registry. */
+  readonly subjects: SubjectRegistry;
+  /** Where produce requests' registry schemas come from: the registry at SCHEMA_REGISTRY_URL, else the gateway's own. */
+  readonly schemaSource?: SchemaSource;
+  /** Decodes records in the schema registry wire format for partition pages. */
+  readonly wire?: WireDecoder;
   /** Confluent v2 consumer instances held by this process. */
   readonly consumerInstances: ConsumerInstances;
   /** The subscription engine: event streams and partition pages read through it. */
@@ -145,11 +152,12 @@ export function createApp(services: AppServices): GatewayApp {
     ...adminHandlers({ topicAdmin, schemaInfo, auth }),
     ...metadataHandlers({ metadata, schemaInfo, auth }),
     ...confluentMetadataHandlers({ metadata, auth }),
-    ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes }),
-    ...eventHandlers({ events, subscriptions, metadata, readTimeoutMs: services.config.metadata.timeoutMs, streamQuota, auth }),
-    ...confluentProduceHandlers({ pipeline, logger }),
+    ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes, schemaSource: services.schemaSource ?? services.subjects, subjectStrategy: services.config.schemas.subjectStrategy }),
+    ...eventHandlers({ events, subscriptions, metadata, readTimeoutMs: services.config.metadata.timeoutMs, streamQuota, auth, wire: services.wire }),
+    ...confluentProduceHandlers({ pipeline, logger, schemaSource: services.schemaSource ?? services.subjects, subjectStrategy: services.config.schemas.subjectStrategy }),
     ...confluentConsumerHandlers({ instances: services.consumerInstances, auth, config: services.config.consumers }),
     // With topics created on first produce, a schema may come first.
+    ...registryHandlers({ subjects: services.subjects, ready: () => services.pipeline.schemasLoaded(), external: services.config.schemas.registry?.url }),
     ...queueHandlers({ shareGroups: services.shareGroups, pulls: services.sharePulls, auth, requireTopic: (topic: string) => metadata.requireTopic(topic) }),
     ...schemaHandlers({ schemas, requireTopic: services.config.produce.autoCreateTopics ? undefined : (topic: string) => metadata.requireTopic(topic) }),
   };

@@ -121,6 +121,10 @@ export interface Config {
   readonly schemas: {
     /** Folder of `<topic>.json` schema files loaded at start, if set. */
     readonly preloadDir?: string;
+    /** A schema registry elsewhere (SCHEMA_REGISTRY_URL); without one, the gateway's own registry serves the registry formats. */
+    readonly registry?: ExternalRegistryConfig;
+    /** How a subject is named from a topic and a schema: `<topic>-value` (topic), the record's full name (record), or both (topic_record). */
+    readonly subjectStrategy: SubjectStrategy;
   };
   readonly metadata: {
     /** Metadata answers are cached this long; admin changes invalidate at once. */
@@ -284,6 +288,52 @@ function parseBrokers(reader: EnvReader): string[] {
     reader.problems.push(`KAFKA_BROKERS=${JSON.stringify(value)} must be a comma-separated list of host:port`);
   }
   return brokers;
+}
+
+export const SUBJECT_STRATEGIES = ['topic', 'record', 'topic_record'] as const;
+export type SubjectStrategy = (typeof SUBJECT_STRATEGIES)[number];
+
+export interface ExternalRegistryConfig {
+  /** The registry's base URL, path included (requests go to `<url>/subjects/...`). */
+  readonly url: string;
+  /** `user:password` for HTTP basic auth. */
+  readonly basicAuth?: string;
+  readonly bearerToken?: string;
+  readonly ca?: string;
+  readonly cert?: string;
+  readonly key?: string;
+  readonly rejectUnauthorized: boolean;
+  /** How long one request to the registry may take before it counts as unreachable. */
+  readonly timeoutMs: number;
+  /** How long the latest version of a subject is kept before it is asked again. */
+  readonly latestTtlMs: number;
+}
+
+function parseRegistry(reader: EnvReader): ExternalRegistryConfig | undefined {
+  const url = reader.raw('SCHEMA_REGISTRY_URL');
+  const basicAuth = reader.raw('SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO');
+  const bearerToken = reader.raw('SCHEMA_REGISTRY_BEARER_TOKEN');
+  const ca = reader.file('SCHEMA_REGISTRY_TLS_CA_FILE');
+  const cert = reader.file('SCHEMA_REGISTRY_TLS_CERT_FILE');
+  const key = reader.file('SCHEMA_REGISTRY_TLS_KEY_FILE');
+  const rejectUnauthorized = reader.bool('SCHEMA_REGISTRY_TLS_REJECT_UNAUTHORIZED', true);
+  const timeoutMs = reader.int('SCHEMA_REGISTRY_TIMEOUT_MS', 5000, 100, 120_000);
+  const latestTtlMs = reader.int('SCHEMA_REGISTRY_LATEST_TTL_MS', 5000, 0, 3_600_000);
+  if (url === undefined) {
+    if (basicAuth ?? bearerToken ?? ca ?? cert ?? key) reader.problems.push('SCHEMA_REGISTRY_* settings are set but SCHEMA_REGISTRY_URL is not');
+    return undefined;
+  }
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    reader.problems.push(`SCHEMA_REGISTRY_URL must be an http or https URL, not ${JSON.stringify(url)}`);
+  }
+  if (parsed && parsed.protocol !== 'http:' && parsed.protocol !== 'https:') reader.problems.push(`SCHEMA_REGISTRY_URL must be an http or https URL, not ${JSON.stringify(url)}`);
+  if (basicAuth !== undefined && bearerToken !== undefined) reader.problems.push('SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO and SCHEMA_REGISTRY_BEARER_TOKEN are exclusive');
+  if (basicAuth !== undefined && !basicAuth.includes(':')) reader.problems.push('SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO must be user:password');
+  if ((cert === undefined) !== (key === undefined)) reader.problems.push('SCHEMA_REGISTRY_TLS_CERT_FILE and SCHEMA_REGISTRY_TLS_KEY_FILE must be set together');
+  return Object.freeze({ url: url.replace(/\/+$/, ''), basicAuth, bearerToken, ca, cert, key, rejectUnauthorized, timeoutMs, latestTtlMs });
 }
 
 function parseTls(reader: EnvReader): KafkaTlsConfig | undefined {
@@ -467,7 +517,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxInFlightBytes: r.bytes('PRODUCE_MAX_IN_FLIGHT', 64 * 1024 ** 2, 16 * 1024 ** 3),
       autoCreateTopics: r.bool('AUTO_CREATE_TOPICS', false),
     },
-    schemas: { preloadDir },
+    schemas: { preloadDir, registry: parseRegistry(r), subjectStrategy: r.oneOf('SCHEMA_REGISTRY_SUBJECT_STRATEGY', SUBJECT_STRATEGIES, 'topic') },
     metadata: {
       cacheTtlMs: r.int('METADATA_CACHE_TTL_MS', 2000, 0, 3_600_000),
       timeoutMs: r.int('METADATA_TIMEOUT_MS', 10_000, 100, 600_000),

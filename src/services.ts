@@ -9,8 +9,8 @@ import type { Config } from './config.js';
 import { createKafkaLayer, type KafkaLayer, type ProduceService, type SubscriptionEngine, type TopicCache } from './kafka/index.js';
 import { type Logger, Metrics, withDeadline } from './common/index.js';
 import { ConsumerInstances } from './http/index.js';
-import { RecordPipeline, type DataFormat } from './records/index.js';
-import { SCHEMA_TOPIC, SchemaRegistry } from './schema/index.js';
+import { RecordPipeline, needsSchemas, resolveSchemas, type DataFormat } from './records/index.js';
+import { ExternalRegistry, SCHEMA_TOPIC, SchemaRegistry, SubjectRegistry, WireDecoder, type SchemaSource } from './schema/index.js';
 import { EventStreams } from './sse/index.js';
 import { WebSocketGateway } from './ws/index.js';
 
@@ -23,6 +23,7 @@ export interface GatewayServices extends AppServices {
   readonly topics: TopicCache;
   readonly produce: ProduceService;
   readonly schemas: SchemaRegistry;
+  readonly subjects: SubjectRegistry;
   /** Starts background work (Kafka connection, topic tails); resolves once the essentials are up or retrying. */
   start(): Promise<void>;
   close(): Promise<void>;
@@ -37,24 +38,41 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
   const auth = new AuthService(config.auth);
   const schemaTable = kafka.table(SCHEMA_TOPIC, logger.child({ component: 'schemas' }));
   const schemas = new SchemaRegistry(schemaTable, logger.child({ component: 'schemas' }), config.produce.timeoutMs);
+  const subjects = new SubjectRegistry(schemaTable, logger.child({ component: 'schema-registry' }), config.produce.timeoutMs);
+  schemas.followRegistry((entry) => subjects.apply(entry));
+  schemas.onStored((topic, schema) => subjects.carryOver(topic, schema));
+  // A registry elsewhere takes over the registry formats; the gateway's own keeps the topic schemas' subjects.
+  const schemaSource: SchemaSource = config.schemas.registry ? new ExternalRegistry(config.schemas.registry, logger.child({ component: 'schema-registry-client' })) : subjects;
+  const wire = new WireDecoder(schemaSource);
   const pipeline = new RecordPipeline({ produce, schemas, timeoutMs: config.produce.timeoutMs, metrics });
   const consumerInstances = new ConsumerInstances({
     engine: subscriptions,
     config: config.consumers,
     logger: logger.child({ component: 'consumer-instances' }),
     topicNames: async () => (await metadata.topics()).map((t) => t.name),
+    wire,
   });
   const webSockets = new WebSocketGateway({
     config,
     logger,
     auth,
     subscriptions,
+    wire,
     shareGroups: kafka.shareGroups,
     // Existence only, from the topic cache: a subscription needs no offsets or configs to start.
     requireTopic: (topic) => metadata.requireTopic(topic),
     // The frame schema allows only the data formats; the pipeline is the same one the HTTP routes use.
-    produce: (topic, records, formats) =>
-      pipeline.produceBatch(topic, records, { key: (formats.keyFormat ?? 'json') as DataFormat, value: (formats.valueFormat ?? 'json') as DataFormat }),
+    produce: async (topic, records, frame) => {
+      const formats = { key: (frame.keyFormat ?? 'json') as DataFormat, value: (frame.valueFormat ?? 'json') as DataFormat };
+      const choices = {
+        key: { id: frame.keySchemaId, subject: frame.keySubject, version: frame.keySchemaVersion },
+        value: { id: frame.valueSchemaId, subject: frame.valueSubject, version: frame.valueSchemaVersion },
+        strategy: config.schemas.subjectStrategy,
+      };
+      // The topic name is checked before any schema is looked up for it.
+      if (needsSchemas(formats, choices)) pipeline.checkTopic(topic);
+      return pipeline.produceBatch(topic, records, needsSchemas(formats, choices) ? await resolveSchemas(schemaSource, topic, formats, choices) : formats);
+    },
   });
   // Event streams are held to the same memory bound per client as WebSocket connections.
   const events = new EventStreams({
@@ -63,6 +81,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     maxBufferedBytes: config.ws.maxBufferedBytes,
     keepaliveMs: config.sse.keepaliveMs,
     maxStreams: config.sse.maxStreams,
+    wire,
   });
   metrics.observeSubscriptions(() => {
     const { connections, bufferedBytes } = webSockets.stats();
@@ -86,6 +105,9 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     produce,
     pipeline,
     schemas,
+    subjects,
+    schemaSource,
+    wire,
     consumerInstances,
     schemaInfo: (topic) => {
       const stored = schemas.get(topic);
@@ -95,6 +117,15 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     async start() {
       // The schema table follows its topic once Kafka is reachable.
       void kafka.connect().then(() => schemas.start(), () => undefined);
+      // Topic schemas stored before the registry existed (or while it was away) become subject versions; a schema already there is left as it is.
+      void schemas
+        .ready()
+        .then(async () => {
+          for (const topic of schemas.topics()) {
+            await subjects.carryOver(topic, schemas.get(topic)!.schema).catch((error: unknown) => logger.error({ err: error, topic }, 'cannot carry the topic schema over to the schema registry'));
+          }
+        })
+        .catch((error: unknown) => logger.error({ err: error }, 'cannot carry the topic schemas over to the schema registry'));
       const { preloadDir } = config.schemas;
       if (preloadDir) {
         void schemas.preload(preloadDir).catch((error: unknown) => logger.error({ err: error, dir: preloadDir }, 'cannot preload schemas'));

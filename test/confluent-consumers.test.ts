@@ -236,7 +236,6 @@ test('consumer instance errors use Confluent\'s codes', async () => {
     return answer.body as { error_code: number; message: string };
   };
   await code(post(agent, `/consumers/${group}`, { 'auto.offset.reset': 'sometimes' }), 422, 42204);
-  await code(post(agent, `/consumers/${group}`, { format: 'avro' }), 422, 42204);
   await code(post(agent, `/consumers/${group}`, { 'fetch.min.bytes': 'many' }), 422, 42204);
   await code(post(agent, `/consumers/${group}`, { format: 'xml' }), 422, 422);
   await code(post(agent, `/consumers/${group}`, { bogus: 1 }), 422, 422);

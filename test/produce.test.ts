@@ -222,7 +222,9 @@ test('Confluent v2 produce answers in Confluent shape and errors', async () => {
     [`/topics/${t}/partitions/7`, 'application/vnd.kafka.json.v2+json', { records: [{ value: 1 }] }, 404, 40402],
     [`/topics/${t}`, 'application/vnd.kafka.binary.v2+json', { records: [{ value: '***' }] }, 422, 422],
     [`/topics/${t}`, 'application/vnd.kafka.json.v2+json', { records: [{ value: 1 }], bogus: 1 }, 422, 422],
-    [`/topics/${t}`, 'application/vnd.kafka.avro.v2+json', { records: [{ value: 1 }] }, 415, 415],
+    // Avro needs a value schema (docs/confluent-v2.md); a media type the gateway does not take is 415.
+    [`/topics/${t}`, 'application/vnd.kafka.avro.v2+json', { records: [{ value: 1 }] }, 422, 42202],
+    [`/topics/${t}`, 'application/vnd.kafka.avro.v1+json', { records: [{ value: 1 }] }, 415, 415],
   ];
   for (const [path, type, body, status, code] of cases) {
     const res = conforms(await v2post(path, type, body));

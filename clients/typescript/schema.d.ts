@@ -600,7 +600,12 @@ export interface paths {
          *     quotes, as Confluent does); `binary` takes base64, as do the media
          *     types without an embedded format (`application/vnd.kafka.v2+json`,
          *     `application/vnd.kafka.v1+json`). The v1 media types Confluent's
-         *     older clients send work as their v2 forms. See docs/confluent-v2.md.
+         *     older clients send work as their v2 forms. `avro`, `jsonschema` and
+         *     `protobuf` embed JSON written in the schema registry wire format with
+         *     the schema `value_schema_id` names or `value_schema` gives (registered
+         *     under `<topic>-value`), likewise for keys: 42201 / 42202 for a key or
+         *     value schema missing, 42203 for a record that does not fit it, 42205 for
+         *     an inline schema that does not parse. See docs/confluent-v2.md.
          */
         post: operations["confluentProduce"];
         delete?: never;
@@ -654,6 +659,16 @@ export interface paths {
          *     written fails its own request with a 4xx, never a retriable error.
          *     The same record model and checks apply to NDJSON, Confluent v2 and
          *     WebSocket `produce` frames (docs/records.md).
+         *
+         *     `keyFormat` / `valueFormat` `avro`, `protobuf` or `jsonschema` write
+         *     the registry wire format with a schema of the schema registry
+         *     (docs/schemas.md): by default the latest version of the subject
+         *     `<topic>-key` / `<topic>-value`, or the one `keySchemaId`,
+         *     `valueSubject`, `valueSchemaVersion` and the like name. Each record is
+         *     checked against it; a record that does not fit is 422
+         *     `GW_ERR_SCHEMA_MISMATCH` with a JSON Pointer into it, and nothing is
+         *     produced. A missing subject, version or id is 404; a registry that
+         *     cannot be reached is 503 with Retry-After.
          *
          *     `application/x-ndjson` takes one record per line, read as a stream.
          *     On a topic with a schema the whole body is validated first (bounded by
@@ -989,10 +1004,392 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/schema-registry/schemas/types": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The schema types this registry takes
+         * @description `["JSON", "PROTOBUF", "AVRO"]`.
+         */
+        get: operations["srListSchemaTypes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/schemas/ids/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["SrId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A schema by its id
+         * @description The schema an id stands for. `format=serialized` answers a Protobuf schema as a base64 FileDescriptorProto (what
+         *     confluent-kafka's Protobuf deserializer asks for); other formats are answered as stored. Unknown query
+         *     parameters of newer clients (`subject`, `referenceFormat`) are accepted and do not change the answer.
+         */
+        get: operations["srGetSchemaById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/schemas/ids/{id}/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["SrId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A schema by its id, the schema alone
+         * @description The schema text itself: for Avro and JSON Schema the JSON document, for Protobuf the text as a JSON string.
+         */
+        get: operations["srGetRawSchemaById"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/schemas/ids/{id}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["SrId"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Where a schema id is used
+         * @description Every subject and version registered with this id.
+         */
+        get: operations["srGetSchemaVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/subjects": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Subjects
+         * @description Every subject with a version; `deleted=true` includes soft-deleted ones.
+         */
+        get: operations["srListSubjects"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/subjects/{subject}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Whether a subject holds a schema
+         * @description Answers the version of the subject registered with this schema (same type, same schema after
+         *     parsing, same references); 40403 when the subject has none, 40401 when the subject does not exist.
+         */
+        post: operations["srLookupSchema"];
+        /**
+         * Delete a subject
+         * @description Soft-deletes every version (they stay readable with `deleted=true`, and their ids keep decoding);
+         *     with `permanent=true`, removes soft-deleted versions for good.
+         */
+        delete: operations["srDeleteSubject"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/subjects/{subject}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A subject's versions
+         * @description Version numbers in order.
+         */
+        get: operations["srListVersions"];
+        put?: never;
+        /**
+         * Register a schema under a subject
+         * @description Checks the schema (Avro, Protobuf or JSON Schema; Avro when `schemaType` is left out) and its
+         *     compatibility with the subject's versions at the subject's level, then stores it in `_gateway_schemas`.
+         *     A schema the subject already holds answers its id again. An id is shared by every subject
+         *     registering the same schema. 42201 for a schema that does not parse, 409 for one the level refuses.
+         */
+        post: operations["srRegisterSchema"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/subjects/{subject}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+                /** @description A version number, or `latest` (also -1). */
+                version: components["parameters"]["SrVersion"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A subject's version
+         * @description `latest` or -1 is the latest version.
+         */
+        get: operations["srGetVersion"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a subject's version
+         * @description Soft-deletes the version; `permanent=true` removes a soft-deleted version for good.
+         */
+        delete: operations["srDeleteVersion"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/subjects/{subject}/versions/{version}/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+                /** @description A version number, or `latest` (also -1). */
+                version: components["parameters"]["SrVersion"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A subject's version, the schema alone
+         * @description As `/schemas/ids/{id}/schema`.
+         */
+        get: operations["srGetVersionSchema"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/compatibility/subjects/{subject}/versions/{version}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+                /** @description A version number, or `latest` (also -1). */
+                version: components["parameters"]["SrVersion"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Whether a schema may follow a subject's version
+         * @description Checks the schema against one version at the subject's level (its direction; transitive levels
+         *     against that version alone). `verbose=true` adds the reasons in `messages`.
+         */
+        post: operations["srCheckCompatibility"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/compatibility/subjects/{subject}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Whether a schema may be registered under a subject
+         * @description Checks the schema as registering it would: against the versions the subject's level names. A
+         *     subject without versions takes any schema.
+         */
+        post: operations["srCheckCompatibilityAll"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The default compatibility level
+         * @description BACKWARD unless set.
+         */
+        get: operations["srGetConfig"];
+        /**
+         * Set the default compatibility level
+         * @description Applies to every subject without a level of its own.
+         */
+        put: operations["srPutConfig"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/schema-registry/config/{subject}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        /**
+         * A subject's compatibility level
+         * @description The subject's own level; with `defaultToGlobal=true` the default when it has none, else 40401.
+         */
+        get: operations["srGetSubjectConfig"];
+        /**
+         * Set a subject's compatibility level
+         * @description The subject need not have versions yet.
+         */
+        put: operations["srPutSubjectConfig"];
+        post?: never;
+        /**
+         * Remove a subject's own compatibility level
+         * @description It follows the default level again; answers the level it had.
+         */
+        delete: operations["srDeleteSubjectConfig"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @enum {string} */
+        SrSchemaType: "AVRO" | "PROTOBUF" | "JSON";
+        SrReference: {
+            /** @description The name the schema refers to it by (an Avro type's full name, a Protobuf import, a JSON Schema $ref). */
+            name: string;
+            subject: string;
+            version: number;
+        };
+        /** @description A schema as registry clients send it. Members newer clients add (`metadata`, `ruleSet`) are accepted and not kept. */
+        SrRegisterRequest: {
+            schema: string;
+            schemaType?: components["schemas"]["SrSchemaType"];
+            references?: components["schemas"]["SrReference"][] | null;
+        };
+        SrSchema: {
+            schema: string;
+            schemaType?: components["schemas"]["SrSchemaType"];
+            references?: components["schemas"]["SrReference"][];
+        };
+        SrSubjectVersionRef: {
+            subject: string;
+            version: number;
+        };
+        SrSubjectVersion: {
+            subject: string;
+            version: number;
+            id: number;
+            schema: string;
+            schemaType?: components["schemas"]["SrSchemaType"];
+            references?: components["schemas"]["SrReference"][];
+        };
+        SrRegistered: {
+            id: number;
+            subject?: string;
+            version?: number;
+            schemaType?: components["schemas"]["SrSchemaType"];
+            schema?: string;
+        };
+        SrCompatibility: {
+            is_compatible: boolean;
+            messages?: string[];
+        };
+        /** @enum {string} */
+        SrLevel: "BACKWARD" | "BACKWARD_TRANSITIVE" | "FORWARD" | "FORWARD_TRANSITIVE" | "FULL" | "FULL_TRANSITIVE" | "NONE";
+        SrConfig: {
+            compatibilityLevel: components["schemas"]["SrLevel"];
+        };
+        /** @description Members newer clients add (`compatibilityGroup`, `defaultMetadata`, ...) are accepted and not kept. */
+        SrConfigUpdate: {
+            compatibility: components["schemas"]["SrLevel"];
+        };
+        SrErrorBody: {
+            /** @description 40401 subject not found, 40402 version not found, 40403 schema not found, 409 incompatible schema, 42201 invalid schema, 42202 invalid version, 42203 invalid compatibility level, 50003 Kafka unavailable; otherwise the HTTP status. */
+            error_code: number;
+            message: string;
+        };
         /** @description A 64-bit offset, as a string. */
         Offset: string;
         Cluster: {
@@ -1107,7 +1504,7 @@ export interface components {
             name?: string | null;
             /** @description Confluent's older name for `name`. */
             id?: string | null;
-            /** @description `binary` (default) or `json`; `avro`, `jsonschema` and `protobuf` are refused (42204). */
+            /** @description `binary` (default), `json`, or `avro`, `jsonschema`, `protobuf`: values in the schema registry wire format decoded to JSON through the gateway's registry (docs/schemas.md). */
             format?: string | null;
             /** @description `latest` (default) or `earliest`. */
             "auto.offset.reset"?: string | null;
@@ -1279,8 +1676,18 @@ export interface components {
             }[] | {
                 [key: string]: string;
             };
+            keySchema?: components["schemas"]["WireSchema"];
+            valueSchema?: components["schemas"]["WireSchema"];
             /** @description Why a key, value or header is sent as base64, or which header names the object form could not carry. */
             note?: string;
+        };
+        /** @description The registry schema a key or value in the schema registry wire format names (docs/schemas.md), decoded to JSON through it (`json`), or base64 with a `note` when it does not decode. */
+        WireSchema: {
+            id: number;
+            type?: components["schemas"]["SrSchemaType"];
+            /** @description The subject using the id, `<topic>-key` or `<topic>-value` when it does, else the first. */
+            subject?: string;
+            version?: number;
         };
         /**
          * @description `json`: the bytes parsed as JSON and embedded; `text`: UTF-8 text; `base64`: the bytes in base64 (not UTF-8, or the reader asked for `format=base64`); null for a null key or value (a tombstone).
@@ -1302,10 +1709,11 @@ export interface components {
             data: components["schemas"]["Problem"];
         };
         /**
+         * @description `json`, UTF-8 `text`, base64 `binary`; or a schema registry format, `avro`, `protobuf` or `jsonschema`: JSON in the registry clients' conventions, checked against the schema the request names (by default the latest version of `<topic>-value` or `<topic>-key`) and written in the registry wire format (docs/schemas.md).
          * @default json
          * @enum {string}
          */
-        DataFormat: "json" | "text" | "binary";
+        DataFormat: "json" | "text" | "binary" | "avro" | "protobuf" | "jsonschema";
         ProduceRecord: {
             /** @description JSON (a string is stored as its bare text), a string with keyFormat text, or base64 with keyFormat binary. */
             key?: unknown;
@@ -1342,6 +1750,15 @@ export interface components {
         };
     };
     responses: {
+        /** @description A schema registry error, in the Confluent Schema Registry's shape. */
+        SrError: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/vnd.schemaregistry.v1+json": components["schemas"]["SrErrorBody"];
+            };
+        };
         /** @description A Confluent v2 error. */
         V2Error: {
             headers: {
@@ -1456,6 +1873,15 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+        SrSubject: string;
+        /** @description A version number, or `latest` (also -1). */
+        SrVersion: string;
+        SrId: number;
+        /** @description Include soft-deleted subjects or versions. */
+        SrDeleted: "true" | "false" | "True" | "False";
+        SrPermanent: "true" | "false" | "True" | "False";
+        SrVerbose: "true" | "false" | "True" | "False";
         /** @description The share group's id. */
         ShareGroup: string;
         /** @description The consumer group. */
@@ -1564,6 +1990,9 @@ export interface components {
                 "application/vnd.kafka.json.v1+json": components["schemas"]["ConfluentProduceRequest"];
                 "application/vnd.kafka.binary.v1+json": components["schemas"]["ConfluentProduceRequest"];
                 "application/vnd.kafka.v1+json": components["schemas"]["ConfluentProduceRequest"];
+                "application/vnd.kafka.avro.v2+json": components["schemas"]["ConfluentProduceRequest"];
+                "application/vnd.kafka.jsonschema.v2+json": components["schemas"]["ConfluentProduceRequest"];
+                "application/vnd.kafka.protobuf.v2+json": components["schemas"]["ConfluentProduceRequest"];
             };
         };
     };
@@ -2723,6 +3152,7 @@ export interface operations {
             403: components["responses"]["ConfluentError"];
             404: components["responses"]["ConfluentError"];
             406: components["responses"]["ConfluentError"];
+            409: components["responses"]["ConfluentError"];
             413: components["responses"]["ConfluentError"];
             415: components["responses"]["ConfluentError"];
             422: components["responses"]["ConfluentError"];
@@ -2767,6 +3197,18 @@ export interface operations {
             query?: {
                 keyFormat?: components["schemas"]["DataFormat"];
                 valueFormat?: components["schemas"]["DataFormat"];
+                /** @description With keyFormat avro, protobuf or jsonschema, the id of the registry schema every key is written with. */
+                keySchemaId?: number;
+                /** @description With keyFormat avro, protobuf or jsonschema, the subject whose version is used (default `<topic>-key`). */
+                keySubject?: string;
+                /** @description The version of the subject (default `latest`). */
+                keySchemaVersion?: string;
+                /** @description With valueFormat avro, protobuf or jsonschema, the id of the registry schema every value is written with. */
+                valueSchemaId?: number;
+                /** @description With valueFormat avro, protobuf or jsonschema, the subject whose version is used (default `<topic>-value`). */
+                valueSubject?: string;
+                /** @description The version of the subject (default `latest`). */
+                valueSchemaVersion?: string;
             };
             header?: never;
             path: {
@@ -2998,6 +3440,7 @@ export interface operations {
             403: components["responses"]["ConfluentError"];
             404: components["responses"]["ConfluentError"];
             406: components["responses"]["ConfluentError"];
+            409: components["responses"]["ConfluentError"];
             413: components["responses"]["ConfluentError"];
             415: components["responses"]["ConfluentError"];
             422: components["responses"]["ConfluentError"];
@@ -3322,6 +3765,30 @@ export interface operations {
                         /** Format: int64 */
                         offset: number;
                     }[];
+                    "application/vnd.kafka.avro.v2+json": {
+                        topic: string;
+                        key: unknown;
+                        value: unknown;
+                        partition: number;
+                        /** Format: int64 */
+                        offset: number;
+                    }[];
+                    "application/vnd.kafka.jsonschema.v2+json": {
+                        topic: string;
+                        key: unknown;
+                        value: unknown;
+                        partition: number;
+                        /** Format: int64 */
+                        offset: number;
+                    }[];
+                    "application/vnd.kafka.protobuf.v2+json": {
+                        topic: string;
+                        key: unknown;
+                        value: unknown;
+                        partition: number;
+                        /** Format: int64 */
+                        offset: number;
+                    }[];
                 };
             };
             400: components["responses"]["V2Error"];
@@ -3557,6 +4024,629 @@ export interface operations {
             429: components["responses"]["V2Error"];
             500: components["responses"]["V2Error"];
             503: components["responses"]["V2Error"];
+        };
+    };
+    srListSchemaTypes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The types. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": string[];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srGetSchemaById: {
+        parameters: {
+            query?: {
+                format?: string;
+            };
+            header?: never;
+            path: {
+                id: components["parameters"]["SrId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schema, its type and references. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrSchema"];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srGetRawSchemaById: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["SrId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schema. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": unknown;
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srGetSchemaVersions: {
+        parameters: {
+            query?: {
+                /** @description Include soft-deleted subjects or versions. */
+                deleted?: components["parameters"]["SrDeleted"];
+            };
+            header?: never;
+            path: {
+                id: components["parameters"]["SrId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Subject-version pairs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrSubjectVersionRef"][];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srListSubjects: {
+        parameters: {
+            query?: {
+                /** @description Include soft-deleted subjects or versions. */
+                deleted?: components["parameters"]["SrDeleted"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Subject names. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": string[];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srLookupSchema: {
+        parameters: {
+            query?: {
+                /** @description Include soft-deleted subjects or versions. */
+                deleted?: components["parameters"]["SrDeleted"];
+            };
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.schemaregistry.v1+json": components["schemas"]["SrRegisterRequest"];
+                "application/vnd.schemaregistry+json": components["schemas"]["SrRegisterRequest"];
+                "application/json": components["schemas"]["SrRegisterRequest"];
+            };
+        };
+        responses: {
+            /** @description The version holding the schema. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrSubjectVersion"];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            415: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srDeleteSubject: {
+        parameters: {
+            query?: {
+                permanent?: components["parameters"]["SrPermanent"];
+            };
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The versions deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": number[];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            409: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srListVersions: {
+        parameters: {
+            query?: {
+                /** @description Include soft-deleted subjects or versions. */
+                deleted?: components["parameters"]["SrDeleted"];
+            };
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Versions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": number[];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srRegisterSchema: {
+        parameters: {
+            query?: {
+                /** @description Accepted for the registry clients that send it; schemas are compared after parsing either way. */
+                normalize?: "true" | "false" | "True" | "False";
+            };
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.schemaregistry.v1+json": components["schemas"]["SrRegisterRequest"];
+                "application/vnd.schemaregistry+json": components["schemas"]["SrRegisterRequest"];
+                "application/json": components["schemas"]["SrRegisterRequest"];
+            };
+        };
+        responses: {
+            /** @description The schema id (and the version). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrRegistered"];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            409: components["responses"]["SrError"];
+            415: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srGetVersion: {
+        parameters: {
+            query?: {
+                /** @description Include soft-deleted subjects or versions. */
+                deleted?: components["parameters"]["SrDeleted"];
+            };
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+                /** @description A version number, or `latest` (also -1). */
+                version: components["parameters"]["SrVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The version. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrSubjectVersion"];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srDeleteVersion: {
+        parameters: {
+            query?: {
+                permanent?: components["parameters"]["SrPermanent"];
+            };
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+                /** @description A version number, or `latest` (also -1). */
+                version: components["parameters"]["SrVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The version deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": number;
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            409: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srGetVersionSchema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+                /** @description A version number, or `latest` (also -1). */
+                version: components["parameters"]["SrVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schema. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": unknown;
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srCheckCompatibility: {
+        parameters: {
+            query?: {
+                verbose?: components["parameters"]["SrVerbose"];
+            };
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+                /** @description A version number, or `latest` (also -1). */
+                version: components["parameters"]["SrVersion"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.schemaregistry.v1+json": components["schemas"]["SrRegisterRequest"];
+                "application/vnd.schemaregistry+json": components["schemas"]["SrRegisterRequest"];
+                "application/json": components["schemas"]["SrRegisterRequest"];
+            };
+        };
+        responses: {
+            /** @description The verdict. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrCompatibility"];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            415: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srCheckCompatibilityAll: {
+        parameters: {
+            query?: {
+                verbose?: components["parameters"]["SrVerbose"];
+            };
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.schemaregistry.v1+json": components["schemas"]["SrRegisterRequest"];
+                "application/vnd.schemaregistry+json": components["schemas"]["SrRegisterRequest"];
+                "application/json": components["schemas"]["SrRegisterRequest"];
+            };
+        };
+        responses: {
+            /** @description The verdict. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrCompatibility"];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            415: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srGetConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The level. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrConfig"];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srPutConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.schemaregistry.v1+json": components["schemas"]["SrConfigUpdate"];
+                "application/vnd.schemaregistry+json": components["schemas"]["SrConfigUpdate"];
+                "application/json": components["schemas"]["SrConfigUpdate"];
+            };
+        };
+        responses: {
+            /** @description The level set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrConfigUpdate"];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            415: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srGetSubjectConfig: {
+        parameters: {
+            query?: {
+                defaultToGlobal?: "true" | "false" | "True" | "False";
+            };
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The level. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrConfig"];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srPutSubjectConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/vnd.schemaregistry.v1+json": components["schemas"]["SrConfigUpdate"];
+                "application/vnd.schemaregistry+json": components["schemas"]["SrConfigUpdate"];
+                "application/json": components["schemas"]["SrConfigUpdate"];
+            };
+        };
+        responses: {
+            /** @description The level set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrConfigUpdate"];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            415: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
+        };
+    };
+    srDeleteSubjectConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The subject (percent-encoded; by the topic name strategy `<topic>-value` or `<topic>-key`). */
+                subject: components["parameters"]["SrSubject"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The level removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/vnd.schemaregistry.v1+json": components["schemas"]["SrConfig"];
+                };
+            };
+            401: components["responses"]["SrError"];
+            403: components["responses"]["SrError"];
+            404: components["responses"]["SrError"];
+            429: components["responses"]["SrError"];
+            500: components["responses"]["SrError"];
+            503: components["responses"]["SrError"];
         };
     };
 }

@@ -58,7 +58,7 @@ export interface Operation {
   /** The path parameter holding the operation's consumer group, whose ACL group rules apply with the same permission. */
   readonly groupParameter?: string;
   /** `confluent-v2` for Confluent REST Proxy operations, whose errors are `{error_code, message}`. */
-  readonly errorFormat: 'problem' | 'confluent-v2';
+  readonly errorFormat: 'problem' | 'confluent-v2' | 'schema-registry';
   /** Whether credentials may come as `access_token` in the query: the operation lists the `queryToken` scheme. */
   readonly queryToken: boolean;
   readonly pattern: RegExp;
@@ -128,7 +128,7 @@ export class Contract {
           permission: spec['x-permission'],
           topicParameter: spec['x-topic-parameter'],
           groupParameter: spec['x-group-parameter'],
-          errorFormat: spec['x-error-format'] === 'confluent-v2' ? 'confluent-v2' : 'problem',
+          errorFormat: spec['x-error-format'] === 'confluent-v2' || spec['x-error-format'] === 'schema-registry' ? spec['x-error-format'] : 'problem',
           queryToken: (spec.security ?? []).some((requirement) => 'queryToken' in requirement),
           pattern,
           parameterNames: names,

@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Respon
 import { GatewayError, PROBLEM_CONTENT_TYPE, toGatewayError, toProblem, logAnsweredFailure, type Logger } from '../common/index.js';
 import { isV2Path, sendV2Error } from './v2/index.js';
 import { operationOf } from './contract.js';
+import { isRegistryPath, sendRegistryError } from './registry/index.js';
 
 /** Writes one error as problem+json, with Retry-After when retrying can help. */
 export function sendProblem(res: Response, error: GatewayError): void {
@@ -63,6 +64,8 @@ export function problemHandler(logger: Logger): ErrorRequestHandler {
     // Confluent's clients read {error_code, message} under v2's paths, a path the contract lacks too.
     const matched = operationOf(res)?.operation;
     if (matched ? matched.errorFormat === 'confluent-v2' : isV2Path(req.path)) sendV2Error(res, gatewayError);
+    // Registry clients read the registry's {error_code, message} likewise.
+    else if (matched ? matched.errorFormat === 'schema-registry' : isRegistryPath(req.path)) sendRegistryError(res, gatewayError);
     else sendProblem(res, gatewayError);
   };
 }

@@ -8,7 +8,8 @@
  * the converted key and value (its envelope) stays with the transport.
  */
 import type { components } from '../../clients/typescript/schema.js';
-import { utf8Text } from '../common/index.js';
+import { utf8Text, type FieldError } from '../common/index.js';
+import { withHeader, type KnownSchema } from '../schema/index.js';
 import { decodeBase64 } from './key-filter.js';
 
 /**
@@ -17,6 +18,15 @@ import { decodeBase64 } from './key-filter.js';
  * stored as UTF-8) or `binary` (a base64 string stored byte for byte).
  */
 export type DataFormat = components['schemas']['DataFormat'];
+/** The formats of the schema registry wire format, and the registry's name for each one's schemas. */
+export const REGISTRY_FORMATS = { avro: 'AVRO', protobuf: 'PROTOBUF', jsonschema: 'JSON' } as const;
+export type RegistryFormat = keyof typeof REGISTRY_FORMATS;
+/** The formats with one converter for every request (the registry formats' depend on the schema a request names). */
+export type PlainFormat = Exclude<DataFormat, RegistryFormat>;
+
+export function isRegistryFormat(format: string): format is RegistryFormat {
+  return Object.hasOwn(REGISTRY_FORMATS, format);
+}
 
 /**
  * The deepest nesting a JSON key or value may have: Jackson's default
@@ -28,6 +38,8 @@ export const MAX_JSON_DEPTH = 1000;
 /** Why a client's key or value cannot be stored in its format: the message for its field error. */
 export interface Refusal {
   readonly refused: string;
+  /** Errors inside the key or value, each pointer relative to it (`/items/0/price`), in place of `refused`. */
+  readonly inside?: readonly FieldError[];
 }
 
 export interface FormatConverter {
@@ -35,6 +47,8 @@ export interface FormatConverter {
   toKafka(data: unknown, field: 'key' | 'value', bareString: boolean): Buffer | Refusal;
   /** Kafka bytes to what a client reads, or undefined when the bytes are not in this format. */
   fromKafka(bytes: Buffer): unknown;
+  /** A registry format's schema id, which every key or value it writes carries. */
+  readonly schemaId?: number;
 }
 
 /**
@@ -105,4 +119,28 @@ const json = {
   },
 };
 
-export const formats = { json, text, binary } as const satisfies Record<DataFormat, FormatConverter>;
+export const formats = { json, text, binary } as const satisfies Record<PlainFormat, FormatConverter>;
+
+/**
+ * A registry format's converter for one schema: JSON in the registry
+ * clients' conventions (docs/schemas.md) checked against the schema and
+ * written in the wire format, its id in front; bytes read back through
+ * the schema the same bytes name.
+ */
+export function registryConverter(schema: KnownSchema): FormatConverter {
+  return {
+    schemaId: schema.id,
+    toKafka(data: unknown, field: 'key' | 'value'): Buffer | Refusal {
+      const encoded = schema.parsed.encode(data);
+      if (Buffer.isBuffer(encoded)) return withHeader(schema.id, encoded);
+      return { refused: `${field} does not fit schema ${schema.id}`, inside: encoded };
+    },
+    fromKafka(bytes: Buffer): unknown {
+      try {
+        return schema.parsed.decode(bytes.subarray(5));
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}

@@ -9,9 +9,10 @@
  * partition pages; Confluent v2 reads convert keys and values through the
  * same converters into their own envelope. Knows neither HTTP nor WebSocket.
  */
-export { MAX_JSON_DEPTH, formats, nestsDeeperThan, type DataFormat, type FormatConverter } from './formats.js';
+export { MAX_JSON_DEPTH, formats, isRegistryFormat, nestsDeeperThan, registryConverter, type DataFormat, type FormatConverter, type RegistryFormat } from './formats.js';
+export { needsSchemas, resolveSchemas, type SchemaChoice, type SchemaChoices } from './registry-formats.js';
 export { decodeRecord, recordPointer, type DecodedRecord, type Formats } from './to-kafka.js';
 export { rawRecordValues } from './raw-values.js';
-export { RecordPipeline, answer, type PipelineDeps, type ProduceAnswer } from './pipeline.js';
+export { RecordPipeline, answer, misfits, type PipelineDeps, type ProduceAnswer } from './pipeline.js';
 export { MAX_KEYS, keyFilter, type KeyFormat } from './key-filter.js';
 export { encodedBody, ownedConcat, type Fallback, type FrameForm, type HeaderForm } from './to-json.js';

@@ -47,6 +47,12 @@ function rethrownIntoBatch(error: unknown, firstIndex: number): unknown {
   });
 }
 
+/** Whether a record error is a key or value that does not fit the registry schema its request named. */
+export function misfits(error: FieldError, formats: Formats): boolean {
+  const field = /^\/records\/\d+\/(key|value)(\/|$)/.exec(error.pointer)?.[1];
+  return field === 'key' ? formats.keyConverter !== undefined : field === 'value' ? formats.valueConverter !== undefined : false;
+}
+
 export function answer(topic: string, produced: readonly ProducedRecord[]): ProduceAnswer {
   return { topic, offsets: produced.map(({ partition, offset, timestamp }) => ({ partition, offset, timestamp })) };
 }
@@ -82,6 +88,11 @@ export class RecordPipeline {
     const errors: FieldError[] = [];
     const records = inputs.map((input, index) => decodeRecord(input, index, formats, errors, validated, rawValues?.[index]));
     if (errors.length > 0) {
+      if (errors.every((e) => misfits(e, formats))) {
+        throw new GatewayError('GW_ERR_SCHEMA_MISMATCH', `${new Set(errors.map((e) => e.index)).size} record(s) do not fit their schema; nothing was produced.`, {
+          errors: errors.slice(0, MAX_REPORTED_ERRORS),
+        });
+      }
       throw new GatewayError('GW_ERR_VALIDATION', `${new Set(errors.map((e) => e.index)).size} record(s) are not valid; nothing was produced.`, {
         errors: errors.slice(0, MAX_REPORTED_ERRORS),
       });
@@ -151,6 +162,10 @@ export class RecordPipeline {
   }
 
   /** Waits (bounded) until the schemas stored before start are loaded, so no record slips past a schema after a restart. */
+  schemasLoaded(): Promise<void> {
+    return this.#schemasLoaded();
+  }
+
   async #schemasLoaded(): Promise<void> {
     await withDeadline(this.deps.schemas.ready(), this.deps.timeoutMs, () => {
       throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'The topic schemas are not loaded from Kafka yet; retry shortly.', { retryAfterSeconds: 1 });

@@ -5,6 +5,7 @@
  */
 import type { ConsumedRecord } from '../kafka/index.js';
 import { utf8Text } from '../common/index.js';
+import type { WireDecoder, WireSchema } from '../schema/index.js';
 import { formats } from './formats.js';
 
 export type Fallback = 'text' | 'base64';
@@ -19,6 +20,12 @@ export type HeaderForm = 'object' | 'list';
 export interface FrameForm {
   readonly fallback: Fallback;
   readonly headers: HeaderForm;
+  /**
+   * Decodes keys and values in the schema registry wire format (the same
+   * decoder for every form of a process, so it is not part of a form's
+   * cache key); without one, such bytes go as any other bytes.
+   */
+  readonly wire?: WireDecoder;
 }
 
 /** One header in the list form: its value as UTF-8 text, or base64 when the bytes are not UTF-8; null for a null value. */
@@ -35,6 +42,20 @@ export interface Encoded {
   readonly encoding: Encoding | null;
   /** Why the bytes are not in the form the subscription asked for. */
   readonly note?: string;
+  /** The registry schema the bytes name (wire format), decoded to `data` unless the note says otherwise. */
+  readonly schema?: WireSchema;
+}
+
+/**
+ * Bytes in the registry wire format, as JSON through their schema; when
+ * they do not decode, as base64 with a note, never dropped. undefined for
+ * bytes without the wire format or with an id no registry holds.
+ */
+function decodeWire(bytes: Buffer, wire: WireDecoder | undefined, topic: string, field: 'key' | 'value'): Encoded | undefined {
+  const decoded = wire?.decode(bytes, topic, field);
+  if (!decoded) return undefined;
+  if ('value' in decoded) return { data: decoded.value, encoding: 'json', schema: decoded.schema };
+  return { data: formats.binary.fromKafka(bytes), encoding: 'base64', schema: decoded.schema, note: `names schema ${decoded.schema.id} but does not decode with it (${decoded.failure}), sent as base64` };
 }
 
 /**
@@ -87,8 +108,8 @@ function headerObject(entries: readonly HeaderEntry[]): { headers: Record<string
 
 /** The record frame's body (without op and sub): what both endpoints send. */
 export function recordBody(record: ConsumedRecord, form: FrameForm, parseJson = true): Record<string, unknown> {
-  const key = encodeBytes(record.key, form.fallback, parseJson);
-  const value = encodeBytes(record.value, form.fallback, parseJson);
+  const key = (record.key && decodeWire(record.key, form.wire, record.topic, 'key')) || encodeBytes(record.key, form.fallback, parseJson);
+  const value = (record.value && decodeWire(record.value, form.wire, record.topic, 'value')) || encodeBytes(record.value, form.fallback, parseJson);
   const entries = headerList(record);
   const object = form.headers === 'object' ? headerObject(entries) : undefined;
   return {
@@ -101,6 +122,8 @@ export function recordBody(record: ConsumedRecord, form: FrameForm, parseJson = 
     value: value.data,
     valueEncoding: value.encoding,
     headers: object ? object.headers : entries,
+    ...(key.schema ? { keySchema: key.schema } : {}),
+    ...(value.schema ? { valueSchema: value.schema } : {}),
     ...notes([key.note && `key ${key.note}`, value.note && `value ${value.note}`, ...(object?.notes ?? [])]),
   };
 }

@@ -9,11 +9,14 @@ import type { components } from '../../clients/typescript/schema.js';
 import { type FieldError, fieldErrors, openapi, parseTimestamp } from '../common/index.js';
 import type { OutgoingRecord } from '../kafka/index.js';
 import { NOT_JSON } from '../schema/index.js';
-import { formats as converters, type DataFormat } from './formats.js';
+import { formats as converters, isRegistryFormat, type DataFormat, type FormatConverter } from './formats.js';
 
 export interface Formats {
   readonly key: DataFormat;
   readonly value: DataFormat;
+  /** The converters of registry formats (avro, protobuf, jsonschema) for the schemas this request names (resolveSchemas). */
+  readonly keyConverter?: FormatConverter;
+  readonly valueConverter?: FormatConverter;
   /**
    * Whether a JSON string key is stored as its bare UTF-8 text (true, the
    * default) or JSON-encoded with its quotes, as Confluent's REST Proxy does.
@@ -35,11 +38,18 @@ export function recordPointer(index: number, pointer = ''): string {
   return `/records/${index}${pointer}`;
 }
 
-function encode(data: unknown, format: DataFormat, bareString: boolean, field: 'key' | 'value', errors: FieldError[], index: number): Buffer | null | undefined {
+function encode(data: unknown, formats: Formats, bareString: boolean, field: 'key' | 'value', errors: FieldError[], index: number): Buffer | null | undefined {
   if (data === undefined || data === null) return null;
-  const bytes = converters[format].toKafka(data, field, bareString);
+  const format = formats[field];
+  const converter = (field === 'key' ? formats.keyConverter : formats.valueConverter) ?? (isRegistryFormat(format) ? undefined : converters[format]);
+  if (!converter) {
+    errors.push({ index, pointer: recordPointer(index, `/${field}`), message: `${field}Format ${format} needs a schema: name one, or register the subject first` });
+    return undefined;
+  }
+  const bytes = converter.toKafka(data, field, bareString);
   if (Buffer.isBuffer(bytes)) return bytes;
-  errors.push({ index, pointer: recordPointer(index, `/${field}`), message: bytes.refused });
+  if (bytes.inside) for (const e of bytes.inside) errors.push({ index, pointer: recordPointer(index, `/${field}${e.pointer}`), message: e.message });
+  else errors.push({ index, pointer: recordPointer(index, `/${field}`), message: bytes.refused });
   return undefined;
 }
 
@@ -86,11 +96,12 @@ export function decodeRecord(input: unknown, index: number, formats: Formats, er
   }
   const raw = input as ProduceRecord;
   const before = errors.length;
-  const key = encode(raw.key, formats.key, formats.stringKeysAsText ?? true, 'key', errors, index);
-  const value = rawValue !== undefined && formats.value === 'json' && raw.value !== undefined && raw.value !== null ? rawValue : encode(raw.value, formats.value, false, 'value', errors, index);
+  const key = encode(raw.key, formats, formats.stringKeysAsText ?? true, 'key', errors, index);
+  const value = rawValue !== undefined && formats.value === 'json' && raw.value !== undefined && raw.value !== null ? rawValue : encode(raw.value, formats, false, 'value', errors, index);
   // The schema already allows only what the parser takes; parsed here once for its value.
   const timestamp = raw.timestamp === undefined ? undefined : parseTimestamp(raw.timestamp);
   if (errors.length > before || key === undefined || value === undefined) return undefined;
   const record: OutgoingRecord = { key, value, headers: raw.headers, partition: raw.partition, timestamp };
-  return new Decoded(record, raw.value, formats.value === 'json');
+  // A registry format's value is JSON as given (the topic's JSON Schema, if any, checks that JSON).
+  return new Decoded(record, raw.value, formats.value === 'json' || formats.valueConverter !== undefined);
 }

@@ -6,6 +6,9 @@ import { GatewayError, type FieldError, fieldErrors, type Logger } from '../comm
 import type { KeyedEntry } from '../kafka/index.js';
 import { UnsupportedPatternError, linearRegExp } from './linear-regexp.js';
 
+/** Keys of the schema registry's entries in the same topic; a topic name cannot hold a slash. */
+export const REGISTRY_PREFIX = 'registry/';
+
 // ajv-formats is published as CommonJS with a default export.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
@@ -45,6 +48,8 @@ const MAX_REPORTED_ERRORS = 100;
  */
 export class SchemaRegistry {
   #entries = new Map<string, Entry | UnenforceableEntry>();
+  #registryEntries?: (entry: KeyedEntry) => void;
+  #stored?: (topic: string, schema: unknown) => Promise<void>;
 
   constructor(
     private readonly store: SchemaStore,
@@ -68,6 +73,21 @@ export class SchemaRegistry {
       if (error instanceof UnsupportedPatternError) throw new GatewayError('GW_ERR_INVALID_SCHEMA', error.message, { cause: error });
       throw new GatewayError('GW_ERR_INVALID_SCHEMA', `The schema does not compile: ${(error as Error).message}`);
     }
+  }
+
+  /** Where the entries of the schema registry sharing the topic (keys under `registry/`) go; set before start. */
+  followRegistry(apply: (entry: KeyedEntry) => void): void {
+    this.#registryEntries = apply;
+  }
+
+  /** What else happens when this instance stores a topic's schema (it becomes a version of the topic's value subject). */
+  onStored(carry: (topic: string, schema: unknown) => Promise<void>): void {
+    this.#stored = carry;
+  }
+
+  /** The topics with a JSON Schema. */
+  topics(): string[] {
+    return [...this.#entries.keys()];
   }
 
   /** Follows the store; resolves at once (loading continues in the background). */
@@ -106,6 +126,7 @@ export class SchemaRegistry {
     SchemaRegistry.compile(schema);
     const version = (this.#entries.get(topic)?.version ?? 0) + 1;
     await this.store.put(topic, JSON.stringify({ schema, version }), this.timeoutMs);
+    await this.#stored?.(topic, schema).catch((error: unknown) => this.logger.error({ err: error, topic }, 'the schema is stored but not registered as a subject version'));
     return { schema, version };
   }
 
@@ -143,6 +164,10 @@ export class SchemaRegistry {
   }
 
   #apply({ key, value }: KeyedEntry): void {
+    if (key.startsWith(REGISTRY_PREFIX)) {
+      this.#registryEntries?.({ key, value });
+      return;
+    }
     if (value === null) {
       this.#entries.delete(key);
       return;

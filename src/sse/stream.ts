@@ -12,6 +12,7 @@ import type { ServerResponse } from 'node:http';
 import { GatewayError, toGatewayError, toProblem, type Logger } from '../common/index.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine } from '../kafka/index.js';
 import { encodedBody, ownedConcat, type Fallback, type HeaderForm } from '../records/index.js';
+import type { WireDecoder } from '../schema/index.js';
 import { ResumeTokenWriter } from './resume-token.js';
 
 export interface EventStreamOptions {
@@ -34,6 +35,8 @@ export interface EventStreamDeps {
   readonly keepaliveMs: number;
   /** Open streams per process; more are refused with 503. */
   readonly maxStreams: number;
+  /** Decodes records in the schema registry wire format. */
+  readonly wire?: WireDecoder;
 }
 
 export interface EventStreamStats {
@@ -257,7 +260,7 @@ class EventStream {
         this.#sent.set(partition, record.offset + 1n);
         tokens ??= this.#tokens();
         tokens.set(partition, this.#position(partition, from.passed));
-        const event = ownedConcat([Buffer.from(`id: ${tokens.token()}\n`), RECORD_EVENT, encodedBody(record, { fallback: this.options.fallback, headers: this.options.headers ?? 'object' }), EVENT_END]);
+        const event = ownedConcat([Buffer.from(`id: ${tokens.token()}\n`), RECORD_EVENT, encodedBody(record, { fallback: this.options.fallback, headers: this.options.headers ?? 'object', wire: this.deps.wire }), EVENT_END]);
         if (!this.#confirmWrites) {
           from.written(record.offset);
           // Written, the partition may have passed to the end of its batch (records the key filter left out after this one).

@@ -6,11 +6,14 @@ import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError, type
 import type { AckMode, ConsumedRecord, PartitionHandle, ShareGroups, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
 import { startFromFrame } from '../edge-rules/index.js';
 import { encodedBody, type FrameForm } from '../records/index.js';
-import { checkFrame, frameId, frameSub, type AckFrame, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
+import type { WireDecoder } from '../schema/index.js';
+import { checkFrame, frameId, frameSub, type AckFrame, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type ProduceFrame, type SubscribeFrame } from './frames.js';
 import { ShareSubscriptions } from './share-subscriptions.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
-export type ProduceRecords = (topic: string, records: readonly unknown[], formats: { keyFormat?: string; valueFormat?: string }) => Promise<unknown>;
+/** What a produce frame says about its formats and, for registry formats, their schemas. */
+export type ProduceFormats = Pick<ProduceFrame, 'keyFormat' | 'valueFormat' | 'keySchemaId' | 'keySubject' | 'keySchemaVersion' | 'valueSchemaId' | 'valueSubject' | 'valueSchemaVersion'>;
+export type ProduceRecords = (topic: string, records: readonly unknown[], formats: ProduceFormats) => Promise<unknown>;
 
 export interface ConnectionDeps {
   readonly config: Config['ws'];
@@ -24,6 +27,8 @@ export interface ConnectionDeps {
   readonly shareGroups?: ShareGroups;
   /** Called once the connection has closed and released everything. */
   readonly onClosed: (connection: Connection) => void;
+  /** Decodes records in the schema registry wire format. */
+  readonly wire?: WireDecoder;
 }
 
 /** The single-topic endpoint: one subscription made at connect; every frame is a bare record. */
@@ -218,7 +223,8 @@ export class Connection {
           if (!this.deps.produce) throw new GatewayError('GW_ERR_NOT_FOUND', 'Produce over WebSocket is not available on this gateway.');
           this.deps.auth.authorize(this.principal, 'produce', frame.topic);
           this.deps.auth.checkRate(this.principal);
-          const result = await this.deps.produce(frame.topic, frame.records, { keyFormat: frame.keyFormat, valueFormat: frame.valueFormat });
+          const { topic, records, op: _op, id: _id, ...formats } = frame;
+          const result = await this.deps.produce(topic, records, formats);
           this.#send({ op: 'produced', id: frame.id, ...(result as object) });
           return;
         }
@@ -258,8 +264,9 @@ export class Connection {
     return sub;
   }
 
-  async #subscribe(frame: SubscribeFrame, from: StartPosition, form: FrameForm): Promise<void> {
+  async #subscribe(frame: SubscribeFrame, from: StartPosition, asked: FrameForm): Promise<void> {
     const { id, topics } = frame;
+    const form: FrameForm = { ...asked, wire: this.deps.wire };
     let sub: SocketSubscription | undefined;
     try {
       // Everything up to the reservation below runs without an await, so

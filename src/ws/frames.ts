@@ -77,6 +77,12 @@ export interface ProduceFrame {
   readonly records: readonly unknown[];
   readonly keyFormat?: string;
   readonly valueFormat?: string;
+  readonly keySchemaId?: number;
+  readonly keySubject?: string;
+  readonly keySchemaVersion?: number | 'latest';
+  readonly valueSchemaId?: number;
+  readonly valueSubject?: string;
+  readonly valueSchemaVersion?: number | 'latest';
 }
 
 export type ClientFrame = SubscribeFrame | AckFrame | CreditFrame | UnsubscribeFrame | ProduceFrame | AnswerFrame;

@@ -1,4 +1,5 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { WireDecoder } from '../schema/index.js';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import { ConnectionQuota, WS_SUBPROTOCOL, authenticateUpgrade, type AuthService } from '../auth/index.js';
@@ -16,6 +17,8 @@ export interface WebSocketGatewayDeps {
   readonly subscriptions: SubscriptionEngine;
   readonly requireTopic: (topic: string) => Promise<void>;
   readonly produce?: ProduceRecords;
+  /** Decodes records in the schema registry wire format. */
+  readonly wire?: WireDecoder;
   readonly shareGroups?: ShareGroups;
 }
 
@@ -116,6 +119,7 @@ export class WebSocketGateway {
           logger: this.deps.logger,
           auth: this.deps.auth,
           subscriptions: this.deps.subscriptions,
+          wire: this.deps.wire,
           requireTopic: this.deps.requireTopic,
           produce: this.deps.produce,
           shareGroups: this.deps.shareGroups,

@@ -8,6 +8,7 @@ import type { AuthService, ConnectionQuota } from '../../auth/index.js';
 import { GatewayError } from '../../common/index.js';
 import type { MetadataService, SubscriptionEngine } from '../../kafka/index.js';
 import { encodedBody, keyFilter } from '../../records/index.js';
+import type { WireDecoder } from '../../schema/index.js';
 import { EVENT_STREAM_HEADERS, streamStart, type EventStreams, type ResumeToken } from '../../sse/index.js';
 import { principalOf } from '../request-auth.js';
 import type { Handlers } from '../contract.js';
@@ -22,6 +23,8 @@ export interface EventRoutesDeps {
   readonly streamQuota: ConnectionQuota;
   /** Joining a group (`group`) is checked on the group's name. */
   readonly auth: AuthService;
+  /** Decodes records in the schema registry wire format. */
+  readonly wire?: WireDecoder;
 }
 
 /** The resume token a client sent: the header (what a reconnecting EventSource sends) wins over the query parameter. */
@@ -40,7 +43,7 @@ function requireEventStreamAccepted(req: Request, res: Response): void {
 
 const COMMA = Buffer.from(',');
 
-export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs, streamQuota, auth }: EventRoutesDeps): Pick<Handlers, 'streamTopicEvents' | 'readPartitionRecords'> {
+export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs, streamQuota, auth, wire }: EventRoutesDeps): Pick<Handlers, 'streamTopicEvents' | 'readPartitionRecords'> {
   return {
     streamTopicEvents: async ({ path, query, req, res }) => {
       requireEventStreamAccepted(req, res);
@@ -75,7 +78,7 @@ export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs, 
       const parts: Buffer[] = [Buffer.from(`{"topic":${JSON.stringify(topic)},"partition":${partition},"records":[`)];
       page.records.forEach((record, i) => {
         if (i > 0) parts.push(COMMA);
-        parts.push(encodedBody(record, { fallback: format, headers: query.headers ?? 'object' }));
+        parts.push(encodedBody(record, { fallback: format, headers: query.headers ?? 'object', wire }));
       });
       parts.push(Buffer.from(`],"nextOffset":"${page.nextOffset}","logStartOffset":"${page.logStartOffset}","logEndOffset":"${page.logEndOffset}"}`));
       res.type('application/json').send(Buffer.concat(parts));

@@ -6,12 +6,17 @@
 import type { Request } from 'express';
 import { GatewayError, JsonTextError, parseJsonText, type FieldError } from '../../common/index.js';
 import type { ProducedRecord } from '../../kafka/index.js';
-import { answer, decodeRecord, rawRecordValues, recordPointer, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline } from '../../records/index.js';
+import { answer, decodeRecord, needsSchemas, rawRecordValues, recordPointer, resolveSchemas, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline, type SchemaChoices } from '../../records/index.js';
+import type { SchemaSource } from '../../schema/index.js';
+import type { SubjectStrategy } from '../../config.js';
 import { rawJsonBody, type Handlers, type OperationInput } from '../contract.js';
 
 export interface ProduceRouteDeps {
   readonly pipeline: RecordPipeline;
   readonly bodyLimitBytes: number;
+  /** Where the schemas of the registry formats come from. */
+  readonly schemaSource: SchemaSource;
+  readonly subjectStrategy?: SubjectStrategy;
 }
 
 type JsonBody = Exclude<OperationInput<'produceRecords'>['body'], string>;
@@ -34,6 +39,21 @@ function formatsOf(query: ProduceQuery, body: JsonBody | undefined): Formats {
   const formats = { key: pick('keyFormat'), value: pick('valueFormat') };
   if (errors.length > 0) throw new GatewayError('GW_ERR_VALIDATION', 'The formats are not valid; nothing was produced.', { errors });
   return formats;
+}
+
+/** The registry schemas the query names, for keyFormat / valueFormat avro, protobuf and jsonschema. */
+function choicesOf(query: ProduceQuery): SchemaChoices {
+  const version = (given: string | undefined) => (given === undefined ? undefined : given === 'latest' ? 'latest' : Number(given));
+  return {
+    key: { id: query.keySchemaId, subject: query.keySubject, version: version(query.keySchemaVersion) },
+    value: { id: query.valueSchemaId, subject: query.valueSubject, version: version(query.valueSchemaVersion) },
+  };
+}
+
+/** The formats, with the converters of the registry schemas the request names. */
+async function withSchemas(deps: ProduceRouteDeps, topic: string, formats: Formats, query: ProduceQuery): Promise<Formats> {
+  const choices = { ...choicesOf(query), strategy: deps.subjectStrategy };
+  return needsSchemas(formats, choices) ? resolveSchemas(deps.schemaSource, topic, formats, choices) : formats;
 }
 
 /**
@@ -159,11 +179,11 @@ export function produceHandlers(deps: ProduceRouteDeps): Pick<Handlers, 'produce
     produceRecords: async ({ path: { topic }, query, body, mediaType, req, res }) => {
       deps.pipeline.checkTopic(topic);
       if (mediaType === 'application/x-ndjson') {
-        res.json(await produceNdjson(deps, req, topic, formatsOf(query, undefined)));
+        res.json(await produceNdjson(deps, req, topic, await withSchemas(deps, topic, formatsOf(query, undefined), query)));
         return;
       }
       const json = body as JsonBody;
-      const formats = formatsOf(query, json);
+      const formats = await withSchemas(deps, topic, formatsOf(query, json), query);
       // JSON values go to Kafka as the body's own bytes where those are what serializing the parsed value would write.
       const raw = formats.value === 'json' ? rawJsonBody(req) : undefined;
       const rawValues = raw && rawRecordValues(raw);

@@ -21,6 +21,7 @@ import type { Config } from '../../config.js';
 import { GROUP_NAME_RULE, GatewayError, isValidGroupName, partitionKey, type Logger } from '../../common/index.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../../kafka/index.js';
 import { formats } from '../../records/index.js';
+import type { WireDecoder } from '../../schema/index.js';
 
 /**
  * A JSON record's own text, when it is JSON: checked by parsing, written as
@@ -38,7 +39,10 @@ function base64Text(bytes: Buffer): string {
   return `"${formats.binary.fromKafka(bytes)}"`;
 }
 
-export type EmbeddedFormat = 'binary' | 'json';
+export type EmbeddedFormat = 'binary' | 'json' | RegistryFormat;
+/** The embedded formats whose values are in the schema registry wire format. */
+export type RegistryFormat = 'avro' | 'jsonschema' | 'protobuf';
+const REGISTRY_TYPES: Readonly<Record<RegistryFormat, string>> = { avro: 'AVRO', jsonschema: 'JSON', protobuf: 'PROTOBUF' };
 
 /** What `POST /consumers/{group}` may set, already checked. */
 export interface InstanceSettings {
@@ -72,6 +76,8 @@ export interface ConsumerInstancesDeps {
   readonly logger: Logger;
   /** Every topic name, to resolve a `topic_pattern` against. */
   readonly topicNames: () => Promise<readonly string[]>;
+  /** Decodes records in the schema registry wire format, for instances reading avro, jsonschema or protobuf. */
+  readonly wire?: WireDecoder;
 }
 
 interface Buffered {
@@ -328,6 +334,8 @@ export class ConsumerInstance {
   }
 
   #convert(record: ConsumedRecord): V2Record {
+    const format = this.settings.format;
+    if (format !== 'binary' && format !== 'json') return this.#convertRegistry(record, format);
     // Confluent's envelope around the key and value as the instance's format writes them: base64 for binary, JSON for json.
     const encode = this.settings.format === 'json' ? jsonText : base64Text;
     const embed = (bytes: Buffer | null, what: string): string => {
@@ -342,6 +350,34 @@ export class ConsumerInstance {
       return text;
     };
     const json = `{"topic":${JSON.stringify(record.topic)},"key":${embed(record.key, 'key')},"value":${embed(record.value, 'value')},"partition":${record.partition},"offset":${record.offset}}`;
+    return { topic: record.topic, partition: record.partition, offset: record.offset, json };
+  }
+
+  /**
+   * An avro, jsonschema or protobuf read: the value decoded through the
+   * schema its wire format names, as JSON in the registry clients'
+   * conventions. A value without the wire format, of another schema type,
+   * or that does not decode ends the read as a json read's bytes that are
+   * not JSON do. A key without the wire format (keys are often plain
+   * strings) goes as JSON when it parses, else as its text, else base64.
+   */
+  #convertRegistry(record: ConsumedRecord, format: RegistryFormat): V2Record {
+    const where = `the record at ${record.topic}/${record.partition} offset ${record.offset}`;
+    const decode = (bytes: Buffer | null, field: 'key' | 'value'): unknown => {
+      if (bytes === null) return null;
+      const decoded = this.deps.wire?.decode(bytes, record.topic, field);
+      if (!decoded) {
+        if (field === 'key') return formats.json.fromKafka(bytes) ?? formats.text.fromKafka(bytes) ?? formats.binary.fromKafka(bytes);
+        throw new GatewayError('GW_ERR_INTERNAL', `The value of ${where} is not in the schema registry wire format with a schema id the registry knows, and this instance's format is ${format}: read it with a binary instance, or move past it with positions.`);
+      }
+      const failure = 'failure' in decoded ? decoded.failure : decoded.schema.type !== REGISTRY_TYPES[format] ? `its schema ${decoded.schema.id} is ${decoded.schema.type}, not ${REGISTRY_TYPES[format]}` : undefined;
+      if (failure !== undefined) {
+        throw new GatewayError('GW_ERR_INTERNAL', `The ${field} of ${where} does not decode as ${format}: ${failure}. Read it with a binary instance, or move past it with positions.`);
+      }
+      return (decoded as { value: unknown }).value;
+    };
+    // Undefined does not occur: decode answers a value or throws. JSON.stringify of the decoded JSON is its text.
+    const json = `{"topic":${JSON.stringify(record.topic)},"key":${JSON.stringify(decode(record.key, 'key'))},"value":${JSON.stringify(decode(record.value, 'value'))},"partition":${record.partition},"offset":${record.offset}}`;
     return { topic: record.topic, partition: record.partition, offset: record.offset, json };
   }
 

@@ -40,10 +40,9 @@ function integerSetting(name: string, value: number | string | null | undefined,
 function settingsOf(body: CreateBody | undefined): InstanceSettings {
   const given = body ?? {};
   const format = (given.format ?? 'binary').toLowerCase();
-  if (['avro', 'jsonschema', 'protobuf'].includes(format)) {
-    throw invalidConfig(`format ${format} needs a schema registry, which this gateway does not have; use binary or json.`);
+  if (!(format in RECORD_TYPES)) {
+    throw new GatewayError('GW_ERR_VALIDATION', 'Invalid format type.', { errors: [{ pointer: '/format', message: 'must be binary, json, avro, jsonschema or protobuf' }] });
   }
-  if (format !== 'binary' && format !== 'json') throw new GatewayError('GW_ERR_VALIDATION', 'Invalid format type.', { errors: [{ pointer: '/format', message: 'must be binary or json' }] });
   const reset = (given['auto.offset.reset'] ?? 'latest').toLowerCase();
   if (reset === 'none') throw invalidConfig('auto.offset.reset none is not offered; use earliest or latest.');
   if (reset !== 'earliest' && reset !== 'latest') throw invalidConfig(`Invalid value ${reset} for configuration auto.offset.reset: String must be one of: latest, earliest.`);
@@ -71,6 +70,9 @@ function baseUri(config: Config['consumers'], req: Request, group: string, name:
 const RECORD_TYPES: Readonly<Record<EmbeddedFormat, string>> = {
   binary: 'application/vnd.kafka.binary.v2+json',
   json: 'application/vnd.kafka.json.v2+json',
+  avro: 'application/vnd.kafka.avro.v2+json',
+  jsonschema: 'application/vnd.kafka.jsonschema.v2+json',
+  protobuf: 'application/vnd.kafka.protobuf.v2+json',
 };
 
 /**
@@ -83,7 +85,7 @@ function recordMediaType(accept: string | undefined, format: EmbeddedFormat): st
   const own = RECORD_TYPES[format];
   const chosen = negotiate(accept, [own, 'application/vnd.kafka.v2+json', 'application/vnd.kafka.v1+json', 'application/vnd.kafka+json', 'application/json']);
   if (chosen !== undefined) return own;
-  if (negotiate(accept, [RECORD_TYPES[format === 'binary' ? 'json' : 'binary']]) !== undefined) {
+  if (negotiate(accept, Object.values(RECORD_TYPES).filter((type) => type !== own)) !== undefined) {
     throw new GatewayError('GW_ERR_NOT_ACCEPTABLE', `The requested embedded data format does not match the deserializer for this consumer instance: it reads ${format}; accept ${own}.`);
   }
   throw notAcceptable(accept, [own]);

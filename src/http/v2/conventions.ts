@@ -26,6 +26,13 @@ const CODES: Partial<Record<ErrorCode, readonly [status: number, code: number]>>
   GW_ERR_BAD_REQUEST: [400, 400],
   GW_ERR_VALIDATION: [422, 422],
   GW_ERR_SCHEMA_VIOLATION: [422, 42206],
+  GW_ERR_SCHEMA_MISMATCH: [422, 42203],
+  GW_ERR_INVALID_SCHEMA: [422, 42205],
+  GW_ERR_SUBJECT_NOT_FOUND: [404, 40401],
+  GW_ERR_VERSION_NOT_FOUND: [404, 40402],
+  GW_ERR_SCHEMA_NOT_FOUND: [404, 40403],
+  GW_ERR_INCOMPATIBLE_SCHEMA: [409, 40901],
+  GW_ERR_REGISTRY_UNAVAILABLE: [503, 50003],
   GW_ERR_PAYLOAD_TOO_LARGE: [413, 413],
   GW_ERR_UNSUPPORTED_MEDIA_TYPE: [415, 415],
   GW_ERR_TOO_MANY_REQUESTS: [429, 42901],
@@ -141,7 +148,9 @@ export function notAcceptable(accept: string | undefined, offered: readonly stri
 
 /** An error in Confluent's shape, so v2 clients parse it unchanged; field errors are folded into the message. */
 /** Confluent's HTTP status and error_code for a gateway error. */
-export function confluentCodes(error: Pick<GatewayError, 'code' | 'status'>): readonly [status: number, code: number] {
+export function confluentCodes(error: Pick<GatewayError, 'code' | 'status' | 'extensions'>): readonly [status: number, code: number] {
+  // Confluent's two codes for a registry format's missing schema: 42201 the key's, 42202 the value's.
+  if (error.code === 'GW_ERR_SCHEMA_MISSING') return [422, error.extensions?.field === 'key' ? 42201 : 42202];
   return CODES[error.code] ?? [error.status, error.status];
 }
 
