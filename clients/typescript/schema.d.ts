@@ -285,6 +285,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -311,6 +312,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -333,6 +335,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -358,6 +361,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -380,6 +384,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -414,6 +419,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: number;
             };
@@ -493,6 +499,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -524,6 +531,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -583,6 +591,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -881,6 +890,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: components["parameters"]["V2PartitionNumber"];
             };
@@ -1036,10 +1046,17 @@ export interface components {
         } & {
             [key: string]: string | number | boolean | null;
         };
+        /** @description Either `topics` or `topic_pattern`, not both (a `null` one counts as left out). */
         V2SubscriptionRequest: {
             topics?: string[] | null;
             topic_pattern?: string | null;
-        };
+        } & ({
+            topics: unknown[];
+            topic_pattern?: null;
+        } | {
+            topics?: null;
+            topic_pattern: string;
+        });
         V2PartitionsRequest: {
             partitions: components["schemas"]["V2TopicPartition"][];
         };
@@ -1213,6 +1230,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The request line and headers together exceed Node's limit of 16 KiB (many or long `key` parameters, a long `Last-Event-ID` or `lastEventId`); answered before the request reaches the gateway's routes. */
+        HeadersTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is over the configured limit. */
         PayloadTooLarge: {
             headers: {
@@ -1305,6 +1331,7 @@ export interface components {
         /** @description The instance_id its create answered. */
         V2Instance: string;
         V2PartitionNumber: number;
+        /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
         Topic: string;
         /** @description `true` includes internal topics or groups: Kafka's (`__consumer_offsets` and other `__*` topics) and the gateway's own (`_gateway_schemas`, and the group each instance reads it with). They are marked `internal: true`. */
         Internal: boolean;
@@ -1506,13 +1533,16 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The OpenAPI document the gateway serves. */
+            /** @description This document as the running gateway serves it. Its `security` names what this gateway's AUTH_MODE takes (no requirement while authentication is off; never the empty requirement while it is on), and `apiKeyAuth` names its AUTH_API_KEY_HEADER. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": string;
+                    "application/yaml": {
+                        openapi: string;
+                        paths: Record<string, never>;
+                    };
                 };
             };
         };
@@ -1532,7 +1562,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": string;
+                    "application/yaml": {
+                        asyncapi: string;
+                        channels: Record<string, never>;
+                    };
                 };
             };
         };
@@ -1695,6 +1728,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -1722,6 +1756,7 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -1851,6 +1886,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -1880,6 +1916,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -1907,6 +1944,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -1945,6 +1983,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -1989,10 +2028,11 @@ export interface operations {
         parameters: {
             query: {
                 /** @description Epoch milliseconds, or an RFC 3339 date-time with an offset (`2026-01-31T12:00:00Z`, `2026-01-31T12:00:00.250+01:00`). A time without an offset, a bare date or any other form is refused. */
-                timestamp: string;
+                timestamp: string | unknown | unknown;
             };
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2051,6 +2091,7 @@ export interface operations {
                 "Last-Event-ID"?: string;
             };
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2102,6 +2143,7 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2122,6 +2164,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: number;
             };
@@ -2269,6 +2312,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2306,6 +2350,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2353,6 +2398,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2387,6 +2433,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2458,6 +2505,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2485,6 +2533,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2521,6 +2570,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2548,6 +2598,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: components["parameters"]["V2PartitionNumber"];
             };
@@ -2580,6 +2631,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: number;
             };
@@ -3144,6 +3196,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: components["parameters"]["V2PartitionNumber"];
             };
