@@ -24,6 +24,7 @@ import {
   pageHandlers,
   problemHandler,
   produceHandlers,
+  queueHandlers,
   schemaHandlers,
   securityHeaders,
   websocketInfoHandlers,
@@ -31,7 +32,7 @@ import {
   type Handlers,
   type SchemaInfo,
 } from './http/index.js';
-import type { MetadataService, Readiness, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
+import type { MetadataService, Readiness, ShareGroups, SharePulls, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
 import { type Logger, Metrics, openapiPath } from './common/index.js';
 import type { RecordPipeline } from './records/index.js';
 import type { SchemaRegistry } from './schema/index.js';
@@ -58,6 +59,9 @@ export interface AppServices {
   /** The subscription engine: event streams and partition pages read through it. */
   readonly subscriptions: SubscriptionEngine;
   readonly events: EventStreams;
+  /** Share groups (queues) and their HTTP pulls. */
+  readonly shareGroups: ShareGroups;
+  readonly sharePulls: SharePulls;
 }
 
 export interface GatewayApp {
@@ -146,6 +150,7 @@ export function createApp(services: AppServices): GatewayApp {
     ...confluentProduceHandlers({ pipeline, logger }),
     ...confluentConsumerHandlers({ instances: services.consumerInstances, auth, config: services.config.consumers }),
     // With topics created on first produce, a schema may come first.
+    ...queueHandlers({ shareGroups: services.shareGroups, pulls: services.sharePulls, auth, requireTopic: (topic: string) => metadata.requireTopic(topic) }),
     ...schemaHandlers({ schemas, requireTopic: services.config.produce.autoCreateTopics ? undefined : (topic: string) => metadata.requireTopic(topic) }),
   };
   app.use(dispatch(contract, handlers));

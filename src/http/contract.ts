@@ -298,6 +298,13 @@ function jsonBodyError(failure: unknown): unknown {
   });
 }
 
+const rawBodies = new WeakMap<object, Buffer>();
+
+/** The bytes of a JSON body as they arrived (UTF-8, after any Content-Encoding), once checkRequestBody has parsed it. */
+export function rawJsonBody(req: Request): Buffer | undefined {
+  return rawBodies.get(req);
+}
+
 /**
  * Checks the body of the matched operation against openapi.yaml: a media
  * type the operation does not list gets 415, and a JSON body is parsed
@@ -308,7 +315,8 @@ export function checkRequestBody(limitBytes: number): RequestHandler {
   // The media type is checked below, so the reader takes whatever it is given. The bytes are parsed here rather than
   // by express.json, which reads text with replacement characters: JSON is UTF-8, and a body that is not (or holds a
   // lone surrogate) is refused with a pointer to the string, never stored as U+FFFD. Any bare value parses: whether
-  // one is allowed (`true` is a JSON Schema) is the body schema's call.
+  // one is allowed (`true` is a JSON Schema) is the body schema's call. The bytes are kept beside the parsed body
+  // (rawJsonBody) for handlers that can use a value's own bytes.
   const readBytes = express.raw({ limit: limitBytes, type: () => true });
   const parseJson = (req: Request, res: Response, done: (error?: unknown) => void) =>
     readBytes(req, res, (error?: unknown) => {
@@ -320,6 +328,7 @@ export function checkRequestBody(limitBytes: number): RequestHandler {
       try {
         // As express.json does: an empty body is an empty object, for the schema to judge.
         req.body = bytes.length === 0 ? {} : parseJsonText(bytes);
+        rawBodies.set(req, bytes);
         done();
       } catch (failure) {
         done(jsonBodyError(failure));

@@ -3,10 +3,11 @@ import type { WebSocket } from 'ws';
 import type { AuthService, Principal } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError, type Logger } from '../common/index.js';
-import type { AckMode, ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
+import type { AckMode, ConsumedRecord, PartitionHandle, ShareGroups, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
 import { startFromFrame } from '../edge-rules/index.js';
 import { encodedBody, type FrameForm } from '../records/index.js';
-import { checkFrame, frameId, frameSub, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
+import { checkFrame, frameId, frameSub, type AckFrame, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
+import { ShareSubscriptions } from './share-subscriptions.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
 export type ProduceRecords = (topic: string, records: readonly unknown[], formats: { keyFormat?: string; valueFormat?: string }) => Promise<unknown>;
@@ -19,6 +20,8 @@ export interface ConnectionDeps {
   /** Throws a 404 GatewayError for a topic that does not exist. */
   readonly requireTopic: (topic: string) => Promise<void>;
   readonly produce?: ProduceRecords;
+  /** Share groups (queues), for subscriptions naming `shareGroup`; absent where the gateway offers none. */
+  readonly shareGroups?: ShareGroups;
   /** Called once the connection has closed and released everything. */
   readonly onClosed: (connection: Connection) => void;
 }
@@ -56,6 +59,8 @@ interface SocketSubscription {
   queuedRecords: number;
   /** Set once `subscribed` went out; records flow only after it. */
   active: boolean;
+  /** The client asked for an `acked` frame for every commit the group has durably taken. */
+  readonly receipts: boolean;
 }
 
 /** Close codes the gateway ends a connection with itself, from the one error table (docs/websocket.md lists them). */
@@ -76,6 +81,8 @@ export class Connection {
   #queuedBytes = 0;
   /** The most bytes this connection ever held unsent, for tests and metrics. */
   peakBufferedBytes = 0;
+  /** Subscriptions to share groups, which answer record by record (share-subscriptions.ts). */
+  readonly #shares?: ShareSubscriptions;
 
   /** `transport` is the TCP socket under `socket`, held to write many frames at once. */
   constructor(
@@ -85,6 +92,20 @@ export class Connection {
     private readonly deps: ConnectionDeps,
     readonly single?: SingleTopic,
   ) {
+    if (deps.shareGroups) {
+      this.#shares = new ShareSubscriptions({
+        socket,
+        transport,
+        principal,
+        auth: deps.auth,
+        shareGroups: deps.shareGroups,
+        requireTopic: deps.requireTopic,
+        maxBufferedBytes: deps.config.maxBufferedBytes,
+        logger: deps.logger,
+        send: (frame) => this.#send(frame),
+        sendError: (error, id) => this.#sendError(error, id),
+      });
+    }
     socket.on('message', (data, isBinary) => void this.#onMessage(data.toString(), isBinary));
     socket.on('pong', () => {
       this.#alive = true;
@@ -106,7 +127,7 @@ export class Connection {
   }
 
   get subscriptionCount(): number {
-    return this.#subs.size;
+    return this.#subs.size + (this.#shares?.size ?? 0);
   }
 
   /** Records queued for this socket and not yet written to it, in bytes. */
@@ -173,23 +194,26 @@ export class Connection {
           await this.#subscribe(frame, startFromFrame(frame.from), { fallback: frame.format ?? 'text', headers: frame.headers ?? 'object' });
           return;
         case 'unsubscribe':
-          await this.#unsubscribe(frame.id);
+          if (this.#shares?.has(frame.id)) await this.#shares.unsubscribe(frame.id);
+          else await this.#unsubscribe(frame.id);
           this.#send({ op: 'unsubscribed', id: frame.id });
           return;
         case 'credit': {
           // Credit may come right behind its subscribe frame, before the subscription has started: it is kept.
           const sub = this.#subs.get(frame.sub);
+          if (!sub && this.#shares?.credit(frame.sub, frame.n)) return;
           if (!sub) throw new GatewayError('GW_ERR_NOT_FOUND', `No subscription ${JSON.stringify(frame.sub)} on this connection.`);
           sub.credit = (sub.credit ?? 0) + frame.n;
           this.#pump(sub);
           return;
         }
-        case 'ack': {
-          const sub = this.#subscription(frame.sub);
-          if (sub.kafka.options.ack !== 'manual') throw new GatewayError('GW_ERR_BAD_REQUEST', `Subscription ${frame.sub} acknowledges automatically; ack is for ack: "manual".`);
-          await sub.kafka.ack(frame.topic, frame.partition, frame.offset);
+        case 'ack':
+          await this.#ack(frame);
           return;
-        }
+        case 'answer':
+          if (!this.#shares) throw new GatewayError('GW_ERR_NOT_FOUND', 'Share groups are not available on this gateway.');
+          await this.#shares.answer(frame);
+          return;
         case 'produce': {
           if (!this.deps.produce) throw new GatewayError('GW_ERR_NOT_FOUND', 'Produce over WebSocket is not available on this gateway.');
           this.deps.auth.authorize(this.principal, 'produce', frame.topic);
@@ -202,6 +226,30 @@ export class Connection {
     } catch (error) {
       this.#sendError(error, id, sub);
     }
+  }
+
+  /**
+   * Every ack the gateway cannot commit is answered with an error frame
+   * naming the subscription, partition and offset, so a client that sent
+   * many can tell which one failed; with `receipts`, every ack it commits is
+   * answered with `acked` once the group has taken it.
+   */
+  async #ack(frame: AckFrame): Promise<void> {
+    const { sub: subId, topic, partition, offset } = frame;
+    const named = { sub: subId, topic, partition, offset };
+    let sub: SocketSubscription;
+    try {
+      sub = this.#subscription(subId);
+      if (sub.kafka.options.ack !== 'manual') throw new GatewayError('GW_ERR_BAD_REQUEST', `Subscription ${subId} acknowledges automatically; ack is for ack: "manual".`);
+      await sub.kafka.ack(topic, partition, offset);
+    } catch (error) {
+      const gatewayError = toGatewayError(error);
+      if (gatewayError.code === 'GW_ERR_INTERNAL') this.deps.logger.error({ err: gatewayError.cause ?? gatewayError, ...named }, 'ack failed');
+      const kafkaError = gatewayError.extensions?.kafkaError;
+      this.#send({ ...toErrorFrame(gatewayError, frame.id), ...named, ...(typeof kafkaError === 'string' ? { kafkaError } : {}) });
+      return;
+    }
+    if (sub.receipts) this.#send({ op: 'acked', ...(frame.id === undefined ? {} : { id: frame.id }), ...named });
   }
 
   #subscription(subId: string): SocketSubscription {
@@ -217,22 +265,36 @@ export class Connection {
       // Everything up to the reservation below runs without an await, so
       // frames sent back to back cannot slip past the limit or the id check.
       if (this.#closing) return;
-      if (this.#subs.has(id)) throw new GatewayError('GW_ERR_CONFLICT', `A subscription with id ${JSON.stringify(id)} is already open on this connection.`);
-      if (this.#subs.size >= this.deps.config.maxSubscriptionsPerConnection) {
+      if (this.#subs.has(id) || this.#shares?.has(id)) throw new GatewayError('GW_ERR_CONFLICT', `A subscription with id ${JSON.stringify(id)} is already open on this connection.`);
+      if (this.subscriptionCount >= this.deps.config.maxSubscriptionsPerConnection) {
         throw new GatewayError('GW_ERR_TOO_MANY_REQUESTS', `At most ${this.deps.config.maxSubscriptionsPerConnection} subscriptions per connection.`, {
           retryAfterSeconds: undefined,
         });
+      }
+      if (frame.shareGroup !== undefined) {
+        if (!this.#shares) throw new GatewayError('GW_ERR_NOT_FOUND', 'Share groups are not available on this gateway.');
+        await this.#shares.subscribe(frame, form);
+        return;
       }
       for (const topic of topics) this.deps.auth.authorize(this.principal, 'consume', topic);
       if (frame.group !== undefined) this.deps.auth.authorizeGroup(this.principal, 'consume', frame.group);
       this.deps.auth.checkRate(this.principal);
       const ack: AckMode = frame.ack ?? 'auto';
+      if (frame.receipts === true && frame.group === undefined) {
+        throw new GatewayError('GW_ERR_VALIDATION', 'receipts needs a group: a subscription without one commits nothing, so there is nothing to confirm.', {
+          errors: [{ pointer: '/receipts', message: 'is only for a subscription with a group' }],
+        });
+      }
       const kafka = this.deps.subscriptions.create(
         { topics, group: frame.group, from, ack, keys: keyFilter(frame.keys, frame.keyFormat) },
         {
           onRecords: (handle, records) => this.#enqueue(sub!, handle, records),
           onAssignment: (assignment) => {
             if (!this.single && sub?.active && this.#subs.get(id) === sub) this.#send({ op: 'assigned', sub: id, partitions: assignment satisfies readonly TopicPartitions[] });
+          },
+          onCommitted: (commits) => {
+            if (!sub?.receipts || this.#subs.get(id) !== sub) return;
+            for (const { topic, partition, next } of commits) this.#send({ op: 'acked', sub: id, topic, partition, offset: String(next - 1n) });
           },
           onFatal: (error) => {
             if (this.#subs.get(id) !== sub) return;
@@ -251,6 +313,7 @@ export class Connection {
         queue: [],
         queuedRecords: 0,
         active: false,
+        receipts: frame.receipts === true,
       };
       this.#subs.set(id, sub);
       // The single-topic endpoint's topic was checked at the upgrade, a moment ago.
@@ -373,6 +436,7 @@ export class Connection {
       clearTimeout(this.#expiryTimer);
       if (code !== undefined && this.socket.readyState === this.socket.OPEN) this.socket.close(code, reason);
       await Promise.allSettled([...this.#subs.keys()].map((id) => this.#unsubscribe(id)));
+      await this.#shares?.close();
       this.deps.onClosed(this);
     })();
     return this.#closing;

@@ -24,6 +24,27 @@ export interface SubscribeFrame {
   readonly keys?: readonly string[];
   /** How `keys` are written: UTF-8 text (default) or base64 of the key bytes. */
   readonly keyFormat?: KeyFormat;
+  /** An `acked` frame for every commit the group has taken. */
+  readonly receipts?: boolean;
+  /** A share group (a queue) to read as a member of, instead of a consumer group. */
+  readonly shareGroup?: string;
+  /** With shareGroup, where rejected records go on brokers that have no dead-letter topics of their own. */
+  readonly deadLetterTopic?: string;
+}
+
+/** The client's outcome for a record (or a range of records) of a share group subscription. */
+export interface AnswerFrame {
+  readonly op: 'answer';
+  readonly id?: string;
+  readonly sub: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  /** The last offset (inclusive) of a range answered alike. */
+  readonly lastOffset?: string;
+  readonly outcome: 'accept' | 'release' | 'reject' | 'renew';
+  /** Why a record is rejected, written into its dead letter. */
+  readonly reason?: string;
 }
 
 export { MAX_KEYS, keyFilter, type KeyFormat } from '../records/index.js';
@@ -58,7 +79,7 @@ export interface ProduceFrame {
   readonly valueFormat?: string;
 }
 
-export type ClientFrame = SubscribeFrame | AckFrame | CreditFrame | UnsubscribeFrame | ProduceFrame;
+export type ClientFrame = SubscribeFrame | AckFrame | CreditFrame | UnsubscribeFrame | ProduceFrame | AnswerFrame;
 
 // The frame schemas are docs/asyncapi.yaml's client messages: what clients read is what the gateway checks.
 const SCHEMAS = loadClientFrameSchemas();

@@ -4,7 +4,7 @@ import { WebSocketServer } from 'ws';
 import { ConnectionQuota, WS_SUBPROTOCOL, authenticateUpgrade, type AuthService } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { GROUP_NAME_RULE, GatewayError, PROBLEM_CONTENT_TYPE, checkTopicName, isValidGroupName, toGatewayError, toProblem, type Logger } from '../common/index.js';
-import type { SubscriptionEngine } from '../kafka/index.js';
+import type { ShareGroups, SubscriptionEngine } from '../kafka/index.js';
 import { CLOSE, Connection, type ProduceRecords, type SingleTopic } from './connection.js';
 import { MAX_KEYS, keyFilter } from './frames.js';
 import { startFromQuery } from '../edge-rules/index.js';
@@ -16,6 +16,7 @@ export interface WebSocketGatewayDeps {
   readonly subscriptions: SubscriptionEngine;
   readonly requireTopic: (topic: string) => Promise<void>;
   readonly produce?: ProduceRecords;
+  readonly shareGroups?: ShareGroups;
 }
 
 export interface WebSocketStats {
@@ -117,6 +118,7 @@ export class WebSocketGateway {
           subscriptions: this.deps.subscriptions,
           requireTopic: this.deps.requireTopic,
           produce: this.deps.produce,
+          shareGroups: this.deps.shareGroups,
           onClosed: (c) => this.#connections.delete(c),
         },
         single,

@@ -6,8 +6,8 @@
 import type { Request } from 'express';
 import { GatewayError, JsonTextError, parseJsonText, type FieldError } from '../../common/index.js';
 import type { ProducedRecord } from '../../kafka/index.js';
-import { answer, decodeRecord, recordPointer, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline } from '../../records/index.js';
-import type { Handlers, OperationInput } from '../contract.js';
+import { answer, decodeRecord, rawRecordValues, recordPointer, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline } from '../../records/index.js';
+import { rawJsonBody, type Handlers, type OperationInput } from '../contract.js';
 
 export interface ProduceRouteDeps {
   readonly pipeline: RecordPipeline;
@@ -163,8 +163,12 @@ export function produceHandlers(deps: ProduceRouteDeps): Pick<Handlers, 'produce
         return;
       }
       const json = body as JsonBody;
+      const formats = formatsOf(query, json);
+      // JSON values go to Kafka as the body's own bytes where those are what serializing the parsed value would write.
+      const raw = formats.value === 'json' ? rawJsonBody(req) : undefined;
+      const rawValues = raw && rawRecordValues(raw);
       // The topic name is checked above and every record against the record schema by the contract.
-      res.json(await deps.pipeline.produceBatch(topic, json.records, formatsOf(query, json), { contract: true }));
+      res.json(await deps.pipeline.produceBatch(topic, json.records, formats, { contract: true, rawValues }));
     },
   };
 }

@@ -163,7 +163,8 @@ export function confluentConsumerHandlers({
         const timeoutMs = asked !== undefined && asked > 0 ? Math.min(asked, longest) : longest;
         const maxBytes = input.query.max_bytes !== undefined && input.query.max_bytes > 0 ? Math.min(input.query.max_bytes, config.requestMaxBytes) : config.requestMaxBytes;
         const records = await instance.read(timeoutMs, maxBytes);
-        sendV2(input.res, 200, records, mediaType);
+        // Each record was written as JSON once, when read: the answer joins them.
+        input.res.status(200).type(mediaType).send(`[${records.map((r) => r.json).join(',')}]`);
       }),
     v2CommitOffsets: async (input) => {
       const offsets = input.body?.offsets?.map(({ topic, partition, offset }) => ({ topic: checkTopicName(topic), partition, offset: BigInt(offset) }));

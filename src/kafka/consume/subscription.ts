@@ -73,6 +73,8 @@ export interface SubscriptionEvents {
   onAssignment(assignment: readonly TopicPartitions[]): void;
   /** The subscription cannot go on (its topic was deleted, the broker refused it). */
   onFatal(error: GatewayError): void;
+  /** auto mode: the group has durably taken these commits (`next`: the offset it reads next). */
+  onCommitted?(commits: ReadonlyArray<{ topic: string; partition: number; next: bigint }>): void;
 }
 
 /** What a subscription needs from the engine that made it. */
@@ -115,6 +117,12 @@ class HeldPartition implements PartitionReader, PartitionHandle {
   committed: bigint;
   /** Where this subscription began reading the partition (or was moved back to): acks below it name records it never sent. */
   start: bigint;
+  /**
+   * The partition's commits, one after another: acks race each other over
+   * the socket, and a later commit of a lower offset would undo an earlier
+   * one of a higher offset.
+   */
+  commits: Promise<void> = Promise.resolve();
 
   constructor(
     readonly topic: string,
@@ -491,8 +499,8 @@ export class Subscription {
     }
     const k = partitionKey(topic, partition);
     const held = this.#held.get(k);
-    if (!held) {
-      if (this.#everHeld.has(k)) throw new GatewayError('GW_ERR_CONFLICT', `Partition ${topic}/${partition} was assigned to another member of group ${JSON.stringify(this.options.group)} by a rebalance; its records will be delivered again there.`);
+    if (!held || !held.held) {
+      if (this.#everHeld.has(k)) throw revoked(topic, partition, this.options.group);
       throw new GatewayError('GW_ERR_VALIDATION', `This subscription does not hold partition ${partition} of ${JSON.stringify(topic)}.`, { errors: [{ pointer: '/partition', message: 'is not held by this subscription' }] });
     }
     if (offset > held.delivered || offset < held.start) {
@@ -501,9 +509,18 @@ export class Subscription {
         errors: [{ pointer: '/offset', message: 'was not delivered on this subscription' }],
       });
     }
-    if (!this.#committer) return; // nothing to keep: a subscription without a group remembers nothing past its socket
-    await this.#committer.commit([{ topic, partition, next: offset + 1n }]);
-    if (offset + 1n > held.committed) held.committed = offset + 1n;
+    const committer = this.#committer;
+    if (!committer) return; // nothing to keep: a subscription without a group remembers nothing past its socket
+    const next = offset + 1n;
+    const commit = held.commits.then(async () => {
+      // A later ack already committed past this one: acks are cumulative, so this one is kept too.
+      if (next <= held.committed) return;
+      if (!held.held) throw revoked(topic, partition, this.options.group);
+      await committer.commit([{ topic, partition, next }]);
+      if (next > held.committed) held.committed = next;
+    });
+    held.commits = commit.catch(() => undefined);
+    await commit;
   }
 
   /** auto mode: commits what was written since the last commit, for every partition still held. One commit at a time. */
@@ -527,6 +544,7 @@ export class Subscription {
       due.forEach((h, i) => {
         if (offsets[i]!.next > h.committed) h.committed = offsets[i]!.next;
       });
+      this.events.onCommitted?.(offsets);
     } catch (error) {
       this.context.logger.warn({ err: error, group: this.options.group }, 'auto commit failed; it is tried again, and records not committed may be delivered again');
     }
@@ -547,6 +565,13 @@ export class Subscription {
     await this.#member?.leave();
     this.context.stopped(this);
   }
+}
+
+/** An ack or commit for a partition a rebalance gave to another member. */
+function revoked(topic: string, partition: number, group: string | undefined): GatewayError {
+  return new GatewayError('GW_ERR_CONFLICT', `Partition ${topic}/${partition} was assigned to another member of group ${JSON.stringify(group)} by a rebalance; nothing was committed, and its records after the group's last commit are delivered again there.`, {
+    extensions: { reason: 'revoked' },
+  });
 }
 
 /** Explicit start offsets may only name topics the subscription reads. */
