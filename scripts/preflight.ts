@@ -67,7 +67,10 @@ function shown(found: [number, number] | undefined): string {
 }
 
 /** Which test files need what, by file name. */
-function needs(files: readonly string[]): { browser: boolean; clients: boolean; devCommand: boolean; kcat: boolean; registryClients: boolean } {
+/** Where the test command installs schemathesis (test/schemathesis/requirements.txt). */
+export const SCHEMATHESIS_VENV = '.venv-schemathesis';
+
+function needs(files: readonly string[]): { browser: boolean; clients: boolean; devCommand: boolean; kcat: boolean; registryClients: boolean; schemathesis: boolean } {
   const names = new Set(files.map((f) => basename(f)));
   return {
     browser: [...names].some((name) => /^browser(-[\w-]+)?\.test\.ts$/.test(name)) || names.has('docs-page.test.ts'),
@@ -76,6 +79,7 @@ function needs(files: readonly string[]): { browser: boolean; clients: boolean; 
     devCommand: names.has('dev-command.test.ts') || names.has('readme-examples.test.ts'),
     kcat: names.has('partitioner.test.ts') || names.has('produce-compression.test.ts'),
     registryClients: names.has('schema-registry.test.ts') || names.has('schema-formats.test.ts'),
+    schemathesis: names.has('schemathesis.test.ts'),
   };
 }
 
@@ -166,6 +170,29 @@ export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.
           '-c',
           `cmp -s "$1" "$2/requirements.txt" 2>/dev/null && exit 0; echo "Installing confluent-kafka's schema registry clients from PyPI into .venv-registry/ (once)..." >&2; ` +
             `python3 -m venv "$2" && "$2/bin/pip" install --quiet --disable-pip-version-check -r "$1" && cp "$1" "$2/requirements.txt"`,
+          'sh',
+          requirements,
+          venv,
+        ],
+      });
+    }
+  }
+
+  if (need.schemathesis) {
+    const python = onPath('python3', env) ? versionOf('python3', ['-c', 'import sys, venv; print("%d.%d" % sys.version_info[:2])'], env) : undefined;
+    if (!atLeast(python, 3, 10)) {
+      missing.push({ what: `Python 3.10+ with venv, for schemathesis in test/schemathesis.test.ts (${shown(python)})`, how: 'apt-get install -y python3 python3-venv' });
+    } else {
+      // Quick and silent when the virtualenv matches the pinned list; says what it fetches when it does not.
+      const venv = join(root, SCHEMATHESIS_VENV);
+      const requirements = join(root, 'test/schemathesis/requirements.txt');
+      installs.push({
+        say: 'Installing schemathesis for test/schemathesis.test.ts',
+        quiet: true,
+        command: 'sh',
+        args: [
+          '-c',
+          'cmp -s "$1" "$2/requirements.txt" 2>/dev/null && exit 0; echo "Installing schemathesis (pinned in test/schemathesis/requirements.txt) from PyPI into .venv-schemathesis/ (once)..." >&2; python3 -m venv "$2" && "$2/bin/pip" install --quiet --disable-pip-version-check -r "$1" && cp "$1" "$2/requirements.txt"',
           'sh',
           requirements,
           venv,

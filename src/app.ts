@@ -145,7 +145,7 @@ export function createApp(services: AppServices): GatewayApp {
   // One handler per operationId of openapi.yaml; the type lists them all, so none can be left out.
   const { metadata, topicAdmin, schemaInfo, pipeline, schemas, subscriptions, events } = services;
   const handlers: Handlers = {
-    ...operationsHandlers({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown }),
+    ...operationsHandlers({ readiness: services.readiness, metrics, shuttingDown: () => shuttingDown, security: services.config.auth }),
     ...docsHandlers({ authRequired: services.config.auth.mode !== 'none' }),
     ...pageHandlers(),
     ...websocketInfoHandlers(),

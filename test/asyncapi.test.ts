@@ -86,6 +86,15 @@ test('frames the gateway sends match their message schemas', async () => {
   for (const record of await client.collect(isRecord('l'), 2)) check('record', record);
   client.send({ op: 'credit', sub: 'nobody', n: 1, id: 'e' });
   check('error', await client.next(isOp('error', 'e')));
+  // Without an id, the error is tied to the subscription the frame named.
+  client.send({ op: 'credit', sub: 'nobody', n: 1 });
+  check('error', await client.next((f) => f.op === 'error' && f.id === undefined && f.sub === 'nobody'));
+  const produce = { op: 'produce', id: 'p', topic, records: [{ key: 'k', value: { n: 1 } }, { value: 'two' }] };
+  check('produce', produce);
+  client.send(produce);
+  const produced = await client.next(isOp('produced', 'p'));
+  check('produced', produced);
+  assert.equal((produced.offsets as unknown[]).length, 2);
   client.send({ op: 'unsubscribe', id: 's' });
   check('unsubscribed', await client.next(isOp('unsubscribed', 's')));
   await client.close();

@@ -285,6 +285,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -311,6 +312,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -333,6 +335,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -358,6 +361,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -380,6 +384,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -414,6 +419,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: number;
             };
@@ -583,6 +589,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -619,6 +626,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -688,6 +696,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -986,6 +995,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: components["parameters"]["V2PartitionNumber"];
             };
@@ -1523,10 +1533,17 @@ export interface components {
         } & {
             [key: string]: string | number | boolean | null;
         };
+        /** @description Either `topics` or `topic_pattern`, not both (a `null` one counts as left out). */
         V2SubscriptionRequest: {
             topics?: string[] | null;
             topic_pattern?: string | null;
-        };
+        } & ({
+            topics: unknown[];
+            topic_pattern?: null;
+        } | {
+            topics?: null;
+            topic_pattern: string;
+        });
         V2PartitionsRequest: {
             partitions: components["schemas"]["V2TopicPartition"][];
         };
@@ -1786,6 +1803,15 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
+        /** @description The request line and headers together exceed Node's limit of 16 KiB (many or long `key` parameters, a long `Last-Event-ID` or `lastEventId`); answered before the request reaches the gateway's routes. */
+        HeadersTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
         /** @description The body is over the configured limit. */
         PayloadTooLarge: {
             headers: {
@@ -1889,6 +1915,7 @@ export interface components {
         /** @description The instance_id its create answered. */
         V2Instance: string;
         V2PartitionNumber: number;
+        /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
         Topic: string;
         /** @description `true` includes internal topics or groups: Kafka's (`__consumer_offsets` and other `__*` topics) and the gateway's own (`_gateway_schemas`, and the group each instance reads it with). They are marked `internal: true`. */
         Internal: boolean;
@@ -2093,13 +2120,16 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The OpenAPI document the gateway serves. */
+            /** @description This document as the running gateway serves it. Its `security` names what this gateway's AUTH_MODE takes (no requirement while authentication is off; never the empty requirement while it is on), and `apiKeyAuth` names its AUTH_API_KEY_HEADER. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": string;
+                    "application/yaml": {
+                        openapi: string;
+                        paths: Record<string, never>;
+                    };
                 };
             };
         };
@@ -2119,7 +2149,10 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/yaml": string;
+                    "application/yaml": {
+                        asyncapi: string;
+                        channels: Record<string, never>;
+                    };
                 };
             };
         };
@@ -2282,6 +2315,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2309,6 +2343,7 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             503: components["responses"]["ServiceUnavailable"];
         };
     };
@@ -2438,6 +2473,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2467,6 +2503,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2494,6 +2531,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2532,6 +2570,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2576,10 +2615,11 @@ export interface operations {
         parameters: {
             query: {
                 /** @description Epoch milliseconds, or an RFC 3339 date-time with an offset (`2026-01-31T12:00:00Z`, `2026-01-31T12:00:00.250+01:00`). A time without an offset, a bare date or any other form is refused. */
-                timestamp: string;
+                timestamp: string | unknown | unknown;
             };
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2638,6 +2678,7 @@ export interface operations {
                 "Last-Event-ID"?: string;
             };
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -2689,6 +2730,7 @@ export interface operations {
                 };
             };
             429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["HeadersTooLarge"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
         };
@@ -2709,6 +2751,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: number;
             };
@@ -2926,6 +2969,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -2990,6 +3034,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -3041,6 +3086,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];
@@ -3081,6 +3127,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -3118,6 +3165,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -3166,6 +3214,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -3212,6 +3261,7 @@ export interface operations {
             };
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -3283,6 +3333,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -3310,6 +3361,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -3346,6 +3398,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
             };
             cookie?: never;
@@ -3373,6 +3426,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: components["parameters"]["V2PartitionNumber"];
             };
@@ -3405,6 +3459,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: number;
             };
@@ -3994,6 +4049,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description A Kafka topic name: 1 to 249 of `a-z`, `A-Z`, `0-9`, `.`, `_` and `-`, but not `.` or `..`. */
                 topic: components["parameters"]["Topic"];
                 partition: components["parameters"]["V2PartitionNumber"];
             };

@@ -12,7 +12,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { operations } from '../../clients/typescript/schema.js';
-import { GatewayError, JsonTextError, type FieldError, describeFieldErrors, OpenApi, anchored, fieldErrors, parseJsonText } from '../common/index.js';
+import { GatewayError, JsonTextError, type FieldError, checkTopicName, describeFieldErrors, OpenApi, anchored, fieldErrors, parseJsonText } from '../common/index.js';
 
 interface ParameterSpec {
   readonly name: string;
@@ -242,6 +242,9 @@ export function matchOperation(contract: Contract): RequestHandler {
     // Known before the parameters are checked, so their errors take the operation's error format; the
     // validators below coerce `path` and `query` in place.
     res.locals.operation = { ...matched, path, query } satisfies MatchedOperation;
+    // A topic name breaking the Topic parameter's pattern is refused as Kafka names it (GW_ERR_INVALID_TOPIC, v2's
+    // 40002), not as any parameter.
+    if (operation.topicParameter !== undefined) checkTopicName(String(path[operation.topicParameter] ?? ''));
     const errors: FieldError[] = [];
     if (operation.validatePath && !operation.validatePath(path)) {
       errors.push(...fieldErrors(operation.validatePath.errors, '/path'));

@@ -2,18 +2,21 @@ import { readFileSync } from 'node:fs';
 import type { Readiness } from '../kafka/index.js';
 import { type Metrics, asyncapiPath, openapiPath } from '../common/index.js';
 import type { Handlers } from './contract.js';
+import { servedOpenApi, type ServedSecurity } from './served-contract.js';
 
 export interface OperationsDeps {
   readonly readiness: () => Promise<Readiness>;
   readonly metrics: Metrics;
   /** True once shutdown has begun: a load balancer should stop sending traffic. */
   readonly shuttingDown: () => boolean;
+  /** What the served openapi.yaml says each operation needs (served-contract.ts). */
+  readonly security: ServedSecurity;
 }
 
 /** /healthz, /readyz, /metrics, /openapi.yaml and /asyncapi.yaml: what orchestrators and tooling ask of every instance. */
-export function operationsHandlers({ readiness, metrics, shuttingDown }: OperationsDeps): Pick<Handlers, 'getHealth' | 'getReadiness' | 'getMetrics' | 'getOpenApi' | 'getAsyncApi'> {
+export function operationsHandlers({ readiness, metrics, shuttingDown, security }: OperationsDeps): Pick<Handlers, 'getHealth' | 'getReadiness' | 'getMetrics' | 'getOpenApi' | 'getAsyncApi'> {
   // Read once: the contract does not change while the process runs.
-  const openapi = readFileSync(openapiPath, 'utf8');
+  const openapi = servedOpenApi(readFileSync(openapiPath, 'utf8'), security);
   const asyncapi = readFileSync(asyncapiPath, 'utf8');
   return {
     getHealth: ({ res }) => {

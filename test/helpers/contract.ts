@@ -95,7 +95,7 @@ export function checkExchange(exchange: Exchange): void {
   // A HEAD answer has the GET's headers and no body to check.
   if (media.schema !== undefined && method !== 'HEAD') {
     const validate = ajv.getSchema(`${pointer}/content/${escape(contentType)}/schema`) ?? ajv.compile({ $ref: `${pointer}/content/${escape(contentType)}/schema` });
-    const body = /json/.test(contentType) ? (JSON.parse(text) as unknown) : text;
+    const body = /json/.test(contentType) ? (JSON.parse(text) as unknown) : /yaml/.test(contentType) ? (parse(text) as unknown) : text;
     assert.ok(validate(body), `${operation.operationId} ${status}: body does not match the spec: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(body).slice(0, 500)}`);
   }
 }

@@ -54,7 +54,7 @@ export function metadataHandlers({ metadata, schemaInfo = noSchemas, auth }: Met
       res.json(topicDetailBody(topic, schemaInfo));
     },
     getOffsetsByTime: async ({ path, query, res }) => {
-      const timestamp = queryInstant('timestamp', query.timestamp);
+      const timestamp = queryInstant('timestamp', String(query.timestamp));
       const offsets = await metadata.offsetsAt(path.topic, timestamp);
       res.json({ topic: path.topic, timestamp: new Date(timestamp).toISOString(), offsets });
     },

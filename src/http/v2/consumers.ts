@@ -9,7 +9,7 @@ import type { Request } from 'express';
 import type { AuthService } from '../../auth/index.js';
 import type { Config } from '../../config.js';
 import type { ConsumerInstance, ConsumerInstances, EmbeddedFormat, InstanceSettings, PartitionRef } from './consumer-instances.js';
-import { GatewayError, checkedRfc3339 } from '../../common/index.js';
+import { GatewayError, checkTopicName, checkedRfc3339 } from '../../common/index.js';
 import { principalOf } from '../request-auth.js';
 import { negotiate, notAcceptable, sendV2 } from './conventions.js';
 import type { Handlers, OperationInput } from '../contract.js';
@@ -91,8 +91,9 @@ function recordMediaType(accept: string | undefined, format: EmbeddedFormat): st
   throw notAcceptable(accept, [own]);
 }
 
+/** The partitions a body names; a topic name Kafka would refuse is refused here (40002), before Kafka is asked about it. */
 function partitionsOf(list: ReadonlyArray<{ topic: string; partition: number }> | null | undefined): PartitionRef[] {
-  return (list ?? []).map(({ topic, partition }) => ({ topic, partition }));
+  return (list ?? []).map(({ topic, partition }) => ({ topic: checkTopicName(topic), partition }));
 }
 
 export function confluentConsumerHandlers({
@@ -168,7 +169,7 @@ export function confluentConsumerHandlers({
         input.res.status(200).type(mediaType).send(`[${records.map((r) => r.json).join(',')}]`);
       }),
     v2CommitOffsets: async (input) => {
-      const offsets = input.body?.offsets?.map(({ topic, partition, offset }) => ({ topic, partition, offset: BigInt(offset) }));
+      const offsets = input.body?.offsets?.map(({ topic, partition, offset }) => ({ topic: checkTopicName(topic), partition, offset: BigInt(offset) }));
       await withInstance(input, (instance) => instance.commit(offsets));
       sendV2(input.res, 200, []);
     },
@@ -183,9 +184,9 @@ export function confluentConsumerHandlers({
     v2Seek: async (input) => {
       const { offsets, timestamps } = input.body;
       await withInstance(input, async (instance) => {
-        const moves = (offsets ?? []).map(({ topic, partition, offset }) => ({ topic, partition, to: BigInt(offset) as bigint | 'beginning' | 'end' }));
+        const moves = (offsets ?? []).map(({ topic, partition, offset }) => ({ topic: checkTopicName(topic), partition, to: BigInt(offset) as bigint | 'beginning' | 'end' }));
         if (timestamps?.length) {
-          for (const { topic, partition, timestamp } of timestamps) moves.push({ topic, partition, to: await instance.offsetAt(topic, partition, checkedRfc3339(timestamp)) });
+          for (const { topic, partition, timestamp } of timestamps) moves.push({ topic, partition, to: await instance.offsetAt(checkTopicName(topic), partition, checkedRfc3339(timestamp)) });
         }
         await instance.seek(moves);
       });
