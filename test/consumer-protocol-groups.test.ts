@@ -51,6 +51,14 @@ test('a durable WebSocket member joins a consumer-protocol group where the broke
   await eventually(async () => latest(ws).length === 2);
   const groups = await admin.client.listGroups({ types: ['consumer'] });
   assert.equal(groups.get(group)?.groupType, 'consumer', `group ${group} is listed as ${JSON.stringify(groups.get(group))}`);
+  // The gateway's own group routes see it as they see a classic group.
+  const listed = await fetch(`${httpUrl}/v1/consumer-groups`);
+  assert.equal(listed.status, 200);
+  assert.ok(JSON.stringify(await listed.json()).includes(group), 'listed by GET /v1/consumer-groups');
+  const described = await fetch(`${httpUrl}/v1/consumer-groups/${group}`);
+  const body = await described.text();
+  assert.equal(described.status, 200, body);
+  assert.ok(body.includes(topic), body);
   await ws.close();
 });
 

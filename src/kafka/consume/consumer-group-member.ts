@@ -95,6 +95,8 @@ export class ConsumerGroupMember implements Membership {
   /** Joins the group; resolves once the first answer has been applied. */
   async join(): Promise<void> {
     for (const topic of this.topics) await this.#topicId(topic, false);
+    // Left while the topic ids were looked up: nothing may start beating now.
+    if (this.#left) throw new GatewayError('GW_ERR_SHUTTING_DOWN', 'The subscription ended while joining its group.');
     const first = new Promise<void>((resolve, reject) => (this.#first = { resolve, reject }));
     this.#schedule(0);
     await first;
