@@ -275,7 +275,8 @@ export class ConsumerGroupMember implements Membership {
     clearTimeout(this.#timer);
     this.#first?.reject(new GatewayError('GW_ERR_SHUTTING_DOWN', 'The subscription ended while joining its group.'));
     this.#first = undefined;
-    await this.#beating?.catch(() => undefined);
+    // A heartbeat on its way (to a coordinator that may not answer) is waited for only so long: leaving must end.
+    if (this.#beating) await withDeadline(this.#beating, LEAVE_TIMEOUT_MS, () => undefined).catch(() => undefined);
     if (this.#epoch <= 0 && this.version === 0 && this.#memberId === '') return; // never joined
     await withDeadline(
       this.coordinators.heartbeat(this.groupId, this.version, { memberId: this.#memberId, memberEpoch: LEAVE_EPOCH, rebalanceTimeoutMs: this.tuning.rebalanceTimeoutMs, topics: null, owned: null }),
