@@ -141,6 +141,10 @@ export class ConsumerGroupMember implements Membership {
     if (answer.memberId) this.#memberId = answer.memberId;
     this.#epoch = answer.memberEpoch;
     if (answer.heartbeatIntervalMs > 0) this.#intervalMs = answer.heartbeatIntervalMs;
+    if (answer.assignment === null && this.#first) {
+      // A join answered without an assignment yet holds nothing; the subscription starts with that.
+      await this.#apply([]);
+    }
     if (answer.assignment === null) {
       this.#joined();
       this.#schedule(this.#intervalMs);
