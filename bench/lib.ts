@@ -13,13 +13,16 @@ export interface GatewayProcess {
  * Starts the gateway as a separate process, as it runs in production, so
  * that its CPU and memory are its own and not the load generator's.
  * It logs at info only until it is listening; stdout is drained, not kept.
+ * `script`: another server started the same way (bench/http-limit.ts);
+ * `cwd`: another checkout of the gateway (BENCH_BEFORE).
  */
-export async function startGatewayProcess(brokers: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+export async function startGatewayProcess(brokers: string, env: Record<string, string> = {}, script = 'src/main.ts', cwd?: string): Promise<GatewayProcess> {
   // BENCH_CPU_PROF=<dir>: each gateway writes a V8 CPU profile there when it stops (read with bench/profile.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', script], {
     env: { ...process.env, KAFKA_BROKERS: brokers, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
+    cwd,
   });
   const url = await new Promise<string>((res, rej) => {
     const lines = createInterface({ input: child.stdout! });
@@ -87,6 +90,8 @@ export interface Measurement {
   readonly p50Ms?: number;
   readonly p99Ms?: number;
   readonly errors?: number;
+  /** CPU seconds the side's process spent per 100,000 records (user plus system). */
+  readonly cpuPer100k?: number;
 }
 
 export interface ScenarioResult {
@@ -99,7 +104,11 @@ export interface ScenarioResult {
   readonly ratio: number;
   readonly met: boolean | undefined;
   readonly extra?: Record<string, unknown>;
-  readonly rounds: ReadonlyArray<{ baseline: Measurement; gateway: Measurement }>;
+  readonly rounds: ReadonlyArray<{ baseline: Measurement; gateway: Measurement; limit?: Measurement }>;
+  /** A second reference where there is one: the best any HTTP server could do (produce), measured in the same rounds. */
+  readonly limit?: Measurement;
+  /** gateway / limit records per second (median of the rounds). */
+  readonly limitRatio?: number;
 }
 
 /** Runs baseline and gateway alternately, so drift on a shared machine hits both alike, and keeps the median of each. */
@@ -127,4 +136,65 @@ export async function alternate(
   };
   const ratios = results.map((r) => r.gateway.rate / r.baseline.rate);
   return { baseline: pick('baseline'), gateway: pick('gateway'), ratio: median(ratios), rounds: results };
+}
+
+/**
+ * Three sides in turn each round (the baseline, the limit, the gateway), so
+ * drift on a shared machine hits all alike; medians of each side and of the
+ * per-round ratios. `before`: a fourth side, the gateway as it was before a
+ * change (BENCH_BEFORE), measured in the same rounds.
+ */
+export async function alternateWithLimit(
+  rounds: number,
+  baseline: () => Promise<Measurement>,
+  limit: () => Promise<Measurement>,
+  gateway: () => Promise<Measurement>,
+  before?: () => Promise<Measurement>,
+): Promise<{
+  baseline: Measurement;
+  limit: Measurement;
+  gateway: Measurement;
+  ratio: number;
+  limitRatio: number;
+  before?: { gateway: Measurement; ratio: number; limitRatio: number };
+  rounds: Array<{ baseline: Measurement; gateway: Measurement; limit: Measurement; before?: Measurement }>;
+}> {
+  const results: Array<{ baseline: Measurement; gateway: Measurement; limit: Measurement; before?: Measurement }> = [];
+  for (let i = 0; i < rounds; i++) {
+    const b = await baseline();
+    const l = await limit();
+    const old = await before?.();
+    const g = await gateway();
+    results.push({ baseline: b, limit: l, gateway: g, ...(old ? { before: old } : {}) });
+    const show = (m: Measurement) => `${m.rate.toFixed(0)}/s${m.errors ? ` (${m.errors} failed)` : ''}${m.cpuPer100k === undefined ? '' : ` ${m.cpuPer100k.toFixed(2)} cpu-s/100k`}`;
+    process.stdout.write(`    round ${i + 1}: direct ${show(b)}, HTTP limit ${show(l)},${old ? ` gateway before ${show(old)},` : ''} gateway ${show(g)}\n`);
+  }
+  const pick = (ms: Measurement[]): Measurement => {
+    const of = (f: (m: Measurement) => number | undefined) => (ms[0] && f(ms[0]) === undefined ? undefined : median(ms.map((m) => f(m)!)));
+    return {
+      rate: median(ms.map((m) => m.rate)),
+      p50Ms: of((m) => m.p50Ms),
+      p99Ms: of((m) => m.p99Ms),
+      cpuPer100k: of((m) => m.cpuPer100k),
+      errors: ms.reduce((n, m) => n + (m.errors ?? 0), 0),
+    };
+  };
+  const olds = results.flatMap((r) => (r.before ? [{ ...r, before: r.before }] : []));
+  return {
+    baseline: pick(results.map((r) => r.baseline)),
+    limit: pick(results.map((r) => r.limit)),
+    gateway: pick(results.map((r) => r.gateway)),
+    ratio: median(results.map((r) => r.gateway.rate / r.baseline.rate)),
+    limitRatio: median(results.map((r) => r.gateway.rate / r.limit.rate)),
+    ...(olds.length > 0
+      ? {
+          before: {
+            gateway: pick(olds.map((r) => r.before)),
+            ratio: median(olds.map((r) => r.before.rate / r.baseline.rate)),
+            limitRatio: median(olds.map((r) => r.before.rate / r.limit.rate)),
+          },
+        }
+      : {}),
+    rounds: results,
+  };
 }

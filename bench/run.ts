@@ -12,18 +12,22 @@
  * results and docs/benchmarks-notes.md without running anything.
  *
  * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce`,
- * `--only ws`, or `--only sse` (the event-stream fan-out beside the
+ * `--only v2` (Confluent v2 consumer-instance reads; `--v2-records N`),
+ * `--only ws`, `--only queues` (share group workers, bench/queues.ts), or `--only sse` (the event-stream fan-out beside the
  * WebSocket fan-out of the same size), and `--subscriptions 1000` (fan-out
- * sizes, comma-separated).
+ * sizes, comma-separated), `--rounds N` and `--seconds S` (per round).
  * Such a partial run writes bench/results/partial.json and leaves the
- * report alone.
+ * report alone, unless given `--merge`: then its scenarios replace those of
+ * the same name in bench/results/latest.json and docs/benchmarks.md.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { startBroker, kafkaVersion, type Broker } from '../kafka/broker.js';
 import type { ScenarioResult } from './lib.js';
 import { runProduceBenchmarks } from './produce.js';
+import { runQueueBenchmarks } from './queues.js';
 import { runSseBenchmarks } from './sse.js';
+import { runV2ReadBenchmarks } from './v2-read.js';
 import { runWebSocketBenchmarks } from './websocket.js';
 
 if (process.argv.includes('--render')) {
@@ -34,17 +38,18 @@ if (process.argv.includes('--render')) {
 }
 
 const quick = process.argv.includes('--quick');
-const seconds = quick ? 3 : 10;
-const rounds = quick ? 1 : 3;
 const option = (name: string): string | undefined => {
   const at = process.argv.indexOf(name);
   return at >= 0 ? process.argv[at + 1] : undefined;
 };
+const seconds = Number(option('--seconds') ?? (quick ? 3 : 10));
+const rounds = Number(option('--rounds') ?? (quick ? 1 : 3));
+if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds takes a positive number, --rounds a whole number');
 const only = option('--only');
-if (only !== undefined && only !== 'produce' && only !== 'ws' && only !== 'sse') throw new Error('--only takes produce, ws or sse');
+if (only !== undefined && !['produce', 'v2', 'ws', 'sse', 'queues'].includes(only)) throw new Error('--only takes produce, v2, ws, sse or queues');
 const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [1000] : [1000, 10000]);
 if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
-const partial = only !== undefined || option('--subscriptions') !== undefined;
+const partial = only !== undefined || option('--subscriptions') !== undefined || option('--seconds') !== undefined || option('--rounds') !== undefined;
 
 let broker: Broker | undefined;
 let brokers = process.env.KAFKA_BROKERS;
@@ -74,9 +79,17 @@ try {
     results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds })));
     process.stdout.write(`  (produce scenarios done at ${elapsed()})\n`);
   }
-  if (only !== 'produce') {
+  if (only === undefined || only === 'v2') {
+    results.push(...(await runV2ReadBenchmarks({ brokers, rounds, records: Number(option('--v2-records') ?? (quick ? 20_000 : 100_000)) })));
+    process.stdout.write(`  (v2 read scenarios done at ${elapsed()})\n`);
+  }
+  if (only === undefined || only === 'ws' || only === 'sse') {
     results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick, fanoutOnly: only === 'sse' })));
     process.stdout.write(`  (WebSocket scenarios done at ${elapsed()})\n`);
+  }
+  if (only === undefined || only === 'queues') {
+    results.push(...(await runQueueBenchmarks({ brokers, seconds, rounds, workers: 100 })));
+    process.stdout.write(`  (queue scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'sse') {
     results.push(...(await runSseBenchmarks({ brokers, seconds, counts })));
@@ -87,7 +100,17 @@ try {
 }
 
 mkdirSync('bench/results', { recursive: true });
-if (partial) {
+if (partial && process.argv.includes('--merge')) {
+  // The scenarios of this run replace those of the same name in the last full results (others are kept, in order).
+  const last = JSON.parse(readFileSync('bench/results/latest.json', 'utf8')) as { machine: Machine; results: ScenarioResult[] };
+  const fresh = new Map(results.map((r) => [r.name, r]));
+  const merged = [...last.results.map((r) => fresh.get(r.name) ?? r), ...results.filter((r) => !last.results.some((l) => l.name === r.name))];
+  const mergedMachine = { ...machine, mode: `${last.machine.mode}; ${results.map((r) => r.name).join(', ')} from a partial run on ${machine.date}` };
+  writeFileSync('bench/results/partial.json', JSON.stringify({ machine, results }, null, 2));
+  writeFileSync('bench/results/latest.json', JSON.stringify({ machine: mergedMachine, results: merged }, null, 2));
+  writeFileSync('docs/benchmarks.md', renderMarkdown(mergedMachine, merged, readFileSync('docs/benchmarks-notes.md', 'utf8')));
+  process.stdout.write(`\n${renderTable(results)}\nMerged into bench/results/latest.json and docs/benchmarks.md\n`);
+} else if (partial) {
   writeFileSync('bench/results/partial.json', JSON.stringify({ machine, results }, null, 2));
   process.stdout.write(`\n${renderTable(results)}\nWrote bench/results/partial.json\n`);
 } else {
@@ -103,13 +126,18 @@ function fmt(n: number | undefined, digits = 0): string {
 function renderTable(rs: readonly ScenarioResult[]): string {
   const rows = rs.map(
     (r) =>
-      `| ${r.name} | ${fmt(r.baseline.rate)} | ${fmt(r.gateway.rate)} | **${fmt(r.ratio, 2)}** | ${fmt(r.baseline.p50Ms, 1)} / ${fmt(r.baseline.p99Ms, 1)} | ${fmt(r.gateway.p50Ms, 1)} / ${fmt(r.gateway.p99Ms, 1)} | ${r.target} | ${r.met === undefined ? '—' : r.met ? 'met' : 'missed'} |`,
+      `| ${r.name} | ${fmt(r.baseline.rate)} | ${fmt(r.gateway.rate)} | **${fmt(r.ratio, 2)}** | ${r.limit ? `${fmt(r.limit.rate)} / **${fmt(r.limitRatio, 2)}**` : '—'} | ${cpu(r)} | ${fmt(r.baseline.p50Ms, 1)} / ${fmt(r.baseline.p99Ms, 1)} | ${fmt(r.gateway.p50Ms, 1)} / ${fmt(r.gateway.p99Ms, 1)} | ${r.target} | ${r.met === undefined ? '—' : r.met ? 'met' : 'missed'} |`,
   );
   return [
-    '| scenario | baseline rec/s | gateway rec/s | ratio | baseline p50/p99 ms | gateway p50/p99 ms | target | |',
-    '|---|---:|---:|---:|---:|---:|---|---|',
+    '| scenario | baseline rec/s | gateway rec/s | ratio | HTTP limit rec/s / gateway ratio to it | CPU s per 100k records: baseline / limit / gateway | baseline p50/p99 ms | gateway p50/p99 ms | target | |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|---|',
     ...rows,
   ].join('\n');
+}
+
+function cpu(r: ScenarioResult): string {
+  if (r.gateway.cpuPer100k === undefined) return '—';
+  return [r.baseline.cpuPer100k, r.limit?.cpuPer100k, r.gateway.cpuPer100k].map((c) => fmt(c, 2)).join(' / ');
 }
 
 function renderChart(rs: readonly ScenarioResult[]): string {
@@ -134,7 +162,7 @@ function renderMarkdown(m: Machine, rs: readonly ScenarioResult[], notes: string
     .join('\n');
   return `# Benchmarks
 
-Generated by \`npm run bench${m.mode === 'quick' ? ' -- --quick' : ''}\` on ${m.date}. Each scenario runs the
+Generated by \`npm run bench${m.mode === 'quick' ? ' -- --quick' : ''}\` on ${m.date}${m.mode.includes('partial') ? ` (${m.mode})` : ''}. Each scenario runs the
 gateway and its baseline doing the same work on the same broker and reports
 the ratio: for produce a direct @platformatic/kafka producer, the gateway's own
 client (alternating rounds, median; kafkajs as a second baseline in the details),

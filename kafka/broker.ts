@@ -175,6 +175,13 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     'group.consumer.min.heartbeat.interval.ms': '1000',
     'group.consumer.session.timeout.ms': '6000',
     'group.consumer.min.session.timeout.ms': '6000',
+    // Share groups (queues) keep their state in __share_group_state, replicated 3 times by default: one copy
+    // on one broker. Share groups themselves are on by default (share.version 2 on a fresh 4.4 cluster).
+    'share.coordinator.state.topic.replication.factor': '1',
+    'share.coordinator.state.topic.min.isr': '1',
+    'share.coordinator.state.topic.num.partitions': '1',
+    // Lets a test group lock records for a second or two, so that lock expiry is seen quickly (default 15 s).
+    'group.share.min.record.lock.duration.ms': '1000',
     'auto.create.topics.enable': 'false',
     'num.partitions': '1',
     'log.segment.bytes': String(16 * 1024 * 1024),

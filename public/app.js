@@ -1,4 +1,4 @@
-// The gateway's browser console: topics, consumer groups with their lag,
+// The gateway's browser console: topics, consumer groups with their lag, queues,
 // live tails and produce, all through the public HTTP and WebSocket API.
 // Plain ES modules served by the gateway: no build step, nothing fetched
 // from elsewhere, and no inline script, so it runs offline and under the
@@ -10,6 +10,7 @@ import { focusHeading } from './dom.js';
 import { currentRoute } from './router.js';
 import { renderGroup } from './view-group.js';
 import { renderGroups } from './view-groups.js';
+import { renderQueues } from './view-queues.js';
 import { renderTopic } from './view-topic.js';
 import { renderTopics } from './view-topics.js';
 
@@ -63,6 +64,9 @@ function route() {
   } else if (section === 'groups') {
     document.title = 'Consumer groups · Kafka Gateway';
     dispose = renderGroups(view, context);
+  } else if (section === 'queues') {
+    document.title = 'Queues · Kafka Gateway';
+    dispose = renderQueues(view, context);
   } else if (section === 'topics' && name !== undefined) {
     document.title = `${name} · Topics · Kafka Gateway`;
     dispose = renderTopic(view, { ...context, name, tab });

@@ -13,7 +13,7 @@ const MAX_ROWS = 300;
 
 /**
  * options:
- *   title, noun, tableId, internalLabel
+ *   title, noun, tableId, internalLabel      (no internal switch without a label)
  *   columns: [{ title, numeric? }]           the first column is the row header
  *   listPath(internal): string                the listing's URL
  *   itemsOf(answer): [{ name, ... }]          items of the listing, each with a unique `name`
@@ -38,7 +38,7 @@ export function renderListView(container, options, { query, signIn }) {
   const tableWrap = h('div', { class: 'table-wrap' }, table);
   container.append(
     h('div', { class: 'view-head' }, h('h1', {}, title), h('div', { class: 'actions' }, actions, refresh)),
-    h('div', { class: 'toolbar' }, field('Filter', filter), h('label', { class: 'check' }, internal, internalLabel), summary),
+    h('div', { class: 'toolbar' }, field('Filter', filter), internalLabel ? h('label', { class: 'check' }, internal, internalLabel) : null, summary),
     problem,
     tableWrap,
   );

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { parse as parseQuery } from 'node:querystring';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import { AuthService } from './auth/index.js';
+import { AuthService, ConnectionQuota } from './auth/index.js';
 import type { Config } from './config.js';
 import {
   adminHandlers,
@@ -24,6 +24,7 @@ import {
   pageHandlers,
   problemHandler,
   produceHandlers,
+  queueHandlers,
   schemaHandlers,
   securityHeaders,
   websocketInfoHandlers,
@@ -31,7 +32,7 @@ import {
   type Handlers,
   type SchemaInfo,
 } from './http/index.js';
-import type { MetadataService, Readiness, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
+import type { MetadataService, Readiness, ShareGroups, SharePulls, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
 import { type Logger, Metrics, openapiPath } from './common/index.js';
 import type { RecordPipeline } from './records/index.js';
 import type { SchemaRegistry } from './schema/index.js';
@@ -58,6 +59,9 @@ export interface AppServices {
   /** The subscription engine: event streams and partition pages read through it. */
   readonly subscriptions: SubscriptionEngine;
   readonly events: EventStreams;
+  /** Share groups (queues) and their HTTP pulls. */
+  readonly shareGroups: ShareGroups;
+  readonly sharePulls: SharePulls;
 }
 
 export interface GatewayApp {
@@ -126,6 +130,11 @@ export function createApp(services: AppServices): GatewayApp {
   app.use(checkRequestBody(services.config.bodyLimitBytes));
   app.use(checkV2Accept(operationOf));
 
+  const { maxStreamsPerAddress: perAddress, maxStreamsPerPrincipal: perPrincipal } = services.config.sse;
+  const streamQuota = new ConnectionQuota('event streams', { perAddress, perPrincipal }, {
+    perAddress: 'SSE_MAX_STREAMS_PER_ADDRESS',
+    perPrincipal: 'SSE_MAX_STREAMS_PER_PRINCIPAL',
+  });
   // One handler per operationId of openapi.yaml; the type lists them all, so none can be left out.
   const { metadata, topicAdmin, schemaInfo, pipeline, schemas, subscriptions, events } = services;
   const handlers: Handlers = {
@@ -133,14 +142,15 @@ export function createApp(services: AppServices): GatewayApp {
     ...docsHandlers({ authRequired: services.config.auth.mode !== 'none' }),
     ...pageHandlers(),
     ...websocketInfoHandlers(),
-    ...adminHandlers({ topicAdmin, schemaInfo }),
+    ...adminHandlers({ topicAdmin, schemaInfo, auth }),
     ...metadataHandlers({ metadata, schemaInfo, auth }),
     ...confluentMetadataHandlers({ metadata, auth }),
     ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes }),
-    ...eventHandlers({ events, subscriptions, metadata, readTimeoutMs: services.config.metadata.timeoutMs }),
+    ...eventHandlers({ events, subscriptions, metadata, readTimeoutMs: services.config.metadata.timeoutMs, streamQuota, auth }),
     ...confluentProduceHandlers({ pipeline, logger }),
     ...confluentConsumerHandlers({ instances: services.consumerInstances, auth, config: services.config.consumers }),
     // With topics created on first produce, a schema may come first.
+    ...queueHandlers({ shareGroups: services.shareGroups, pulls: services.sharePulls, auth, requireTopic: (topic: string) => metadata.requireTopic(topic) }),
     ...schemaHandlers({ schemas, requireTopic: services.config.produce.autoCreateTopics ? undefined : (topic: string) => metadata.requireTopic(topic) }),
   };
   app.use(dispatch(contract, handlers));

@@ -36,6 +36,11 @@ export interface AclRule {
   readonly principals: readonly string[];
   /** Exact topic names, prefixes ending in `*`, or `*`. */
   readonly topics: readonly string[];
+  /**
+   * Consumer groups the rule's operations apply to, written as topics are;
+   * left out, the rule's `topics` patterns name its groups too.
+   */
+  readonly groups?: readonly string[];
   readonly operations: readonly AclOperation[];
 }
 
@@ -143,6 +148,10 @@ export interface Config {
   };
   readonly ws: {
     readonly maxConnections: number;
+    /** Connections one client address (an IPv6 /64) may hold at once; 0 for no cap. */
+    readonly maxConnectionsPerAddress: number;
+    /** Connections one authenticated principal may hold at once; 0 for no cap. */
+    readonly maxConnectionsPerPrincipal: number;
     readonly maxSubscriptionsPerConnection: number;
     /** Largest frame a client may send; larger ones close the socket with 1009. */
     readonly maxFrameBytes: number;
@@ -157,6 +166,10 @@ export interface Config {
   readonly sse: {
     /** Open event streams per process; more are refused with 503. */
     readonly maxStreams: number;
+    /** Streams one client address (an IPv6 /64) may hold open; 0 for no cap. */
+    readonly maxStreamsPerAddress: number;
+    /** Streams one authenticated principal may hold open; 0 for no cap. */
+    readonly maxStreamsPerPrincipal: number;
     /** A comment line is written this often on an idle stream, so that proxies keep it open. */
     readonly keepaliveMs: number;
   };
@@ -315,6 +328,7 @@ function checkAcl(value: unknown): string | undefined {
     if (!isStringArray(r.principals) || !isStringArray(r.topics) || !isStringArray(r.operations)) {
       return `rules[${i}] needs "principals", "topics" and "operations" as lists of strings`;
     }
+    if (r.groups !== undefined && !isStringArray(r.groups)) return `rules[${i}].groups must be a list of strings (group names, prefixes ending in *, or *)`;
     const bad = r.operations.filter((op) => !(ACL_OPERATIONS as readonly string[]).includes(op));
     if (bad.length > 0) return `rules[${i}].operations has ${bad.join(', ')}; allowed: ${ACL_OPERATIONS.join(', ')}`;
     const empty = r.principals.find((p) => p === '' || p === 'role:' || p === 'user:');
@@ -468,6 +482,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     ws: {
       maxConnections: r.int('WS_MAX_CONNECTIONS', 2000, 1, 1_000_000),
+      maxConnectionsPerAddress: r.int('WS_MAX_CONNECTIONS_PER_ADDRESS', 200, 0, 1_000_000),
+      maxConnectionsPerPrincipal: r.int('WS_MAX_CONNECTIONS_PER_PRINCIPAL', 500, 0, 1_000_000),
       maxSubscriptionsPerConnection: r.int('WS_MAX_SUBSCRIPTIONS', 20, 1, 10_000),
       maxFrameBytes: r.bytes('WS_MAX_FRAME', 1024 * 1024, 1024 ** 3),
       maxBufferedBytes: r.bytes('WS_MAX_BUFFERED', 4 * 1024 * 1024, 1024 ** 3),
@@ -478,6 +494,8 @@ export function loadConfig(env: Env = process.env): Config {
     },
     sse: {
       maxStreams: r.int('SSE_MAX_STREAMS', 2000, 1, 1_000_000),
+      maxStreamsPerAddress: r.int('SSE_MAX_STREAMS_PER_ADDRESS', 200, 0, 1_000_000),
+      maxStreamsPerPrincipal: r.int('SSE_MAX_STREAMS_PER_PRINCIPAL', 500, 0, 1_000_000),
       keepaliveMs: r.int('SSE_KEEPALIVE_MS', 15_000, 100, 3_600_000),
     },
   };

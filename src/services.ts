@@ -49,6 +49,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     logger,
     auth,
     subscriptions,
+    shareGroups: kafka.shareGroups,
     // Existence only, from the topic cache: a subscription needs no offsets or configs to start.
     requireTopic: (topic) => metadata.requireTopic(topic),
     // The frame schema allows only the data formats; the pipeline is the same one the HTTP routes use.
@@ -78,6 +79,8 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     events,
     subscriptions,
     metadata,
+    shareGroups: kafka.shareGroups,
+    sharePulls: kafka.sharePulls,
     topicAdmin,
     topics,
     produce,

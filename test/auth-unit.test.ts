@@ -78,16 +78,31 @@ test('rate limiter: peek does not take; failure buckets are keyed by IPv4 addres
   assert.notEqual(clientAddressKey('2001:db8:1:2::7'), clientAddressKey('2001:db8:1:3::7'));
 });
 
-test('groups: visible with describe on one of their topics; a group without topics only to admins of every topic', () => {
+test('groups: a rule without `groups` covers the groups its topic patterns match; `groups` names them apart; consume joins, describe sees', () => {
   const jwt = { AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, AUTH_JWT_ISSUER: 'i', AUTH_JWT_AUDIENCE: 'a', AUTH_ACL_FILE: aclFile };
   const auth = new AuthService(loadConfig(jwt).auth);
   const alice: Principal = { name: 'alice', roles: [] };
   const ops: Principal = { name: 'o', roles: ['ops'] };
-  assert.ok(auth.mayDescribeGroup(alice, ['x', 'orders']));
-  assert.ok(!auth.mayDescribeGroup(alice, ['x', 'y']));
-  assert.ok(!auth.mayDescribeGroup(alice, []));
-  assert.ok(auth.mayDescribeGroup(ops, []));
-  assert.ok(new AuthService(loadConfig({}).auth).mayDescribeGroup({ name: 'anonymous', roles: [], anonymous: true }, []), 'auth off: everything');
+  // alice's rule names no groups: her topic patterns (orders, logs.*) are her group patterns, with her operations.
+  assert.ok(auth.mayDescribeGroup(alice, 'logs.app'));
+  assert.ok(!auth.mayDescribeGroup(alice, 'billing'));
+  assert.ok(!auth.acl.allowsGroup(alice, 'consume', 'logs.app'), 'consume is not among her operations');
+  assert.ok(auth.acl.allowsGroup(ops, 'consume', 'anything') && auth.acl.allowsGroup(ops, 'admin', 'anything'));
+  assert.throws(() => auth.authorizeGroup(alice, 'consume', 'billing'), (e: GatewayError) => e.status === 403 && /consumer group "billing"/.test(e.message));
+  assert.ok(new AuthService(loadConfig({}).auth).mayDescribeGroup({ name: 'anonymous', roles: [], anonymous: true }, 'any'), 'auth off: everything');
+
+  const explicit = new Acl([
+    { principals: ['bob'], topics: ['shared.*'], groups: ['bob.*'], operations: ['consume', 'describe'] },
+    { principals: ['carol'], topics: ['shared.*'], groups: [], operations: ['consume'] },
+  ]);
+  const bob: Principal = { name: 'bob', roles: [] };
+  assert.ok(explicit.allowsGroup(bob, 'consume', 'bob.workers'));
+  assert.ok(!explicit.allowsGroup(bob, 'consume', 'shared.readers'), 'with groups given, the topic patterns name no group');
+  assert.ok(!explicit.allowsGroup({ name: 'carol', roles: [] }, 'consume', 'shared.x'), 'groups: [] grants no group');
+  assert.throws(
+    () => loadConfig({ ...jwt, AUTH_ACL_FILE: file('bad-groups.json', { rules: [{ principals: ['x'], topics: [], groups: 'a*', operations: ['consume'] }] }) }),
+    (e: ConfigError) => /groups must be a list of strings/.test(e.message),
+  );
 });
 
 test('a setting that weakens authentication is a warning at start', () => {

@@ -65,7 +65,7 @@ test('without it the object form is unchanged for existing clients, and the note
   assert.deepEqual(record!.headers, { h: '2', bin: Buffer.from([0xff, 0xfe, 0x00]).toString('base64'), text: 'wörld' });
   assert.equal(
     record!.note,
-    'header "bin" is not valid UTF-8, sent as base64; header "h" repeats and only its last value is here; subscribe with headers: "list" for every value',
+    'header "bin" is not valid UTF-8, sent as base64; header "h" repeats and only its last value is here; ask for headers: "list" (headers=list in a URL) for every value',
   );
   client.send({ op: 'subscribe', id: 'bad', topics: [topic], headers: 'map' });
   const refused = await client.next(isOp('error', 'bad'));

@@ -468,6 +468,96 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/share-groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Share groups (queues) */
+        get: operations["listShareGroups"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/share-groups/{group}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share group's id. */
+                group: components["parameters"]["ShareGroup"];
+            };
+            cookie?: never;
+        };
+        /**
+         * One share group - members, partitions with start offset and lag, settings
+         * @description Kafka does not report the records in flight (acquired and unanswered) per group; the lag counts records not yet delivered or still unanswered after the start offset.
+         */
+        get: operations["getShareGroup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Set a share group's lock duration, delivery limit, start and dead-letter topic
+         * @description Group configs on the broker (IncrementalAlterConfigs on the GROUP resource), so every gateway and every Kafka client of the group sees them. A value sets, null goes back to the broker's default, a left-out field stays. The broker bounds them (`group.share.min.record.lock.duration.ms` and the like) and refuses others with 400. A dead-letter topic needs Kafka 4.4 (KIP-1191) and the topic config `errors.deadletterqueue.group.enable=true`; on older brokers name it on each take or subscription instead.
+         */
+        patch: operations["updateShareGroup"];
+        trace?: never;
+    };
+    "/v1/share-groups/{group}/take": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share group's id. */
+                group: components["parameters"]["ShareGroup"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take up to `max` records of a share group (long poll)
+         * @description Answers as soon as records are there, or after `waitMs` with none. Each record is locked to this taker for the group's lock duration (`lockDurationMs`, and `lockExpiresAt` per record); answer it before then with its `receipt`, else Kafka delivers it again. Needs consume permission on every topic. The receipt names the gateway instance that holds the record (also in the `X-Gateway-Instance` header); answers must reach that instance (docs/queues.md).
+         */
+        post: operations["takeShareRecords"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/share-groups/{group}/answers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share group's id. */
+                group: components["parameters"]["ShareGroup"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answer taken records - accept, release, reject or renew
+         * @description One result per answer, in order; 200 even when some failed (`failed` counts them). An answer for a record taken through another gateway instance fails with status 409 and changes nothing - the record comes back when its lock expires. A receipt already answered, expired, or taken by another caller fails with 404. `reject` sends the record to the group's dead-letter topic (the broker's on Kafka 4.4, otherwise the gateway's, written before the reject when the take named one).
+         */
+        post: operations["answerShareRecords"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/topics": {
         parameters: {
             query?: never;
@@ -1012,6 +1102,7 @@ export interface components {
             topic: string;
             partition: number;
         };
+        /** @description Confluent's fields, and any other Kafka consumer setting other v2 servers take (a dotted lower-case name such as `isolation.level` or `topic.metadata.refresh.interval.ms` with a string, number, boolean or null value): those are accepted and ignored. docs/confluent-v2.md lists which settings apply. */
         V2CreateConsumerRequest: {
             name?: string | null;
             /** @description Confluent's older name for `name`. */
@@ -1022,6 +1113,8 @@ export interface components {
             "auto.offset.reset"?: string | null;
             /** @description `true` (default) or `false`. */
             "auto.commit.enable"?: string | boolean | null;
+            /** @description The Kafka consumer's name for `auto.commit.enable` (what the Strimzi bridge takes); the same meaning. */
+            "enable.auto.commit"?: string | boolean | null;
             /** @description A read answers once more than this many bytes are collected; -1 (default): it waits its timeout. */
             "fetch.min.bytes"?: number | string | null;
             /** @description The longest a read waits. */
@@ -1030,6 +1123,8 @@ export interface components {
             responseMinBytes?: number | string | null;
             /** @description Alias of consumer.request.timeout.ms. */
             requestWaitMs?: number | string | null;
+        } & {
+            [key: string]: string | number | boolean | null;
         };
         V2SubscriptionRequest: {
             topics?: string[] | null;
@@ -1095,6 +1190,72 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        ShareGroupSummary: {
+            groupId: string;
+            state: string;
+        };
+        /**
+         * @description `broker`: the broker writes rejected and over-limit records to the group's dead-letter topic (Kafka 4.4, KIP-1191); `gateway`: it has none, and the gateway writes rejected records to the topic a take or subscription names.
+         * @enum {unknown}
+         */
+        DeadLetterMode: "broker" | "gateway";
+        /** @description As the broker has them, its defaults where the group sets none; null where the broker has no such setting. */
+        ShareGroupSettings: {
+            lockDurationMs: string | null;
+            deliveryLimit: string | null;
+            autoOffsetReset: string | null;
+            deadLetterTopic: string | null;
+            deadLetterCopyRecord: string | null;
+        };
+        ShareGroupDetail: {
+            groupId: string;
+            state: string;
+            groupEpoch: number;
+            members: {
+                memberId: string;
+                clientId: string;
+                host: string;
+                topics: string[];
+                assignments: {
+                    topic: string;
+                    partitions: number[];
+                }[];
+            }[];
+            partitions: {
+                topic: string;
+                partition: number;
+                /** @description Records before it are done (accepted, rejected or archived); null before the group has state there. */
+                startOffset: components["schemas"]["Offset"] | null;
+                /** @description Records from the start offset to the end of the log not yet done; null where Kafka does not tell (before 4.2). */
+                lag: components["schemas"]["Offset"] | null;
+            }[];
+            totalLag: components["schemas"]["Offset"];
+            settings: components["schemas"]["ShareGroupSettings"];
+            deadLetters: components["schemas"]["DeadLetterMode"];
+        };
+        /** @description A record of a share group, locked to its taker; the same JSON as a WebSocket `record` frame of a share subscription, with the receipt that answers it. */
+        TakenRecord: {
+            /** @description Names this record and the gateway instance holding it, for POST /v1/share-groups/{group}/answers. */
+            receipt: string;
+            /** @description How many times Kafka has handed this record out, this time included. */
+            deliveryCount: number;
+            /** @description Epoch milliseconds when the lock ends unless answered or renewed. */
+            lockExpiresAt: number;
+            topic: string;
+            partition: number;
+            offset: components["schemas"]["Offset"];
+            timestamp: number;
+            /** @description The key as `keyEncoding` says. */
+            key: unknown;
+            keyEncoding: components["schemas"]["ValueEncoding"];
+            /** @description The value as `valueEncoding` says. */
+            value: unknown;
+            valueEncoding: components["schemas"]["ValueEncoding"];
+            headers: {
+                [key: string]: string;
+            };
+            note?: string;
+        };
         /** @description A record as read from Kafka; the same JSON as a WebSocket `record` frame without `op` and `sub`. */
         ConsumedRecord: {
             topic: string;
@@ -1108,11 +1269,17 @@ export interface components {
             /** @description The value as `valueEncoding` says. */
             value: unknown;
             valueEncoding: components["schemas"]["ValueEncoding"];
-            /** @description UTF-8 header values as text, others as base64 (with a `note`). */
+            /** @description With `headers=list`, every header in order, each with its encoding; otherwise an object of name to value (UTF-8 values as text, others as base64 with a `note`; a repeated name keeps its last value, and the `note` says so). */
             headers: {
+                key: string;
+                /** @description As `encoding` says; null for a null value. */
+                value: string | null;
+                /** @enum {unknown} */
+                encoding: "text" | "base64" | null;
+            }[] | {
                 [key: string]: string;
             };
-            /** @description Why a key, value or header is sent as base64. */
+            /** @description Why a key, value or header is sent as base64, or which header names the object form could not carry. */
             note?: string;
         };
         /**
@@ -1289,6 +1456,8 @@ export interface components {
         };
     };
     parameters: {
+        /** @description The share group's id. */
+        ShareGroup: string;
         /** @description The consumer group. */
         V2Group: string;
         /** @description The instance_id its create answered. */
@@ -1301,6 +1470,8 @@ export interface components {
         Key: string[];
         /** @description How the `key` parameters are written. */
         KeyFormat: "text" | "base64";
+        /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+        HeaderForm: "object" | "list";
     };
     requestBodies: {
         V2CreateConsumerBody: {
@@ -2028,6 +2199,8 @@ export interface operations {
                 key?: components["parameters"]["Key"];
                 /** @description How the `key` parameters are written. */
                 keyFormat?: components["parameters"]["KeyFormat"];
+                /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+                headers?: components["parameters"]["HeaderForm"];
                 /** @description The id of the last event the client saw, for clients that cannot set the `Last-Event-ID` header. The header wins when both are given (an `EventSource` that reconnects sends the newer id there). */
                 lastEventId?: string;
             };
@@ -2102,6 +2275,8 @@ export interface operations {
                 maxBytes?: number;
                 /** @description How keys and values that are not JSON are sent. */
                 format?: "text" | "base64";
+                /** @description The form of each record's `headers`: `object` (the default: name to value, the last value of a repeated name, with a `note` naming it) or `list` (every header in order, repeated names kept, each with its encoding), as the WebSocket `subscribe` field of the same name. */
+                headers?: components["parameters"]["HeaderForm"];
             };
             header?: never;
             path: {
@@ -2212,6 +2387,231 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    listShareGroups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every share group the brokers know, sorted by id; with authentication on, those reading a topic the caller may describe. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        groups: components["schemas"]["ShareGroupSummary"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getShareGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share group's id. */
+                group: components["parameters"]["ShareGroup"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareGroupDetail"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    updateShareGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share group's id. */
+                group: components["parameters"]["ShareGroup"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description How long a taken record stays locked to its taker unanswered (share.record.lock.duration.ms, 30000 by default). */
+                    lockDurationMs?: number | null;
+                    /** @description Deliveries after which a record is archived (or dead-lettered) instead of delivered again (share.delivery.count.limit, 5 by default). */
+                    deliveryLimit?: number | null;
+                    /**
+                     * @description Where a new group starts (share.auto.offset.reset, latest by default).
+                     * @enum {unknown}
+                     */
+                    autoOffsetReset?: "earliest" | "latest" | null;
+                    /** @description Where the broker writes rejected and over-limit records (errors.deadletterqueue.topic.name). */
+                    deadLetterTopic?: string | null;
+                    /** @description Whether dead letters carry the record's key, value and headers (errors.deadletterqueue.copy.record.enable). */
+                    deadLetterCopyRecord?: boolean | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The group's settings now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        groupId: string;
+                        settings: components["schemas"]["ShareGroupSettings"];
+                        deadLetters: components["schemas"]["DeadLetterMode"];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    takeShareRecords: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share group's id. */
+                group: components["parameters"]["ShareGroup"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    topics: string[];
+                    /** @default 10 */
+                    max?: number;
+                    /** @default 0 */
+                    waitMs?: number;
+                    /**
+                     * @description How values that are not JSON are sent.
+                     * @default text
+                     * @enum {unknown}
+                     */
+                    format?: "text" | "base64";
+                    /** @description On brokers without dead-letter topics of their own (before Kafka 4.4), where the gateway writes these records if they are rejected, before it answers the reject. Needs produce permission on it. */
+                    deadLetterTopic?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The records taken, maybe none. */
+            200: {
+                headers: {
+                    /** @description The gateway instance holding these records; route their answers to it. */
+                    "X-Gateway-Instance"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        group: string;
+                        instance: string;
+                        lockDurationMs: number;
+                        records: components["schemas"]["TakenRecord"][];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description Kafka refused this member of the group (a consumer group of that name exists). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    answerShareRecords: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The share group's id. */
+                group: components["parameters"]["ShareGroup"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    answers: {
+                        receipt: string;
+                        /** @enum {unknown} */
+                        outcome: "accept" | "release" | "reject" | "renew";
+                        /** @description Why a record is rejected; written into the dead letter the gateway writes. */
+                        reason?: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description One result per answer. */
+            200: {
+                headers: {
+                    /** @description The gateway instance that took the answers. */
+                    "X-Gateway-Instance"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        failed: number;
+                        results: {
+                            receipt: string;
+                            ok: boolean;
+                            status?: number;
+                            detail?: string;
+                        }[];
+                    };
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

@@ -1,7 +1,14 @@
 /**
- * Topic ACLs: each rule grants operations on topic patterns to principals.
- * Whatever no rule allows is denied. Patterns are an exact topic name, a
- * prefix ending in `*` (`orders.*`), or `*` for every topic.
+ * Topic and consumer group ACLs: each rule grants operations on topic
+ * patterns, and on group patterns, to principals. Whatever no rule allows
+ * is denied. Patterns are an exact name, a prefix ending in `*`
+ * (`orders.*`), or `*` for every name. A rule that names no `groups` grants
+ * its operations on the groups its `topics` patterns match, so a principal
+ * owning `a-*` owns the groups `a-*` and no other's.
+ *
+ * On a group, `consume` is joining it (WebSocket, event stream, Confluent
+ * v2 instance), committing and seeking in it; `describe` is seeing it in
+ * listings and its detail; `admin` is deleting it.
  *
  * Principal names and roles live in separate namespaces: a rule entry
  * `role:<role>` matches only a role the credential carries, and
@@ -22,7 +29,7 @@ export interface Principal {
   readonly anonymous?: boolean;
 }
 
-function topicMatches(pattern: string, topic: string): boolean {
+function nameMatches(pattern: string, topic: string): boolean {
   if (pattern === '*') return true;
   return pattern.endsWith('*') ? topic.startsWith(pattern.slice(0, -1)) : pattern === topic;
 }
@@ -56,13 +63,21 @@ export class Acl {
     return this.rules.some((rule) => rule.operations.includes(operation) && appliesTo(rule, principal) && rule.topics.includes('*'));
   }
 
+  /** Whether the principal may do `operation` on the consumer group `group`. */
+  allowsGroup(principal: Principal, operation: AclOperation, group: string): boolean {
+    if (principal.anonymous) return true;
+    return this.rules.some(
+      (rule) => rule.operations.includes(operation) && appliesTo(rule, principal) && (rule.groups ?? rule.topics).some((pattern) => nameMatches(pattern, group)),
+    );
+  }
+
   allows(principal: Principal, operation: AclOperation, topic?: string): boolean {
     if (principal.anonymous) return true;
     return this.rules.some(
       (rule) =>
         rule.operations.includes(operation) &&
         appliesTo(rule, principal) &&
-        (topic === undefined ? rule.topics.length > 0 : rule.topics.some((pattern) => topicMatches(pattern, topic))),
+        (topic === undefined ? rule.topics.length > 0 : rule.topics.some((pattern) => nameMatches(pattern, topic))),
     );
   }
 }

@@ -5,6 +5,7 @@
  */
 export { Acl, type AclOperation, type Principal } from './acl.js';
 export { ANONYMOUS, createAuthenticator, type Authenticator, type Credentials } from './authenticator.js';
+export { ConnectionQuota, type QuotaLimits } from './connection-quota.js';
 export { RateLimiter, type RateDecision } from './rate-limit.js';
 export { AuthService, refuseInternalChange } from './service.js';
 export { WS_SUBPROTOCOL, authenticateUpgrade, upgradeCredentials } from './upgrade.js';

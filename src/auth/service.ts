@@ -75,20 +75,25 @@ export class AuthService {
     }
   }
 
+  /**
+   * Throws 403 unless the principal may do `operation` on the consumer
+   * group: `consume` to join, commit or seek, `describe` to see it, `admin`
+   * to delete it. The detail says nothing about whether the group exists.
+   */
+  authorizeGroup(principal: Principal, operation: AclOperation, group: string): void {
+    if (!this.acl.allowsGroup(principal, operation, group)) {
+      throw new GatewayError('GW_ERR_FORBIDDEN', `${principal.name} may not ${operation} consumer group ${JSON.stringify(group)}.`);
+    }
+  }
+
   /** Whether `authorize` would let this pass: for choosing among topics, where a refusal is no error. */
   allows(principal: Principal, operation: AclOperation, topic: string): boolean {
     return this.acl.allows(principal, operation, topic);
   }
 
-  /**
-   * Whether the principal may see a consumer group that has committed
-   * offsets on (or members assigned to) `topics`: describe on at least one
-   * of them, as for topics; a group with none is only for admins of every
-   * topic.
-   */
-  mayDescribeGroup(principal: Principal, topics: readonly string[]): boolean {
-    if (topics.length === 0) return this.acl.allowsEveryTopic(principal, 'admin');
-    return topics.some((topic) => this.acl.allows(principal, 'describe', topic));
+  /** Whether the principal may see a consumer group: `describe` on the group. */
+  mayDescribeGroup(principal: Principal, group: string): boolean {
+    return this.acl.allowsGroup(principal, 'describe', group);
   }
 
   /** Topics of a listing the principal may describe. */

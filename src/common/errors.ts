@@ -125,8 +125,24 @@ export interface Problem {
  * that no stack, message or internal detail reaches a client; the caller
  * logs the original.
  */
+type FailureReader = (error: unknown) => GatewayError | undefined;
+let readFailure: FailureReader | undefined;
+
+/**
+ * How a layer below names its own failures: the Kafka layer registers its
+ * reading of the Kafka client's errors when it is loaded, since nothing
+ * here may know that client. So a failure of Kafka that reaches an edge
+ * unconverted (an HTTP answer, a WebSocket error frame, an event stream's
+ * error event) is still the 503 it is, never a 500.
+ */
+export function registerFailureReader(reader: FailureReader): void {
+  readFailure = reader;
+}
+
 export function toGatewayError(error: unknown): GatewayError {
   if (isGatewayError(error)) return error;
+  const read = readFailure?.(error);
+  if (read !== undefined) return read;
   return new GatewayError('GW_ERR_INTERNAL', 'The gateway failed to handle this request; the failure is logged.', {
     cause: error,
   });

@@ -14,6 +14,7 @@ export {
   GatewayError,
   PROBLEM_CONTENT_TYPE,
   isGatewayError,
+  registerFailureReader,
   toCloseReason,
   toErrorFrame,
   toGatewayError,
@@ -33,4 +34,4 @@ export { DOCUMENT_ID, OpenApi, anchored, documentAjv, openapi } from './openapi.
 export { partitionKey, splitPartitionKey } from './partition-key.js';
 export { asyncapiPath, openapiPath, projectRoot, publicDir } from './paths.js';
 export { MAX_TIMESTAMP_MS, TIMESTAMP_RULE, checkedRfc3339, parseRfc3339, parseTimestamp, parseTimestampText, queryInstant } from './timestamp.js';
-export { decodeUtf8, utf8Text } from './utf8.js';
+export { JsonTextError, decodeUtf8, illFormedPointer, parseJsonText, utf8Text } from './utf8.js';

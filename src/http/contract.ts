@@ -12,7 +12,7 @@
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { ValidateFunction } from 'ajv/dist/2020.js';
 import type { operations } from '../../clients/typescript/schema.js';
-import { GatewayError, type FieldError, describeFieldErrors, OpenApi, anchored, fieldErrors } from '../common/index.js';
+import { GatewayError, JsonTextError, type FieldError, describeFieldErrors, OpenApi, anchored, fieldErrors, parseJsonText } from '../common/index.js';
 
 interface ParameterSpec {
   readonly name: string;
@@ -34,6 +34,7 @@ interface OperationSpec {
   readonly requestBody?: RequestBodySpec;
   readonly 'x-permission'?: string;
   readonly 'x-topic-parameter'?: string;
+  readonly 'x-group-parameter'?: string;
   readonly 'x-error-format'?: string;
   readonly security?: ReadonlyArray<Readonly<Record<string, unknown>>>;
 }
@@ -54,6 +55,8 @@ export interface Operation {
   /** What an authorization check needs to know: the permission and the path parameter naming the topic. */
   readonly permission?: string;
   readonly topicParameter?: string;
+  /** The path parameter holding the operation's consumer group, whose ACL group rules apply with the same permission. */
+  readonly groupParameter?: string;
   /** `confluent-v2` for Confluent REST Proxy operations, whose errors are `{error_code, message}`. */
   readonly errorFormat: 'problem' | 'confluent-v2';
   /** Whether credentials may come as `access_token` in the query: the operation lists the `queryToken` scheme. */
@@ -124,6 +127,7 @@ export class Contract {
           template,
           permission: spec['x-permission'],
           topicParameter: spec['x-topic-parameter'],
+          groupParameter: spec['x-group-parameter'],
           errorFormat: spec['x-error-format'] === 'confluent-v2' ? 'confluent-v2' : 'problem',
           queryToken: (spec.security ?? []).some((requirement) => 'queryToken' in requirement),
           pattern,
@@ -170,8 +174,18 @@ export class Contract {
     });
   }
 
+  /**
+   * The operation serving the request. A Confluent v2 path with one trailing
+   * slash (`/consumers/g/`) is served as the path without it, as v2 servers
+   * in use do; the gateway's own paths are matched exactly.
+   */
   match(method: string, path: string): MatchedOperation | undefined {
+    return this.#match(method, path) ?? (hasTrailingSlash(path) ? this.#match(method, path.slice(0, -1), isV2) : undefined);
+  }
+
+  #match(method: string, path: string, only: (operation: Operation) => boolean = () => true): MatchedOperation | undefined {
     for (const operation of this.operations) {
+      if (!only(operation)) continue;
       if (operation.method !== method && !(method === 'HEAD' && operation.method === 'GET')) continue;
       const found = operation.pattern.exec(path);
       if (!found) continue;
@@ -186,9 +200,14 @@ export class Contract {
 
   /** Methods the spec allows on a path, for 405's Allow header. */
   allowedMethods(path: string): string[] {
-    return this.operations.filter((op) => op.pattern.test(path)).map((op) => op.method);
+    const exact = this.operations.filter((op) => op.pattern.test(path));
+    const slashed = hasTrailingSlash(path) ? this.operations.filter((op) => isV2(op) && op.pattern.test(path.slice(0, -1))) : [];
+    return [...exact, ...slashed].map((op) => op.method);
   }
 }
+
+const hasTrailingSlash = (path: string) => path.length > 1 && path.endsWith('/') && !path.endsWith('//');
+const isV2 = (operation: Operation) => operation.errorFormat === 'confluent-v2';
 
 /** res.locals.operation holds the matched operation for later middleware (authorization, metrics). */
 export function operationOf(res: Response): MatchedOperation | undefined {
@@ -265,6 +284,24 @@ function discardBody(req: Request, next: NextFunction): void {
   req.resume();
 }
 
+/** A JSON body refused by parseJsonText, as the error the client reads. */
+function jsonBodyError(failure: unknown): unknown {
+  if (!(failure instanceof JsonTextError)) return failure;
+  if (failure.syntax || failure.pointer === undefined) return new GatewayError('GW_ERR_MALFORMED_JSON', `The request body ${failure.message}.`);
+  const index = /^\/records\/(\d+)(\/|$)/.exec(failure.pointer)?.[1];
+  const error = { pointer: failure.pointer, message: 'must be text: valid UTF-8 without lone surrogates' };
+  return new GatewayError('GW_ERR_VALIDATION', `The request body ${failure.message}; send text as UTF-8, or binary data in a binary format.`, {
+    errors: [index === undefined ? error : { index: Number(index), ...error }],
+  });
+}
+
+const rawBodies = new WeakMap<object, Buffer>();
+
+/** The bytes of a JSON body as they arrived (UTF-8, after any Content-Encoding), once checkRequestBody has parsed it. */
+export function rawJsonBody(req: Request): Buffer | undefined {
+  return rawBodies.get(req);
+}
+
 /**
  * Checks the body of the matched operation against openapi.yaml: a media
  * type the operation does not list gets 415, and a JSON body is parsed
@@ -272,9 +309,28 @@ function discardBody(req: Request, next: NextFunction): void {
  * breaks the contract gets a 400 naming each field before any handler runs.
  */
 export function checkRequestBody(limitBytes: number): RequestHandler {
-  // The media type is checked below, so the parser takes whatever it is given. Not strict:
-  // whether a bare value (`true` is a JSON Schema) is allowed is the body schema's call.
-  const parseJson = express.json({ limit: limitBytes, type: () => true, strict: false });
+  // The media type is checked below, so the reader takes whatever it is given. The bytes are parsed here rather than
+  // by express.json, which reads text with replacement characters: JSON is UTF-8, and a body that is not (or holds a
+  // lone surrogate) is refused with a pointer to the string, never stored as U+FFFD. Any bare value parses: whether
+  // one is allowed (`true` is a JSON Schema) is the body schema's call. The bytes are kept beside the parsed body
+  // (rawJsonBody) for handlers that can use a value's own bytes.
+  const readBytes = express.raw({ limit: limitBytes, type: () => true });
+  const parseJson = (req: Request, res: Response, done: (error?: unknown) => void) =>
+    readBytes(req, res, (error?: unknown) => {
+      if (error) {
+        done(error);
+        return;
+      }
+      const bytes = req.body as Buffer;
+      try {
+        // As express.json does: an empty body is an empty object, for the schema to judge.
+        req.body = bytes.length === 0 ? {} : parseJsonText(bytes);
+        rawBodies.set(req, bytes);
+        done();
+      } catch (failure) {
+        done(jsonBodyError(failure));
+      }
+    });
   return (req: Request, res: Response, next: NextFunction) => {
     const body = operationOf(res)?.operation.body;
     if (!body) {

@@ -33,8 +33,9 @@ function requestCredentials(req: Request, auth: AuthService, queryToken: boolean
 /**
  * Authentication, rate limiting and topic authorization for every
  * operation, driven by the contract: each operation in openapi.yaml names
- * its permission (`x-permission`) and the path parameter holding its topic
- * (`x-topic-parameter`). An operation without a permission is refused while
+ * its permission (`x-permission`), the path parameter holding its topic
+ * (`x-topic-parameter`) and the one holding its consumer group
+ * (`x-group-parameter`, checked against the ACL's group rules). An operation without a permission is refused while
  * auth is on, so a new route cannot be left open by accident.
  */
 export function authorizeOperation(auth: AuthService): RequestHandler {
@@ -66,6 +67,9 @@ export function authorizeOperation(auth: AuthService): RequestHandler {
       throw new GatewayError('GW_ERR_FORBIDDEN', 'This operation has no permission rule; it is refused while authentication is on.');
     }
     auth.authorize(principal, permission as AclOperation, topic);
+    const groupParameter = matched?.operation.groupParameter;
+    const group = groupParameter ? matched?.pathParams[groupParameter] : undefined;
+    if (group !== undefined) auth.authorizeGroup(principal, permission as AclOperation, group);
     next();
   };
 }

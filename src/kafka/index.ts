@@ -7,7 +7,7 @@
  *
  * Inside, by job: client/ (options, errors, logging shared by every
  * client), metadata/ (metadata, topic structure, administration), produce/
- * and consume/. The files here join them: kafka-connection.ts (the
+ * consume/ and share/ (queues). The files here join them: kafka-connection.ts (the
  * process's admin client and producer session), kafka-services.ts
  * (createKafkaLayer) and compacted-topic-table.ts (a table read from a
  * compacted topic, on both produce and consume).
@@ -44,4 +44,20 @@ export {
   type TopicPartitions,
 } from './consume/index.js';
 export { ProduceService, recordBytes, type CheckedBatch, type OutgoingRecord, type ProducedRecord } from './produce/index.js';
+export {
+  ShareGroups,
+  SharePulls,
+  SHARE_GROUP_CONFIGS,
+  type AnswerResult,
+  type TakenRecord,
+  type DeadLetterMode,
+  type ShareGroupDetail,
+  type ShareGroupSettings,
+  type ShareGroupSummary,
+  type ShareMember,
+  type ShareMemberEvents,
+  type ShareOutcome,
+  type ShareRecord,
+  type ShareTopicPartitions,
+} from './share/index.js';
 export { CompactedTopicTable, type KeyedEntry } from './compacted-topic-table.js';

@@ -28,6 +28,11 @@ export interface Readiness {
 export class KafkaConnection {
   readonly admin: Admin;
   readonly #options: BaseOptions;
+
+  /** The client options every connection of the gateway's own pools uses. */
+  get options(): BaseOptions {
+    return this.#options;
+  }
   #producer: ProducerSession;
   readonly #probe: Admin;
   #connected = false;

@@ -11,6 +11,7 @@ import { CompactedTopicTable } from './compacted-topic-table.js';
 import { KafkaConnection, type Readiness } from './kafka-connection.js';
 import { ProduceService } from './produce/index.js';
 import { SubscriptionEngine } from './consume/index.js';
+import { ShareGroups, SharePulls } from './share/index.js';
 
 export interface KafkaLayer {
   /** Records to topics, through one idempotent producer and its shared batches. */
@@ -21,6 +22,10 @@ export interface KafkaLayer {
   readonly metadata: MetadataService;
   /** Topic creation, deletion, partitions and configs. */
   readonly admin: TopicAdmin;
+  /** Share groups (queues): members, settings, listing and description. */
+  readonly shareGroups: ShareGroups;
+  /** Take-and-answer pulls of share groups, for HTTP workers. */
+  readonly sharePulls: SharePulls;
   /** A key-value table that every instance reads from a compacted topic. */
   table(topic: string, logger: Logger): CompactedTopicTable;
   /** Starts connecting, retrying in the background; rejects only on a failure no retry mends (refused credentials). */
@@ -54,9 +59,38 @@ export function createKafkaLayer(config: Config, logger: Logger): KafkaLayer {
     },
     logger.child({ component: 'subscriptions' }),
   );
+  const shareGroups = new ShareGroups(
+    connection.admin,
+    connection.options,
+    // Answers wait for a fetch in flight on their share session: a short wait keeps them prompt.
+    { fetchMaxWaitMs: Math.min(500, Math.max(100, config.ws.fetchMaxWaitMs)), maxBytes: partitionMaxBytes, requestTimeoutMs: config.kafka.requestTimeoutMs },
+    async (deadLetterTopic, letter) => {
+      const batch = await produce.check(deadLetterTopic, [
+        {
+          key: letter.key,
+          value: letter.value,
+          // The header names the broker's own dead letters carry (KIP-1191), so readers see one shape whoever wrote them.
+          headers: {
+            '__dlq.errors.topic': letter.topic,
+            '__dlq.errors.partition': String(letter.partition),
+            '__dlq.errors.offset': String(letter.offset),
+            '__dlq.errors.group': letter.group,
+            '__dlq.errors.delivery.count': String(letter.deliveryCount),
+            '__dlq.errors.message': letter.reason,
+          },
+        },
+      ]);
+      await produce.send(batch);
+    },
+    logger.child({ component: 'share-groups' }),
+  );
+  // A pull member that nobody took from for a minute goes, releasing what it held.
+  const sharePulls = new SharePulls(shareGroups, { idleMs: 60_000, maxPullers: 1000 }, logger.child({ component: 'share-pulls' }));
   return {
     produce,
     subscriptions,
+    shareGroups,
+    sharePulls,
     metadata,
     admin: topicAdmin,
     table: (topic, tableLogger) => new CompactedTopicTable(subscriptions, admin, produce, topic, tableLogger),
@@ -65,6 +99,8 @@ export function createKafkaLayer(config: Config, logger: Logger): KafkaLayer {
     readiness: () => connection.readiness(),
     async close() {
       await subscriptions.close();
+      await sharePulls.close();
+      await shareGroups.close();
       // Records already accepted are sent and acknowledged before the producer goes.
       await produce.drain();
       await connection.close();

@@ -9,7 +9,7 @@
  */
 import type { components } from '../../clients/typescript/schema.js';
 import { utf8Text } from '../common/index.js';
-import { BASE64 } from './key-filter.js';
+import { decodeBase64 } from './key-filter.js';
 
 /**
  * How a key or value is given: `json` (any JSON; a JSON string key is stored
@@ -37,15 +37,23 @@ export interface FormatConverter {
   fromKafka(bytes: Buffer): unknown;
 }
 
-/** Whether a JSON value nests deeper than `limit`, found without recursion (the value may be deeper than the stack). */
+/**
+ * Whether a JSON value nests deeper than `limit`. Recursion stops at
+ * `limit` levels, well inside the stack, however deep the value is; no
+ * allocation per node, as this runs on every JSON value produced.
+ */
 export function nestsDeeperThan(value: unknown, limit: number): boolean {
-  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
-  while (stack.length > 0) {
-    const { value: node, depth } = stack.pop()!;
-    if (typeof node !== 'object' || node === null) continue;
-    if (depth >= limit) return true;
-    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) stack.push({ value: child, depth: depth + 1 });
+  return deeper(value, 0, limit);
+}
+
+function deeper(node: unknown, depth: number, limit: number): boolean {
+  if (typeof node !== 'object' || node === null) return false;
+  if (depth >= limit) return true;
+  if (Array.isArray(node)) {
+    for (let i = 0; i < node.length; i++) if (deeper(node[i], depth + 1, limit)) return true;
+    return false;
   }
+  for (const key in node) if (Object.hasOwn(node, key) && deeper((node as Record<string, unknown>)[key], depth + 1, limit)) return true;
   return false;
 }
 
@@ -67,7 +75,8 @@ const text = {
 /** Any bytes, given and read as base64. */
 const binary = {
   toKafka(data: unknown, field: 'key' | 'value'): Buffer | Refusal {
-    if (typeof data === 'string' && BASE64.test(data)) return Buffer.from(data, 'base64');
+    const bytes = typeof data === 'string' ? decodeBase64(data) : undefined;
+    if (bytes) return bytes;
     return { refused: typeof data === 'string' ? `${field} is not valid base64` : `${field} must be a base64 string with ${field}Format binary, not ${typeName(data)}` };
   },
   fromKafka(bytes: Buffer): string {

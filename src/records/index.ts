@@ -11,6 +11,7 @@
  */
 export { MAX_JSON_DEPTH, formats, nestsDeeperThan, type DataFormat, type FormatConverter } from './formats.js';
 export { decodeRecord, recordPointer, type DecodedRecord, type Formats } from './to-kafka.js';
+export { rawRecordValues } from './raw-values.js';
 export { RecordPipeline, answer, type PipelineDeps, type ProduceAnswer } from './pipeline.js';
 export { MAX_KEYS, keyFilter, type KeyFormat } from './key-filter.js';
 export { encodedBody, ownedConcat, type Fallback, type FrameForm, type HeaderForm } from './to-json.js';

@@ -77,10 +77,10 @@ export class RecordPipeline {
     return this.deps.schemas.has(topic);
   }
 
-  /** Decodes a batch (`validated`: as decodeRecord); throws 400 listing every bad record (none is produced). */
-  decode(inputs: readonly unknown[], formats: Formats, validated = false): DecodedRecord[] {
+  /** Decodes a batch (`validated`, `rawValues`: as decodeRecord); throws 400 listing every bad record (none is produced). */
+  decode(inputs: readonly unknown[], formats: Formats, validated = false, rawValues?: ReadonlyArray<Buffer | undefined>): DecodedRecord[] {
     const errors: FieldError[] = [];
-    const records = inputs.map((input, index) => decodeRecord(input, index, formats, errors, validated));
+    const records = inputs.map((input, index) => decodeRecord(input, index, formats, errors, validated, rawValues?.[index]));
     if (errors.length > 0) {
       throw new GatewayError('GW_ERR_VALIDATION', `${new Set(errors.map((e) => e.index)).size} record(s) are not valid; nothing was produced.`, {
         errors: errors.slice(0, MAX_REPORTED_ERRORS),
@@ -135,12 +135,18 @@ export class RecordPipeline {
    * check, send. `contract`: the HTTP contract has checked the body, so the
    * caller has already run checkTopic and every record matches the record
    * schema; neither is done again. A WebSocket frame's records are checked
-   * here.
+   * here. `rawValues`: per input, its JSON value's bytes as the body carried
+   * them (rawRecordValues), where they are what serializing it would write.
    */
-  async produceBatch(topic: string, inputs: readonly unknown[], formats: Formats, { contract = false } = {}): Promise<ProduceAnswer> {
+  async produceBatch(
+    topic: string,
+    inputs: readonly unknown[],
+    formats: Formats,
+    { contract = false, rawValues }: { contract?: boolean; rawValues?: ReadonlyArray<Buffer | undefined> } = {},
+  ): Promise<ProduceAnswer> {
     if (!contract) this.checkTopic(topic);
     if (inputs.length === 0) throw new GatewayError('GW_ERR_VALIDATION', 'The batch is empty: send at least one record.');
-    const records = this.decode(inputs, formats, contract);
+    const records = this.decode(inputs, formats, contract, rawValues?.length === inputs.length ? rawValues : undefined);
     return answer(topic, await this.send(await this.check(topic, records)));
   }
 

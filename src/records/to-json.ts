@@ -80,7 +80,7 @@ function headerObject(entries: readonly HeaderEntry[]): { headers: Record<string
   }
   const notes = [
     ...binary.map((key) => `header ${JSON.stringify(key)} is not valid UTF-8, sent as base64`),
-    ...[...repeated].map((key) => `header ${JSON.stringify(key)} repeats and only its last value is here; subscribe with headers: "list" for every value`),
+    ...[...repeated].map((key) => `header ${JSON.stringify(key)} repeats and only its last value is here; ask for headers: "list" (headers=list in a URL) for every value`),
   ];
   return { headers, notes };
 }

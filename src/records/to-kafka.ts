@@ -37,12 +37,10 @@ export function recordPointer(index: number, pointer = ''): string {
 
 function encode(data: unknown, format: DataFormat, bareString: boolean, field: 'key' | 'value', errors: FieldError[], index: number): Buffer | null | undefined {
   if (data === undefined || data === null) return null;
-  const fail = (message: string) => {
-    errors.push({ index, pointer: recordPointer(index, `/${field}`), message });
-    return undefined;
-  };
   const bytes = converters[format].toKafka(data, field, bareString);
-  return Buffer.isBuffer(bytes) ? bytes : fail(bytes.refused);
+  if (Buffer.isBuffer(bytes)) return bytes;
+  errors.push({ index, pointer: recordPointer(index, `/${field}`), message: bytes.refused });
+  return undefined;
 }
 
 function parseJson(bytes: Buffer | null): unknown {
@@ -54,14 +52,31 @@ function parseJson(bytes: Buffer | null): unknown {
   }
 }
 
+/** A decoded record; a class, not closures, as one is made per record produced. */
+class Decoded implements DecodedRecord {
+  constructor(
+    readonly record: OutgoingRecord,
+    /** The value as the client gave it, when its format is json. */
+    private readonly given: unknown,
+    private readonly isJson: boolean,
+  ) {}
+
+  jsonValue(): unknown {
+    if (this.isJson) return this.given === undefined ? null : this.given;
+    return parseJson(this.record.value);
+  }
+}
+
 /**
  * Decodes the record at `index` of a batch, or adds its problems to `errors`
  * (pointers into the batch, e.g. `/records/3/headers/trace`) and returns
  * undefined. `validated`: the input already passed the record schema (the
  * HTTP contract checks a JSON body's records against it), so it is not
- * checked again; every other input is.
+ * checked again; every other input is. `rawValue`: the value's bytes as the
+ * client sent them, byte for byte what serializing the parsed JSON value
+ * writes (rawRecordValues finds them), used instead of serializing it again.
  */
-export function decodeRecord(input: unknown, index: number, formats: Formats, errors: FieldError[], validated = false): DecodedRecord | undefined {
+export function decodeRecord(input: unknown, index: number, formats: Formats, errors: FieldError[], validated = false, rawValue?: Buffer): DecodedRecord | undefined {
   if (!validated) {
     const validate = openapi().component('ProduceRecord');
     if (!validate(input)) {
@@ -72,11 +87,10 @@ export function decodeRecord(input: unknown, index: number, formats: Formats, er
   const raw = input as ProduceRecord;
   const before = errors.length;
   const key = encode(raw.key, formats.key, formats.stringKeysAsText ?? true, 'key', errors, index);
-  const value = encode(raw.value, formats.value, false, 'value', errors, index);
+  const value = rawValue !== undefined && formats.value === 'json' && raw.value !== undefined && raw.value !== null ? rawValue : encode(raw.value, formats.value, false, 'value', errors, index);
   // The schema already allows only what the parser takes; parsed here once for its value.
   const timestamp = raw.timestamp === undefined ? undefined : parseTimestamp(raw.timestamp);
   if (errors.length > before || key === undefined || value === undefined) return undefined;
   const record: OutgoingRecord = { key, value, headers: raw.headers, partition: raw.partition, timestamp };
-  const jsonValue = formats.value === 'json' ? () => (raw.value === undefined ? null : raw.value) : () => parseJson(value);
-  return { record, jsonValue };
+  return new Decoded(record, raw.value, formats.value === 'json');
 }

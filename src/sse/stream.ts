@@ -11,7 +11,7 @@
 import type { ServerResponse } from 'node:http';
 import { GatewayError, toGatewayError, toProblem, type Logger } from '../common/index.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine } from '../kafka/index.js';
-import { encodedBody, ownedConcat, type Fallback } from '../records/index.js';
+import { encodedBody, ownedConcat, type Fallback, type HeaderForm } from '../records/index.js';
 import { ResumeTokenWriter } from './resume-token.js';
 
 export interface EventStreamOptions {
@@ -19,6 +19,8 @@ export interface EventStreamOptions {
   readonly group?: string;
   readonly from: StartPosition;
   readonly fallback: Fallback;
+  /** The form of each record's headers; `object` unless the client asks for `list`. */
+  readonly headers?: HeaderForm;
   readonly keys?: readonly Buffer[];
   /** When the credentials that opened the stream expire (ms since the epoch). */
   readonly expiresAt?: number;
@@ -255,7 +257,7 @@ class EventStream {
         this.#sent.set(partition, record.offset + 1n);
         tokens ??= this.#tokens();
         tokens.set(partition, this.#position(partition, from.passed));
-        const event = ownedConcat([Buffer.from(`id: ${tokens.token()}\n`), RECORD_EVENT, encodedBody(record, { fallback: this.options.fallback, headers: 'object' }), EVENT_END]);
+        const event = ownedConcat([Buffer.from(`id: ${tokens.token()}\n`), RECORD_EVENT, encodedBody(record, { fallback: this.options.fallback, headers: this.options.headers ?? 'object' }), EVENT_END]);
         if (!this.#confirmWrites) {
           from.written(record.offset);
           // Written, the partition may have passed to the end of its batch (records the key filter left out after this one).

@@ -3,10 +3,11 @@ import type { WebSocket } from 'ws';
 import type { AuthService, Principal } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { ERRORS, GatewayError, toCloseReason, toErrorFrame, toGatewayError, type Logger } from '../common/index.js';
-import type { AckMode, ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
+import type { AckMode, ConsumedRecord, PartitionHandle, ShareGroups, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
 import { startFromFrame } from '../edge-rules/index.js';
 import { encodedBody, type FrameForm } from '../records/index.js';
-import { checkFrame, frameId, type AckFrame, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
+import { checkFrame, frameId, frameSub, type AckFrame, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type SubscribeFrame } from './frames.js';
+import { ShareSubscriptions } from './share-subscriptions.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
 export type ProduceRecords = (topic: string, records: readonly unknown[], formats: { keyFormat?: string; valueFormat?: string }) => Promise<unknown>;
@@ -19,6 +20,8 @@ export interface ConnectionDeps {
   /** Throws a 404 GatewayError for a topic that does not exist. */
   readonly requireTopic: (topic: string) => Promise<void>;
   readonly produce?: ProduceRecords;
+  /** Share groups (queues), for subscriptions naming `shareGroup`; absent where the gateway offers none. */
+  readonly shareGroups?: ShareGroups;
   /** Called once the connection has closed and released everything. */
   readonly onClosed: (connection: Connection) => void;
 }
@@ -78,6 +81,8 @@ export class Connection {
   #queuedBytes = 0;
   /** The most bytes this connection ever held unsent, for tests and metrics. */
   peakBufferedBytes = 0;
+  /** Subscriptions to share groups, which answer record by record (share-subscriptions.ts). */
+  readonly #shares?: ShareSubscriptions;
 
   /** `transport` is the TCP socket under `socket`, held to write many frames at once. */
   constructor(
@@ -87,6 +92,20 @@ export class Connection {
     private readonly deps: ConnectionDeps,
     readonly single?: SingleTopic,
   ) {
+    if (deps.shareGroups) {
+      this.#shares = new ShareSubscriptions({
+        socket,
+        transport,
+        principal,
+        auth: deps.auth,
+        shareGroups: deps.shareGroups,
+        requireTopic: deps.requireTopic,
+        maxBufferedBytes: deps.config.maxBufferedBytes,
+        logger: deps.logger,
+        send: (frame) => this.#send(frame),
+        sendError: (error, id) => this.#sendError(error, id),
+      });
+    }
     socket.on('message', (data, isBinary) => void this.#onMessage(data.toString(), isBinary));
     socket.on('pong', () => {
       this.#alive = true;
@@ -108,7 +127,7 @@ export class Connection {
   }
 
   get subscriptionCount(): number {
-    return this.#subs.size;
+    return this.#subs.size + (this.#shares?.size ?? 0);
   }
 
   /** Records queued for this socket and not yet written to it, in bytes. */
@@ -145,7 +164,8 @@ export class Connection {
     });
   }
 
-  #sendError(error: unknown, id?: string): void {
+  /** `sub` ties the error to the subscription a frame named (an ack, a credit), as `id` ties it to the frame. */
+  #sendError(error: unknown, id?: string, sub?: string): void {
     const gatewayError = toGatewayError(error);
     if (gatewayError.status >= 500 && gatewayError.code === 'GW_ERR_INTERNAL') {
       this.deps.logger.error({ err: gatewayError.cause ?? gatewayError }, 'websocket frame failed');
@@ -155,29 +175,33 @@ export class Connection {
       this.socket.close(gatewayError.wsCloseCode, toCloseReason(gatewayError));
       return;
     }
-    this.#send(toErrorFrame(gatewayError, id));
+    this.#send({ ...toErrorFrame(gatewayError, id), ...(sub === undefined ? {} : { sub }) });
   }
 
   async #onMessage(text: string, isBinary: boolean): Promise<void> {
     let id: string | undefined;
+    let sub: string | undefined;
     try {
       if (this.single) throw new GatewayError('GW_ERR_BAD_REQUEST', 'This endpoint only sends records; use /v1/ws to send frames.');
       if (isBinary) throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', 'Frames are JSON text, not binary.');
       // Read once: the id ties an error to the frame even when the frame is otherwise wrong.
       const raw = readFrame(text);
       id = frameId(raw);
+      sub = frameSub(raw);
       const frame = checkFrame(raw);
       switch (frame.op) {
         case 'subscribe':
           await this.#subscribe(frame, startFromFrame(frame.from), { fallback: frame.format ?? 'text', headers: frame.headers ?? 'object' });
           return;
         case 'unsubscribe':
-          await this.#unsubscribe(frame.id);
+          if (this.#shares?.has(frame.id)) await this.#shares.unsubscribe(frame.id);
+          else await this.#unsubscribe(frame.id);
           this.#send({ op: 'unsubscribed', id: frame.id });
           return;
         case 'credit': {
           // Credit may come right behind its subscribe frame, before the subscription has started: it is kept.
           const sub = this.#subs.get(frame.sub);
+          if (!sub && this.#shares?.credit(frame.sub, frame.n)) return;
           if (!sub) throw new GatewayError('GW_ERR_NOT_FOUND', `No subscription ${JSON.stringify(frame.sub)} on this connection.`);
           sub.credit = (sub.credit ?? 0) + frame.n;
           this.#pump(sub);
@@ -185,6 +209,10 @@ export class Connection {
         }
         case 'ack':
           await this.#ack(frame);
+          return;
+        case 'answer':
+          if (!this.#shares) throw new GatewayError('GW_ERR_NOT_FOUND', 'Share groups are not available on this gateway.');
+          await this.#shares.answer(frame);
           return;
         case 'produce': {
           if (!this.deps.produce) throw new GatewayError('GW_ERR_NOT_FOUND', 'Produce over WebSocket is not available on this gateway.');
@@ -196,7 +224,7 @@ export class Connection {
         }
       }
     } catch (error) {
-      this.#sendError(error, id);
+      this.#sendError(error, id, sub);
     }
   }
 
@@ -237,13 +265,19 @@ export class Connection {
       // Everything up to the reservation below runs without an await, so
       // frames sent back to back cannot slip past the limit or the id check.
       if (this.#closing) return;
-      if (this.#subs.has(id)) throw new GatewayError('GW_ERR_CONFLICT', `A subscription with id ${JSON.stringify(id)} is already open on this connection.`);
-      if (this.#subs.size >= this.deps.config.maxSubscriptionsPerConnection) {
+      if (this.#subs.has(id) || this.#shares?.has(id)) throw new GatewayError('GW_ERR_CONFLICT', `A subscription with id ${JSON.stringify(id)} is already open on this connection.`);
+      if (this.subscriptionCount >= this.deps.config.maxSubscriptionsPerConnection) {
         throw new GatewayError('GW_ERR_TOO_MANY_REQUESTS', `At most ${this.deps.config.maxSubscriptionsPerConnection} subscriptions per connection.`, {
           retryAfterSeconds: undefined,
         });
       }
+      if (frame.shareGroup !== undefined) {
+        if (!this.#shares) throw new GatewayError('GW_ERR_NOT_FOUND', 'Share groups are not available on this gateway.');
+        await this.#shares.subscribe(frame, form);
+        return;
+      }
       for (const topic of topics) this.deps.auth.authorize(this.principal, 'consume', topic);
+      if (frame.group !== undefined) this.deps.auth.authorizeGroup(this.principal, 'consume', frame.group);
       this.deps.auth.checkRate(this.principal);
       const ack: AckMode = frame.ack ?? 'auto';
       if (frame.receipts === true && frame.group === undefined) {
@@ -402,6 +436,7 @@ export class Connection {
       clearTimeout(this.#expiryTimer);
       if (code !== undefined && this.socket.readyState === this.socket.OPEN) this.socket.close(code, reason);
       await Promise.allSettled([...this.#subs.keys()].map((id) => this.#unsubscribe(id)));
+      await this.#shares?.close();
       this.deps.onClosed(this);
     })();
     return this.#closing;

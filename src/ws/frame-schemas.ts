@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { asyncapiPath } from '../common/index.js';
 
 /** The operations a client may send, each a message of the AsyncAPI document. */
-export const CLIENT_OPS = ['subscribe', 'ack', 'credit', 'unsubscribe', 'produce'] as const;
+export const CLIENT_OPS = ['subscribe', 'ack', 'credit', 'unsubscribe', 'produce', 'answer'] as const;
 export type ClientOp = (typeof CLIENT_OPS)[number];
 
 type Schema = Record<string, unknown>;

@@ -3,7 +3,7 @@
  * JSON Schema each; docs/websocket.md and docs/asyncapi.yaml describe them.
  * A frame that fails gets an error frame naming the field, tied to its id.
  */
-import { GatewayError, describeFieldErrors, edgeAjv, fieldErrors } from '../common/index.js';
+import { GatewayError, describeFieldErrors, edgeAjv, fieldErrors, illFormedPointer } from '../common/index.js';
 import type { FrameStart } from '../edge-rules/index.js';
 import type { AckMode } from '../kafka/index.js';
 import { loadClientFrameSchemas } from './frame-schemas.js';
@@ -26,6 +26,25 @@ export interface SubscribeFrame {
   readonly keyFormat?: KeyFormat;
   /** An `acked` frame for every commit the group has taken. */
   readonly receipts?: boolean;
+  /** A share group (a queue) to read as a member of, instead of a consumer group. */
+  readonly shareGroup?: string;
+  /** With shareGroup, where rejected records go on brokers that have no dead-letter topics of their own. */
+  readonly deadLetterTopic?: string;
+}
+
+/** The client's outcome for a record (or a range of records) of a share group subscription. */
+export interface AnswerFrame {
+  readonly op: 'answer';
+  readonly id?: string;
+  readonly sub: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  /** The last offset (inclusive) of a range answered alike. */
+  readonly lastOffset?: string;
+  readonly outcome: 'accept' | 'release' | 'reject' | 'renew';
+  /** Why a record is rejected, written into its dead letter. */
+  readonly reason?: string;
 }
 
 export { MAX_KEYS, keyFilter, type KeyFormat } from '../records/index.js';
@@ -60,7 +79,7 @@ export interface ProduceFrame {
   readonly valueFormat?: string;
 }
 
-export type ClientFrame = SubscribeFrame | AckFrame | CreditFrame | UnsubscribeFrame | ProduceFrame;
+export type ClientFrame = SubscribeFrame | AckFrame | CreditFrame | UnsubscribeFrame | ProduceFrame | AnswerFrame;
 
 // The frame schemas are docs/asyncapi.yaml's client messages: what clients read is what the gateway checks.
 const SCHEMAS = loadClientFrameSchemas();
@@ -74,6 +93,12 @@ const validators = Object.fromEntries(Object.entries(SCHEMAS).map(([op, schema])
 /** The id to tie an error frame to, read from whatever the client sent. */
 export function frameId(raw: unknown): string | undefined {
   const value = (raw as { id?: unknown } | null)?.id;
+  return typeof value === 'string' && value.length <= 128 ? value : undefined;
+}
+
+/** The subscription a frame names (`sub` of ack and credit frames), read from whatever the client sent, for its error frame. */
+export function frameSub(raw: unknown): string | undefined {
+  const value = (raw as { sub?: unknown } | null)?.sub;
   return typeof value === 'string' && value.length <= 128 ? value : undefined;
 }
 
@@ -96,6 +121,14 @@ export function checkFrame(raw: unknown): ClientFrame {
   if (!validate) {
     throw new GatewayError('GW_ERR_VALIDATION', `Unknown op ${JSON.stringify(op ?? null)}; use one of: ${Object.keys(SCHEMAS).join(', ')}.`, {
       errors: [{ pointer: '/op', message: 'is not a known operation' }],
+    });
+  }
+  // The socket refuses bytes that are not UTF-8 (close 1007); an escaped lone surrogate is valid JSON but no text, and
+  // would be stored as U+FFFD.
+  const pointer = illFormedPointer(raw);
+  if (pointer !== undefined) {
+    throw new GatewayError('GW_ERR_VALIDATION', `The frame holds a lone surrogate (not text) at ${pointer}; send well-formed text, or binary data in a binary format.`, {
+      errors: [{ pointer, message: 'must be text: no lone surrogates' }],
     });
   }
   if (!validate(raw)) {

@@ -1,10 +1,10 @@
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import { WS_SUBPROTOCOL, authenticateUpgrade, type AuthService } from '../auth/index.js';
+import { ConnectionQuota, WS_SUBPROTOCOL, authenticateUpgrade, type AuthService } from '../auth/index.js';
 import type { Config } from '../config.js';
 import { GROUP_NAME_RULE, GatewayError, PROBLEM_CONTENT_TYPE, checkTopicName, isValidGroupName, toGatewayError, toProblem, type Logger } from '../common/index.js';
-import type { SubscriptionEngine } from '../kafka/index.js';
+import type { ShareGroups, SubscriptionEngine } from '../kafka/index.js';
 import { CLOSE, Connection, type ProduceRecords, type SingleTopic } from './connection.js';
 import { MAX_KEYS, keyFilter } from './frames.js';
 import { startFromQuery } from '../edge-rules/index.js';
@@ -16,6 +16,7 @@ export interface WebSocketGatewayDeps {
   readonly subscriptions: SubscriptionEngine;
   readonly requireTopic: (topic: string) => Promise<void>;
   readonly produce?: ProduceRecords;
+  readonly shareGroups?: ShareGroups;
 }
 
 export interface WebSocketStats {
@@ -38,10 +39,16 @@ const SINGLE_TOPIC = /^\/v1\/topics\/([^/]+)\/ws$/;
 export class WebSocketGateway {
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
+  readonly #quota: ConnectionQuota;
   readonly #heartbeat: NodeJS.Timeout;
   #closing = false;
 
   constructor(private readonly deps: WebSocketGatewayDeps) {
+    const { maxConnectionsPerAddress: perAddress, maxConnectionsPerPrincipal: perPrincipal } = deps.config.ws;
+    this.#quota = new ConnectionQuota('WebSocket connections', { perAddress, perPrincipal }, {
+      perAddress: 'WS_MAX_CONNECTIONS_PER_ADDRESS',
+      perPrincipal: 'WS_MAX_CONNECTIONS_PER_PRINCIPAL',
+    });
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: deps.config.ws.maxFrameBytes,
@@ -84,10 +91,19 @@ export class WebSocketGateway {
       throw new GatewayError('GW_ERR_OVERLOADED', `This gateway holds its maximum of ${this.deps.config.ws.maxConnections} WebSocket connections.`);
     }
     const principal = await authenticateUpgrade(req, this.deps.auth);
+    // Held until the TCP connection ends, however the upgrade or the session ends.
+    const release = this.#quota.take(req.socket.remoteAddress, principal);
+    if (socket.destroyed) {
+      // The client left while it was authenticated: nothing to upgrade, and no close event to come.
+      release();
+      return;
+    }
+    socket.once('close', release);
     let single: SingleTopic | undefined;
     if (singleMatch) {
       single = singleTopicOptions(decodeURIComponent(singleMatch[1]!), url.searchParams);
       this.deps.auth.authorize(principal, 'consume', single.topic);
+      if (single.group !== undefined) this.deps.auth.authorizeGroup(principal, 'consume', single.group);
       await this.deps.requireTopic(single.topic);
     }
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
@@ -102,6 +118,7 @@ export class WebSocketGateway {
           subscriptions: this.deps.subscriptions,
           requireTopic: this.deps.requireTopic,
           produce: this.deps.produce,
+          shareGroups: this.deps.shareGroups,
           onClosed: (c) => this.#connections.delete(c),
         },
         single,

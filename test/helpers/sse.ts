@@ -13,6 +13,8 @@ export { parseEventStream, type SseEvent };
 export interface SseOptions {
   readonly headers?: Record<string, string>;
   readonly method?: string;
+  /** The client address to connect from (another loopback address is another client). */
+  readonly localAddress?: string;
 }
 
 export class SseClient {
@@ -55,7 +57,7 @@ export class SseClient {
   static open(url: string, options: SseOptions = {}): Promise<SseClient> {
     const { pathname, search } = new URL(url);
     return new Promise((resolve, reject) => {
-      const req = request(url, { method: options.method ?? 'GET', headers: { accept: 'text/event-stream', ...options.headers } });
+      const req = request(url, { method: options.method ?? 'GET', localAddress: options.localAddress, headers: { accept: 'text/event-stream', ...options.headers } });
       req.once('response', (response) => resolve(new SseClient(url, `${pathname}${search}`, req, response)));
       req.once('error', reject);
       req.end();

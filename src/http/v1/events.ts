@@ -4,6 +4,7 @@
  * through the process's subscription engine, as WebSocket subscriptions do.
  */
 import type { Request, Response } from 'express';
+import type { AuthService, ConnectionQuota } from '../../auth/index.js';
 import { GatewayError } from '../../common/index.js';
 import type { MetadataService, SubscriptionEngine } from '../../kafka/index.js';
 import { encodedBody, keyFilter } from '../../records/index.js';
@@ -17,6 +18,10 @@ export interface EventRoutesDeps {
   readonly metadata: MetadataService;
   /** How long a page read may wait for Kafka. */
   readonly readTimeoutMs: number;
+  /** Streams held at once per client address and per principal. */
+  readonly streamQuota: ConnectionQuota;
+  /** Joining a group (`group`) is checked on the group's name. */
+  readonly auth: AuthService;
 }
 
 /** The resume token a client sent: the header (what a reconnecting EventSource sends) wins over the query parameter. */
@@ -35,7 +40,7 @@ function requireEventStreamAccepted(req: Request, res: Response): void {
 
 const COMMA = Buffer.from(',');
 
-export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs }: EventRoutesDeps): Pick<Handlers, 'streamTopicEvents' | 'readPartitionRecords'> {
+export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs, streamQuota, auth }: EventRoutesDeps): Pick<Handlers, 'streamTopicEvents' | 'readPartitionRecords'> {
   return {
     streamTopicEvents: async ({ path, query, req, res }) => {
       requireEventStreamAccepted(req, res);
@@ -47,7 +52,13 @@ export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs }
         res.writeHead(200, EVENT_STREAM_HEADERS).end();
         return;
       }
-      await events.serve(res, { topic, group: query.group, from, fallback: query.format ?? 'text', keys, expiresAt: principalOf(res).expiresAt });
+      const principal = principalOf(res);
+      if (query.group !== undefined) auth.authorizeGroup(principal, 'consume', query.group);
+      // Held until the response ends, however it ends.
+      const release = streamQuota.take(req.socket.remoteAddress, principal);
+      res.once('close', release);
+      if (res.destroyed) release();
+      await events.serve(res, { topic, group: query.group, from, fallback: query.format ?? 'text', headers: query.headers, keys, expiresAt: principal.expiresAt });
     },
 
     readPartitionRecords: async ({ path, query, res }) => {
@@ -64,7 +75,7 @@ export function eventHandlers({ events, subscriptions, metadata, readTimeoutMs }
       const parts: Buffer[] = [Buffer.from(`{"topic":${JSON.stringify(topic)},"partition":${partition},"records":[`)];
       page.records.forEach((record, i) => {
         if (i > 0) parts.push(COMMA);
-        parts.push(encodedBody(record, { fallback: format, headers: 'object' }));
+        parts.push(encodedBody(record, { fallback: format, headers: query.headers ?? 'object' }));
       });
       parts.push(Buffer.from(`],"nextOffset":"${page.nextOffset}","logStartOffset":"${page.logStartOffset}","logEndOffset":"${page.logEndOffset}"}`));
       res.type('application/json').send(Buffer.concat(parts));

@@ -9,6 +9,7 @@ export { adminHandlers } from './admin.js';
 export { eventHandlers } from './events.js';
 export { metadataHandlers } from './metadata.js';
 export { produceHandlers } from './produce.js';
+export { queueHandlers } from './queues.js';
 export { schemaHandlers } from './schemas.js';
 export type { SchemaInfo } from './topic-bodies.js';
 export { websocketInfoHandlers } from './websocket-info.js';

@@ -14,15 +14,11 @@ export interface MetadataRoutesDeps {
 
 /**
  * A group as the principal may see it: only the topics it may describe, and
- * the lag over those. A group it may not see at all is answered exactly as
- * one that does not exist.
+ * the lag over those. Whether it may see the group at all is asked before
+ * the group is looked up (requireGroupVisible), by the group's name.
  */
 function visibleGroup(group: GroupDetail, auth: AuthService, principal: Principal): GroupDetail {
   if (!auth.enabled) return group;
-  const topics = new Set([...group.offsets.map((o) => o.topic), ...group.members.flatMap((m) => m.assignments.map((a) => a.topic))]);
-  if (!auth.mayDescribeGroup(principal, [...topics])) {
-    throw new GatewayError('GW_ERR_GROUP_NOT_FOUND', `Consumer group ${JSON.stringify(group.groupId)} does not exist.`);
-  }
   const can = (topic: string) => auth.acl.allows(principal, 'describe', topic);
   const offsets = group.offsets.filter((o) => can(o.topic));
   return {
@@ -31,6 +27,13 @@ function visibleGroup(group: GroupDetail, auth: AuthService, principal: Principa
     offsets,
     totalLag: offsets.reduce((sum, o) => sum + BigInt(o.lag ?? '0'), 0n).toString(),
   };
+}
+
+/** A group the principal may not describe is answered exactly as one that does not exist, whether it does or not. */
+function requireGroupVisible(auth: AuthService, principal: Principal, group: string): void {
+  if (auth.enabled && !auth.mayDescribeGroup(principal, group)) {
+    throw new GatewayError('GW_ERR_GROUP_NOT_FOUND', `Consumer group ${JSON.stringify(group)} does not exist.`);
+  }
 }
 
 /** Read-only cluster, topic, offset and consumer-group metadata (v1). */
@@ -55,19 +58,16 @@ export function metadataHandlers({ metadata, schemaInfo = noSchemas, auth }: Met
       const offsets = await metadata.offsetsAt(path.topic, timestamp);
       res.json({ topic: path.topic, timestamp: new Date(timestamp).toISOString(), offsets });
     },
-    // A group is listed only to whoever may describe one of its topics (see AuthService.mayDescribeGroup).
+    // A group is listed only to whoever may describe it (ACL group rules; see AuthService.mayDescribeGroup).
     listConsumerGroups: async ({ query, res }) => {
       const groups = await metadata.groups({ internal: query.internal === true });
-      if (!auth.enabled) {
-        res.json({ groups });
-        return;
-      }
-      const topicsOf = await metadata.groupTopics();
       const principal = principalOf(res);
-      res.json({ groups: groups.filter((g) => auth.mayDescribeGroup(principal, topicsOf.get(g.groupId) ?? [])) });
+      res.json({ groups: auth.enabled ? groups.filter((g) => auth.mayDescribeGroup(principal, g.groupId)) : groups });
     },
     getConsumerGroup: async ({ path, res }) => {
-      res.json(visibleGroup(await metadata.group(path.group), auth, principalOf(res)));
+      const principal = principalOf(res);
+      requireGroupVisible(auth, principal, path.group);
+      res.json(visibleGroup(await metadata.group(path.group), auth, principal));
     },
   };
 }

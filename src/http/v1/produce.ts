@@ -4,10 +4,10 @@
  * (src/records); this file only reads the body and writes the answer.
  */
 import type { Request } from 'express';
-import { GatewayError, decodeUtf8, type FieldError } from '../../common/index.js';
+import { GatewayError, JsonTextError, parseJsonText, type FieldError } from '../../common/index.js';
 import type { ProducedRecord } from '../../kafka/index.js';
-import { answer, decodeRecord, recordPointer, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline } from '../../records/index.js';
-import type { Handlers, OperationInput } from '../contract.js';
+import { answer, decodeRecord, rawRecordValues, recordPointer, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline } from '../../records/index.js';
+import { rawJsonBody, type Handlers, type OperationInput } from '../contract.js';
 
 export interface ProduceRouteDeps {
   readonly pipeline: RecordPipeline;
@@ -71,11 +71,11 @@ async function* lines(req: Request, maxLineBytes: number): AsyncGenerator<{ line
 function decodeLine(line: Buffer, index: number, formats: Formats, errors: FieldError[]): DecodedRecord | undefined {
   let input: unknown;
   try {
-    // JSON text is UTF-8 (RFC 8259): a line that is not is refused rather than read with replacement characters.
-    input = JSON.parse(decodeUtf8(line));
+    // JSON text is UTF-8 (RFC 8259): a line that is not, or holds a lone surrogate, is refused rather than read with replacement characters.
+    input = parseJsonText(line);
   } catch (error) {
-    const why = error instanceof SyntaxError ? `is not valid JSON: ${error.message}` : 'is not valid UTF-8';
-    errors.push({ index, pointer: recordPointer(index), message: `record ${index + 1} ${why}` });
+    if (!(error instanceof JsonTextError)) throw error;
+    errors.push({ index, pointer: `${recordPointer(index)}${error.pointer ?? ''}`, message: `record ${index + 1} ${error.message}` });
     return undefined;
   }
   return decodeRecord(input, index, formats, errors);
@@ -163,8 +163,12 @@ export function produceHandlers(deps: ProduceRouteDeps): Pick<Handlers, 'produce
         return;
       }
       const json = body as JsonBody;
+      const formats = formatsOf(query, json);
+      // JSON values go to Kafka as the body's own bytes where those are what serializing the parsed value would write.
+      const raw = formats.value === 'json' ? rawJsonBody(req) : undefined;
+      const rawValues = raw && rawRecordValues(raw);
       // The topic name is checked above and every record against the record schema by the contract.
-      res.json(await deps.pipeline.produceBatch(topic, json.records, formatsOf(query, json), { contract: true }));
+      res.json(await deps.pipeline.produceBatch(topic, json.records, formats, { contract: true, rawValues }));
     },
   };
 }

@@ -22,6 +22,22 @@ import { GROUP_NAME_RULE, GatewayError, isValidGroupName, partitionKey, type Log
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../../kafka/index.js';
 import { formats } from '../../records/index.js';
 
+/**
+ * A JSON record's own text, when it is JSON: checked by parsing, written as
+ * it is (no second serialization; 64-bit integers keep every digit).
+ * Undefined when the bytes are not UTF-8 JSON.
+ */
+function jsonText(bytes: Buffer): string | undefined {
+  const text = formats.text.fromKafka(bytes);
+  if (formats.json.fromText(text) === undefined) return undefined;
+  // Spaces around the value are JSON's, kept out of the answer all the same.
+  return text!.trim();
+}
+
+function base64Text(bytes: Buffer): string {
+  return `"${formats.binary.fromKafka(bytes)}"`;
+}
+
 export type EmbeddedFormat = 'binary' | 'json';
 
 /** What `POST /consumers/{group}` may set, already checked. */
@@ -39,10 +55,10 @@ export interface InstanceSettings {
 /** A record as v2 answers it, in the instance's format. */
 export interface V2Record {
   readonly topic: string;
-  readonly key: unknown;
-  readonly value: unknown;
   readonly partition: number;
   readonly offset: bigint;
+  /** The record as JSON text, `{"topic","key","value","partition","offset"}` in Confluent's order, written once when it is read. */
+  readonly json: string;
 }
 
 export interface PartitionRef {
@@ -312,20 +328,21 @@ export class ConsumerInstance {
   }
 
   #convert(record: ConsumedRecord): V2Record {
-    // Confluent's envelope around the key and value as the instance's format converts them: base64 for binary, JSON for json.
-    const converter = formats[this.settings.format];
-    const decode = (bytes: Buffer | null, what: string): unknown => {
-      if (bytes === null) return null;
-      const data = converter.fromKafka(bytes);
-      if (data === undefined) {
+    // Confluent's envelope around the key and value as the instance's format writes them: base64 for binary, JSON for json.
+    const encode = this.settings.format === 'json' ? jsonText : base64Text;
+    const embed = (bytes: Buffer | null, what: string): string => {
+      if (bytes === null) return 'null';
+      const text = encode(bytes);
+      if (text === undefined) {
         throw new GatewayError(
           'GW_ERR_INTERNAL',
           `The ${what} of the record at ${record.topic}/${record.partition} offset ${record.offset} is not JSON, and this instance's format is json: read it with a binary instance, or move past it with positions.`,
         );
       }
-      return data;
+      return text;
     };
-    return { topic: record.topic, key: decode(record.key, 'key'), value: decode(record.value, 'value'), partition: record.partition, offset: record.offset };
+    const json = `{"topic":${JSON.stringify(record.topic)},"key":${embed(record.key, 'key')},"value":${embed(record.value, 'value')},"partition":${record.partition},"offset":${record.offset}}`;
+    return { topic: record.topic, partition: record.partition, offset: record.offset, json };
   }
 
   /** Commits offset + 1 for each given record, or, without any, what every read so far returned. */

@@ -47,7 +47,7 @@ function settingsOf(body: CreateBody | undefined): InstanceSettings {
   const reset = (given['auto.offset.reset'] ?? 'latest').toLowerCase();
   if (reset === 'none') throw invalidConfig('auto.offset.reset none is not offered; use earliest or latest.');
   if (reset !== 'earliest' && reset !== 'latest') throw invalidConfig(`Invalid value ${reset} for configuration auto.offset.reset: String must be one of: latest, earliest.`);
-  const commit = given['auto.commit.enable'];
+  const commit = given['auto.commit.enable'] ?? given['enable.auto.commit'];
   const autoCommit = commit === null || commit === undefined ? true : typeof commit === 'boolean' ? commit : commit.toLowerCase() === 'true' ? true : commit.toLowerCase() === 'false' ? false : undefined;
   if (autoCommit === undefined) throw invalidConfig(`auto.commit.enable must be true or false, not ${JSON.stringify(commit)}.`);
   const fetchMinBytes = integerSetting('fetch.min.bytes', given['fetch.min.bytes'] ?? given.responseMinBytes, -1, FETCH_MIN_BYTES_MAX);
@@ -162,7 +162,8 @@ export function confluentConsumerHandlers({
         const timeoutMs = asked !== undefined && asked > 0 ? Math.min(asked, longest) : longest;
         const maxBytes = input.query.max_bytes !== undefined && input.query.max_bytes > 0 ? Math.min(input.query.max_bytes, config.requestMaxBytes) : config.requestMaxBytes;
         const records = await instance.read(timeoutMs, maxBytes);
-        sendV2(input.res, 200, records, mediaType);
+        // Each record was written as JSON once, when read: the answer joins them.
+        input.res.status(200).type(mediaType).send(`[${records.map((r) => r.json).join(',')}]`);
       }),
     v2CommitOffsets: async (input) => {
       const offsets = input.body?.offsets?.map(({ topic, partition, offset }) => ({ topic, partition, offset: BigInt(offset) }));

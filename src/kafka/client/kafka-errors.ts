@@ -5,7 +5,7 @@
  * error so its details do not reach the client.
  */
 import { AuthenticationError, GenericError, MultipleErrors, NetworkError, UserError, protocolErrorsCodesById, type Base } from '@platformatic/kafka';
-import { GatewayError, type ErrorCode } from '../../common/index.js';
+import { GatewayError, registerFailureReader, type ErrorCode } from '../../common/index.js';
 
 /** Kafka's numeric error codes by their names in the protocol. */
 export const kafkaErrorCodes = new Map<number, string>(Object.entries(protocolErrorsCodesById).map(([code, name]) => [Number(code), name]));
@@ -144,6 +144,17 @@ export function fromKafkaError(error: unknown, context: { topic?: string; group?
   if (moving) {
     return new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka is moving a leader or a coordinator (${moving}); retry shortly.`, { cause, retryAfterSeconds: 1, extensions: { kafkaError: moving } });
   }
+  const answered = ids[0];
+  if (answered !== undefined) {
+    // Kafka answered, with an error this table does not name: say what it said, rather than that it is unreachable.
+    const message = serverErrorMessage(error);
+    const subject = context.topic === undefined ? '' : ` for topic ${topic}`;
+    return new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Kafka answered ${answered}${subject}${message ? `: ${message}` : ''}; retry shortly.`, {
+      cause,
+      retryAfterSeconds: 1,
+      extensions: { kafkaError: answered },
+    });
+  }
   if (isTransient(error)) return new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', 'Kafka is not reachable right now; retry shortly.', { cause, retryAfterSeconds: 1 });
   return new GatewayError('GW_ERR_INTERNAL', 'The gateway failed to handle this request; the failure is logged.', { cause });
 }
@@ -159,3 +170,9 @@ export function guardConnections(client: Base): void {
     payload.connection.on('error', () => undefined);
   });
 }
+
+// A failure of the client that reaches an edge without passing through fromKafkaError is still read as Kafka's.
+registerFailureReader((error) => {
+  const read = fromKafkaError(error);
+  return read.code === 'GW_ERR_INTERNAL' ? undefined : read;
+});

@@ -1,0 +1,195 @@
+/**
+ * Confluent v2 reads by polling: a consumer instance of the gateway reading
+ * a pre-filled topic from the start (JSON and binary formats), against a
+ * direct consumer reading the same records and JSON-encoding them as v2
+ * answers them, in the same run, alternating. Reports records/s, the time
+ * from creating the instance to its first record, and the gateway's
+ * resident memory before, at its peak during the read and after the
+ * instance is deleted.
+ */
+import { Consumer, Producer } from '@platformatic/kafka';
+import { alternate, cpuSeconds, median, rssBytes, startGatewayProcess, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
+
+export interface V2ReadBenchOptions {
+  readonly brokers: string;
+  readonly rounds: number;
+  /** Records in each topic. */
+  readonly records: number;
+}
+
+const V2 = 'application/vnd.kafka.v2+json';
+const PARTITIONS = 6;
+
+async function fill(brokers: string, topic: string, count: number, value: (i: number) => Buffer): Promise<void> {
+  const producer = new Producer({ clientId: 'bench-v2-fill', bootstrapBrokers: [brokers], autocreateTopics: false });
+  await producer.metadata({ topics: [topic], autocreateTopics: false });
+  for (let sent = 0; sent < count; ) {
+    const n = Math.min(500, count - sent);
+    await producer.send({ messages: Array.from({ length: n }, (_, i) => ({ topic, key: Buffer.from(String(sent + i)), value: value(sent + i), partition: (sent + i) % PARTITIONS })) });
+    sent += n;
+  }
+  await producer.close();
+}
+
+/** The leanest reader: fetches of every partition from offset 0, no group; each fetch's records JSON-encoded as a v2 answer. */
+async function direct(brokers: string, topic: string, count: number, format: 'json' | 'binary'): Promise<Measurement & { firstRecordMs: number }> {
+  const consumer = new Consumer({ clientId: 'bench-v2-direct', bootstrapBrokers: [brokers], groupId: 'bench-v2-direct-unused', retries: 5 });
+  const metadata = await consumer.metadata({ topics: [topic] });
+  const { id: topicId, partitions } = metadata.topics.get(topic)!;
+  const positions = partitions.map(() => 0n);
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  let firstMs: number | undefined;
+  let read = 0;
+  let bytes = 0;
+  const embed = (b: Buffer | undefined | null) => (b === undefined || b === null ? null : format === 'json' ? (JSON.parse(b.toString('utf8')) as unknown) : b.toString('base64'));
+  while (read < count) {
+    const response = await consumer.fetch({
+      node: partitions[0]!.leader,
+      maxWaitTime: 100,
+      topics: [{ topicId, partitions: positions.map((fetchOffset, partition) => ({ partition, fetchOffset, partitionMaxBytes: 1024 * 1024, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })) }],
+    });
+    const answer: unknown[] = [];
+    for (const { partitions: answered } of response.responses) {
+      for (const { partitionIndex, records } of answered) {
+        for (const batch of records ?? []) {
+          for (const record of batch.records) {
+            const offset = batch.firstOffset + BigInt(record.offsetDelta);
+            if (offset < positions[partitionIndex]!) continue;
+            answer.push({ topic, key: embed(record.key), value: embed(record.value), partition: partitionIndex, offset: Number(offset) });
+          }
+          positions[partitionIndex] = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
+        }
+      }
+    }
+    if (answer.length > 0) {
+      firstMs ??= performance.now() - started;
+      bytes += JSON.stringify(answer).length;
+      read += answer.length;
+    }
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  await consumer.close(true);
+  if (bytes === 0) throw new Error('nothing read');
+  return { rate: read / elapsed, firstRecordMs: firstMs ?? NaN, cpuPer100k: ((used.user + used.system) / 1e6) * (100_000 / read) };
+}
+
+async function call(gateway: GatewayProcess, method: string, path: string, body?: unknown, accept = V2): Promise<Response> {
+  const res = await fetch(`${gateway.url}${path}`, {
+    method,
+    headers: { accept, ...(body === undefined ? {} : { 'content-type': V2 }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res;
+}
+
+interface GatewayRead extends Measurement {
+  readonly firstRecordMs: number;
+  readonly rssBeforeMiB: number;
+  readonly rssPeakMiB: number;
+  readonly rssAfterMiB: number;
+}
+
+/** One v2 instance reading the topic from the start until it has every record, then deleted. */
+async function viaGateway(gateway: GatewayProcess, topic: string, count: number, format: 'json' | 'binary', round: number): Promise<GatewayRead> {
+  const group = `bench-v2-${format}-${Date.now().toString(36)}-${round}`;
+  const mib = () => rssBytes(gateway.pid) / 1024 ** 2;
+  const rssBefore = mib();
+  let rssPeak = rssBefore;
+  const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, mib())), 100);
+  const cpu = cpuSeconds(gateway.pid);
+  const started = performance.now();
+  let firstMs: number | undefined;
+  let read = 0;
+  try {
+    await call(gateway, 'POST', `/consumers/${group}`, { name: 'reader', format, 'auto.offset.reset': 'earliest', 'auto.commit.enable': 'false' });
+    const base = `/consumers/${group}/instances/reader`;
+    await call(gateway, 'POST', `${base}/subscription`, { topics: [topic] });
+    while (read < count) {
+      const text = await (await call(gateway, 'GET', `${base}/records?timeout=1000`, undefined, `application/vnd.kafka.${format}.v2+json`)).text();
+      // Counted without parsing: the load generator shares the cores, and each record has one offset.
+      let n = 0;
+      for (let at = text.indexOf('"offset":'); at !== -1; at = text.indexOf('"offset":', at + 9)) n++;
+      if (n > 0) firstMs ??= performance.now() - started;
+      read += n;
+    }
+    const elapsed = (performance.now() - started) / 1000;
+    const used = cpuSeconds(gateway.pid) - cpu;
+    await call(gateway, 'DELETE', base);
+    clearInterval(sampler);
+    // Memory after the read: what the process keeps once the instance is gone and the collector has run.
+    await new Promise((r) => setTimeout(r, 3000));
+    return {
+      rate: read / elapsed,
+      cpuPer100k: used * (100_000 / read),
+      firstRecordMs: firstMs ?? NaN,
+      rssBeforeMiB: rssBefore,
+      rssPeakMiB: rssPeak,
+      rssAfterMiB: mib(),
+    };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+export async function runV2ReadBenchmarks({ brokers, rounds, records }: V2ReadBenchOptions): Promise<ScenarioResult[]> {
+  const results: ScenarioResult[] = [];
+  const suffix = Date.now().toString(36);
+  const topics = { json: `bench-v2-json-${suffix}`, binary: `bench-v2-binary-${suffix}` };
+  const gateway = await startGatewayProcess(brokers, { AUTO_CREATE_TOPICS: 'false' });
+  try {
+    for (const format of ['json', 'binary'] as const) {
+      const topic = topics[format];
+      const created = await fetch(`${gateway.url}/v1/topics`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: topic, partitions: PARTITIONS, replicationFactor: 1 }),
+      });
+      if (!created.ok) throw new Error(`creating ${topic}: ${created.status} ${await created.text()}`);
+      const payload = { payload: 'x'.repeat(1000) };
+      const binary = Buffer.from(Array.from({ length: 1000 }, (_, i) => (i * 131 + 7) % 256));
+      process.stdout.write(`  v2-read-${format}: filling ${topic} with ${records} records\n`);
+      await fill(brokers, topic, records, format === 'json' ? (i) => Buffer.from(JSON.stringify({ ...payload, i })) : () => binary);
+      process.stdout.write(`  v2-read-${format}: a v2 consumer instance reading ${records} records from the start\n`);
+      const reads: GatewayRead[] = [];
+      const directFirst: number[] = [];
+      let round = 0;
+      const compared = await alternate(
+        rounds,
+        async () => {
+          const r = await direct(brokers, topic, records, format);
+          directFirst.push(r.firstRecordMs);
+          return r;
+        },
+        async () => {
+          const r = await viaGateway(gateway, topic, records, format, round++);
+          reads.push(r);
+          process.stdout.write(`      first record after ${r.firstRecordMs.toFixed(0)} ms; RSS ${r.rssBeforeMiB.toFixed(0)} MiB before, ${r.rssPeakMiB.toFixed(0)} peak, ${r.rssAfterMiB.toFixed(0)} after\n`);
+          return r;
+        },
+      );
+      const med = (f: (r: GatewayRead) => number) => median(reads.map(f));
+      results.push({
+        name: `v2-read-${format}`,
+        description: `a Confluent v2 consumer instance (format ${format}) reading ${records} records of 1 KiB from the start of a 6-partition topic; baseline: a direct consumer fetching the same records and JSON-encoding them as v2 answers them`,
+        target: 'gateway >= 50% of direct records/s; memory back down after the read',
+        ...compared,
+        met: compared.ratio >= 0.5,
+        extra: {
+          firstRecordMs: med((r) => r.firstRecordMs),
+          directFirstRecordMs: median(directFirst),
+          rssBeforeMiB: med((r) => r.rssBeforeMiB),
+          rssPeakMiB: med((r) => r.rssPeakMiB),
+          rssAfterMiB: med((r) => r.rssAfterMiB),
+          directCpuPer100k: compared.baseline.cpuPer100k,
+          gatewayCpuPer100k: compared.gateway.cpuPer100k,
+        },
+      });
+    }
+  } finally {
+    await gateway.stop();
+  }
+  return results;
+}
