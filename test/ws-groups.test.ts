@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { before, test } from 'node:test';
+import { ensureKafkaJars } from '../kafka/broker.js';
 import type { Admin, Producer } from './helpers/kafka-client.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
 import { adminFor, producerFor } from './helpers/scoped.js';
@@ -182,6 +183,51 @@ test('a Python consumer on the consumer protocol, a WebSocket member and a v2 in
     if (consumer.exitCode === null) {
       consumer.stdin.end();
       await new Promise((r) => consumer.once('exit', r));
+    }
+    gw.child.kill('SIGTERM');
+    await gw.exit;
+  }
+});
+
+test('Java KafkaConsumers on both protocols and a WebSocket member share a group: disjoint, complete splits as members join and leave', async () => {
+  const topic = await topicWith(6);
+  const group = uniqueName('java-strangers');
+  const gw = await runGateway({ WS_SESSION_TIMEOUT_MS: '6000' });
+  const java = (protocol: 'consumer' | 'classic') => {
+    const child = spawn('java', ['-cp', `${ensureKafkaJars()}/*`, 'test/fixtures/JavaGroupConsumer.java', sharedBrokers(), group, topic, protocol], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const state = { child, holds: [] as number[], gone: false };
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('{')) state.holds = (JSON.parse(line) as { assigned: number[] }).assigned;
+    });
+    child.once('exit', () => (state.gone = true));
+    return state;
+  };
+  const modern = java('consumer');
+  const classic = java('classic');
+  try {
+    const ws = await WsClient.connect(wsUrl(gw));
+    ws.send({ op: 'subscribe', id: 'w', topics: [topic], group });
+    await ws.next(isOp('subscribed', 'w'));
+    const latestWs = () => (ws.closed ? [] : held(ws.frames.filter((f) => f.op === 'subscribed' || f.op === 'assigned').at(-1)!));
+    const split = (members: number) =>
+      eventually(async () => {
+        const parts = [modern.gone ? [] : modern.holds, classic.gone ? [] : classic.holds, latestWs()];
+        const all = parts.flat().sort((a, b) => a - b);
+        return parts.filter((p) => p.length > 0).length === members && JSON.stringify(all) === JSON.stringify([0, 1, 2, 3, 4, 5]);
+      }, 90_000);
+    await split(3);
+    modern.child.stdin!.end();
+    await new Promise((r) => modern.child.once('exit', r));
+    await split(2);
+    await ws.close();
+    await split(1);
+    assert.equal(classic.holds.length, 6);
+  } finally {
+    for (const { child } of [modern, classic]) {
+      if (child.exitCode === null) {
+        child.stdin!.end();
+        await new Promise((r) => child.once('exit', r));
+      }
     }
     gw.child.kill('SIGTERM');
     await gw.exit;
