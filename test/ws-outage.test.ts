@@ -41,7 +41,7 @@ before(async () => {
   await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
   producer = kafka.producer();
   await producer.connect();
-  gateway = await startGateway(testConfig({ WS_SESSION_TIMEOUT_MS: '6000', WS_AUTO_COMMIT_INTERVAL_MS: '100' }, broker.brokers), createLogger(process.env.OUTAGE_LOG === 'debug' ? 'debug' : 'warn', logStream));
+  gateway = await startGateway(testConfig({ WS_SESSION_TIMEOUT_MS: '6000', WS_AUTO_COMMIT_INTERVAL_MS: '100', WS_MAX_CONNECTIONS_PER_ADDRESS: '100000' }, broker.brokers), createLogger(process.env.OUTAGE_LOG === 'debug' ? 'debug' : 'warn', logStream));
 });
 after(async () => {
   if (process.env.OUTAGE_LOG) (await import('node:fs')).writeFileSync(process.env.OUTAGE_LOG_FILE ?? '/tmp/outage-debug.log', logLines.join('\n'));
