@@ -20,6 +20,7 @@
  * report alone, unless given `--merge`: then its scenarios replace those of
  * the same name in bench/results/latest.json and docs/benchmarks.md.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { startBroker, kafkaVersion, type Broker } from '../kafka/broker.js';
@@ -46,7 +47,7 @@ const seconds = Number(option('--seconds') ?? (quick ? 3 : 10));
 const rounds = Number(option('--rounds') ?? (quick ? 1 : 3));
 if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds takes a positive number, --rounds a whole number');
 const only = option('--only');
-if (only !== undefined && !['produce', 'v2', 'ws', 'sse', 'queues'].includes(only)) throw new Error('--only takes produce, v2, ws, sse or queues');
+if (only !== undefined && !['produce', 'v2', 'ws', 'sse', 'queues', 'groups'].includes(only)) throw new Error('--only takes produce, v2, ws, sse, queues or groups');
 const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [1000] : [1000, 10000]);
 if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
 const partial = only !== undefined || option('--subscriptions') !== undefined || option('--seconds') !== undefined || option('--rounds') !== undefined;
@@ -94,6 +95,16 @@ try {
   if (only === undefined || only === 'sse') {
     results.push(...(await runSseBenchmarks({ brokers, seconds, counts })));
     process.stdout.write(`  (event-stream scenarios done at ${elapsed()})\n`);
+  }
+  if (only === undefined || only === 'groups') {
+    // Durable members beside ephemeral subscriptions (connections, memory, heartbeats), in a gateway process of its own.
+    // Targets are reported, never asserted: a miss is printed by the scenario and the run goes on.
+    try {
+      execFileSync(process.execPath, ['--import', 'tsx', 'bench/groups.ts', ...(quick ? ['--quiet-seconds', '5'] : [])], { stdio: 'inherit', env: { ...process.env, KAFKA_BROKERS: brokers } });
+    } catch {
+      process.stdout.write('  (the durable member scenario missed a target or failed; see above)\n');
+    }
+    process.stdout.write(`  (durable member scenario done at ${elapsed()}; bench/results/groups.json)\n`);
   }
 } finally {
   await broker?.stop();

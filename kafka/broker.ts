@@ -169,6 +169,12 @@ export async function startBroker(options: BrokerOptions = {}): Promise<Broker> 
     'transaction.state.log.min.isr': '1',
     'transaction.state.log.num.partitions': '1',
     'group.initial.rebalance.delay.ms': '0',
+    // Consumer-protocol (KIP-848) groups: the broker's defaults (5 s heartbeats, 45 s sessions) make every
+    // rebalance in a test wait seconds; these match what the gateway's tests give classic members.
+    'group.consumer.heartbeat.interval.ms': '1000',
+    'group.consumer.min.heartbeat.interval.ms': '1000',
+    'group.consumer.session.timeout.ms': '6000',
+    'group.consumer.min.session.timeout.ms': '6000',
     // Share groups (queues) keep their state in __share_group_state, replicated 3 times by default: one copy
     // on one broker. Share groups themselves are on by default (share.version 2 on a fresh 4.4 cluster).
     'share.coordinator.state.topic.replication.factor': '1',

@@ -162,6 +162,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       'share.coordinator.state.topic.min.isr': '2',
       'share.coordinator.state.topic.num.partitions': '3',
       'group.initial.rebalance.delay.ms': '0',
+      // Consumer-protocol (KIP-848) groups: the broker's defaults (5 s heartbeats, 45 s sessions) make every
+      // rebalance in a test wait seconds; these match what the gateway's tests give classic members.
+      'group.consumer.heartbeat.interval.ms': '1000',
+      'group.consumer.min.heartbeat.interval.ms': '1000',
+      'group.consumer.session.timeout.ms': '6000',
+      'group.consumer.min.session.timeout.ms': '6000',
       'auto.create.topics.enable': 'false',
       // Leaders stay where a test put them: the controller would otherwise move them back to the preferred replica within minutes.
       'auto.leader.rebalance.enable': 'false',

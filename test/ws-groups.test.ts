@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { before, test } from 'node:test';
+import { ensureKafkaJars } from '../kafka/broker.js';
 import type { Admin, Producer } from './helpers/kafka-client.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
 import { adminFor, producerFor } from './helpers/scoped.js';
@@ -91,9 +92,11 @@ test('one durable group across two gateways: a gateway killed outright hands its
     await a.next(isOp('subscribed', 's'));
     const b = await WsClient.connect(wsUrl(survivor));
     b.send({ op: 'subscribe', id: 's', topics: [topic], group, from: 'earliest' });
-    const bSubscribed = await b.next(isOp('subscribed', 's'));
-    const aAssigned = await a.next((f) => f.op === 'assigned' && held(f).length === 2);
-    assert.deepEqual([...held(aAssigned), ...held(bSubscribed)].sort(), [0, 1, 2, 3]);
+    await b.next(isOp('subscribed', 's'));
+    // Under the consumer protocol b may be told of its partitions after `subscribed`, once a has given them up.
+    const latest = (c: WsClient) => held(c.frames.filter((f) => f.op === 'subscribed' || f.op === 'assigned').at(-1)!);
+    await eventually(async () => latest(a).length === 2 && latest(b).length === 2);
+    assert.deepEqual([...latest(a), ...latest(b)].sort(), [0, 1, 2, 3]);
 
     const produced: string[] = [];
     for (let round = 0; round < 5; round++) produced.push(...(await produceRound(topic, 4, round)));
@@ -119,5 +122,114 @@ test('one durable group across two gateways: a gateway killed outright hands its
   } finally {
     survivor.child.kill('SIGTERM');
     await survivor.exit;
+  }
+});
+
+test('a Python consumer on the consumer protocol, a WebSocket member and a v2 instance share a group: disjoint, complete splits as members join and leave', async () => {
+  const python = '.venv-clients/bin/python';
+  assert.ok(existsSync(python), 'the Python consumer needs scripts/generate-clients.sh install');
+  const topic = await topicWith(6);
+  const group = uniqueName('strangers');
+  const gw = await runGateway({ WS_SESSION_TIMEOUT_MS: '6000', CONSUMER_REQUEST_TIMEOUT_MS: '300' });
+  const consumer = spawn(python, ['test/fixtures/group_consumer.py', sharedBrokers(), group, topic, 'consumer'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const V2 = 'application/vnd.kafka.v2+json';
+  const base = `/consumers/${group}/instances/v2`;
+  try {
+    let pythonHolds: number[] = [];
+    let pythonGone = false;
+    createInterface({ input: consumer.stdout }).on('line', (line) => {
+      const event = JSON.parse(line) as { assigned?: number[] };
+      if (event.assigned) pythonHolds = event.assigned;
+    });
+    consumer.once('exit', () => (pythonGone = true));
+    await eventually(async () => pythonHolds.length === 6, 60_000);
+    const ws = await WsClient.connect(wsUrl(gw));
+    ws.send({ op: 'subscribe', id: 'w', topics: [topic], group });
+    await ws.next(isOp('subscribed', 'w'));
+    const latestWs = () => held(ws.frames.filter((f) => f.op === 'subscribed' || f.op === 'assigned').at(-1)!);
+    const v2 = async (method: 'post' | 'get', path: string, body?: unknown) => {
+      const res = await fetch(`${gw.url}${path}`, { method: method.toUpperCase(), headers: { 'content-type': V2, accept: V2 }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as unknown) };
+    };
+    assert.equal((await v2('post', `/consumers/${group}`, { name: 'v2', format: 'binary', 'auto.offset.reset': 'earliest' })).status, 200);
+    assert.equal((await v2('post', `${base}/subscription`, { topics: [topic] })).status, 204);
+    let v2Holds: number[] = [];
+    // A v2 instance joins on its first read and holds its share while it keeps reading.
+    const poll = async () => {
+      await fetch(`${gw.url}${base}/records?timeout=100`, { headers: { accept: 'application/vnd.kafka.binary.v2+json' } });
+      const { body } = await v2('get', `${base}/assignments`);
+      v2Holds = (body as { partitions: Array<{ partition: number }> }).partitions.map((p) => p.partition);
+    };
+    const split = async (expected: number) => {
+      await eventually(async () => {
+        await poll();
+        const all = [...(pythonGone ? [] : pythonHolds), ...latestWs(), ...v2Holds].sort((a, b) => a - b);
+        const counts = [pythonGone ? 0 : pythonHolds.length, latestWs().length, v2Holds.length];
+        return counts.filter((n) => n > 0).length === expected && JSON.stringify(all) === JSON.stringify([0, 1, 2, 3, 4, 5]);
+      }, 60_000);
+    };
+    await split(3);
+    // The Python consumer leaves: its partitions go to the other two, none twice, none lost.
+    consumer.stdin.end();
+    await new Promise((r) => consumer.once('exit', r));
+    await split(2);
+    // And a gateway member leaves: the v2 instance holds everything.
+    await ws.close();
+    await eventually(async () => {
+      await poll();
+      return v2Holds.length === 6;
+    }, 60_000);
+  } finally {
+    if (consumer.exitCode === null) {
+      consumer.stdin.end();
+      await new Promise((r) => consumer.once('exit', r));
+    }
+    gw.child.kill('SIGTERM');
+    await gw.exit;
+  }
+});
+
+test('Java KafkaConsumers on both protocols and a WebSocket member share a group: disjoint, complete splits as members join and leave', async () => {
+  const topic = await topicWith(6);
+  const group = uniqueName('java-strangers');
+  const gw = await runGateway({ WS_SESSION_TIMEOUT_MS: '6000' });
+  const java = (protocol: 'consumer' | 'classic') => {
+    const child = spawn('java', ['-cp', `${ensureKafkaJars()}/*`, 'test/fixtures/JavaGroupConsumer.java', sharedBrokers(), group, topic, protocol], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const state = { child, holds: [] as number[], gone: false };
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('{')) state.holds = (JSON.parse(line) as { assigned: number[] }).assigned;
+    });
+    child.once('exit', () => (state.gone = true));
+    return state;
+  };
+  const modern = java('consumer');
+  const classic = java('classic');
+  try {
+    const ws = await WsClient.connect(wsUrl(gw));
+    ws.send({ op: 'subscribe', id: 'w', topics: [topic], group });
+    await ws.next(isOp('subscribed', 'w'));
+    const latestWs = () => (ws.closed ? [] : held(ws.frames.filter((f) => f.op === 'subscribed' || f.op === 'assigned').at(-1)!));
+    const split = (members: number) =>
+      eventually(async () => {
+        const parts = [modern.gone ? [] : modern.holds, classic.gone ? [] : classic.holds, latestWs()];
+        const all = parts.flat().sort((a, b) => a - b);
+        return parts.filter((p) => p.length > 0).length === members && JSON.stringify(all) === JSON.stringify([0, 1, 2, 3, 4, 5]);
+      }, 90_000);
+    await split(3);
+    modern.child.stdin!.end();
+    await new Promise((r) => modern.child.once('exit', r));
+    await split(2);
+    await ws.close();
+    await split(1);
+    assert.equal(classic.holds.length, 6);
+  } finally {
+    for (const { child } of [modern, classic]) {
+      if (child.exitCode === null) {
+        child.stdin!.end();
+        await new Promise((r) => child.once('exit', r));
+      }
+    }
+    gw.child.kill('SIGTERM');
+    await gw.exit;
   }
 });

@@ -214,7 +214,8 @@ export class Admin {
   }
 
   async listGroups(): Promise<{ groups: Array<{ groupId: string; protocolType: string }> }> {
-    const groups = await this.client.listGroups();
+    // Both protocols: the client lists classic groups only unless told, and the gateway's members run the consumer protocol.
+    const groups = await this.client.listGroups({ types: ['classic', 'consumer'] });
     return { groups: [...groups.values()].map((g) => ({ groupId: g.id, protocolType: g.protocolType })) };
   }
 

@@ -29,10 +29,30 @@ export interface MembershipTuning {
 }
 
 export interface MemberEvents {
-  /** After every join: the first, and each one a rebalance or a lost membership caused. */
-  onJoin(generation: Generation): void;
+  /**
+   * After every join: the first, and each one a rebalance or a lost
+   * membership caused. Resolves once the partitions the generation no
+   * longer holds are not delivered any more and their commits have settled:
+   * under the consumer protocol the member gives them up only then.
+   */
+  onJoin(generation: Generation): void | Promise<void>;
   /** The group is about to rebalance: commit now what is to be kept. */
   onRebalance(): void;
+  /** The group refused the member for good after it had joined (an ACL changed, the group is full). */
+  onLost?(error: GatewayError): void;
+}
+
+/** What a subscription needs from its group membership, whichever protocol it speaks. */
+export interface Membership {
+  readonly groupId: string;
+  /** Joins the group; resolves once it holds its first assignment. */
+  join(): Promise<void>;
+  /** The group's committed offsets for these partitions; -1n where it has none. */
+  committed(partitions: readonly TopicPartitions[]): Promise<Map<string, bigint>>;
+  /** Commits, for each partition, the offset the group reads next. */
+  commit(offsets: ReadonlyArray<{ topic: string; partition: number; next: bigint }>): Promise<void>;
+  /** Ends the membership for good; never rejects. */
+  leave(): Promise<void>;
 }
 
 const REJOIN_DELAYS_MS = [250, 500, 1000, 2000, 5000];
@@ -41,7 +61,23 @@ const LEAVE_TIMEOUT_MS = 3000;
 /** Kafka's own topics (`__consumer_offsets`, `__transaction_state`, `__share_group_state`). */
 const KAFKA_INTERNAL_PREFIX = '__';
 
-export class GroupMember {
+/**
+ * Kafka's own topics cannot be read as a member of a group. The classic
+ * client's assignor looks every subscribed topic up in a metadata cache that
+ * leaves them out, and throws inside a socket callback when it does not find
+ * one: the process would end. Reading them in a group has no use either (no
+ * client commits into __consumer_offsets), so both protocols refuse it.
+ */
+export function refuseInternalTopics(groupId: string, topics: readonly string[]): void {
+  const internal = topics.filter((topic) => topic.startsWith(KAFKA_INTERNAL_PREFIX));
+  if (internal.length === 0) return;
+  throw new GatewayError(
+    'GW_ERR_BAD_REQUEST',
+    `${internal.map((t) => JSON.stringify(t)).join(', ')} ${internal.length === 1 ? 'is' : 'are'} Kafka's own; it can be read without a group, not as a member of consumer group ${JSON.stringify(groupId)}.`,
+  );
+}
+
+export class GroupMember implements Membership {
   readonly #consumer: Consumer;
   #left = false;
   #rejoins = 0;
@@ -75,7 +111,7 @@ export class GroupMember {
     this.#consumer.on('consumer:group:join', (payload) => {
       if (this.#left) return;
       this.#rejoins = 0;
-      this.events.onJoin({
+      void this.events.onJoin({
         memberId: payload.memberId,
         generationId: payload.generationId ?? 0,
         assignment: (payload.assignments ?? []).map(({ topic, partitions }) => ({ topic, partitions: [...partitions].sort((a, b) => a - b) })),
@@ -97,15 +133,7 @@ export class GroupMember {
 
   /** Joins the group; resolves once it holds its first assignment. */
   async join(): Promise<void> {
-    if (this.#kafkaInternal.length > 0) {
-      // The client's assignor looks every subscribed topic up in a metadata cache that leaves Kafka's internal
-      // topics out, and throws inside a socket callback when it does not find one: the process would end.
-      // Reading them in a group has no use either (no client commits into __consumer_offsets), so it is refused.
-      throw new GatewayError(
-        'GW_ERR_BAD_REQUEST',
-        `${this.#kafkaInternal.map((t) => JSON.stringify(t)).join(', ')} ${this.#kafkaInternal.length === 1 ? 'is' : 'are'} Kafka's own; it can be read without a group, not as a member of consumer group ${JSON.stringify(this.groupId)}.`,
-      );
-    }
+    refuseInternalTopics(this.groupId, this.#kafkaInternal);
     try {
       await this.#consumer.joinGroup({});
     } catch (error) {

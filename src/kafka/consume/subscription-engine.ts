@@ -6,9 +6,11 @@
  */
 import type { Config } from '../../config.js';
 import { withDeadline, GatewayError, partitionKey, type Logger } from '../../common/index.js';
-import { clientOptions, fromKafkaError } from '../client/index.js';
+import { clientOptions, fromKafkaError, kafkaErrorCodes } from '../client/index.js';
 import { Fetcher, type TopicStructureSource } from './fetcher.js';
-import { GroupMember, type MemberEvents, type TopicPartitions } from './group-member.js';
+import { GroupMember, refuseInternalTopics, type MemberEvents, type Membership, type TopicPartitions } from './group-member.js';
+import { ConsumerGroupMember } from './consumer-group-member.js';
+import { GroupCoordinators } from './group-coordinators.js';
 import { GroupOffsets } from './group-offsets.js';
 import { PartitionStream, type PartitionReader } from './partition-stream.js';
 import type { ConsumedRecord } from './consumed-record.js';
@@ -24,6 +26,11 @@ export interface EngineTuning {
   /** Records a partition's stream keeps for readers behind the newest. */
   readonly partitionCacheBytes: number;
   readonly autoCommitIntervalMs: number;
+  /**
+   * Which protocol durable members speak: `consumer` (KIP-848) wherever the
+   * brokers support it, falling back to `classic`; `classic` always.
+   */
+  readonly groupProtocol?: 'consumer' | 'classic';
 }
 
 /** What the engine holds, for /metrics and tests. */
@@ -94,6 +101,7 @@ export class SubscriptionEngine {
   readonly #subscriptions = new Set<Subscription>();
   readonly #memberOptions;
   readonly #groupOffsets: GroupOffsets;
+  readonly #coordinators: GroupCoordinators;
   readonly #clientId: string;
 
   /** `topics` is the gateway's TopicCache: partition counts, topic ids and leaders all come from it. */
@@ -106,6 +114,7 @@ export class SubscriptionEngine {
     this.#fetcher = new Fetcher(clientOptions(config, `${config.clientId}-subscriptions`), topics, { maxWaitMs: tuning.fetchMaxWaitMs, partitionMaxBytes: tuning.partitionMaxBytes }, logger);
     this.#memberOptions = clientOptions(config, config.clientId);
     this.#groupOffsets = new GroupOffsets(clientOptions(config, `${config.clientId}-group-offsets`));
+    this.#coordinators = new GroupCoordinators(clientOptions(config, config.clientId), kafkaErrorCodes);
     this.#clientId = config.clientId;
   }
 
@@ -208,8 +217,28 @@ export class SubscriptionEngine {
     return { records: reader.records, nextOffset: reader.position, logStartOffset: logStart, logEndOffset: logEnd };
   }
 
-  #member(group: string, topics: readonly string[], events: MemberEvents): GroupMember {
-    return new GroupMember(this.#memberOptions, group, topics, { sessionTimeoutMs: this.tuning.sessionTimeoutMs, heartbeatIntervalMs: this.tuning.heartbeatIntervalMs }, events, this.logger);
+  /** A member on the consumer protocol where the brokers speak it, else on the classic one. */
+  async #member(group: string, topics: readonly string[], events: MemberEvents): Promise<Membership> {
+    const { sessionTimeoutMs, heartbeatIntervalMs } = this.tuning;
+    refuseInternalTopics(group, topics);
+    if (this.tuning.groupProtocol !== 'classic') {
+      let version: 0 | 1 | undefined;
+      try {
+        version = await this.#coordinators.heartbeatVersion();
+      } catch (error) {
+        throw fromKafkaError(error, { group });
+      }
+      if (version !== undefined) {
+        const topicIds = async (topic: string, fresh: boolean) => (await this.topics.structure(topic, fresh ? { maxAgeMs: 0 } : undefined))?.id;
+        return new ConsumerGroupMember(this.#coordinators, version, group, topics, topicIds, this.#groupOffsets.of(group), { sessionTimeoutMs, rebalanceTimeoutMs: sessionTimeoutMs }, events, this.logger);
+      }
+    }
+    return new GroupMember(this.#memberOptions, group, topics, { sessionTimeoutMs, heartbeatIntervalMs }, events, this.logger);
+  }
+
+  /** Broker connections the durable members of this process hold under the consumer protocol. */
+  get groupConnections(): number {
+    return this.#coordinators.connectionCount;
   }
 
   stats(): EngineStats {
@@ -238,6 +267,6 @@ export class SubscriptionEngine {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.#subscriptions].map((s) => s.stop()));
-    await Promise.allSettled([this.#fetcher.close(), this.#groupOffsets.close()]);
+    await Promise.allSettled([this.#fetcher.close(), this.#groupOffsets.close(), this.#coordinators.close()]);
   }
 }

@@ -11,7 +11,7 @@
  */
 import { GatewayError, isInternalGroup, partitionKey, splitPartitionKey, type Logger } from '../../common/index.js';
 import type { ConsumedRecord } from './consumed-record.js';
-import type { Generation, GroupMember, MemberEvents, TopicPartitions } from './group-member.js';
+import type { Generation, MemberEvents, Membership, TopicPartitions } from './group-member.js';
 import type { CommittedOffsets } from './group-offsets.js';
 import type { PartitionReader, PartitionStream } from './partition-stream.js';
 
@@ -84,7 +84,7 @@ export interface SubscriptionContext {
   partitionCount(topic: string): Promise<number>;
   /** Per partition: the log start (-2n), end (-1n), or first offset at or after a time (-1n where none is). */
   logOffsets(topic: string, partitions: readonly number[], timestamp: bigint): Promise<Map<number, bigint>>;
-  joinGroup(group: string, topics: readonly string[], events: MemberEvents): GroupMember;
+  joinGroup(group: string, topics: readonly string[], events: MemberEvents): Promise<Membership>;
   /** A group's commits, read and written without joining it. */
   groupOffsets(group: string): CommittedOffsets;
   /** The subscription has released everything. */
@@ -168,10 +168,14 @@ export class Subscription {
   readonly #everHeld = new Set<string>();
   #wanting = false;
   #stopped = false;
-  #member: GroupMember | undefined;
+  #member: Membership | undefined;
   /** Where commits go: the membership, or the group's offsets for an explicit assignment; none without a group. */
   #committer: CommittedOffsets | undefined;
   #generation: Generation | undefined;
+  /** The assignment the socket side was last told of (JSON), so that it hears each change once. */
+  #told = '';
+  /** The last generation handed over, before its partitions are placed: what a revocation compares against. */
+  #latest: Generation | undefined;
   /** Joins are applied one after another: each needs the group's commits first. */
   #joins: Promise<void> = Promise.resolve();
   #firstJoin?: { resolve(): void; reject(error: unknown): void };
@@ -242,17 +246,23 @@ export class Subscription {
     const first = new Promise<void>((resolve, reject) => (this.#firstJoin = { resolve, reject }));
     // Rejected by stop() too, possibly while join() is still the one awaited.
     first.catch(() => undefined);
-    this.#member = this.context.joinGroup(group, topics, {
-      onJoin: (generation) => {
-        // A failure outside #applyJoin's own retries (a listener throwing) is logged, not left to end the process or the chain.
-        this.#joins = this.#joins
-          .then(() => this.#applyJoin(generation))
-          .catch((error: unknown) => this.context.logger.error({ err: error, group }, 'applying a group assignment failed'));
-      },
-      onRebalance: () => void this.#commitDelivered(),
-    });
-    this.#committer = this.#member;
     try {
+      this.#member = await this.context.joinGroup(group, topics, {
+        onJoin: (generation) => {
+          const revoked = this.#revoke(generation);
+          // A failure outside #applyJoin's own retries (a listener throwing) is logged, not left to end the process or the chain.
+          this.#joins = this.#joins
+            .then(() => this.#applyJoin(generation))
+            .catch((error: unknown) => this.context.logger.error({ err: error, group }, 'applying a group assignment failed'));
+          return revoked;
+        },
+        onRebalance: () => void this.#commitDelivered(),
+        onLost: (error) => {
+          if (!this.#stopped) this.events.onFatal(error);
+        },
+      });
+      this.#committer = this.#member;
+      this.#ensureRunning();
       await this.#member.join();
       await first;
     } catch (error) {
@@ -335,6 +345,35 @@ export class Subscription {
     if (this.#stopped) throw new GatewayError('GW_ERR_SHUTTING_DOWN', 'The subscription ended before it started.');
   }
 
+  /**
+   * Stops delivering, at once, every partition a generation no longer gives
+   * this subscription (all of them under a new member id), then settles
+   * their commits: auto mode commits what was written, and acks already on
+   * their way are answered. Resolves when the member may give them up.
+   */
+  async #revoke(generation: Generation): Promise<void> {
+    const previous = this.#latest;
+    this.#latest = generation;
+    const assigned = new Set(generation.assignment.flatMap(({ topic, partitions }) => partitions.map((p) => partitionKey(topic, p))));
+    const keep = previous !== undefined && previous.memberId === generation.memberId;
+    const taken = [...this.#held].filter(([k]) => !assigned.has(k) || !keep);
+    if (taken.length === 0) return;
+    const due = this.options.ack === 'auto' ? taken.map(([, h]) => h).filter((h) => h.passed > h.committed) : [];
+    for (const [k, held] of taken) this.#let(k, held);
+    // Told before the partitions go to another member: the client hears it no longer holds them first.
+    if (!this.#firstJoin) this.#tell();
+    if (due.length > 0 && this.#committer) {
+      const offsets = due.map((h) => ({ topic: h.topic, partition: h.partition, next: h.passed }));
+      try {
+        await this.#committer.commit(offsets);
+        this.events.onCommitted?.(offsets);
+      } catch (error) {
+        this.context.logger.warn({ err: error, group: this.options.group }, 'commit before giving partitions up failed; their records after the last commit are delivered again');
+      }
+    }
+    await Promise.all(taken.map(([, held]) => held.commits));
+  }
+
   /** Applies one generation's assignment: drops what was taken, places what is new at the group's commits. */
   async #applyJoin(generation: Generation): Promise<void> {
     const previous = this.#generation;
@@ -368,9 +407,20 @@ export class Subscription {
     if (this.#firstJoin) {
       this.#firstJoin.resolve();
       this.#firstJoin = undefined;
-    } else if (!this.#stopped) {
-      this.events.onAssignment(this.assignment);
+      this.#told = JSON.stringify(this.assignment);
+    } else {
+      this.#tell();
     }
+  }
+
+  /** Tells the socket side what the subscription holds, if that changed since it was last told. */
+  #tell(): void {
+    if (this.#stopped) return;
+    const now = this.assignment;
+    const text = JSON.stringify(now);
+    if (text === this.#told) return;
+    this.#told = text;
+    this.events.onAssignment(now);
   }
 
   /** Start offsets for partitions: the group's commit where there is one, else where `from` says. */
@@ -438,6 +488,7 @@ export class Subscription {
   }
 
   #let(k: string, held: HeldPartition): void {
+    if (this.#held.get(k) !== held) return; // let go already (by a revocation, then by the join that follows it)
     held.held = false;
     held.waiting = false;
     this.#held.delete(k);

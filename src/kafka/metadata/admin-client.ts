@@ -5,7 +5,7 @@
  * broker racks too.
  */
 import { ConfigResourceTypes, IncrementalAlterConfigOperationTypes, type Admin } from '@platformatic/kafka';
-import { describeCluster, listOffsets, type ClusterMetadata } from './wire-requests.js';
+import { describeCluster, describeConsumerGroups, listOffsets, type ClusterMetadata } from './wire-requests.js';
 
 export type { ClusterMetadata, PartitionMetadata, TopicMetadata } from './wire-requests.js';
 
@@ -103,14 +103,19 @@ export class KafkaAdmin {
   }
 
   async groups(): Promise<Array<{ groupId: string; protocolType: string; state: string }>> {
-    const groups = await this.client.listGroups();
+    // The client lists classic groups only unless told: consumer-protocol (KIP-848) groups are groups too.
+    const groups = await this.client.listGroups({ types: ['classic', 'consumer'] });
     return [...groups.values()].map((g) => ({ groupId: g.id, protocolType: g.protocolType, state: g.state }));
   }
 
   async describeGroups(ids: readonly string[]): Promise<GroupDescription[]> {
     if (ids.length === 0) return [];
-    const described = await this.client.describeGroups({ groups: [...ids] });
-    return [...described.values()].map((group) => ({
+    const consumer = await describeConsumerGroups(this.client, ids);
+    const classic = ids.filter((id) => !consumer.has(id));
+    const fromConsumer = [...consumer.values()].map(({ groupId, state, assignor, members }) => ({ groupId, state, protocolType: 'consumer', protocol: assignor, members }));
+    if (classic.length === 0) return fromConsumer;
+    const described = await this.client.describeGroups({ groups: classic });
+    const fromClassic = [...described.values()].map((group) => ({
       groupId: group.id,
       state: group.state,
       protocolType: group.protocolType,
@@ -124,6 +129,7 @@ export class KafkaAdmin {
           .sort((a, b) => a.topic.localeCompare(b.topic)),
       })),
     }));
+    return [...fromConsumer, ...fromClassic];
   }
 
   /** A group's committed offsets (only those it has: no -1 entries). */

@@ -10,4 +10,4 @@ export { MetadataService, type MetadataOptions } from './metadata-service.js';
 export type * from './metadata-types.js';
 export { TopicAdmin } from './topic-admin.js';
 export { TopicCache, type TimestampPolicy, type TopicInfo, type TopicStructure } from './topic-cache.js';
-export { describeCluster, listOffsets, type TopicMetadata } from './wire-requests.js';
+export { describeCluster, describeConsumerGroups, listOffsets, type TopicMetadata } from './wire-requests.js';

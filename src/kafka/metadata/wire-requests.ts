@@ -6,7 +6,7 @@
  * gateway describes and reads internal topics too, so it asks these two
  * itself.
  */
-import { kGetApi, kGetBootstrapConnection, kGetConnection, type Base, type Connection } from '@platformatic/kafka';
+import { consumerGroupDescribeV0, kGetApi, kGetBootstrapConnection, kGetConnection, type Admin, type Base, type Connection } from '@platformatic/kafka';
 
 export interface PartitionMetadata {
   readonly partitionId: number;
@@ -119,4 +119,66 @@ export async function listOffsets(client: Base, topic: string, partitions: reado
     }),
   );
   return offsets;
+}
+
+interface ConsumerGroupDescribeResponse {
+  groups: Array<{
+    errorCode: number;
+    groupId: string;
+    groupState: string;
+    assignorName: string;
+    members: Array<{ memberId: string; clientId: string; clientHost: string; assignment: { topicPartitions: Array<{ topicName: string; partitions: number[] }> } | null }>;
+  }>;
+}
+
+export interface ConsumerGroupDescription {
+  readonly groupId: string;
+  readonly state: string;
+  readonly assignor: string;
+  readonly members: ReadonlyArray<{ memberId: string; clientId: string; clientHost: string; assignments: ReadonlyArray<{ topic: string; partitions: readonly number[] }> }>;
+}
+
+/**
+ * The groups among `groupIds` that run the consumer protocol (KIP-848),
+ * described with ConsumerGroupDescribe at their coordinators. The client's
+ * describeGroups speaks only DescribeGroups, which such groups answer as
+ * unknown. Groups of the classic protocol, and unknown ones, are left out;
+ * so is everything on brokers without the API.
+ */
+export async function describeConsumerGroups(client: Admin, groupIds: readonly string[]): Promise<Map<string, ConsumerGroupDescription>> {
+  const described = new Map<string, ConsumerGroupDescription>();
+  if (groupIds.length === 0) return described;
+  const apis = await client.listApis();
+  if (!apis.some((a) => a.name === 'ConsumerGroupDescribe')) return described;
+  const coordinators = await client.findCoordinator({ keyType: 0, keys: [...groupIds] });
+  const byBroker = new Map<string, { host: string; port: number; groups: string[] }>();
+  for (const { key, host, port } of coordinators) {
+    const at = `${host}:${port}`;
+    const entry = byBroker.get(at) ?? { host, port, groups: [] };
+    entry.groups.push(key);
+    byBroker.set(at, entry);
+  }
+  await Promise.all(
+    [...byBroker.values()].map(async ({ host, port, groups }) => {
+      const connection = await call<Connection>((cb) => client[kGetConnection]({ host, port }, cb));
+      const response = await (consumerGroupDescribeV0.api.async(connection, groups, false) as Promise<ConsumerGroupDescribeResponse>).catch((error: unknown) =>
+        partial<ConsumerGroupDescribeResponse>(error, 'groups'),
+      );
+      for (const group of response.groups) {
+        if (group.errorCode !== 0) continue; // not a consumer-protocol group (or not one at all)
+        described.set(group.groupId, {
+          groupId: group.groupId,
+          state: group.groupState,
+          assignor: group.assignorName,
+          members: group.members.map((m) => ({
+            memberId: m.memberId,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            assignments: (m.assignment?.topicPartitions ?? []).map(({ topicName, partitions }) => ({ topic: topicName, partitions: [...partitions].sort((a, b) => a - b) })),
+          })),
+        });
+      }
+    }),
+  );
+  return described;
 }

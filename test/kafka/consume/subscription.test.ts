@@ -64,12 +64,13 @@ class FakeBroker implements FetchQueue {
       partitionCount: async (topic) => this.logs[topic]?.length ?? 0,
       logOffsets: async (topic, partitions, timestamp) =>
         new Map(partitions.map((p) => [p, timestamp === -2n ? this.logs[topic]![p]!.start : this.logs[topic]![p]!.end])),
-      joinGroup: (_group, _topics, events) => {
+      joinGroup: async (_group, _topics, events) => {
         const member = { events, left: false };
         this.member = member;
         const committed = async (partitions: readonly TopicPartitions[]) =>
           new Map(partitions.flatMap(({ topic, partitions: list }) => list.map((p) => [`${topic}:${p}`, this.committedOffsets.get(`${topic}:${p}`) ?? -1n] as const)));
         return {
+          groupId: 'g',
           join: async () => events.onJoin({ memberId: 'm1', generationId: 1, assignment: [{ topic: 't', partitions: [0, 1] }] }),
           committed,
           commit: async (offsets: ReadonlyArray<{ topic: string; partition: number; next: bigint }>) => {

@@ -1,0 +1,100 @@
+/**
+ * The churn of test/group-churn.test.ts on a real 3-node cluster, while the
+ * group's coordinator is killed, comes back, and is then moved with every
+ * node up: members of one group come and go and ack with receipts, and the
+ * judge (test/helpers/group-judge.ts) finds one holder per partition at a
+ * time and nothing confirmed delivered again; after it, commits go on to
+ * the end of the log and every record was delivered.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { startCluster, type Cluster, type NodeId } from '../kafka/cluster.js';
+import { startGateway, type RunningGateway } from '../src/gateway.js';
+import { eventually, quietLogger, testConfig, uniqueName } from './helpers/env.js';
+import { judge, record, type JudgedFrame } from './helpers/group-judge.js';
+import { committedOffsets, createTopic, produceDirect } from './helpers/kafka.js';
+import { WsClient } from './helpers/ws.js';
+
+const PARTITIONS = 4;
+let cluster: Cluster;
+let gateway: RunningGateway;
+
+before(async () => {
+  cluster = await startCluster();
+  gateway = await startGateway(testConfig({ WS_SESSION_TIMEOUT_MS: '6000' }, cluster.brokers), quietLogger());
+});
+after(async () => {
+  await gateway?.stop();
+  await cluster?.stop();
+});
+
+test('members of a group come and go while its coordinator is killed, comes back and moves: one holder at a time, commits go on, nothing lost', async (t) => {
+  const topic = uniqueName('cluster-churn');
+  const group = uniqueName('cluster-churn-g');
+  await createTopic(cluster.brokers, topic, PARTITIONS);
+  const wsUrl = `${gateway.url.replace(/^http/, 'ws')}/v1/ws`;
+  const frames: JudgedFrame[] = [];
+  const members: WsClient[] = [];
+  let serial = 0;
+  let ackAll = false;
+  const join = async () => {
+    const client = await WsClient.connect(wsUrl);
+    const name = `m${serial++}`;
+    record(client.socket, name, frames);
+    const subscribe = { op: 'subscribe', id: 's', topics: [topic], group, from: 'earliest', ack: 'manual', receipts: true };
+    client.socket.on('message', (data: Buffer) => {
+      const frame = JSON.parse(data.toString()) as { op: string; id?: string; topic?: string; partition?: number; offset?: string; status?: number };
+      if (frame.op === 'error' && frame.id === 's' && frame.offset === undefined && frame.status === 503) setTimeout(() => client.send(subscribe), 500);
+      // Every other record is acked while the cluster moves; all of them once it is over.
+      if (frame.op === 'record' && (ackAll || Number(frame.offset) % 2 === 0)) client.send({ op: 'ack', sub: 's', topic: frame.topic, partition: frame.partition, offset: frame.offset });
+    });
+    client.send(subscribe);
+    members.push(client);
+  };
+  const produced: string[] = [];
+  const round = async (label: string) => {
+    const values = Array.from({ length: PARTITIONS * 3 }, (_, i) => `${label}-${i}`);
+    await produceDirect(cluster.brokers, topic, values.map((value, i) => ({ value, partition: i % PARTITIONS })));
+    produced.push(...values);
+  };
+  const churn = async () => {
+    await join();
+    await new Promise((r) => setTimeout(r, 1500));
+    members.shift()!.socket.terminate();
+  };
+
+  await join();
+  await join();
+  await round('before');
+  const coordinator = (await cluster.coordinatorOf(group)) as NodeId;
+  t.diagnostic(`the group's coordinator is node ${coordinator}; killing it`);
+  await cluster.halt(coordinator, 'kill');
+  await churn();
+  await round('coordinator-down').catch(() => undefined);
+  await cluster.restart(coordinator);
+  await round('coordinator-back');
+  await churn();
+  const current = (await cluster.coordinatorOf(group)) as NodeId;
+  const to = ([1, 2, 3] as NodeId[]).find((n) => n !== current)!;
+  t.diagnostic(`moving the group's coordinator to node ${to}`);
+  await cluster.moveCoordinator(group, to);
+  await churn();
+  await round('moved');
+
+  ackAll = true;
+  await join(); // one that acks everything from the group's commits on
+  await eventually(
+    async () => {
+      const offsets = await committedOffsets(cluster.brokers, group, topic);
+      const perPartition = produced.length / PARTITIONS;
+      return [...Array(PARTITIONS).keys()].every((p) => Number(offsets.get(p) ?? -1) >= perPartition);
+    },
+    90_000,
+    500,
+  );
+  const seen = new Set(frames.filter(({ frame }) => frame.op === 'record').map(({ frame }) => String(frame.value)));
+  assert.deepEqual(produced.filter((v) => !seen.has(v)), [], 'every record delivered');
+  assert.deepEqual(judge(frames), []);
+  assert.deepEqual(frames.filter(({ frame }) => frame.op === 'error' && Number(frame.status) >= 500 && frame.status !== 503).map(({ frame }) => frame), []);
+  for (const member of members) member.socket.terminate();
+});
