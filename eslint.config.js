@@ -5,7 +5,7 @@ const KAFKA_CLIENT = { group: ['@platformatic/kafka', '@platformatic/kafka/*'], 
 const EXPRESS = { group: ['express', 'express/*'], message: 'express is imported only under src/http/ and in src/app.ts.' };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'kafka/.cache/', 'public/vendor/', 'test-output/'] },
+  { ignores: ['dist/', 'node_modules/', 'kafka/.cache/', 'public/vendor/', 'test-output/', '.venv-*/', '.schemathesis/', '.ci/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -108,7 +108,7 @@ java_client() {
   local log
   log="$(java -jar "$jar" generate -g java --library native -i "$spec" -o "$dir/generated" \
     --additional-properties=invokerPackage=dev.kafkagateway.client,apiPackage=dev.kafkagateway.client.api,modelPackage=dev.kafkagateway.client.model,hideGenerationTimestamp=true \
-    --global-property=apiTests=false,modelTests=false,apiDocs=false,modelDocs=false 2>&1)" || { echo "$log" >&2; exit 1; }
+    --parameter-name-mappings=headers=headerForm --global-property=apiTests=false,modelTests=false,apiDocs=false,modelDocs=false 2>&1)" || { echo "$log" >&2; exit 1; }
   mkdir -p "$build"
   find "$dir/generated/src/main/java" -name '*.java' >"$build/sources.txt"
   echo "$dir/Example.java" >>"$build/sources.txt"

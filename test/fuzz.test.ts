@@ -185,8 +185,15 @@ async function check(c: FuzzCase, failures: string[]): Promise<void> {
   if (res.status >= 400) {
     // Confluent's paths answer in its shape even where the contract has no operation for the request.
     const matched = operationOf(c);
-    const v2 = matched ? matched.errorFormat === 'confluent-v2' : /^\/(topics|consumers|brokers)(\/|%2F|$)/i.test(c.path);
-    if (!contentType.startsWith(v2 ? 'application/vnd.kafka.v2+json' : 'application/problem+json')) problems.push(`error as ${contentType || 'no content type'}`);
+    const format = matched
+      ? matched.errorFormat
+      : /^\/(topics|consumers|brokers)(\/|%2F|$)/i.test(c.path)
+        ? 'confluent-v2'
+        : /^\/schema-registry(\/|%2F|$)/i.test(c.path)
+          ? 'schema-registry'
+          : 'problem';
+    const expected = { 'confluent-v2': 'application/vnd.kafka.v2+json', 'schema-registry': 'application/vnd.schemaregistry.v1+json', problem: 'application/problem+json' }[format];
+    if (!contentType.startsWith(expected)) problems.push(`error as ${contentType || 'no content type'}`);
   }
   try {
     if (operationOf(c)) checkExchange({ method: c.method, path: c.path, status: res.status, contentType, text });

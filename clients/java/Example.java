@@ -77,7 +77,7 @@ public class Example {
       // A timestamp beyond 32 bits, as every current one is: it must travel as an int64 both ways.
       batch.addRecordsItem(new ProduceRecord().key("java-" + n).value(value).timestamp(new ProduceRecordTimestamp(System.currentTimeMillis())));
     }
-    ProduceRecords200Response sent = produce.produceRecords(topic, batch, null, null);
+    ProduceRecords200Response sent = produce.produceRecords(topic, batch, null, null, null, null, null, null, null, null);
     List<Map<String, Object>> produced = new ArrayList<>();
     for (ProduceRecords200ResponseOffsetsInner offset : sent.getOffsets()) {
       Long timestamp = offset.getTimestamp();

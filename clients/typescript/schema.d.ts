@@ -1537,13 +1537,11 @@ export interface components {
         V2SubscriptionRequest: {
             topics?: string[] | null;
             topic_pattern?: string | null;
-        } & ({
-            topics: unknown[];
-            topic_pattern?: null;
         } | {
-            topics?: null;
+            topics: unknown[];
+        } | {
             topic_pattern: string;
-        });
+        };
         V2PartitionsRequest: {
             partitions: components["schemas"]["V2TopicPartition"][];
         };
@@ -1684,15 +1682,7 @@ export interface components {
             value: unknown;
             valueEncoding: components["schemas"]["ValueEncoding"];
             /** @description With `headers=list`, every header in order, each with its encoding; otherwise an object of name to value (UTF-8 values as text, others as base64 with a `note`; a repeated name keeps its last value, and the `note` says so). */
-            headers: {
-                key: string;
-                /** @description As `encoding` says; null for a null value. */
-                value: string | null;
-                /** @enum {unknown} */
-                encoding: "text" | "base64" | null;
-            }[] | {
-                [key: string]: string;
-            };
+            headers: unknown;
             keySchema?: components["schemas"]["WireSchema"];
             valueSchema?: components["schemas"]["WireSchema"];
             /** @description Why a key, value or header is sent as base64, or which header names the object form could not carry. */
@@ -1905,9 +1895,9 @@ export interface components {
         SrVersion: string;
         SrId: number;
         /** @description Include soft-deleted subjects or versions. */
-        SrDeleted: "true" | "false" | "True" | "False";
-        SrPermanent: "true" | "false" | "True" | "False";
-        SrVerbose: "true" | "false" | "True" | "False";
+        SrDeleted: string;
+        SrPermanent: string;
+        SrVerbose: string;
         /** @description The share group's id. */
         ShareGroup: string;
         /** @description The consumer group. */
@@ -2615,7 +2605,7 @@ export interface operations {
         parameters: {
             query: {
                 /** @description Epoch milliseconds, or an RFC 3339 date-time with an offset (`2026-01-31T12:00:00Z`, `2026-01-31T12:00:00.250+01:00`). A time without an offset, a bare date or any other form is refused. */
-                timestamp: string | unknown | unknown;
+                timestamp: string;
             };
             header?: never;
             path: {
@@ -2969,6 +2959,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
@@ -3034,6 +3025,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
@@ -3086,6 +3078,7 @@ export interface operations {
             400: components["responses"]["BadRequest"];
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
@@ -4102,6 +4095,7 @@ export interface operations {
             };
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
             500: components["responses"]["SrError"];
             503: components["responses"]["SrError"];
@@ -4161,6 +4155,7 @@ export interface operations {
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
             404: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
             500: components["responses"]["SrError"];
             503: components["responses"]["SrError"];
@@ -4192,6 +4187,7 @@ export interface operations {
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
             404: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
             500: components["responses"]["SrError"];
             503: components["responses"]["SrError"];
@@ -4220,6 +4216,7 @@ export interface operations {
             };
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
             500: components["responses"]["SrError"];
             503: components["responses"]["SrError"];
@@ -4255,9 +4252,11 @@ export interface operations {
                     "application/vnd.schemaregistry.v1+json": components["schemas"]["SrSubjectVersion"];
                 };
             };
+            400: components["responses"]["SrError"];
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
             404: components["responses"]["SrError"];
+            413: components["responses"]["SrError"];
             415: components["responses"]["SrError"];
             422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
@@ -4292,6 +4291,7 @@ export interface operations {
             403: components["responses"]["SrError"];
             404: components["responses"]["SrError"];
             409: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
             500: components["responses"]["SrError"];
             503: components["responses"]["SrError"];
@@ -4324,6 +4324,7 @@ export interface operations {
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
             404: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
             500: components["responses"]["SrError"];
             503: components["responses"]["SrError"];
@@ -4333,7 +4334,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Accepted for the registry clients that send it; schemas are compared after parsing either way. */
-                normalize?: "true" | "false" | "True" | "False";
+                normalize?: string;
             };
             header?: never;
             path: {
@@ -4359,10 +4360,12 @@ export interface operations {
                     "application/vnd.schemaregistry.v1+json": components["schemas"]["SrRegistered"];
                 };
             };
+            400: components["responses"]["SrError"];
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
             404: components["responses"]["SrError"];
             409: components["responses"]["SrError"];
+            413: components["responses"]["SrError"];
             415: components["responses"]["SrError"];
             422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
@@ -4503,9 +4506,11 @@ export interface operations {
                     "application/vnd.schemaregistry.v1+json": components["schemas"]["SrCompatibility"];
                 };
             };
+            400: components["responses"]["SrError"];
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
             404: components["responses"]["SrError"];
+            413: components["responses"]["SrError"];
             415: components["responses"]["SrError"];
             422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
@@ -4542,8 +4547,10 @@ export interface operations {
                     "application/vnd.schemaregistry.v1+json": components["schemas"]["SrCompatibility"];
                 };
             };
+            400: components["responses"]["SrError"];
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
+            413: components["responses"]["SrError"];
             415: components["responses"]["SrError"];
             422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
@@ -4571,6 +4578,7 @@ export interface operations {
             };
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
             500: components["responses"]["SrError"];
             503: components["responses"]["SrError"];
@@ -4600,8 +4608,10 @@ export interface operations {
                     "application/vnd.schemaregistry.v1+json": components["schemas"]["SrConfigUpdate"];
                 };
             };
+            400: components["responses"]["SrError"];
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
+            413: components["responses"]["SrError"];
             415: components["responses"]["SrError"];
             422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
@@ -4612,7 +4622,7 @@ export interface operations {
     srGetSubjectConfig: {
         parameters: {
             query?: {
-                defaultToGlobal?: "true" | "false" | "True" | "False";
+                defaultToGlobal?: string;
             };
             header?: never;
             path: {
@@ -4635,6 +4645,7 @@ export interface operations {
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
             404: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
             500: components["responses"]["SrError"];
             503: components["responses"]["SrError"];
@@ -4667,8 +4678,10 @@ export interface operations {
                     "application/vnd.schemaregistry.v1+json": components["schemas"]["SrConfigUpdate"];
                 };
             };
+            400: components["responses"]["SrError"];
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
+            413: components["responses"]["SrError"];
             415: components["responses"]["SrError"];
             422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
@@ -4700,6 +4713,7 @@ export interface operations {
             401: components["responses"]["SrError"];
             403: components["responses"]["SrError"];
             404: components["responses"]["SrError"];
+            422: components["responses"]["SrError"];
             429: components["responses"]["SrError"];
             500: components["responses"]["SrError"];
             503: components["responses"]["SrError"];

@@ -135,7 +135,8 @@ export function confluentConsumerHandlers({
       res.status(204).end();
     },
     v2Subscribe: async (input) => {
-      const { topics, topic_pattern: pattern } = input.body;
+      // The schema's anyOf/not (one of the two, not both) types the body as a union; its properties are these two.
+      const { topics, topic_pattern: pattern } = input.body as { topics?: string[] | null; topic_pattern?: string | null };
       if ((topics === null || topics === undefined) === (pattern === null || pattern === undefined)) {
         throw new GatewayError('GW_ERR_VALIDATION', 'A subscription names either topics or a topic_pattern.', { errors: [{ pointer: '', message: 'must have topics or topic_pattern, not both' }] });
       }

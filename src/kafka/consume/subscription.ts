@@ -325,6 +325,9 @@ export class Subscription {
     }
     held.position = target;
     if (target < held.start) held.start = target;
+    // Moved back, the group may commit an earlier offset again once it is read: acks only keep the commit from going
+    // back while they race each other, not past a move the client asked for.
+    if (target < held.committed) held.committed = target;
     if (this.#wanting) this.#want(held);
     return target;
   }
