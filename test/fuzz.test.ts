@@ -19,6 +19,7 @@ import { sharedBrokers, uniqueName } from './helpers/env.js';
 import { appFor } from './helpers/scoped.js';
 import type { TestGateway } from './helpers/gateway.js';
 import { createTopic, deleteTopics, withAdmin } from './helpers/kafka.js';
+import { seededRandom } from './helpers/seeded.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261129);
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 3000);
@@ -48,18 +49,6 @@ after(async () => {
   const made = await withAdmin(brokers, async (admin) => (await admin.listTopics()).filter((t) => t.startsWith('fuzz-')));
   await deleteTopics(brokers, [topic, ...made]);
 });
-
-/** mulberry32: small, seeded, good enough to pick inputs. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generator(random: () => number) {
   const int = (n: number) => Math.floor(random() * n);
@@ -214,7 +203,7 @@ test('inputs that once broke the gateway get a 4xx problem', async () => {
 });
 
 test(`${REQUESTS} generated requests across every operation: no 5xx, every error in its operation's error shape`, { timeout: 240_000 }, async () => {
-  const random = prng(SEED);
+  const random = seededRandom(SEED);
   const generate = generator(random);
   const operations = contract.operations;
   const failures: string[] = [];

@@ -18,6 +18,7 @@ import { Kafka, logLevel, type Producer } from './helpers/kafka-client.js';
 import { eventually, quietLogger, testConfig, uniqueName } from './helpers/env.js';
 import { judge, record, type JudgedFrame } from './helpers/group-judge.js';
 import { WsClient } from './helpers/ws.js';
+import { seededRandom } from './helpers/seeded.js';
 
 const SECONDS = Number(process.env.CHURN_SECONDS ?? 12);
 const SEED = Number(process.env.CHURN_SEED ?? 24);
@@ -48,25 +49,13 @@ after(async () => {
   process.off('unhandledRejection', onEscape);
 });
 
-/** mulberry32: the same seed, the same run of choices. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface Member {
   readonly name: string;
   readonly client: WsClient;
 }
 
 test(`${GROUPS} groups, members coming and going for ${SECONDS} s with a broker restart: one holder per partition, nothing confirmed comes again, nothing lost`, async () => {
-  const rand = random(SEED);
+  const rand = seededRandom(SEED);
   const topic = uniqueName('churn');
   const admin = new Kafka({ brokers: [broker.brokers], logLevel: logLevel.NOTHING }).admin();
   await admin.connect();

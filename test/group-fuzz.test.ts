@@ -19,6 +19,7 @@ import { sharedBrokers, uniqueName } from './helpers/env.js';
 import { createTopic, produceDirect } from './helpers/kafka.js';
 import { runGateway, type GatewayProcess } from './helpers/process.js';
 import { WsClient, type Frame } from './helpers/ws.js';
+import { seededRandom } from './helpers/seeded.js';
 
 const SEED = Number(process.env.GROUP_FUZZ_SEED ?? 2024);
 const STEPS = Number(process.env.GROUP_FUZZ_STEPS ?? 150);
@@ -31,19 +32,8 @@ before(async () => {
   await produceDirect(sharedBrokers(), regular, Array.from({ length: 30 }, (_, i) => ({ value: `v${i}`, partition: i % 3 })));
 });
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 async function fuzz(gw: GatewayProcess, seed: number, credentials: ReadonlyArray<Record<string, string>>): Promise<string[]> {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rand() * list.length)]!;
   const topics = [regular, regular, '__consumer_offsets', '__transaction_state', `${prefix}-missing`, 'bad name!', '__'];
   const groups = [`${prefix}-g1`, `${prefix}-g2`, `${prefix}-g${Math.floor(rand() * 1000)}`, '__consumer_offsets', 'kafka-gateway-schemas', 'x'.repeat(300), ' '];

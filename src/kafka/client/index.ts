@@ -5,5 +5,5 @@
  * logs about Kafka. Used only inside src/kafka.
  */
 export { clientOptions } from './client-options.js';
-export { MEMBERSHIP_LOST, describeKafkaError, fromKafkaError, guardConnections, isAuthenticationFailure, isTransient, kafkaErrorCodes, protocolErrorIds } from './kafka-errors.js';
+export { MEMBERSHIP_LOST, commitRefusal, describeKafkaError, fromKafkaError, guardConnections, isAuthenticationFailure, isTransient, kafkaErrorCodes, protocolErrorIds } from './kafka-errors.js';
 export { KafkaLog, reasonOf } from './log-policy.js';

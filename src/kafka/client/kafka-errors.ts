@@ -101,6 +101,21 @@ const CLUSTER_MOVING = new Set([
 /** Kafka's answers to a group member whose membership or generation is not current any more (a rebalance passed it by). */
 export const MEMBERSHIP_LOST = new Set(['ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID', 'FENCED_INSTANCE_ID', 'STALE_MEMBER_EPOCH', 'FENCED_MEMBER_EPOCH', 'REBALANCE_IN_PROGRESS']);
 
+/**
+ * A commit the group refused, as the client reads it: a 409 where a rebalance passed the member by (the group keeps
+ * its last commit, and whichever member holds the partition next reads on from there; not the gateway's failure, and
+ * not one a retry of the same ack can fix), else what the failure itself means.
+ */
+export function commitRefusal(error: unknown, groupId: string): GatewayError {
+  const lost = protocolErrorIds(error).find((id) => MEMBERSHIP_LOST.has(id));
+  if (!lost) return fromKafkaError(error, { group: groupId });
+  return new GatewayError(
+    'GW_ERR_CONFLICT',
+    `Group ${JSON.stringify(groupId)} did not take the commit from this member (${lost}): a rebalance passed it by; nothing was committed, and records after the group's last commit are delivered again to whichever member holds their partition.`,
+    { cause: error, extensions: { kafkaError: lost } },
+  );
+}
+
 /** The gateway's name for what Kafka refused, where a request must change to succeed. */
 const REFUSALS: Readonly<Record<string, ErrorCode>> = {
   INVALID_PARTITIONS: 'GW_ERR_VALIDATION',

@@ -15,7 +15,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { GatewayError, partitionKey, withDeadline, type Logger } from '../../common/index.js';
-import { MEMBERSHIP_LOST, fromKafkaError, isTransient, protocolErrorIds } from '../client/index.js';
+import { commitRefusal, fromKafkaError, isTransient, protocolErrorIds } from '../client/index.js';
 import type { GroupCoordinators } from './group-coordinators.js';
 import type { CommittedOffsets } from './group-offsets.js';
 import type { MemberEvents, Membership, TopicPartitions } from './group-member.js';
@@ -260,14 +260,7 @@ export class ConsumerGroupMember implements Membership {
           await new Promise((r) => setTimeout(r, RETRY_DELAYS_MS[attempt]));
           continue;
         }
-        const lost = ids.find((id) => MEMBERSHIP_LOST.has(id));
-        if (lost) {
-          throw new GatewayError('GW_ERR_CONFLICT', `Group ${JSON.stringify(this.groupId)} did not take the commit from this member (${lost}): a rebalance passed it by; nothing was committed, and records after the group's last commit are delivered again to whichever member holds their partition.`, {
-            cause: error,
-            extensions: { kafkaError: lost },
-          });
-        }
-        throw fromKafkaError(error, { group: this.groupId });
+        throw commitRefusal(error, this.groupId);
       }
     }
   }

@@ -10,7 +10,7 @@
  */
 import { Consumer, type BaseOptions } from '@platformatic/kafka';
 import { withDeadline, GatewayError, partitionKey, type Logger } from '../../common/index.js';
-import { MEMBERSHIP_LOST, fromKafkaError, guardConnections, protocolErrorIds } from '../client/index.js';
+import { MEMBERSHIP_LOST, commitRefusal, fromKafkaError, guardConnections, protocolErrorIds } from '../client/index.js';
 
 export interface TopicPartitions {
   readonly topic: string;
@@ -183,16 +183,7 @@ export class GroupMember implements Membership {
     try {
       await this.#consumer.commit({ offsets: offsets.map(({ topic, partition, next }) => ({ topic, partition, offset: next, leaderEpoch: -1 })) });
     } catch (error) {
-      const lost = protocolErrorIds(error).find((id) => MEMBERSHIP_LOST.has(id));
-      if (lost) {
-        // A rebalance passed this member by: the group keeps its last commit, and whichever member holds the
-        // partition next reads on from there. Not the gateway's failure, and not one a retry of this ack can fix.
-        throw new GatewayError('GW_ERR_CONFLICT', `Group ${JSON.stringify(this.groupId)} is rebalancing (${lost}); nothing was committed, and records after the group's last commit are delivered again to whichever member holds their partition.`, {
-          cause: error,
-          extensions: { kafkaError: lost },
-        });
-      }
-      throw fromKafkaError(error, { group: this.groupId });
+      throw commitRefusal(error, this.groupId);
     }
   }
 
