@@ -33,7 +33,7 @@ import {
   type Handlers,
   type SchemaInfo,
 } from './http/index.js';
-import type { MetadataService, Readiness, ShareGroups, SharePulls, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
+import type { GroupAdmin, MetadataService, Readiness, ShareGroups, SharePulls, SubscriptionEngine, TopicAdmin } from './kafka/index.js';
 import { type Logger, Metrics, openapiPath } from './common/index.js';
 import type { RecordPipeline } from './records/index.js';
 import type { SchemaRegistry, SchemaSource, SubjectRegistry, WireDecoder } from './schema/index.js';
@@ -50,6 +50,8 @@ export interface AppServices {
   readonly auth?: AuthService;
   readonly metadata: MetadataService;
   readonly topicAdmin: TopicAdmin;
+  /** Consumer group deletion. */
+  readonly groupAdmin: GroupAdmin;
   /** Whether a topic has a JSON Schema and its version; no topic has one when left out. */
   readonly schemaInfo?: SchemaInfo;
   /** The one record pipeline every produce operation (and WebSocket produce frame) goes through. */
@@ -149,7 +151,7 @@ export function createApp(services: AppServices): GatewayApp {
     ...docsHandlers({ authRequired: services.config.auth.mode !== 'none' }),
     ...pageHandlers(),
     ...websocketInfoHandlers(),
-    ...adminHandlers({ topicAdmin, schemaInfo, auth }),
+    ...adminHandlers({ topicAdmin, groupAdmin: services.groupAdmin, schemaInfo, auth }),
     ...metadataHandlers({ metadata, schemaInfo, auth }),
     ...confluentMetadataHandlers({ metadata, auth }),
     ...produceHandlers({ pipeline, bodyLimitBytes: services.config.bodyLimitBytes, schemaSource: services.schemaSource ?? services.subjects, subjectStrategy: services.config.schemas.subjectStrategy }),

@@ -101,6 +101,7 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
     shareGroups: kafka.shareGroups,
     sharePulls: kafka.sharePulls,
     topicAdmin,
+    groupAdmin: kafka.groupAdmin,
     topics,
     produce,
     pipeline,

@@ -13,6 +13,7 @@ import type { Admin, Producer } from './helpers/kafka-client.js';
 import { eventually, uniqueName } from './helpers/env.js';
 import { adminFor, gatewayFor, producerFor } from './helpers/scoped.js';
 import { WsClient, isOp, isRecord, type Frame } from './helpers/ws.js';
+import { conforms } from './helpers/contract.js';
 
 let admin: Admin;
 let producer: Producer;
@@ -168,4 +169,37 @@ test('a partition moves only after its old member stopped delivering it: the jud
   assert.deepEqual(judge(clients), []);
   assert.deepEqual([...delivered()].sort(), [...produced].sort(), 'every record delivered');
   await Promise.all([b.client.close(), c.client.close()]);
+});
+
+test('deleting a group: 409 while a member is in it, then 204 with its committed offsets, and 404 for a group the brokers do not know', async () => {
+  const topic = await topicWith(1);
+  const group = uniqueName('kip848-delete');
+  const agent = request(httpUrl);
+  const [value] = await produce(topic, 1, 1, 'del');
+  const ws = await WsClient.connect(wsUrl);
+  ws.send({ op: 'subscribe', id: 's', topics: [topic], group, from: 'earliest' });
+  const record = await ws.next(isRecord('s'));
+  assert.equal(record.value, value);
+  await eventually(async () => ((await agent.get(`/v1/consumer-groups/${group}`)).body as { offsets?: Array<{ committedOffset: string | null }> }).offsets?.[0]?.committedOffset === '1');
+
+  const busy = conforms(await agent.delete(`/v1/consumer-groups/${group}`).expect(409));
+  assert.equal(busy.body.code, 'GW_ERR_CONFLICT');
+  assert.match(busy.body.detail, /members/);
+  conforms(await agent.get(`/v1/consumer-groups/${group}`).expect(200));
+
+  await ws.close();
+  // The member's leave reaches the coordinator a moment after its socket closes.
+  await eventually(async () => (await agent.delete(`/v1/consumer-groups/${group}`)).status === 204);
+  conforms(await agent.get(`/v1/consumer-groups/${group}`).expect(404));
+  const gone = conforms(await agent.delete(`/v1/consumer-groups/${group}`).expect(404));
+  assert.equal(gone.body.code, 'GW_ERR_GROUP_NOT_FOUND');
+  conforms(await agent.delete(`/v1/consumer-groups/${uniqueName('nogroup')}`).expect(404));
+  const [committed] = await admin.client.listConsumerGroupOffsets({ groups: [group] });
+  assert.ok((committed?.topics ?? []).every((t) => t.partitions.every((p) => p.committedOffset < 0n)), 'the committed offsets went with the group');
+
+  // A member joining the group again starts from its reset position, not from the deleted commit.
+  const again = await WsClient.connect(wsUrl);
+  again.send({ op: 'subscribe', id: 's', topics: [topic], group, from: 'earliest' });
+  assert.equal((await again.next(isRecord('s'))).value, value);
+  await again.close();
 });

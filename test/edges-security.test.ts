@@ -15,7 +15,7 @@ import { before, test } from 'node:test';
 import request from 'supertest';
 import type { RunningGateway } from '../src/gateway.js';
 import { conforms } from './helpers/contract.js';
-import { uniqueName } from './helpers/env.js';
+import { eventually, uniqueName } from './helpers/env.js';
 import { gatewayFor } from './helpers/scoped.js';
 import { SseClient } from './helpers/sse.js';
 import { WsClient, isOp } from './helpers/ws.js';
@@ -255,6 +255,16 @@ test('groups have owners: a principal cannot join, commit to, seek in or describ
     assert.ok(!(listed.body.groups as Array<{ groupId: string }>).some((g) => g.groupId === groupA));
     const rootList = conforms(await request(gw.server).get('/v1/consumer-groups').set(as('root')).expect(200));
     assert.ok((rootList.body.groups as Array<{ groupId: string }>).some((g) => g.groupId === groupA));
+
+    // Deleting needs admin on the group: bob is refused by the name alone; alice is told her own member is still in it.
+    const intruder = conforms(await request(gw.server).delete(`/v1/consumer-groups/${groupA}`).set(as('bob')).expect(403));
+    assert.match(intruder.body.detail, /bob may not admin consumer group/);
+    conforms(await request(gw.server).delete(`/v1/consumer-groups/${b}-nowhere`).set(as('alice')).expect(403));
+    const busy = conforms(await request(gw.server).delete(`/v1/consumer-groups/${groupA}`).set(as('alice')).expect(409));
+    assert.equal(busy.body.code, 'GW_ERR_CONFLICT');
+    owner.drop();
+    await eventually(async () => (await request(gw.server).delete(`/v1/consumer-groups/${groupA}`).set(as('alice'))).status === 204);
+    conforms(await request(gw.server).get(`/v1/consumer-groups/${groupA}`).set(as('alice')).expect(404));
   } finally {
     for (const s of streams) s.drop();
     await Promise.all(sockets.map((s) => s.close()));

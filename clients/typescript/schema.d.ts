@@ -468,7 +468,11 @@ export interface paths {
         get: operations["getConsumerGroup"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Delete a consumer group and its committed offsets
+         * @description Kafka's DeleteGroups. Only a group without members can be deleted (a WebSocket or event-stream member, a Confluent v2 instance subscribed in it, or any Kafka consumer keeps it); its committed offsets go with it, so a member joining it later starts from its reset position. Requires the admin permission on the group (docs/security.md).
+         */
+        delete: operations["deleteConsumerGroup"];
         options?: never;
         head?: never;
         patch?: never;
@@ -2849,6 +2853,41 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["InternalError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    deleteConsumerGroup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                group: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted, with its committed offsets. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The group still has members (Kafka's NON_EMPTY_GROUP); nothing was deleted. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["InternalError"];
             503: components["responses"]["ServiceUnavailable"];

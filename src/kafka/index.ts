@@ -14,7 +14,7 @@
  */
 export { createKafkaLayer, type KafkaLayer } from './kafka-services.js';
 export type { Readiness } from './kafka-connection.js';
-export { MetadataService, TopicAdmin, TopicCache, type MetadataOptions, type TopicInfo } from './metadata/index.js';
+export { GroupAdmin, MetadataService, TopicAdmin, TopicCache, type MetadataOptions, type TopicInfo } from './metadata/index.js';
 export type {
   BrokerInfo,
   ClusterInfo,

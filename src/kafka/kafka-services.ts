@@ -6,7 +6,7 @@
  */
 import type { Config } from '../config.js';
 import type { Logger } from '../common/index.js';
-import { KafkaAdmin, MetadataService, TopicAdmin } from './metadata/index.js';
+import { GroupAdmin, KafkaAdmin, MetadataService, TopicAdmin } from './metadata/index.js';
 import { CompactedTopicTable } from './compacted-topic-table.js';
 import { KafkaConnection, type Readiness } from './kafka-connection.js';
 import { ProduceService } from './produce/index.js';
@@ -22,6 +22,8 @@ export interface KafkaLayer {
   readonly metadata: MetadataService;
   /** Topic creation, deletion, partitions and configs. */
   readonly admin: TopicAdmin;
+  /** Consumer group deletion. */
+  readonly groupAdmin: GroupAdmin;
   /** Share groups (queues): members, settings, listing and description. */
   readonly shareGroups: ShareGroups;
   /** Take-and-answer pulls of share groups, for HTTP workers. */
@@ -93,6 +95,7 @@ export function createKafkaLayer(config: Config, logger: Logger): KafkaLayer {
     sharePulls,
     metadata,
     admin: topicAdmin,
+    groupAdmin: new GroupAdmin(admin, metadata),
     table: (topic, tableLogger) => new CompactedTopicTable(subscriptions, admin, produce, topic, tableLogger),
     connect: () => connection.connect(),
     firstAttempt: () => connection.firstAttempt(),

@@ -1,11 +1,12 @@
 import type { AuthService } from '../../auth/index.js';
-import type { TopicAdmin } from '../../kafka/index.js';
+import type { GroupAdmin, TopicAdmin } from '../../kafka/index.js';
 import type { Handlers } from '../contract.js';
 import { principalOf } from '../request-auth.js';
 import { noSchemas, topicDetailBody, type SchemaInfo } from './topic-bodies.js';
 
 export interface AdminRoutesDeps {
   readonly topicAdmin: TopicAdmin;
+  readonly groupAdmin: GroupAdmin;
   /** Whether a topic has a JSON Schema, for the topic bodies these routes answer with. */
   readonly schemaInfo?: SchemaInfo;
   /** For the one operation whose topic is in the body, which the step before routing cannot see. */
@@ -18,12 +19,18 @@ function configText<T extends string | number | boolean | null>(configs: Readonl
 }
 
 /**
- * Topic administration. Each operation is marked `x-permission: admin` in
- * openapi.yaml, and the authorization step every request passes before
- * routing (src/http/request-auth.ts) enforces it on the path's topic;
- * creation names its topic in the body, so its handler checks that name.
+ * Topic and consumer group administration. Each operation is marked
+ * `x-permission: admin` in openapi.yaml, and the authorization step every
+ * request passes before routing (src/http/request-auth.ts) enforces it on
+ * the path's topic or group; creation names its topic in the body, so its
+ * handler checks that name.
  */
-export function adminHandlers({ topicAdmin, schemaInfo = noSchemas, auth }: AdminRoutesDeps): Pick<Handlers, 'createTopic' | 'deleteTopic' | 'addPartitions' | 'alterTopicConfigs'> {
+export function adminHandlers({
+  topicAdmin,
+  groupAdmin,
+  schemaInfo = noSchemas,
+  auth,
+}: AdminRoutesDeps): Pick<Handlers, 'createTopic' | 'deleteTopic' | 'addPartitions' | 'alterTopicConfigs' | 'deleteConsumerGroup'> {
   return {
     createTopic: async ({ body, res }) => {
       // The one admin operation whose topic is in the body rather than the path: admin on `b-*` does not let a
@@ -49,6 +56,10 @@ export function adminHandlers({ topicAdmin, schemaInfo = noSchemas, auth }: Admi
     alterTopicConfigs: async ({ path, body, res }) => {
       const topic = await topicAdmin.alterConfigs(path.topic, configText(body));
       res.json(topicDetailBody(topic, schemaInfo));
+    },
+    deleteConsumerGroup: async ({ path, res }) => {
+      await groupAdmin.deleteGroup(path.group);
+      res.status(204).end();
     },
   };
 }
