@@ -118,6 +118,71 @@ test('a durable group commits what the stream sent, and past what its filter lef
   resumed.drop();
 });
 
+/**
+ * The partitions a stream of a group held when each of its records arrived, by its `assigned` events:
+ * a record of a partition it did not hold at that point is a violation.
+ */
+function deliveredUnheld(client: SseClient): string[] {
+  const violations: string[] = [];
+  let held = new Set<number>();
+  for (const event of client.events) {
+    const data = event.data === undefined ? undefined : (JSON.parse(event.data) as { partition?: number; offset?: string; partitions?: Array<{ partitions: number[] }> });
+    if (event.event === 'assigned') held = new Set(data!.partitions!.flatMap((p) => p.partitions));
+    if (event.event === 'record' && !held.has(data!.partition!)) violations.push(`${data!.partition}@${data!.offset} delivered while holding [${[...held].join(', ')}]`);
+  }
+  return violations;
+}
+
+const holding = (client: SseClient): number[] | undefined => {
+  const last = client.events.filter((e) => e.event === 'assigned').at(-1);
+  return last && (JSON.parse(last.data!) as { partitions: Array<{ partitions: number[] }> }).partitions.flatMap((p) => p.partitions).sort((a, b) => a - b);
+};
+
+test('a stream in a group is told its partitions when it starts and whenever a rebalance changes them, and reads nothing it gave up', async () => {
+  const topic = uniqueName('events-assigned');
+  await createTopic(sharedBrokers(), topic, 4);
+  const group = uniqueName('events-assigned');
+  let producing = true;
+  const writer = (async () => {
+    for (let round = 0; producing; round++) {
+      await produce(patient, topic, Array.from({ length: 8 }, (_, n) => ({ value: `r${round}-${n}`, partition: n % 4 })));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const first = await SseClient.open(`${patient.url}/v1/topics/${topic}/events?group=${group}`);
+  const second = { client: undefined as SseClient | undefined };
+  try {
+    assert.equal(first.status, 200);
+    await first.until((c) => c.events.some((e) => e.event === 'assigned'));
+    assert.deepEqual(first.events[1]?.event, 'assigned', 'the assignment comes right after retry, before any record');
+    assert.deepEqual(holding(first), [0, 1, 2, 3]);
+    assert.equal(first.events[1]?.id, undefined, 'an assigned event leaves the last event id alone');
+    await first.until((c) => c.recordCount > 0);
+
+    second.client = await SseClient.open(`${patient.url}/v1/topics/${topic}/events?group=${group}`);
+    assert.equal(second.client.status, 200);
+    const other = second.client;
+    await eventually(async () => {
+      const [a, b] = [holding(first), holding(other)];
+      return a !== undefined && b !== undefined && a.length > 0 && b.length > 0 && [...a, ...b].sort().join() === '0,1,2,3';
+    });
+    assert.equal(first.events.filter((e) => e.event === 'assigned').length >= 2, true, 'the first stream was told it gave partitions up');
+    // Both go on reading their own partitions for a while.
+    const [readA, readB] = [first.recordCount, other.recordCount];
+    await first.until((c) => c.recordCount > readA + 4);
+    await other.until((c) => c.recordCount > readB + 4);
+    assert.deepEqual(deliveredUnheld(first), []);
+    assert.deepEqual(deliveredUnheld(other), []);
+    first.conforms();
+    other.conforms();
+  } finally {
+    producing = false;
+    await writer;
+    first.drop();
+    second.client?.drop();
+  }
+});
+
 test('shutdown ends every stream with an error event saying so, then closes it', async (t) => {
   const gateway = await gatewayFor(t);
   const topic = uniqueName('events-shutdown');

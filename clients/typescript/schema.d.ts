@@ -1716,6 +1716,16 @@ export interface components {
             data: components["schemas"]["ConsumedRecord"];
         } | {
             /** @constant */
+            event: "assigned";
+            data: {
+                group: string;
+                partitions: {
+                    topic: string;
+                    partitions: number[];
+                }[];
+            };
+        } | {
+            /** @constant */
             event: "error";
             data: components["schemas"]["Problem"];
         };
@@ -2689,7 +2699,16 @@ export interface operations {
              *     ```
              *
              *     `data` is one line of JSON, the record as a WebSocket `record` frame has it without `op` and `sub`
-             *     (`ConsumedRecord`). An idle stream gets a comment line (`: keepalive`) every `SSE_KEEPALIVE_MS` (15 s).
+             *     (`ConsumedRecord`). With `group`, an `assigned` event (no `id`) says which partitions the stream holds,
+             *     first before any record and again after every rebalance that changes them, as the WebSocket `assigned`
+             *     frame does; no record of a partition follows the event that took it away:
+             *
+             *     ```
+             *     event: assigned
+             *     data: {"group":"billing","partitions":[{"topic":"orders","partitions":[0,2]}]}
+             *     ```
+             *
+             *     An idle stream gets a comment line (`: keepalive`) every `SSE_KEEPALIVE_MS` (15 s).
              *     When the gateway ends the stream (credentials expired, shutdown, the topic deleted) it sends
              *     `event: error` whose `data` is a problem, then closes. `contentSchema` describes the stream as the list of
              *     its events, each with its `data` parsed (as OpenAPI 3.2's `itemSchema` would).

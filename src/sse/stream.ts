@@ -7,10 +7,15 @@
  * response holds WS_MAX_BUFFERED unsent bytes the subscription reads no
  * more, and a client that takes nothing for two keep-alive intervals is
  * dropped (it loses nothing: it resumes from its last event id).
+ *
+ * A stream in a group is told which partitions it holds, as a WebSocket
+ * subscription is: an `assigned` event when it starts and after every
+ * rebalance that changes them; no record of a partition follows the event
+ * that took it away.
  */
 import type { ServerResponse } from 'node:http';
 import { GatewayError, toGatewayError, toProblem, type Logger } from '../common/index.js';
-import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine } from '../kafka/index.js';
+import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
 import { encodedBody, ownedConcat, type Fallback, type HeaderForm } from '../records/index.js';
 import type { WireDecoder } from '../schema/index.js';
 import { ResumeTokenWriter } from './resume-token.js';
@@ -150,9 +155,11 @@ class EventStream {
           this.#pump();
         },
         // A partition a rebalance took is no longer this stream's to name: its new holder goes on from the group's commits.
-        onAssignment: () => {
+        onAssignment: (assignment) => {
           const held = new Set(this.#subscription.positions().map((p) => p.partition));
           for (const partition of this.#sent.keys()) if (!held.has(partition)) this.#sent.delete(partition);
+          // Before the answer starts, start() tells the assignment it ends with.
+          if (this.res.headersSent) this.#tellAssignment(assignment);
         },
         onFatal: (error) => void this.end(error),
       },
@@ -173,8 +180,9 @@ class EventStream {
   }
 
   async start(): Promise<void> {
+    let assignment: readonly TopicPartitions[];
     try {
-      await this.#subscription.start();
+      assignment = await this.#subscription.start();
     } catch (error) {
       const clientLeft = this.#ended !== undefined && this.#endedEarly === undefined;
       await this.end();
@@ -188,9 +196,21 @@ class EventStream {
     }
     this.res.writeHead(200, EVENT_STREAM_HEADERS);
     this.res.write(`retry: ${RETRY_MS}\n\n`);
+    this.#tellAssignment(assignment);
     this.#keepalive = setInterval(() => this.#tick(), this.deps.keepaliveMs);
     if (this.options.expiresAt !== undefined) this.#expireAt(this.options.expiresAt);
     this.#pump();
+  }
+
+  /**
+   * A stream in a group: which partitions it holds now. Written at once,
+   * ahead of queued records: those of a partition it lost are not written
+   * (their handle is no longer held), so none follows the event. No `id`,
+   * so the client's last event id stays that of its last record.
+   */
+  #tellAssignment(assignment: readonly TopicPartitions[]): void {
+    if (this.options.group === undefined || this.#ended || this.res.writableEnded) return;
+    this.res.write(`event: assigned\ndata: ${JSON.stringify({ group: this.options.group, partitions: assignment })}\n\n`);
   }
 
   #expireAt(at: number): void {
