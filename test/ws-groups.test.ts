@@ -1,6 +1,7 @@
 /**
  * Durable subscriptions are real members of their consumer group: they
  * share partitions with a Python (librdkafka) consumer of the same group,
+ * through joins and leaves on both sides,
  * and across two gateway processes, where killing one hands its partitions
  * to the other within the session timeout without redelivering what was
  * committed.
@@ -125,28 +126,41 @@ test('one durable group across two gateways: a gateway killed outright hands its
   }
 });
 
-test('a Python consumer on the consumer protocol, a WebSocket member and a v2 instance share a group: disjoint, complete splits as members join and leave', async () => {
-  const python = '.venv-clients/bin/python';
-  assert.ok(existsSync(python), 'the Python consumer needs scripts/generate-clients.sh install');
+test('a Python consumer, a WebSocket member and a v2 instance share a group: disjoint, complete splits as the Python consumer and the WebSocket member leave and join again', async () => {
+  const pythonPath = '.venv-clients/bin/python';
+  assert.ok(existsSync(pythonPath), 'the Python consumer needs scripts/generate-clients.sh install');
   const topic = await topicWith(6);
   const group = uniqueName('strangers');
   const gw = await runGateway({ WS_SESSION_TIMEOUT_MS: '6000', CONSUMER_REQUEST_TIMEOUT_MS: '300' });
-  const consumer = spawn(python, ['test/fixtures/group_consumer.py', sharedBrokers(), group, topic, 'consumer'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const python = (protocol: 'consumer' | 'classic') => {
+    const child = spawn(pythonPath, ['test/fixtures/group_consumer.py', sharedBrokers(), group, topic, protocol], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const state = { child, holds: [] as number[], gone: false };
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const event = JSON.parse(line) as { assigned?: number[] };
+      if (event.assigned) state.holds = event.assigned;
+    });
+    child.once('exit', () => (state.gone = true));
+    return state;
+  };
+  const leave = async (member: ReturnType<typeof python>) => {
+    if (member.child.exitCode !== null) return;
+    member.child.stdin.end();
+    await new Promise((r) => member.child.once('exit', r));
+  };
   const V2 = 'application/vnd.kafka.v2+json';
   const base = `/consumers/${group}/instances/v2`;
+  let py = python('consumer');
+  let ws: WsClient | undefined;
   try {
-    let pythonHolds: number[] = [];
-    let pythonGone = false;
-    createInterface({ input: consumer.stdout }).on('line', (line) => {
-      const event = JSON.parse(line) as { assigned?: number[] };
-      if (event.assigned) pythonHolds = event.assigned;
-    });
-    consumer.once('exit', () => (pythonGone = true));
-    await eventually(async () => pythonHolds.length === 6, 60_000);
-    const ws = await WsClient.connect(wsUrl(gw));
-    ws.send({ op: 'subscribe', id: 'w', topics: [topic], group });
-    await ws.next(isOp('subscribed', 'w'));
-    const latestWs = () => held(ws.frames.filter((f) => f.op === 'subscribed' || f.op === 'assigned').at(-1)!);
+    await eventually(async () => py.holds.length === 6, 60_000);
+    const join = async () => {
+      const client = await WsClient.connect(wsUrl(gw));
+      client.send({ op: 'subscribe', id: 'w', topics: [topic], group });
+      await client.next(isOp('subscribed', 'w'));
+      return client;
+    };
+    ws = await join();
+    const latestWs = () => (ws === undefined || ws.closed ? [] : held(ws.frames.filter((f) => f.op === 'subscribed' || f.op === 'assigned').at(-1)!));
     const v2 = async (method: 'post' | 'get', path: string, body?: unknown) => {
       const res = await fetch(`${gw.url}${path}`, { method: method.toUpperCase(), headers: { 'content-type': V2, accept: V2 }, body: body === undefined ? undefined : JSON.stringify(body) });
       return { status: res.status, body: res.status === 204 ? undefined : ((await res.json()) as unknown) };
@@ -160,30 +174,36 @@ test('a Python consumer on the consumer protocol, a WebSocket member and a v2 in
       const { body } = await v2('get', `${base}/assignments`);
       v2Holds = (body as { partitions: Array<{ partition: number }> }).partitions.map((p) => p.partition);
     };
+    // Every partition held by exactly one of `expected` members: six partitions in all, none twice.
     const split = async (expected: number) => {
       await eventually(async () => {
         await poll();
-        const all = [...(pythonGone ? [] : pythonHolds), ...latestWs(), ...v2Holds].sort((a, b) => a - b);
-        const counts = [pythonGone ? 0 : pythonHolds.length, latestWs().length, v2Holds.length];
-        return counts.filter((n) => n > 0).length === expected && JSON.stringify(all) === JSON.stringify([0, 1, 2, 3, 4, 5]);
+        const parts = [py.gone ? [] : py.holds, latestWs(), v2Holds];
+        const all = parts.flat().sort((a, b) => a - b);
+        return parts.filter((p) => p.length > 0).length === expected && JSON.stringify(all) === JSON.stringify([0, 1, 2, 3, 4, 5]);
       }, 60_000);
     };
     await split(3);
     // The Python consumer leaves: its partitions go to the other two, none twice, none lost.
-    consumer.stdin.end();
-    await new Promise((r) => consumer.once('exit', r));
+    await leave(py);
     await split(2);
-    // And a gateway member leaves: the v2 instance holds everything.
+    // It joins again, on the classic protocol this time: the broker runs one group of both kinds of member.
+    py = python('classic');
+    await split(3);
+    // A gateway member leaves, and joins again.
     await ws.close();
+    await split(2);
+    ws = await join();
+    await split(3);
+    // Both leave at once: the v2 instance holds everything.
+    await Promise.all([leave(py), ws.close()]);
     await eventually(async () => {
       await poll();
       return v2Holds.length === 6;
     }, 60_000);
   } finally {
-    if (consumer.exitCode === null) {
-      consumer.stdin.end();
-      await new Promise((r) => consumer.once('exit', r));
-    }
+    await leave(py);
+    if (ws && !ws.closed) await ws.close();
     gw.child.kill('SIGTERM');
     await gw.exit;
   }
