@@ -11,7 +11,8 @@
  *
  *   sh scripts/node.sh --import tsx bench/groups.ts [--members 1000] [--groups 100] [--quiet-seconds 20]
  *
- * Writes bench/results/groups.json.
+ * Writes bench/results/groups.json; `npm run bench` runs it and shows it
+ * as the row `ws-durable-members-<members>` (bench/groups-scenario.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -131,6 +132,7 @@ const durableConnections = brokerConnections();
 const assignedBefore = durable.reduce((n, s) => n + s.assignedFrames, 0);
 await new Promise((r) => setTimeout(r, QUIET_SECONDS * 1000));
 const assignedDuringQuiet = durable.reduce((n, s) => n + s.assignedFrames, 0) - assignedBefore;
+const holdingAfterQuiet = durable.reduce((n, s) => n + [...s.held.values()].filter((held) => held === 1).length, 0);
 const quietConnections = brokerConnections();
 const errors = durable.flatMap((s) => s.errors);
 await closeAll(durable);
@@ -141,7 +143,7 @@ const result = {
   members: MEMBERS,
   groups: GROUPS,
   idle: { rssMiB: mib(idleRss), brokerConnections: idleConnections },
-  ephemeral: { rssMiB: mib(ephemeralRss), kibPerSubscription: kibPer(ephemeralRss - idleRss), brokerConnections: ephemeralConnections },
+  ephemeral: { subscribed: ephemeral.reduce((n, s) => n + s.subscribed, 0), rssMiB: mib(ephemeralRss), kibPerSubscription: kibPer(ephemeralRss - idleRss), brokerConnections: ephemeralConnections },
   durable: {
     rssMiB: mib(durableRss),
     kibPerMember: kibPer(durableRss - afterEphemeralRss),
@@ -151,6 +153,7 @@ const result = {
     secondsToSettle: Math.round(settleMs / 100) / 10,
     quietSeconds: QUIET_SECONDS,
     assignmentChangesWhileQuiet: assignedDuringQuiet,
+    membersHoldingAfterQuiet: holdingAfterQuiet,
     errors: errors.length,
   },
 };

@@ -13,18 +13,19 @@
  *
  * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce`,
  * `--only v2` (Confluent v2 consumer-instance reads; `--v2-records N`),
- * `--only ws`, `--only queues` (share group workers, bench/queues.ts), or `--only sse` (the event-stream fan-out beside the
- * WebSocket fan-out of the same size), and `--subscriptions 1000` (fan-out
+ * `--only ws`, `--only queues` (share group workers, bench/queues.ts), `--only sse` (the event-stream fan-out beside the
+ * WebSocket fan-out of the same size), or `--only groups` (1,000 durable members in 100 groups beside 1,000 ephemeral
+ * subscriptions: broker connections and memory per member, bench/groups.ts), and `--subscriptions 1000` (fan-out
  * sizes, comma-separated), `--rounds N` and `--seconds S` (per round).
  * Such a partial run writes bench/results/partial.json and leaves the
  * report alone, unless given `--merge`: then its scenarios replace those of
  * the same name in bench/results/latest.json and docs/benchmarks.md.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { startBroker, kafkaVersion, type Broker } from '../kafka/broker.js';
 import type { ScenarioResult } from './lib.js';
+import { runGroupsBenchmark } from './groups-scenario.js';
 import { runProduceBenchmarks } from './produce.js';
 import { runQueueBenchmarks } from './queues.js';
 import { runSseBenchmarks } from './sse.js';
@@ -99,11 +100,8 @@ try {
   if (only === undefined || only === 'groups') {
     // Durable members beside ephemeral subscriptions (connections, memory, heartbeats), in a gateway process of its own.
     // Targets are reported, never asserted: a miss is printed by the scenario and the run goes on.
-    try {
-      execFileSync(process.execPath, ['--import', 'tsx', 'bench/groups.ts', ...(quick ? ['--quiet-seconds', '5'] : [])], { stdio: 'inherit', env: { ...process.env, KAFKA_BROKERS: brokers } });
-    } catch {
-      process.stdout.write('  (the durable member scenario missed a target or failed; see above)\n');
-    }
+    const durable = runGroupsBenchmark({ brokers, quick });
+    if (durable) results.push(durable);
     process.stdout.write(`  (durable member scenario done at ${elapsed()}; bench/results/groups.json)\n`);
   }
 } finally {
