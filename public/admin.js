@@ -1,9 +1,9 @@
-// Topic administration dialogs: create a topic, add partitions, delete with
-// a typed confirmation. They are opened only where the gateway said the
+// Topic and consumer group administration dialogs: create a topic, add
+// partitions, delete a topic or a group with a typed confirmation. They are opened only where the gateway said the
 // principal may administer (api.mayAdminister); the gateway checks again on
 // every call, and its refusal is shown in the dialog as it came.
 
-import { call, topicPath } from './api.js';
+import { call, groupPath, topicPath } from './api.js';
 import { field, h, setChildren } from './dom.js';
 import { problemBox } from './problems.js';
 
@@ -131,6 +131,30 @@ export function openDeleteTopicDialog(topic, { onDeleted }) {
     async onSubmit() {
       if (confirm.value !== topic) return false;
       await call('DELETE', topicPath(topic));
+      onDeleted();
+      return true;
+    },
+  });
+}
+
+/** Deleting a group takes its committed offsets with it; Kafka refuses while it has members (409, shown as it came). */
+export function openDeleteGroupDialog(group, { onDeleted }) {
+  const confirm = h('input', { name: 'confirm', autocomplete: 'off', spellcheck: false, 'aria-describedby': 'delete-group-explain' });
+  return formDialog({
+    title: `Delete group ${group}`,
+    description: h('span', { id: 'delete-group-explain' }, 'Its committed offsets are lost: a consumer joining it later starts from its reset position. Type the group name to confirm.'),
+    fields: field('Group name', confirm),
+    submitLabel: 'Delete group',
+    submitClass: 'danger',
+    setup({ submit }) {
+      submit.disabled = true;
+      confirm.addEventListener('input', () => {
+        submit.disabled = confirm.value !== group;
+      });
+    },
+    async onSubmit() {
+      if (confirm.value !== group) return false;
+      await call('DELETE', groupPath(group));
       onDeleted();
       return true;
     },

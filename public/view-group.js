@@ -1,12 +1,14 @@
 // One consumer group: state and members, per-partition committed offset and
 // lag, and a chart of its total lag, sampled by this page from
-// GET /v1/consumer-groups/{group} while the group is on screen.
+// GET /v1/consumer-groups/{group} while the group is on screen. A group
+// without members can be deleted from here; the gateway decides who may.
 
+import { openDeleteGroupDialog } from './admin.js';
 import { ApiError, get, groupPath } from './api.js';
 import { count, dataTable, field, h, localTime, setChildren } from './dom.js';
 import { WINDOW_MS, lagChart } from './lag-chart.js';
 import { problemBox } from './problems.js';
-import { href } from './router.js';
+import { href, navigate } from './router.js';
 import { groupTopics, stateBadge } from './view-groups.js';
 
 const INTERVALS = [
@@ -29,8 +31,9 @@ function remember(group, sample) {
   return samples;
 }
 
-export function renderGroup(container, { name, signIn }) {
+export function renderGroup(container, { name, signIn, notify }) {
   const badges = h('span', { class: 'badges' });
+  const actions = h('div', { class: 'actions' });
   const interval = h('select', { name: 'interval' }, INTERVALS.map(([ms, text]) => h('option', { value: String(ms), selected: ms === chosenInterval }, text)));
   const chartBox = h('div', { class: 'chart-box' });
   const caption = h('p', { class: 'hint', id: 'lag-caption', 'aria-live': 'off' });
@@ -40,7 +43,7 @@ export function renderGroup(container, { name, signIn }) {
   const problem = h('div');
   container.append(
     h('nav', { class: 'breadcrumb', 'aria-label': 'Breadcrumb' }, h('a', { href: href('groups') }, 'Consumer groups'), h('span', { 'aria-hidden': 'true' }, ' / ')),
-    h('div', { class: 'view-head' }, h('h1', {}, name), badges),
+    h('div', { class: 'view-head' }, h('h1', {}, name), badges, actions),
     problem,
     h(
       'section',
@@ -71,6 +74,33 @@ export function renderGroup(container, { name, signIn }) {
       detail.protocol ? h('span', { class: 'badge' }, detail.protocol) : null,
       detail.internal ? h('span', { class: 'badge warn' }, 'internal') : null,
     );
+    // Kafka deletes only a group without members; the button comes and goes with them.
+    const deletable = detail.members.length === 0;
+    if (deletable !== (actions.childElementCount > 0)) {
+      actions.replaceChildren(
+        ...(deletable
+          ? [
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'danger',
+                  onclick: () =>
+                    openDeleteGroupDialog(name, {
+                      onDeleted: () => {
+                        disposed = true;
+                        clearTimeout(timer);
+                        notify(`Group ${name} was deleted.`);
+                        navigate(href('groups'));
+                      },
+                    }),
+                },
+                'Delete group',
+              ),
+            ]
+          : []),
+      );
+    }
     caption.textContent = `Now ${count(detail.totalLag)} behind over ${groupTopics(detail).join(', ') || 'no topic'} (sampled ${localTime(sampledAt).slice(11)}; ${samples.length} ${samples.length === 1 ? 'sample' : 'samples'} kept).`;
     const clientOf = new Map(detail.members.map((m) => [m.memberId, m.clientId]));
     offsets.replaceChildren(

@@ -246,6 +246,17 @@ test('consumer groups: state, members and lag as the API says; a group’s lag s
   const shippingDetail = conforms(await request(checker.app).get(`/v1/consumer-groups/${shipping}`).expect(200)).body as { members: Array<{ clientId: string; host: string }> };
   assert.deepEqual((await tableText(page, '#group-members')).map((r) => r.slice(0, 3)), shippingDetail.members.map((m) => [m.clientId, m.host, `${payments}: 0`]));
   await screenshots(page, 'group-members', ['desktop-light', 'phone-light']);
+  assert.equal(await page.getByRole('button', { name: 'Delete group' }).count(), 0, 'a group with members cannot be deleted, so no button offers it');
+
+  // A group without members is deleted only after its name is typed; its offsets go with it.
+  await page.goto(`${gateway.url}/#/groups/${billing}`);
+  await page.getByRole('button', { name: 'Delete group' }).click();
+  const dialog = page.getByRole('dialog', { name: `Delete group ${billing}` });
+  assert.equal(await dialog.getByRole('button', { name: 'Delete group' }).isDisabled(), true);
+  await dialog.getByLabel('Group name').fill(billing);
+  await dialog.getByRole('button', { name: 'Delete group' }).click();
+  await page.getByRole('heading', { name: 'Consumer groups', level: 1 }).waitFor();
+  conforms(await request(checker.app).get(`/v1/consumer-groups/${billing}`).expect(404));
 
   await page.goto(`${gateway.url}/#/groups/${shop}-no-such-group`);
   await page.locator('.problem', { hasText: '404' }).waitFor();
