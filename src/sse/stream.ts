@@ -180,9 +180,8 @@ class EventStream {
   }
 
   async start(): Promise<void> {
-    let assignment: readonly TopicPartitions[];
     try {
-      assignment = await this.#subscription.start();
+      await this.#subscription.start();
     } catch (error) {
       const clientLeft = this.#ended !== undefined && this.#endedEarly === undefined;
       await this.end();
@@ -196,7 +195,8 @@ class EventStream {
     }
     this.res.writeHead(200, EVENT_STREAM_HEADERS);
     this.res.write(`retry: ${RETRY_MS}\n\n`);
-    this.#tellAssignment(assignment);
+    // What it holds now: a rebalance between the join and this line was not told (the answer had not started).
+    this.#tellAssignment(this.#subscription.assignment);
     this.#keepalive = setInterval(() => this.#tick(), this.deps.keepaliveMs);
     if (this.options.expiresAt !== undefined) this.#expireAt(this.options.expiresAt);
     this.#pump();
