@@ -4,7 +4,7 @@
  *
  * Library: `startBroker()` returns the bootstrap address and a `stop()`.
  * CLI: `npm run kafka` runs one in the foreground until Ctrl-C (or SIGTERM,
- * or the end of npm); `--jars-only` just fetches the jars.
+ * or the end of npm); `--jars-only [version]` just fetches the jars.
  *
  * The java process runs under kafka/broker-guard.mjs, in a process group of
  * its own: a terminal's Ctrl-C reaches only us, and we stop the broker in
@@ -25,6 +25,9 @@ const kafkaDir = dirname(fileURLToPath(import.meta.url));
 
 /** Kafka release to run; KAFKA_VERSION picks another (for example 3.9.1). */
 export const kafkaVersion = process.env.KAFKA_VERSION ?? '4.4.0';
+
+/** The last release before 4.0, whose brokers speak only the classic group protocol: the tests of that path run it. */
+export const classicKafkaVersion = '3.9.1';
 
 function libDir(version: string): string {
   return join(kafkaDir, '.cache', version, 'lib');
@@ -397,7 +400,9 @@ export function whenParentGone(then: () => void, intervalMs = 500): void {
 
 // CLI: run a broker in the foreground.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url) && process.argv.includes('--jars-only')) {
-  ensureKafkaJars();
+  // `--jars-only 3.9.1` fetches another release's jars beside the default's.
+  const named = process.argv[process.argv.indexOf('--jars-only') + 1];
+  ensureKafkaJars(named && /^\d+\.\d+\.\d+$/.test(named) ? named : kafkaVersion);
 } else if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const broker = await startBroker({ port: process.env.KAFKA_PORT ? Number(process.env.KAFKA_PORT) : undefined });
   process.stdout.write(`Kafka ${kafkaVersion} (KRaft) serving at ${broker.brokers}; Ctrl-C stops it.\n`);

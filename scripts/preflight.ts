@@ -8,7 +8,7 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { basename, delimiter, join } from 'node:path';
-import { kafkaJarsFetched } from '../kafka/broker.js';
+import { classicKafkaVersion, kafkaJarsFetched } from '../kafka/broker.js';
 
 /** The browser the page test drives; CHROMIUM_PATH names another. */
 export function chromiumPath(env: NodeJS.ProcessEnv = process.env): string {
@@ -70,12 +70,15 @@ function shown(found: [number, number] | undefined): string {
 /** Where the test command installs schemathesis (test/schemathesis/requirements.txt). */
 export const SCHEMATHESIS_VENV = '.venv-schemathesis';
 
-function needs(files: readonly string[]): { browser: boolean; clients: boolean; devCommand: boolean; kcat: boolean; registryClients: boolean; schemathesis: boolean } {
+function needs(files: readonly string[]): { browser: boolean; classicBroker: boolean; clients: boolean; devCommand: boolean; kcat: boolean; registryClients: boolean; schemathesis: boolean } {
   const names = new Set(files.map((f) => basename(f)));
   return {
     browser: [...names].some((name) => /^browser(-[\w-]+)?\.test\.ts$/.test(name)) || names.has('docs-page.test.ts'),
-    // The Python consumer of test/ws-groups.test.ts and producer of test/ws-headers.test.ts live in the client generators' virtualenv.
-    clients: names.has('clients.test.ts') || names.has('ws-groups.test.ts') || names.has('ws-headers.test.ts'),
+    // test/groups-classic.test.ts runs a broker of the last release before 4.0 beside the suite's.
+    classicBroker: names.has('groups-classic.test.ts'),
+    // The Python consumers of test/ws-groups.test.ts and test/groups-classic.test.ts and the producer of
+    // test/ws-headers.test.ts live in the client generators' virtualenv.
+    clients: names.has('clients.test.ts') || names.has('ws-groups.test.ts') || names.has('ws-headers.test.ts') || names.has('groups-classic.test.ts'),
     devCommand: names.has('dev-command.test.ts') || names.has('readme-examples.test.ts'),
     kcat: names.has('partitioner.test.ts') || names.has('produce-compression.test.ts'),
     registryClients: names.has('schema-registry.test.ts') || names.has('schema-formats.test.ts'),
@@ -105,6 +108,17 @@ export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.
       installs.push({ say: "Fetching Apache Kafka's jars from Maven Central into kafka/.cache (once)", command: process.execPath, args: ['--import', 'tsx', join(root, 'kafka/broker.ts'), '--jars-only'] });
     } else {
       missing.push({ what: "Maven, to fetch Apache Kafka's jars once into kafka/.cache", how: 'apt-get install -y maven' });
+    }
+  }
+  if (need.classicBroker && !kafkaJarsFetched(classicKafkaVersion)) {
+    if (onPath('mvn', env)) {
+      installs.push({
+        say: `Fetching Apache Kafka ${classicKafkaVersion}'s jars from Maven Central into kafka/.cache (once), for the classic group protocol in test/groups-classic.test.ts`,
+        command: process.execPath,
+        args: ['--import', 'tsx', join(root, 'kafka/broker.ts'), '--jars-only', classicKafkaVersion],
+      });
+    } else {
+      missing.push({ what: `Maven, to fetch Apache Kafka ${classicKafkaVersion}'s jars once into kafka/.cache for test/groups-classic.test.ts`, how: 'apt-get install -y maven' });
     }
   }
 

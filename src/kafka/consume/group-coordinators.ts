@@ -13,6 +13,9 @@
 import {
   Admin,
   ConnectionPool,
+  apiVersionsV3,
+  clientSoftwareName,
+  clientSoftwareVersion,
   consumerGroupHeartbeatV0,
   consumerGroupHeartbeatV1,
   findCoordinatorV6,
@@ -103,15 +106,33 @@ export class GroupCoordinators {
    * The ConsumerGroupHeartbeat version the brokers take (from ApiVersions),
    * undefined when they do not speak the consumer protocol (Kafka before 4.0,
    * or a cluster that turned it off). Asked once per process.
+   *
+   * The request being listed is not enough: brokers from 3.7 list it (and
+   * OffsetCommit v9) while the protocol is off, and answer every heartbeat
+   * UNSUPPORTED_VERSION. It is on where the cluster has finalized the
+   * `group.version` feature at level 1 or more (the default of a cluster
+   * formatted by 4.0 or later; a cluster upgraded from 3.x has it once its
+   * features are upgraded).
    */
   heartbeatVersion(): Promise<0 | 1 | undefined> {
-    this.#heartbeatVersion ??= this.#client.listApis().then((apis) => {
+    this.#heartbeatVersion ??= (async () => {
+      const connection = await call<Connection>((cb) => this.#client[kGetBootstrapConnection](cb));
+      let answer: Awaited<ReturnType<typeof apiVersionsV3.api.async>>;
+      try {
+        answer = await apiVersionsV3.api.async(connection, clientSoftwareName, clientSoftwareVersion);
+      } catch (error) {
+        // A broker older than ApiVersions v3 (Kafka 2.4) speaks the classic protocol only.
+        if (protocolErrorIds(error).includes('UNSUPPORTED_VERSION')) return undefined;
+        throw error;
+      }
+      const apis = answer.apiKeys;
       const api = apis.find((a) => a.name === 'ConsumerGroupHeartbeat');
       const commit = apis.find((a) => a.name === 'OffsetCommit');
       const find = apis.find((a) => a.name === 'FindCoordinator');
-      if (!api || !commit || commit.maxVersion < 9 || !find || find.maxVersion < 6) return undefined;
+      const groupVersion = (answer.finalizedFeatures ?? []).find((f) => f.name === 'group.version')?.maxVersionLevel ?? 0;
+      if (!api || !commit || commit.maxVersion < 9 || !find || find.maxVersion < 6 || groupVersion < 1) return undefined;
       return api.maxVersion >= 1 ? 1 : 0;
-    });
+    })();
     // A failed lookup (the cluster away) is asked again by the next member.
     this.#heartbeatVersion.catch(() => (this.#heartbeatVersion = undefined));
     return this.#heartbeatVersion;

@@ -8,9 +8,10 @@
  * the member's connections are closed, so it can neither heartbeat nor
  * join again, and the broker drops it after the session timeout.
  */
-import { Consumer, type BaseOptions } from '@platformatic/kafka';
+import { type BaseOptions } from '@platformatic/kafka';
 import { withDeadline, GatewayError, partitionKey, type Logger } from '../../common/index.js';
 import { MEMBERSHIP_LOST, commitRefusal, fromKafkaError, guardConnections, protocolErrorIds } from '../client/index.js';
+import { ClassicConsumer, ROUNDROBIN, roundRobinAssigner } from './classic-assignor.js';
 
 export interface TopicPartitions {
   readonly topic: string;
@@ -63,10 +64,11 @@ const KAFKA_INTERNAL_PREFIX = '__';
 
 /**
  * Kafka's own topics cannot be read as a member of a group. The classic
- * client's assignor looks every subscribed topic up in a metadata cache that
- * leaves them out, and throws inside a socket callback when it does not find
- * one: the process would end. Reading them in a group has no use either (no
- * client commits into __consumer_offsets), so both protocols refuse it.
+ * client's metadata cache leaves them out, so a gateway member leading a
+ * group could assign none of their partitions (ClassicConsumer keeps the
+ * hole from ending the process), and reading them in a group has no use
+ * either (no client commits into __consumer_offsets): both protocols
+ * refuse it with a 400 before joining.
  */
 export function refuseInternalTopics(groupId: string, topics: readonly string[]): void {
   const internal = topics.filter((topic) => topic.startsWith(KAFKA_INTERNAL_PREFIX));
@@ -78,7 +80,7 @@ export function refuseInternalTopics(groupId: string, topics: readonly string[])
 }
 
 export class GroupMember implements Membership {
-  readonly #consumer: Consumer;
+  readonly #consumer: ClassicConsumer;
   #left = false;
   #rejoins = 0;
   #rejoinTimer: NodeJS.Timeout | undefined;
@@ -94,7 +96,7 @@ export class GroupMember implements Membership {
     private readonly logger: Logger,
   ) {
     this.#kafkaInternal = topics.filter((topic) => topic.startsWith(KAFKA_INTERNAL_PREFIX));
-    this.#consumer = new Consumer({
+    this.#consumer = new ClassicConsumer({
       ...options,
       groupId,
       sessionTimeout: tuning.sessionTimeoutMs,
@@ -102,7 +104,9 @@ export class GroupMember implements Membership {
       heartbeatInterval: tuning.heartbeatIntervalMs,
       // Version 0 of the subscription metadata is what the client writes; under version 1 (its default) other
       // clients read a field it leaves out and give this member nothing (librdkafka did).
-      protocols: [{ name: 'roundrobin', version: 0 }],
+      protocols: [{ name: ROUNDROBIN, version: 0 }],
+      // When this member leads the group it assigns for everyone: each member only partitions of its own topics.
+      partitionAssigner: roundRobinAssigner,
       retries: 5,
       retryDelay: 250,
     });
