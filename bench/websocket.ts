@@ -49,6 +49,9 @@ export async function startBroadcast(brokers: string, topic: string): Promise<Se
 async function gatewayServer(brokers: string, env: Record<string, string> = {}): Promise<Server> {
   const gateway: GatewayProcess = await startGatewayProcess(brokers, {
     WS_MAX_CONNECTIONS: '15000',
+    // Every benchmark client comes from one address, as one anonymous principal.
+    WS_MAX_CONNECTIONS_PER_ADDRESS: '1000000',
+    WS_MAX_CONNECTIONS_PER_PRINCIPAL: '1000000',
     WS_FETCH_MAX_WAIT_MS: String(FETCH_MAX_WAIT_MS),
     ...env,
   });
