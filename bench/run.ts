@@ -13,6 +13,9 @@
  *
  * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce`,
  * `--only v2` (Confluent v2 consumer-instance reads; `--v2-records N`),
+ * `--only ws --idle N` (only the idle subscriptions scenario, N of them),
+ * `--only replay` (partition pages and one event stream reading a filled
+ * topic from the start, bench/replay.ts; `--replay-records N`),
  * `--only ws`, `--only queues` (share group workers, bench/queues.ts), `--only sse` (the event-stream fan-out beside the
  * WebSocket fan-out of the same size), or `--only groups` (1,000 durable members in 100 groups beside 1,000 ephemeral
  * subscriptions: broker connections and memory per member, bench/groups.ts), and `--subscriptions 1000` (fan-out
@@ -28,6 +31,7 @@ import type { ScenarioResult } from './lib.js';
 import { runGroupsBenchmark } from './groups-scenario.js';
 import { runProduceBenchmarks } from './produce.js';
 import { runQueueBenchmarks } from './queues.js';
+import { runReplayBenchmarks } from './replay.js';
 import { runSseBenchmarks } from './sse.js';
 import { runV2ReadBenchmarks } from './v2-read.js';
 import { runWebSocketBenchmarks } from './websocket.js';
@@ -48,7 +52,7 @@ const seconds = Number(option('--seconds') ?? (quick ? 3 : 10));
 const rounds = Number(option('--rounds') ?? (quick ? 1 : 3));
 if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds takes a positive number, --rounds a whole number');
 const only = option('--only');
-if (only !== undefined && !['produce', 'v2', 'ws', 'sse', 'queues', 'groups'].includes(only)) throw new Error('--only takes produce, v2, ws, sse, queues or groups');
+if (only !== undefined && !['produce', 'v2', 'replay', 'ws', 'sse', 'queues', 'groups'].includes(only)) throw new Error('--only takes produce, v2, replay, ws, sse, queues or groups');
 const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [1000] : [1000, 10000]);
 if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
 const partial = only !== undefined || option('--subscriptions') !== undefined || option('--seconds') !== undefined || option('--rounds') !== undefined;
@@ -85,8 +89,13 @@ try {
     results.push(...(await runV2ReadBenchmarks({ brokers, rounds, records: Number(option('--v2-records') ?? (quick ? 20_000 : 100_000)) })));
     process.stdout.write(`  (v2 read scenarios done at ${elapsed()})\n`);
   }
+  if (only === undefined || only === 'replay') {
+    results.push(...(await runReplayBenchmarks({ brokers, rounds, records: Number(option('--replay-records') ?? (quick ? 20_000 : 100_000)) })));
+    process.stdout.write(`  (page and event-stream replay scenarios done at ${elapsed()})\n`);
+  }
   if (only === undefined || only === 'ws' || only === 'sse') {
-    results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick, fanoutOnly: only === 'sse' })));
+    const idle = option('--idle');
+    results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick, fanoutOnly: only === 'sse', idleOnly: idle === undefined ? undefined : Number(idle) })));
     process.stdout.write(`  (WebSocket scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'queues') {

@@ -142,7 +142,12 @@ async function sseFanoutScenario(brokers: string, topic: string, count: number, 
   const limitUrl = limitServer.url.replace(/^ws/, 'http');
   const limit = await sseFanout(limitServer.pid, (i) => `${limitUrl}/events?key=${keyOf(i)}`, count, seconds, producer, topic, brokerPort).finally(() => limitServer.stop());
   process.stdout.write(`    limit (one consumer, a map from key to streams): ${limit.measurement.rate.toFixed(0)}/s, p99 ${limit.measurement.p99Ms} ms, ${limit.delivered}/${limit.expected}\n`);
-  const gatewayProcess = await startGatewayProcess(brokers, { SSE_MAX_STREAMS: String(count + 100), WS_FETCH_MAX_WAIT_MS: process.env.WS_FETCH_MAX_WAIT_MS ?? '100' });
+  const gatewayProcess = await startGatewayProcess(brokers, {
+    SSE_MAX_STREAMS: String(count + 100),
+    // Every benchmark client comes from one address, as one anonymous principal.
+    SSE_MAX_STREAMS_PER_ADDRESS: '1000000',
+    SSE_MAX_STREAMS_PER_PRINCIPAL: '1000000',
+    WS_FETCH_MAX_WAIT_MS: process.env.WS_FETCH_MAX_WAIT_MS ?? '100' });
   const gateway = await sseFanout(gatewayProcess.pid, (i) => `${gatewayProcess.url}/v1/topics/${topic}/events?key=${keyOf(i)}`, count, seconds, producer, topic, brokerPort).finally(() =>
     gatewayProcess.stop(),
   );

@@ -6,6 +6,7 @@
  * a hostile or unlucky client causes.
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { before, test } from 'node:test';
 import type { RunningGateway } from '../src/gateway.js';
 import { decodeResumeToken, encodeResumeToken } from '../src/sse/index.js';
@@ -13,7 +14,7 @@ import { conforms } from './helpers/contract.js';
 import { sharedBrokers, uniqueName } from './helpers/env.js';
 import { gatewayFor } from './helpers/scoped.js';
 import { createTopic } from './helpers/kafka.js';
-import { SseClient } from './helpers/sse.js';
+import { parseEventStream, SseClient } from './helpers/sse.js';
 import request from 'supertest';
 
 let one: RunningGateway;
@@ -130,6 +131,50 @@ test('resume after a dropped connection, on another gateway instance: no gap, no
   await both.until((c) => c.comments.length >= 2);
   assert.equal(both.records.length, 0, 'the header (the newer id) wins');
   both.drop();
+});
+
+test('a connection cut part way through one write of many events resumes after the last whole event: nothing twice, nothing missing', async () => {
+  const topic = await newTopic('events-cut', 3);
+  // Already in the log when the stream starts: each partition's records are handed over together and leave in one write.
+  const produced = await produce(topic, Array.from({ length: 300 }, (_, i) => ({ key: `k${i}`, value: { i, pad: 'x'.repeat(50) }, partition: i % 3 })));
+  const whole = await SseClient.open(eventsUrl(one, topic, 'from=earliest'));
+  await whole.waitRecords(produced.length);
+  whole.drop();
+  // Cuts inside an id line, inside a data line and between events, at about a third and two thirds of the bytes.
+  const length = Buffer.byteLength(whole.text);
+  for (const cut of [Math.floor(length / 3), Math.floor(length / 3) + 7, Math.floor((2 * length) / 3) + 31]) {
+    const received = await new Promise<string>((resolve, reject) => {
+      const req = httpRequest(eventsUrl(one, topic, 'from=earliest'), { headers: { accept: 'text/event-stream' } });
+      req.once('error', reject);
+      req.once('response', (res) => {
+        const chunks: Buffer[] = [];
+        let bytes = 0;
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          bytes += chunk.length;
+          if (bytes < cut) return;
+          // The network breaks here: the bytes after the cut never arrive.
+          req.destroy();
+          resolve(Buffer.concat(chunks).subarray(0, cut).toString('utf8'));
+        });
+        res.on('error', () => undefined);
+      });
+      req.end();
+    });
+    // As an EventSource does: an event counts once its blank line arrived; its id is the one a reconnect sends.
+    const { events } = parseEventStream(received);
+    const seen = events.filter((e) => e.event === 'record');
+    assert.ok(seen.length > 0 && seen.length < produced.length, `the cut at byte ${cut} falls inside the replay`);
+    const lastId = seen.at(-1)!.id!;
+    const resumed = await SseClient.open(eventsUrl(two, topic, 'from=latest'), { headers: { 'last-event-id': lastId } });
+    await resumed.waitRecords(produced.length - seen.length);
+    // Nothing more comes: keep-alives pass with no further record.
+    await resumed.until((c) => c.comments.length >= 2);
+    resumed.drop();
+    const all = [...seen.map((e) => JSON.parse(e.data!) as Record<string, unknown>), ...resumed.records];
+    assert.equal(all.length, produced.length, `cut at byte ${cut}: every record exactly once`);
+    assert.deepEqual(new Set(positionsOf(all)), new Set(produced.map((p) => `${p.partition}/${p.offset}`)));
+  }
 });
 
 test('a token names every partition: a key filter moves the partitions it skips, and partitions added since start from their beginning', async () => {

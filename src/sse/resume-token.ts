@@ -136,6 +136,11 @@ export class ResumeTokenWriter {
     this.#bytes.writeUInt32BE(crc32(body, this.#seed), this.#length);
     return this.#bytes.toString('base64url', 0, this.#length + 4);
   }
+
+  /** The event's `id:` line carrying the token, as bytes to be copied into the write (they may share Node's pool: nothing keeps them). */
+  idLine(): Buffer {
+    return Buffer.from(`id: ${this.token()}\n`, 'latin1');
+  }
 }
 
 /**

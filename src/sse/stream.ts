@@ -16,7 +16,7 @@
 import type { ServerResponse } from 'node:http';
 import { GatewayError, toGatewayError, toProblem, type Logger } from '../common/index.js';
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../kafka/index.js';
-import { encodedBody, ownedConcat, type Fallback, type HeaderForm } from '../records/index.js';
+import { encodedBody, ownedConcat, type Fallback, type FrameForm, type HeaderForm } from '../records/index.js';
 import type { WireDecoder } from '../schema/index.js';
 import { ResumeTokenWriter } from './resume-token.js';
 
@@ -264,33 +264,53 @@ class EventStream {
    * while it wants them, one batch per partition at a time, so a stream
    * holds at most WS_MAX_BUFFERED unsent bytes plus one fetch batch per
    * partition it reads.
+   *
+   * The events of one turn leave in one write of one buffer: a write per
+   * event cost more than the event's bytes. Every event still carries its
+   * own id, the position right after it, so a client that loses the
+   * connection part way through the write resumes after the last event it
+   * received whole, neither before it (which would send it events again)
+   * nor after (which would skip the rest of the write).
    */
   #pump(): void {
     if (this.#ended || !this.res.headersSent) return;
     const limit = this.deps.maxBufferedBytes;
-    if (this.#queue.length > 0 && !this.#congested) {
-      // The events of one batch leave in one write.
-      this.res.cork();
-      let tokens: ResumeTokenWriter | undefined;
-      while (this.#queue.length > 0 && !this.#congested) {
-        const { from, record } = this.#queue.shift()!;
+    const form: FrameForm = { fallback: this.options.fallback, headers: this.options.headers ?? 'object', wire: this.deps.wire };
+    let tokens: ResumeTokenWriter | undefined;
+    while (this.#queue.length > 0 && !this.#congested) {
+      const parts: Buffer[] = [];
+      /** Per partition written to, its handle and last offset in this write, for a durable group to confirm once it is flushed. */
+      const confirm = this.#confirmWrites ? new Map<PartitionHandle, bigint>() : undefined;
+      // A write holds what the response has room for, and at least one event.
+      const room = limit - this.res.writableLength;
+      let bytes = 0;
+      let taken = 0;
+      while (taken < this.#queue.length && (bytes === 0 || bytes < room)) {
+        const { from, record } = this.#queue[taken++]!;
         this.#queuedBytes -= record.size;
         if (!from.held) continue; // a rebalance took the partition: its new holder sends this record
         const { partition } = record;
         this.#sent.set(partition, record.offset + 1n);
         tokens ??= this.#tokens();
         tokens.set(partition, this.#position(partition, from.passed));
-        const event = ownedConcat([Buffer.from(`id: ${tokens.token()}\n`), RECORD_EVENT, encodedBody(record, { fallback: this.options.fallback, headers: this.options.headers ?? 'object', wire: this.deps.wire }), EVENT_END]);
-        if (!this.#confirmWrites) {
+        const id = tokens.idLine();
+        const body = encodedBody(record, form);
+        parts.push(id, RECORD_EVENT, body, EVENT_END);
+        bytes += id.length + RECORD_EVENT.length + body.length + EVENT_END.length;
+        if (confirm) {
+          confirm.set(from, record.offset);
+        } else {
           from.written(record.offset);
           // Written, the partition may have passed to the end of its batch (records the key filter left out after this one).
           tokens.set(partition, this.#position(partition, from.passed));
         }
-        const flushed = this.#confirmWrites ? (error?: Error | null) => error || from.written(record.offset) : undefined;
-        // write() says false past Node's own small high-water mark; the stream's bound is WS_MAX_BUFFERED.
-        if (!this.res.write(event, flushed) && this.res.writableLength >= limit) this.#congested = true;
       }
-      this.res.uncork();
+      // One splice, not a shift per record: a replay queues whole fetches.
+      this.#queue.splice(0, taken);
+      if (parts.length === 0) continue;
+      const flushed = confirm && ((error?: Error | null) => error || confirm.forEach((offset, from) => from.written(offset)));
+      // write() says false past Node's own small high-water mark; the stream's bound is WS_MAX_BUFFERED.
+      if (!this.res.write(ownedConcat(parts), flushed) && this.res.writableLength >= limit) this.#congested = true;
     }
     this.peakBufferedBytes = Math.max(this.peakBufferedBytes, this.bufferedBytes);
     this.#subscription.setDemand(!this.#congested && this.bufferedBytes < limit);

@@ -8,6 +8,7 @@ import { startFromFrame } from '../edge-rules/index.js';
 import { encodedBody, type FrameForm } from '../records/index.js';
 import type { WireDecoder } from '../schema/index.js';
 import { checkFrame, frameId, frameSub, type AckFrame, framePrefix, keyFilter, multiplexedFrame, readFrame, type KeyFormat, type ProduceFrame, type SubscribeFrame } from './frames.js';
+import type { SendTurns, TurnTaker } from './send-turns.js';
 import { ShareSubscriptions } from './share-subscriptions.js';
 
 /** Produces records for a `produce` frame exactly as the HTTP route does (schema checks included). */
@@ -29,6 +30,8 @@ export interface ConnectionDeps {
   readonly onClosed: (connection: Connection) => void;
   /** Decodes records in the schema registry wire format. */
   readonly wire?: WireDecoder;
+  /** Where connections with records queued take turns to write them (send-turns.ts); one per process. */
+  readonly turns: SendTurns;
 }
 
 /** The single-topic endpoint: one subscription made at connect; every frame is a bare record. */
@@ -76,7 +79,7 @@ export const CLOSE = { goingAway: ERRORS.GW_ERR_SHUTTING_DOWN.wsCloseCode, token
  * control against the socket's unsent bytes, keepalive, and cleanup that
  * leaves nothing behind in the gateway or the broker.
  */
-export class Connection {
+export class Connection implements TurnTaker {
   readonly #subs = new Map<string, SocketSubscription>();
   #alive = true;
   #congested = false;
@@ -342,6 +345,12 @@ export class Connection {
     }
   }
 
+  /**
+   * Queues records handed over by the engine; they are written in this
+   * connection's next turn (send-turns.ts). Whether the subscription wants
+   * more is decided now, the queued bytes counting as unsent, so the bound
+   * is the same as if they had been written at once.
+   */
   #enqueue(sub: SocketSubscription, from: PartitionHandle, records: readonly ConsumedRecord[]): void {
     // Records of a subscription the client has dropped, still stopping: nobody wants them, and kept they would count against the bound.
     if (this.#subs.get(sub.id) !== sub) return;
@@ -350,7 +359,32 @@ export class Connection {
     sub.queue.push({ from, records, next: 0, bytes });
     sub.queuedRecords += records.length;
     this.#queuedBytes += bytes;
-    this.#pump(sub);
+    if (!sub.active) return; // sent once `subscribed` has gone out
+    sub.kafka.setDemand(this.#wants(sub));
+    this.deps.turns.add(this);
+  }
+
+  /** @internal from SendTurns: writes every subscription's queued records, corked until endTurn unless a cork is already on. */
+  takeTurn(): boolean {
+    const cork = !this.#corked;
+    if (cork) {
+      this.#corked = true;
+      this.transport.cork();
+    }
+    try {
+      this.#pump();
+    } catch (error) {
+      // One connection's failure is its own: it is closed, the others take their turns.
+      this.deps.logger.error({ err: error }, 'writing records to a websocket failed');
+      this.terminate();
+    }
+    return cork;
+  }
+
+  /** @internal from SendTurns. */
+  endTurn(): void {
+    this.#corked = false;
+    this.transport.uncork();
   }
 
   /**
@@ -388,7 +422,7 @@ export class Connection {
       this.#queuedBytes -= record.size;
       if (sub.credit !== undefined) sub.credit -= 1;
       const body = encodedBody(record, sub.form);
-      const frame = this.single ? body : multiplexedFrame(sub.prefix, body);
+      const frame = this.single ? body : multiplexedFrame(sub.id, sub.prefix, body);
       const congested = this.socket.bufferedAmount + frame.length > limit;
       if (!sub.confirmWrites) batch.from.written(record.offset);
       // The frame that fills the socket reports when it has been written: everything before it has too, so sending can go on.
@@ -441,6 +475,7 @@ export class Connection {
   close(code?: number, reason?: string): Promise<void> {
     this.#closing ??= (async () => {
       clearTimeout(this.#expiryTimer);
+      this.deps.turns.remove(this);
       if (code !== undefined && this.socket.readyState === this.socket.OPEN) this.socket.close(code, reason);
       await Promise.allSettled([...this.#subs.keys()].map((id) => this.#unsubscribe(id)));
       await this.#shares?.close();

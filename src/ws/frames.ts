@@ -149,7 +149,27 @@ export function framePrefix(subscriptionId: string): Buffer {
   return Buffer.from(`{"op":"record","sub":${JSON.stringify(subscriptionId)},`);
 }
 
+/**
+ * Per shared record body, the frames made of it, by subscription id. Many
+ * clients name their subscriptions alike (an application's one `orders`
+ * subscription, opened by every user), so the frame of a record fanned out
+ * to thousands of sockets is mostly made once and shared, as the body is;
+ * a copy per socket was the fan-out's largest allocation. Bounded per body:
+ * past SHARED_IDS distinct ids a frame is made for its socket alone.
+ */
+const framesByBody = new WeakMap<Buffer, Map<string, Buffer>>();
+const SHARED_IDS = 4;
+
 /** A multiplexed record frame: the subscription's prefix and the shared body without its opening brace. */
-export function multiplexedFrame(prefix: Buffer, body: Buffer): Buffer {
-  return ownedConcat([prefix, body.subarray(1)]);
+export function multiplexedFrame(subscriptionId: string, prefix: Buffer, body: Buffer): Buffer {
+  let frames = framesByBody.get(body);
+  const shared = frames?.get(subscriptionId);
+  if (shared) return shared;
+  const frame = ownedConcat([prefix, body.subarray(1)]);
+  if (!frames) {
+    frames = new Map();
+    framesByBody.set(body, frames);
+  }
+  if (frames.size < SHARED_IDS) frames.set(subscriptionId, frame);
+  return frame;
 }

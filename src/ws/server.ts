@@ -8,6 +8,7 @@ import { GROUP_NAME_RULE, GatewayError, PROBLEM_CONTENT_TYPE, checkTopicName, is
 import type { ShareGroups, SubscriptionEngine } from '../kafka/index.js';
 import { CLOSE, Connection, type ProduceRecords, type SingleTopic } from './connection.js';
 import { MAX_KEYS, keyFilter } from './frames.js';
+import { SendTurns } from './send-turns.js';
 import { startFromQuery } from '../edge-rules/index.js';
 
 export interface WebSocketGatewayDeps {
@@ -42,6 +43,8 @@ const SINGLE_TOPIC = /^\/v1\/topics\/([^/]+)\/ws$/;
 export class WebSocketGateway {
   readonly #wss: WebSocketServer;
   readonly #connections = new Set<Connection>();
+  /** The connections' turns at writing records, shared by all of them. */
+  readonly #turns = new SendTurns();
   readonly #quota: ConnectionQuota;
   readonly #heartbeat: NodeJS.Timeout;
   #closing = false;
@@ -124,6 +127,7 @@ export class WebSocketGateway {
           produce: this.deps.produce,
           shareGroups: this.deps.shareGroups,
           onClosed: (c) => this.#connections.delete(c),
+          turns: this.#turns,
         },
         single,
       );
