@@ -3,9 +3,11 @@
  * (admin-client.ts, and wire-requests.ts for the Metadata and ListOffsets
  * requests spoken directly), the cached cluster, topic, offset and group
  * answers (MetadataService, TopicCache for topic structure, TtlCache), and
- * topic changes (TopicAdmin).
+ * topic changes (TopicAdmin); the Admin whose group descriptions other
+ * clients' members cannot break (GroupDescribingAdmin).
  */
 export { KafkaAdmin } from './admin-client.js';
+export { GroupDescribingAdmin } from './group-describing-admin.js';
 export { MetadataService, type MetadataOptions } from './metadata-service.js';
 export type * from './metadata-types.js';
 export { TopicAdmin } from './topic-admin.js';
