@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
+import { ConnectionPool, joinGroupV3, leaveGroupV3 } from '@platformatic/kafka';
 import { classicKafkaVersion, startBroker, type Broker } from '../kafka/broker.js';
 import { assignRoundRobin } from '../src/kafka/consume/classic-assignor.js';
 import type { Admin, Producer } from './helpers/kafka-client.js';
@@ -209,6 +210,39 @@ test('members on different topics split every partition once, each only its own 
     a.socket.terminate();
     b.socket.terminate();
   }
+  assert.equal(exited, undefined, `the gateway exited: ${gateway.stderr().slice(-1500)}`);
+});
+
+test('a stranger whose subscription cannot be read is given nothing while a gateway member leads; the process serves on', async () => {
+  const topic = uniqueName('garbled');
+  await admin.createTopics({ topics: [{ topic, numPartitions: PARTITIONS }], waitForLeaders: true });
+  const group = uniqueName('classic-garbled');
+  const ws = await WsClient.connect(`${gateway.url.replace(/^http/, 'ws')}/v1/ws`);
+  ws.send({ op: 'subscribe', id: 'a', topics: [topic], group });
+  await ws.next(isOp('subscribed', 'a'), 60_000);
+  // A client of nobody's making joins offering roundrobin with bytes that are no subscription; the leader reads them.
+  const pool = new ConnectionPool('intruder', {});
+  try {
+    const connection = await pool.get({ host: '127.0.0.1', port: broker.port });
+    const joined = await joinGroupV3.api.async(connection, group, 6000, 6000, '', null, 'consumer', [{ name: 'roundrobin', metadata: Buffer.from([0x7f, 0xff, 0xff, 0xff, 0x01]) }]);
+    assert.notEqual(joined.leader, joined.memberId, 'the gateway member leads');
+    // Described through the gateway, whose Admin decodes every member's bytes as well (the test's own would throw).
+    const described = await eventually(async () => {
+      assert.equal(exited, undefined, `the gateway exited: ${gateway.stderr().slice(-1500)}`);
+      const answer = await fetch(`${gateway.url}/v1/consumer-groups/${group}`);
+      assert.equal(answer.status, 200, await answer.clone().text());
+      const body = (await answer.json()) as { state: string; members: Array<{ memberId: string; assignments: Array<{ topic: string; partitions: number[] }> }> };
+      return body.state === 'Stable' && body.members.length === 2 && body;
+    }, 30_000);
+    const holds = (memberId: string) => described.members.find((m) => m.memberId === memberId)!.assignments.flatMap(({ topic: t, partitions }) => partitions.map((p) => pair(t, p)));
+    assert.deepEqual(holds(joined.leader), everyPartition(topic), 'the gateway member holds every partition');
+    assert.deepEqual(holds(joined.memberId), [], 'the stranger holds none');
+    await leaveGroupV3.api.async(connection, group, [{ memberId: joined.memberId, groupInstanceId: null }]);
+  } finally {
+    await pool.close();
+  }
+  await eventually(async () => wsHolds(ws, 'a').join() === everyPartition(topic).join(), 30_000);
+  await ws.close();
   assert.equal(exited, undefined, `the gateway exited: ${gateway.stderr().slice(-1500)}`);
 });
 

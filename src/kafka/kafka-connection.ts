@@ -2,6 +2,7 @@ import { Admin, type BaseOptions } from '@platformatic/kafka';
 import type { Config } from '../config.js';
 import { withDeadline, type Logger } from '../common/index.js';
 import { clientOptions, KafkaLog, reasonOf, guardConnections, isAuthenticationFailure } from './client/index.js';
+import { GroupDescribingAdmin } from './metadata/index.js';
 import { ProducerSession } from './produce/index.js';
 
 /** A connection failure that retrying cannot mend, as an error whose message says what to fix. */
@@ -50,7 +51,7 @@ export class KafkaConnection {
     this.#log = new KafkaLog(logger, config.kafka.brokers);
     // Failures are retried by the gateway where it knows what a retry may do; a few quick ones here cover a moving leader.
     this.#options = clientOptions(config.kafka, config.kafka.clientId, { retries: 2, retryDelay: 200 });
-    this.admin = new Admin(this.#options);
+    this.admin = new GroupDescribingAdmin(this.#options);
     guardConnections(this.admin);
     this.#producer = new ProducerSession(this.admin, this.#options, config.kafka.requestTimeoutMs);
     this.#probe = new Admin(clientOptions(config.kafka, `${config.kafka.clientId}-probe`, { retries: 0 }));

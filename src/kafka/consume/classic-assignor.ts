@@ -18,7 +18,20 @@
  * subscribe to one (`ClassicConsumer` keeps that from ending the process
  * before the assignor even runs).
  */
-import { Consumer, kMetadata, type GroupPartitionsAssigner, type GroupPartitionsAssignments } from '@platformatic/kafka';
+import {
+  Consumer,
+  decodeConsumerProtocolAssignment,
+  decodeConsumerProtocolSubscription,
+  encodeConsumerProtocolAssignment,
+  encodeConsumerProtocolSubscription,
+  kGetApi,
+  kMetadata,
+  type API,
+  type Callback,
+  type GroupPartitionsAssigner,
+  type GroupPartitionsAssignments,
+} from '@platformatic/kafka';
+import { decodes, mendedApi } from '../client/index.js';
 
 /** The protocol name members offer in JoinGroup; every classic client knows it by this name. */
 export const ROUNDROBIN = 'roundrobin';
@@ -84,16 +97,35 @@ function byCodeUnits(a: string, b: string): number {
 }
 
 /**
- * The client's Consumer, for a member that may lead a classic group. The
- * leader asks metadata for every topic any member subscribed to, and the
- * client answers a topic it keeps out of its cache (Kafka's internal ones,
- * `__consumer_offsets` and the like) with a hole; it then reads each
- * topic's partition count before calling the assignor, and a hole there is
- * a TypeError inside a socket callback: any other client of the group
- * subscribed to such a topic ended the gateway. Holes are answered as
- * topics with no partitions, which nobody is then given.
+ * The client's Consumer, for a member of a classic group that other
+ * clients share. What they put in the group reaches this member in answers
+ * the client decodes inside socket callbacks, where a throw ends the
+ * process; these are mended before the client reads them.
+ *
+ * - The leader asks metadata for every topic any member subscribed to, and
+ *   the client answers a topic it keeps out of its cache (Kafka's internal
+ *   ones, `__consumer_offsets` and the like) with a hole; it then reads each
+ *   topic's partition count before calling the assignor, and a hole there
+ *   was a TypeError. Holes are answered as topics without partitions, which
+ *   nobody is then given.
+ * - The leader decodes every member's subscription from the JoinGroup
+ *   answer; bytes that are no subscription threw `Out of bounds`. Such a
+ *   member is read as subscribed to nothing, and given nothing.
+ * - Every member decodes its assignment from the SyncGroup answer, written
+ *   by whichever client leads; one that cannot be read is taken as no
+ *   partitions (the member then delivers nothing rather than guessing).
  */
 export class ClassicConsumer extends Consumer {
+  override [kGetApi]<RequestArguments extends Array<unknown>, ResponseType>(name: string, callback: Callback<API<RequestArguments, ResponseType>>): void {
+    super[kGetApi]<RequestArguments, ResponseType>(name, (error, api) => {
+      if (error || !api) callback(error, api);
+      // The casts name the answer each request has; the client picks the version, whose answers share these fields.
+      else if (name === 'JoinGroup') callback(null, mendedApi(api, (answer) => mendJoinGroup(answer as JoinGroupAnswer)));
+      else if (name === 'SyncGroup') callback(null, mendedApi(api, (answer) => mendSyncGroup(answer as SyncGroupAnswer)));
+      else callback(null, api);
+    });
+  }
+
   override [kMetadata](...[options, callback]: Parameters<Consumer[typeof kMetadata]>): void {
     super[kMetadata](options, (error, metadata) => {
       if (metadata) {
@@ -105,3 +137,27 @@ export class ClassicConsumer extends Consumer {
     });
   }
 }
+
+/** What is mended in a JoinGroup answer, in every version the client speaks. */
+interface JoinGroupAnswer {
+  members?: Array<{ metadata: Buffer }>;
+}
+
+/** What is mended in a SyncGroup answer, in every version the client speaks. */
+interface SyncGroupAnswer {
+  assignment: Buffer;
+}
+
+const NO_SUBSCRIPTION = encodeConsumerProtocolSubscription({ version: 0, topics: [] });
+const NO_ASSIGNMENT = encodeConsumerProtocolAssignment({ version: 0, assignedPartitions: [], userData: null });
+
+function mendJoinGroup(answer: JoinGroupAnswer): void {
+  for (const member of answer.members ?? []) {
+    if (!decodes(() => decodeConsumerProtocolSubscription(member.metadata))) member.metadata = NO_SUBSCRIPTION;
+  }
+}
+
+function mendSyncGroup(answer: SyncGroupAnswer): void {
+  if (!decodes(() => decodeConsumerProtocolAssignment(answer.assignment))) answer.assignment = NO_ASSIGNMENT;
+}
+

@@ -3,10 +3,12 @@
  * (admin-client.ts, and wire-requests.ts for the Metadata and ListOffsets
  * requests spoken directly), the cached cluster, topic, offset and group
  * answers (MetadataService, TopicCache for topic structure, TtlCache), and
- * topic and group changes (TopicAdmin, GroupAdmin).
+ * topic and group changes (TopicAdmin, GroupAdmin); the Admin whose group
+ * descriptions other clients' members cannot break (GroupDescribingAdmin).
  */
 export { KafkaAdmin } from './admin-client.js';
 export { GroupAdmin } from './group-admin.js';
+export { GroupDescribingAdmin } from './group-describing-admin.js';
 export { MetadataService, type MetadataOptions } from './metadata-service.js';
 export type * from './metadata-types.js';
 export { TopicAdmin } from './topic-admin.js';
