@@ -181,9 +181,28 @@ async function viaGateway(gateway: GatewayProcess, topic: string, batch: number,
   };
 }
 
-/** CPU seconds per 100,000 records of each side, for the details. */
-function cpuFigures(r: { baseline: Measurement; limit: Measurement; gateway: Measurement }): Record<string, number | undefined> {
-  return { directCpuPer100k: r.baseline.cpuPer100k, limitCpuPer100k: r.limit.cpuPer100k, gatewayCpuPer100k: r.gateway.cpuPer100k, limitRate: r.limit.rate, limitP99Ms: r.limit.p99Ms };
+/**
+ * CPU seconds per 100,000 records of each side, for the details, and each
+ * round's ratios: on a machine shared with other work the rates of a side
+ * swing from round to round, and the spread of the ratios shows how far
+ * the median can be trusted.
+ */
+function cpuFigures(r: {
+  baseline: Measurement;
+  limit: Measurement;
+  gateway: Measurement;
+  rounds: ReadonlyArray<{ baseline: Measurement; limit: Measurement; gateway: Measurement }>;
+}): Record<string, number | string | undefined> {
+  const each = (f: (round: (typeof r.rounds)[number]) => number) => r.rounds.map((round) => f(round).toFixed(2)).join(' ');
+  return {
+    directCpuPer100k: r.baseline.cpuPer100k,
+    limitCpuPer100k: r.limit.cpuPer100k,
+    gatewayCpuPer100k: r.gateway.cpuPer100k,
+    limitRate: r.limit.rate,
+    limitP99Ms: r.limit.p99Ms,
+    limitRatioPerRound: each((round) => round.gateway.rate / round.limit.rate),
+    directRatioPerRound: each((round) => round.gateway.rate / round.baseline.rate),
+  };
 }
 
 export async function runProduceBenchmarks(options: ProduceBenchOptions): Promise<ScenarioResult[]> {
