@@ -139,8 +139,9 @@ export async function alternate(
 }
 
 /**
- * Three sides in turn each round (the baseline, the limit, the gateway), so
- * drift on a shared machine hits all alike; medians of each side and of the
+ * Three sides in turn each round (the baseline, the limit, the gateway;
+ * every other round the other way round), so drift on a shared machine
+ * hits all alike; medians of each side and of the
  * per-round ratios. `before`: a fourth side, the gateway as it was before a
  * change (BENCH_BEFORE), measured in the same rounds.
  */
@@ -161,10 +162,19 @@ export async function alternateWithLimit(
 }> {
   const results: Array<{ baseline: Measurement; gateway: Measurement; limit: Measurement; before?: Measurement }> = [];
   for (let i = 0; i < rounds; i++) {
-    const b = await baseline();
-    const l = await limit();
-    const old = await before?.();
-    const g = await gateway();
+    // Every other round in reverse order, so that no side always runs first after a pause or right after another's load.
+    let b: Measurement, l: Measurement, old: Measurement | undefined, g: Measurement;
+    if (i % 2 === 0) {
+      b = await baseline();
+      l = await limit();
+      old = await before?.();
+      g = await gateway();
+    } else {
+      g = await gateway();
+      old = await before?.();
+      l = await limit();
+      b = await baseline();
+    }
     results.push({ baseline: b, limit: l, gateway: g, ...(old ? { before: old } : {}) });
     const show = (m: Measurement) => `${m.rate.toFixed(0)}/s${m.errors ? ` (${m.errors} failed)` : ''}${m.cpuPer100k === undefined ? '' : ` ${m.cpuPer100k.toFixed(2)} cpu-s/100k`}`;
     process.stdout.write(`    round ${i + 1}: direct ${show(b)}, HTTP limit ${show(l)},${old ? ` gateway before ${show(old)},` : ''} gateway ${show(g)}\n`);

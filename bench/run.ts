@@ -19,7 +19,9 @@
  * `--only ws`, `--only queues` (share group workers, bench/queues.ts), `--only sse` (the event-stream fan-out beside the
  * WebSocket fan-out of the same size), or `--only groups` (1,000 durable members in 100 groups beside 1,000 ephemeral
  * subscriptions: broker connections and memory per member, bench/groups.ts), and `--subscriptions 1000` (fan-out
- * sizes, comma-separated), `--rounds N` and `--seconds S` (per round).
+ * sizes, comma-separated), `--rounds N` and `--seconds S` (per round),
+ * `--scenario a,b` (with `--only produce`: only the produce scenarios of
+ * these names, e.g. batched-produce-binary).
  * Such a partial run writes bench/results/partial.json and leaves the
  * report alone, unless given `--merge`: then its scenarios replace those of
  * the same name in bench/results/latest.json and docs/benchmarks.md.
@@ -55,7 +57,7 @@ const only = option('--only');
 if (only !== undefined && !['produce', 'v2', 'replay', 'ws', 'sse', 'queues', 'groups'].includes(only)) throw new Error('--only takes produce, v2, replay, ws, sse, queues or groups');
 const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [1000] : [1000, 10000]);
 if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
-const partial = only !== undefined || option('--subscriptions') !== undefined || option('--seconds') !== undefined || option('--rounds') !== undefined;
+const partial = only !== undefined || option('--scenario') !== undefined || option('--subscriptions') !== undefined || option('--seconds') !== undefined || option('--rounds') !== undefined;
 
 let broker: Broker | undefined;
 let brokers = process.env.KAFKA_BROKERS;
@@ -82,7 +84,7 @@ const began = performance.now();
 const elapsed = () => `${((performance.now() - began) / 1000).toFixed(0)} s`;
 try {
   if (only === undefined || only === 'produce') {
-    results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds })));
+    results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds, scenarios: option('--scenario')?.split(',') })));
     process.stdout.write(`  (produce scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'v2') {

@@ -100,6 +100,12 @@ test('bytes that are not UTF-8 and lone surrogates are refused with a pointer wh
   const surrogate = await postBytes(path, 'application/json', Buffer.from('{"records":[{"key":"ok","value":"v","headers":{"h":"\\ud800"}}]}'));
   assert.equal(surrogate.status, 400);
   assert.deepEqual(pointers(surrogate.body), ['/records/0/headers/h']);
+  // Upper-case hex after another escape is found too; an escaped backslash before `ud800` is plain text.
+  const upper = await postBytes(path, 'application/json', Buffer.from('{"records":[{"key":"ok","value":"\\u0041\\uDBFF"}]}'));
+  assert.equal(upper.status, 400);
+  assert.deepEqual(pointers(upper.body), ['/records/0/value']);
+  const escapedBackslash = await postBytes(path, 'application/json', Buffer.from('{"records":[{"key":"\\\\ud800","value":"v"}]}'));
+  assert.equal(escapedBackslash.status, 200, JSON.stringify(escapedBackslash.body));
 
   const ndjson = await postBytes(path, 'application/x-ndjson', Buffer.from('{"value":"fine"}\n{"key":"\\udc00x","value":"v"}\n'));
   assert.equal(ndjson.status, 400, JSON.stringify(ndjson.body));

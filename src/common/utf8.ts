@@ -24,7 +24,22 @@ const escapePointer = (name: string) => name.replaceAll('~', '~0').replaceAll('/
 /** With the `u` flag a surrogate pair is one code point, so this matches only a surrogate standing alone. */
 const LONE_SURROGATE = /\p{Cs}/u;
 const wellFormed = (text: string) => !LONE_SURROGATE.test(text);
-const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/**
+ * Whether JSON text holds a `\uD800`-`\uDFFF` escape (or what looks like
+ * one after an escaped backslash: the parsed value is then looked at, and
+ * clears it). Found with indexOf, which scans a body of binary values
+ * (base64, no backslash) many times faster than a regular expression, a
+ * cost every produce request paid on its whole body.
+ */
+function hasSurrogateEscape(text: string): boolean {
+  for (let at = text.indexOf('\\u'); at !== -1; at = text.indexOf('\\u', at + 2)) {
+    if ((text.charCodeAt(at + 2) | 0x20) !== 0x64) continue;
+    const next = text.charCodeAt(at + 3) | 0x20;
+    if (next === 0x38 || next === 0x39 || (next >= 0x61 && next <= 0x66)) return true;
+  }
+  return false;
+}
 
 /**
  * The JSON Pointer of the first string (or member name) in a parsed JSON
@@ -147,7 +162,7 @@ export function parseJsonText(bytes: Uint8Array): unknown {
     throw new JsonTextError(`is not valid JSON: ${(error as Error).message}`, undefined, true);
   }
   // Text decoded strictly holds no lone surrogate: one can only come from a `\uD800`-`\uDFFF` escape.
-  const pointer = SURROGATE_ESCAPE.test(text) ? illFormedPointer(value) : undefined;
+  const pointer = hasSurrogateEscape(text) ? illFormedPointer(value) : undefined;
   if (pointer !== undefined) throw new JsonTextError(`holds a lone surrogate (not text) at ${pointer || '/'}`, pointer, false);
   return value;
 }

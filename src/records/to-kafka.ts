@@ -103,5 +103,7 @@ export function decodeRecord(input: unknown, index: number, formats: Formats, er
   if (errors.length > before || key === undefined || value === undefined) return undefined;
   const record: OutgoingRecord = { key, value, headers: raw.headers, partition: raw.partition, timestamp };
   // A registry format's value is JSON as given (the topic's JSON Schema, if any, checks that JSON).
-  return new Decoded(record, raw.value, formats.value === 'json' || formats.valueConverter !== undefined);
+  const isJson = formats.value === 'json' || formats.valueConverter !== undefined;
+  // Only a JSON value is kept as given: a binary or text one would hold its string (a base64 kilobyte) until the broker answers.
+  return new Decoded(record, isJson ? raw.value : undefined, isJson);
 }
