@@ -18,6 +18,7 @@
  * HTTP: errors are GatewayErrors, which the routes answer in Confluent's
  * shape.
  */
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { RE2JS } from 're2js';
 import type { Config } from '../../config.js';
@@ -29,17 +30,35 @@ import type { WireDecoder } from '../../schema/index.js';
 /**
  * A JSON record's own text, when it is JSON: checked by parsing, written as
  * it is (no second serialization; 64-bit integers keep every digit).
- * Undefined when the bytes are not UTF-8 JSON.
+ * Undefined when the bytes are not UTF-8 JSON. A byte order mark is not
+ * part of the text, as a UTF-8 decoder drops it.
  */
 function jsonText(bytes: Buffer): string | undefined {
-  const text = formats.text.fromKafka(bytes);
+  const body = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+  // Checked without decoding, then decoded once: no exception thrown and caught for bytes that are not UTF-8.
+  if (!isUtf8(body)) return undefined;
+  const text = body.toString('utf8');
   if (formats.json.fromText(text) === undefined) return undefined;
   // Spaces around the value are JSON's, kept out of the answer all the same.
-  return text!.trim();
+  return text.trim();
 }
 
 function base64Text(bytes: Buffer): string {
   return `"${formats.binary.fromKafka(bytes)}"`;
+}
+
+/** A record's key or value as a json or binary instance embeds it in Confluent's envelope; `null` for none. */
+function embedded(record: ConsumedRecord, bytes: Buffer | null, field: 'key' | 'value', format: 'json' | 'binary'): string {
+  if (bytes === null) return 'null';
+  if (format === 'binary') return base64Text(bytes);
+  const text = jsonText(bytes);
+  if (text === undefined) {
+    throw new GatewayError(
+      'GW_ERR_INTERNAL',
+      `The ${field} of the record at ${record.topic}/${record.partition} offset ${record.offset} is not JSON, and this instance's format is json: read it with a binary instance, or move past it with positions.`,
+    );
+  }
+  return text;
 }
 
 export type EmbeddedFormat = 'binary' | 'json' | RegistryFormat;
@@ -115,10 +134,9 @@ class RecordBuffer {
     for (const record of records) this.#bytes += record.size;
   }
 
-  /** The first record waiting and the partition it came from, or undefined. */
-  peek(): { handle: PartitionHandle; record: ConsumedRecord } | undefined {
-    const first = this.#deliveries[this.#head];
-    return first && { handle: first.handle, record: first.records[first.next]! };
+  /** The delivery the first record waiting is in (`records[next]`), or undefined. */
+  front(): Readonly<Delivery> | undefined {
+    return this.#deliveries[this.#head];
   }
 
   /** Drops the first record waiting (read, or of a partition no longer held). */
@@ -365,12 +383,24 @@ export class ConsumerInstance {
   async read(timeoutMs: number, maxBytes: number): Promise<V2Record[]> {
     const subscription = this.#held();
     const deadline = Date.now() + timeoutMs;
-    const minBytes = this.settings.fetchMinBytes ?? 0;
+    const minBytes = this.settings.fetchMinBytes;
     const out: V2Record[] = [];
     let bytes = 0;
-    const take = (): boolean => {
-      for (let first = this.#buffer.peek(); first !== undefined; first = this.#buffer.peek()) {
-        const { handle, record } = first;
+    // The last record taken of the partition being taken from: its offset is marked written (and returned) once per run, not per record.
+    let runHandle: PartitionHandle | undefined;
+    let runRecord: ConsumedRecord | undefined;
+    const settle = () => {
+      if (!runHandle || !runRecord) return;
+      const { topic, partition, offset } = runRecord;
+      runHandle.written(offset);
+      this.#returned.set(partitionKey(topic, partition), { topic, partition, offset });
+      runHandle = undefined;
+      runRecord = undefined;
+    };
+    const fill = (): boolean => {
+      for (let first = this.#buffer.front(); first !== undefined; first = this.#buffer.front()) {
+        const { handle } = first;
+        const record = first.records[first.next]!;
         if (!handle.held) {
           // A rebalance took the partition: its new owner reads these records.
           this.#buffer.shift();
@@ -389,11 +419,20 @@ export class ConsumerInstance {
         this.#buffer.shift();
         out.push(converted);
         bytes += size;
-        handle.written(record.offset);
-        this.#returned.set(partitionKey(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset });
+        if (runHandle !== handle) settle();
+        runHandle = handle;
+        runRecord = record;
         if (bytes >= maxBytes) return true;
       }
-      return out.length > 0 && bytes > minBytes;
+      // Without fetch.min.bytes any record will do, one with neither key nor value too.
+      return out.length > 0 && (minBytes === undefined || bytes > minBytes);
+    };
+    const take = (): boolean => {
+      try {
+        return fill();
+      } finally {
+        settle();
+      }
     };
     try {
       while (!take()) {
@@ -428,19 +467,7 @@ export class ConsumerInstance {
     const format = this.settings.format;
     if (format !== 'binary' && format !== 'json') return this.#convertRegistry(record, format);
     // Confluent's envelope around the key and value as the instance's format writes them: base64 for binary, JSON for json.
-    const encode = this.settings.format === 'json' ? jsonText : base64Text;
-    const embed = (bytes: Buffer | null, what: string): string => {
-      if (bytes === null) return 'null';
-      const text = encode(bytes);
-      if (text === undefined) {
-        throw new GatewayError(
-          'GW_ERR_INTERNAL',
-          `The ${what} of the record at ${record.topic}/${record.partition} offset ${record.offset} is not JSON, and this instance's format is json: read it with a binary instance, or move past it with positions.`,
-        );
-      }
-      return text;
-    };
-    const json = `{"topic":${JSON.stringify(record.topic)},"key":${embed(record.key, 'key')},"value":${embed(record.value, 'value')},"partition":${record.partition},"offset":${record.offset}}`;
+    const json = `{"topic":${JSON.stringify(record.topic)},"key":${embedded(record, record.key, 'key', format)},"value":${embedded(record, record.value, 'value', format)},"partition":${record.partition},"offset":${record.offset}}`;
     return { topic: record.topic, partition: record.partition, offset: record.offset, json };
   }
 
