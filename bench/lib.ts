@@ -14,12 +14,13 @@ export interface GatewayProcess {
  * that its CPU and memory are its own and not the load generator's.
  * It logs at info only until it is listening; stdout is drained, not kept.
  * `script`: another server started the same way (bench/http-limit.ts);
- * `cwd`: another checkout of the gateway (BENCH_BEFORE).
+ * `cwd`: another checkout of the gateway (BENCH_BEFORE); `nodeArgs`: flags
+ * for node itself (bench/v2-read.ts opens the inspector to collect garbage).
  */
-export async function startGatewayProcess(brokers: string, env: Record<string, string> = {}, script = 'src/main.ts', cwd?: string): Promise<GatewayProcess> {
+export async function startGatewayProcess(brokers: string, env: Record<string, string> = {}, script = 'src/main.ts', cwd?: string, nodeArgs: readonly string[] = []): Promise<GatewayProcess> {
   // BENCH_CPU_PROF=<dir>: each gateway writes a V8 CPU profile there when it stops (read with bench/profile.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', script], {
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeArgs, '--import', 'tsx', script], {
     env: { ...process.env, KAFKA_BROKERS: brokers, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd,

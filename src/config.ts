@@ -144,6 +144,11 @@ export interface Config {
     /** Most bytes of keys and values one read returns (consumer.request.max.bytes). */
     readonly requestMaxBytes: number;
     /**
+     * Record bytes an instance fetches ahead of its reads and holds between
+     * them; past this its partitions stop asking until a read takes some.
+     */
+    readonly bufferBytes: number;
+    /**
      * The URL this gateway process is reached at directly, for the
      * `base_uri` of the instances it creates; the request's own host when
      * unset. Behind a load balancer, each process needs its own.
@@ -528,6 +533,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxInstances: r.int('CONSUMER_MAX_INSTANCES', 1000, 0, 1_000_000),
       requestTimeoutMs: r.int('CONSUMER_REQUEST_TIMEOUT_MS', 1000, 1, 600_000),
       requestMaxBytes: r.bytes('CONSUMER_REQUEST_MAX_BYTES', 64 * 1024 ** 2, 1024 ** 3),
+      bufferBytes: r.bytes('CONSUMER_BUFFER_BYTES', 8 * 1024 ** 2, 1024 ** 3),
       advertisedUrl: parseAdvertisedUrl(r),
     },
     ws: {

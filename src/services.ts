@@ -86,7 +86,16 @@ export function buildServices(config: Config, logger: Logger): GatewayServices {
   metrics.observeSubscriptions(() => {
     const { connections, bufferedBytes } = webSockets.stats();
     const streams = events.stats();
-    return { connections, bufferedBytes, eventStreams: streams.streams, eventStreamBytes: streams.bufferedBytes, ...subscriptions.stats() };
+    const instances = consumerInstances.stats();
+    return {
+      connections,
+      bufferedBytes,
+      eventStreams: streams.streams,
+      eventStreamBytes: streams.bufferedBytes,
+      consumerInstances: instances.instances,
+      consumerInstanceBytes: instances.bufferedBytes,
+      ...subscriptions.stats(),
+    };
   });
   return {
     config,

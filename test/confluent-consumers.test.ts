@@ -189,6 +189,53 @@ test('two instances of one group split the partitions and read every record once
   conforms(await agent.delete(b).expect(204));
 });
 
+test('a read answers as soon as records are there, however long it may wait, and an instance holds at most CONSUMER_BUFFER_BYTES ahead of its reads', { timeout: 120_000 }, async (t) => {
+  // Fetches of 64 KiB per partition (WS_MAX_BUFFERED / 4): the buffer's bound plus one delivery stays far below the topic.
+  const bufferBytes = 20 * 1024;
+  const deliveryBytes = 64 * 1024;
+  const own = await gatewayFor(t, { CONSUMER_BUFFER_BYTES: String(bufferBytes), WS_MAX_BUFFERED: '256kb', CONSUMER_REQUEST_TIMEOUT_MS: '600000' });
+  const agent = request(own.server);
+  const topic = await topicWith(1);
+  const total = 400;
+  const value = 'v'.repeat(1000);
+  await produceDirect(brokers, topic, Array.from({ length: total }, (_, i) => ({ key: String(i), value })));
+  const metric = async (name: string) => {
+    const text = (await agent.get('/metrics').expect(200)).text;
+    return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+  };
+  const group = uniqueName('v2-prefetch');
+  const base = await createInstance(agent, group, { name: 'ahead', format: 'binary', 'auto.offset.reset': 'earliest', 'auto.commit.enable': 'false', 'consumer.request.timeout.ms': 600_000 });
+  conforms(await post(agent, `${base}/subscription`, { topics: [topic] }).expect(204));
+  assert.equal(await metric('gateway_consumer_instances'), 1);
+  // Before any read the instance fetches ahead, up to its bound and one delivery more, and no further.
+  const ahead = await eventually(async () => {
+    const bytes = await metric('gateway_consumer_instance_buffered_bytes');
+    return bytes >= bufferBytes && bytes;
+  });
+  assert.ok(ahead < bufferBytes + deliveryBytes, `${ahead} bytes buffered`);
+  for (let i = 0; i < 5; i++) {
+    const bytes = await metric('gateway_consumer_instance_buffered_bytes');
+    assert.ok(bytes < bufferBytes + deliveryBytes, `${bytes} bytes buffered`);
+  }
+  // Each read may wait ten minutes: it answers with what is there instead, and the next batch is fetched meanwhile.
+  const offsets: number[] = [];
+  let reads = 0;
+  while (offsets.length < total) {
+    const res = conforms(await agent.get(`${base}/records?timeout=600000`).set('accept', BINARY_V2).expect(200));
+    const records = res.body as V2Record[];
+    assert.ok(records.length > 0, 'a read with records waiting answers with them');
+    offsets.push(...records.map((r) => r.offset));
+    assert.ok((await metric('gateway_consumer_instance_buffered_bytes')) < bufferBytes + deliveryBytes);
+    reads += 1;
+  }
+  assert.deepEqual(offsets, Array.from({ length: total }, (_, i) => i), 'every record once, in order');
+  assert.ok(reads > 1, `${reads} reads: the bound held the instance to part of the topic at a time`);
+  // Deleted, it holds nothing.
+  conforms(await agent.delete(base).expect(204));
+  assert.equal(await metric('gateway_consumer_instances'), 0);
+  assert.equal(await metric('gateway_consumer_instance_buffered_bytes'), 0);
+});
+
 test('an idle instance expires and leaves its group; the instance limit answers 429', { timeout: 120_000 }, async () => {
   const topic = await topicWith(1);
   const group = uniqueName('v2-idle');

@@ -885,7 +885,7 @@ export interface paths {
         };
         /**
          * Read records (Confluent v2)
-         * @description Records in the instance's format, in the media type of that format. Waits up to `timeout` (and the instance's `consumer.request.timeout.ms`) for records, or until `max_bytes` of keys and values or the instance's `fetch.min.bytes` are reached. An `Accept` naming the other format is 406 (40601).
+         * @description Records in the instance's format, in the media type of that format. Answers as soon as records are there (more than the instance's `fetch.min.bytes` of keys and values, when it set that), at most `max_bytes` of them, or with none once `timeout` (and the instance's `consumer.request.timeout.ms`) has passed. An `Accept` naming the other format is 406 (40601).
          */
         get: operations["v2ReadRecords"];
         put?: never;

@@ -8,6 +8,8 @@ export interface SubscriptionGauges {
   readonly bufferedBytes: number;
   readonly eventStreams: number;
   readonly eventStreamBytes: number;
+  readonly consumerInstances: number;
+  readonly consumerInstanceBytes: number;
   readonly topics: ReadonlyArray<{ readonly topic: string; readonly ephemeral: number; readonly durable: number; readonly maxLag: number }>;
 }
 
@@ -73,5 +75,7 @@ export class Metrics {
     gauge('gateway_websocket_unsent_bytes', 'Bytes queued for or unsent on WebSocket connections', [], (g, now) => g.set(now.bufferedBytes));
     gauge('gateway_event_streams', 'Open Server-Sent Event streams', [], (g, now) => g.set(now.eventStreams));
     gauge('gateway_event_stream_unsent_bytes', 'Bytes queued for or unsent on event streams', [], (g, now) => g.set(now.eventStreamBytes));
+    gauge('gateway_consumer_instances', 'Confluent v2 consumer instances held by this process', [], (g, now) => g.set(now.consumerInstances));
+    gauge('gateway_consumer_instance_buffered_bytes', 'Record bytes v2 consumer instances fetched ahead of their reads and hold until read', [], (g, now) => g.set(now.consumerInstanceBytes));
   }
 }

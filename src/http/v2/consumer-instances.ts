@@ -1,10 +1,13 @@
 /**
  * Confluent REST Proxy v2 consumer instances, on the subscription engine:
- * an instance is a subscription read by polling instead of push. A read
- * asks the subscription for records (demand), collects what it hands over
- * until the read's time or byte budget is spent, and drops demand again;
- * records handed over past the budget wait in the instance for the next
- * read, at most one fetch batch per partition. Subscribed instances are
+ * an instance is a subscription read by polling instead of push. The
+ * instance asks the subscription for records (demand) from the moment it
+ * subscribes and between reads, and keeps what is handed over in its
+ * buffer until the buffer holds `bufferBytes` (then one more delivery of
+ * at most one fetch batch, which was already on its way, at most): a read
+ * takes from the buffer and answers as soon as it has records, so a client
+ * polling in a loop is answered from records fetched while it handled the
+ * previous answer. Subscribed instances are
  * real members of their consumer group; instances given partitions by hand
  * join nothing and commit through the group while it has no members, as a
  * Kafka consumer after assign() does.
@@ -15,6 +18,7 @@
  * HTTP: errors are GatewayErrors, which the routes answer in Confluent's
  * shape.
  */
+import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { RE2JS } from 're2js';
 import type { Config } from '../../config.js';
@@ -26,17 +30,35 @@ import type { WireDecoder } from '../../schema/index.js';
 /**
  * A JSON record's own text, when it is JSON: checked by parsing, written as
  * it is (no second serialization; 64-bit integers keep every digit).
- * Undefined when the bytes are not UTF-8 JSON.
+ * Undefined when the bytes are not UTF-8 JSON. A byte order mark is not
+ * part of the text, as a UTF-8 decoder drops it.
  */
 function jsonText(bytes: Buffer): string | undefined {
-  const text = formats.text.fromKafka(bytes);
+  const body = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+  // Checked without decoding, then decoded once: no exception thrown and caught for bytes that are not UTF-8.
+  if (!isUtf8(body)) return undefined;
+  const text = body.toString('utf8');
   if (formats.json.fromText(text) === undefined) return undefined;
   // Spaces around the value are JSON's, kept out of the answer all the same.
-  return text!.trim();
+  return text.trim();
 }
 
 function base64Text(bytes: Buffer): string {
   return `"${formats.binary.fromKafka(bytes)}"`;
+}
+
+/** A record's key or value as a json or binary instance embeds it in Confluent's envelope; `null` for none. */
+function embedded(record: ConsumedRecord, bytes: Buffer | null, field: 'key' | 'value', format: 'json' | 'binary'): string {
+  if (bytes === null) return 'null';
+  if (format === 'binary') return base64Text(bytes);
+  const text = jsonText(bytes);
+  if (text === undefined) {
+    throw new GatewayError(
+      'GW_ERR_INTERNAL',
+      `The ${field} of the record at ${record.topic}/${record.partition} offset ${record.offset} is not JSON, and this instance's format is json: read it with a binary instance, or move past it with positions.`,
+    );
+  }
+  return text;
 }
 
 export type EmbeddedFormat = 'binary' | 'json' | RegistryFormat;
@@ -50,7 +72,7 @@ export interface InstanceSettings {
   readonly format: EmbeddedFormat;
   readonly autoOffsetReset: 'earliest' | 'latest';
   readonly autoCommit: boolean;
-  /** Bytes after which a read answers before its timeout; undefined: a read always waits its timeout (Confluent's -1). */
+  /** A read answers once more than these bytes are there; undefined (Confluent's -1): as soon as there are records. */
   readonly fetchMinBytes?: number;
   /** The longest a read of this instance waits. */
   readonly requestTimeoutMs?: number;
@@ -80,9 +102,82 @@ export interface ConsumerInstancesDeps {
   readonly wire?: WireDecoder;
 }
 
-interface Buffered {
+/** One delivery of one partition, waiting for reads; `next` is the index of the first record no read has taken. */
+interface Delivery {
   readonly handle: PartitionHandle;
-  readonly record: ConsumedRecord;
+  records: readonly ConsumedRecord[];
+  next: number;
+}
+
+/**
+ * Records handed over and not yet read, in delivery order, with the bytes
+ * they hold (`ConsumedRecord.size`). A queue of deliveries rather than of
+ * records: a delivery is queued in one step, and taking from the front
+ * never moves the rest (Array.prototype.shift on a long array does).
+ */
+class RecordBuffer {
+  #deliveries: Delivery[] = [];
+  #head = 0;
+  #bytes = 0;
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  get empty(): boolean {
+    return this.#head === this.#deliveries.length;
+  }
+
+  push(handle: PartitionHandle, records: readonly ConsumedRecord[]): void {
+    if (records.length === 0) return;
+    this.#deliveries.push({ handle, records, next: 0 });
+    for (const record of records) this.#bytes += record.size;
+  }
+
+  /** The delivery the first record waiting is in (`records[next]`), or undefined. */
+  front(): Readonly<Delivery> | undefined {
+    return this.#deliveries[this.#head];
+  }
+
+  /** Drops the first record waiting (read, or of a partition no longer held). */
+  shift(): void {
+    const first = this.#deliveries[this.#head];
+    if (!first) return;
+    this.#bytes -= first.records[first.next]!.size;
+    first.next += 1;
+    if (first.next < first.records.length) return;
+    // The delivery is spent: its records are let go now, not when the queue is compacted.
+    this.#deliveries[this.#head] = undefined as unknown as Delivery;
+    this.#head += 1;
+    if (this.#head === this.#deliveries.length) {
+      this.#deliveries = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#deliveries.length) {
+      this.#deliveries = this.#deliveries.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Keeps only the records `keep` accepts. */
+  filter(keep: (record: ConsumedRecord) => boolean): void {
+    const kept: Delivery[] = [];
+    this.#bytes = 0;
+    for (let i = this.#head; i < this.#deliveries.length; i++) {
+      const { handle, records, next } = this.#deliveries[i]!;
+      const left = records.slice(next).filter(keep);
+      if (left.length === 0) continue;
+      kept.push({ handle, records: left, next: 0 });
+      for (const record of left) this.#bytes += record.size;
+    }
+    this.#deliveries = kept;
+    this.#head = 0;
+  }
+
+  clear(): void {
+    this.#deliveries = [];
+    this.#head = 0;
+    this.#bytes = 0;
+  }
 }
 
 
@@ -110,7 +205,8 @@ export class ConsumerInstance {
   #mode: 'none' | 'subscribed' | 'assigned' = 'none';
   #topics: readonly string[] = [];
   #startFailure: GatewayError | undefined;
-  #buffer: Buffered[] = [];
+  readonly #buffer = new RecordBuffer();
+  /** A read waits: records, or a failure, wake it. */
   #wake: (() => void) | undefined;
   /** The last offset a read returned, per partition: what a commit without a body commits. */
   readonly #returned = new Map<string, { topic: string; partition: number; offset: bigint }>();
@@ -135,6 +231,11 @@ export class ConsumerInstance {
 
   get busy(): boolean {
     return this.#requests > 0;
+  }
+
+  /** Bytes of records handed over to this instance that no read has returned yet (at most `bufferBytes` plus one delivery). */
+  get bufferedBytes(): number {
+    return this.#buffer.bytes;
   }
 
   /** Runs `work` after the instance's earlier requests, and counts as use. */
@@ -172,7 +273,9 @@ export class ConsumerInstance {
       {
         onRecords: (handle, records) => {
           if (this.#subscription !== subscription) return;
-          for (const record of records) this.#buffer.push({ handle, record });
+          this.#buffer.push(handle, records);
+          // Past the bound the partitions stop asking: records fetched for them meanwhile wait in the shared cache.
+          if (this.#buffer.bytes >= this.deps.config.bufferBytes) subscription.setDemand(false);
           this.#wake?.();
         },
         onAssignment: () => undefined,
@@ -191,7 +294,7 @@ export class ConsumerInstance {
     const previous = this.#subscription;
     this.#subscription = undefined;
     this.#startFailure = undefined;
-    this.#buffer = [];
+    this.#buffer.clear();
     this.#returned.clear();
     this.#mode = 'none';
     this.#topics = [];
@@ -221,6 +324,8 @@ export class ConsumerInstance {
     this.#subscription = subscription;
     this.#mode = 'subscribed';
     this.#topics = names;
+    // Fetching starts with the subscription, not with the first read: that read finds records waiting.
+    subscription.setDemand(true);
     // Joining may wait for a rebalance of the whole group: the answer does not; a read meanwhile gets what has
     // arrived by its timeout, or the failure (as a Kafka consumer joins in poll()).
     void subscription.start().then(
@@ -260,6 +365,7 @@ export class ConsumerInstance {
     this.#subscription = subscription;
     this.#mode = 'assigned';
     this.#topics = [...byTopic.keys()];
+    subscription.setDemand(true);
   }
 
   #held(): Subscription {
@@ -268,10 +374,11 @@ export class ConsumerInstance {
   }
 
   /**
-   * Records for one read: what is waiting, then what arrives, until
-   * `maxBytes` of keys and values or `fetchMinBytes` are reached or
-   * `timeoutMs` has passed. The first record is returned even when it alone
-   * is larger than `maxBytes`, so a read always makes progress.
+   * Records for one read: what is waiting, then what arrives, until there
+   * are records (more than `fetchMinBytes` of keys and values when the
+   * instance set it), `maxBytes` are reached, or `timeoutMs` has passed.
+   * The first record is returned even when it alone is larger than
+   * `maxBytes`, so a read always makes progress.
    */
   async read(timeoutMs: number, maxBytes: number): Promise<V2Record[]> {
     const subscription = this.#held();
@@ -279,9 +386,21 @@ export class ConsumerInstance {
     const minBytes = this.settings.fetchMinBytes;
     const out: V2Record[] = [];
     let bytes = 0;
-    const take = (): boolean => {
-      while (this.#buffer.length > 0) {
-        const { handle, record } = this.#buffer[0]!;
+    // The last record taken of the partition being taken from: its offset is marked written (and returned) once per run, not per record.
+    let runHandle: PartitionHandle | undefined;
+    let runRecord: ConsumedRecord | undefined;
+    const settle = () => {
+      if (!runHandle || !runRecord) return;
+      const { topic, partition, offset } = runRecord;
+      runHandle.written(offset);
+      this.#returned.set(partitionKey(topic, partition), { topic, partition, offset });
+      runHandle = undefined;
+      runRecord = undefined;
+    };
+    const fill = (): boolean => {
+      for (let first = this.#buffer.front(); first !== undefined; first = this.#buffer.front()) {
+        const { handle } = first;
+        const record = first.records[first.next]!;
         if (!handle.held) {
           // A rebalance took the partition: its new owner reads these records.
           this.#buffer.shift();
@@ -300,11 +419,20 @@ export class ConsumerInstance {
         this.#buffer.shift();
         out.push(converted);
         bytes += size;
-        handle.written(record.offset);
-        this.#returned.set(partitionKey(record.topic, record.partition), { topic: record.topic, partition: record.partition, offset: record.offset });
+        if (runHandle !== handle) settle();
+        runHandle = handle;
+        runRecord = record;
         if (bytes >= maxBytes) return true;
       }
-      return minBytes !== undefined && bytes > minBytes;
+      // Without fetch.min.bytes any record will do, one with neither key nor value too.
+      return out.length > 0 && (minBytes === undefined || bytes > minBytes);
+    };
+    const take = (): boolean => {
+      try {
+        return fill();
+      } finally {
+        settle();
+      }
     };
     try {
       while (!take()) {
@@ -316,6 +444,7 @@ export class ConsumerInstance {
         }
         const remaining = deadline - Date.now();
         if (remaining <= 0) break;
+        // take() emptied the buffer: the partitions may ask again (a delivery past the bound stopped them).
         subscription.setDemand(true);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, remaining);
@@ -328,7 +457,8 @@ export class ConsumerInstance {
       }
     } finally {
       this.#wake = undefined;
-      if (this.#subscription === subscription) subscription.setDemand(false);
+      // The next batch is fetched while this answer is written and the client comes back, up to the buffer's bound.
+      if (this.#subscription === subscription) subscription.setDemand(this.#buffer.bytes < this.deps.config.bufferBytes);
     }
     return out;
   }
@@ -337,19 +467,7 @@ export class ConsumerInstance {
     const format = this.settings.format;
     if (format !== 'binary' && format !== 'json') return this.#convertRegistry(record, format);
     // Confluent's envelope around the key and value as the instance's format writes them: base64 for binary, JSON for json.
-    const encode = this.settings.format === 'json' ? jsonText : base64Text;
-    const embed = (bytes: Buffer | null, what: string): string => {
-      if (bytes === null) return 'null';
-      const text = encode(bytes);
-      if (text === undefined) {
-        throw new GatewayError(
-          'GW_ERR_INTERNAL',
-          `The ${what} of the record at ${record.topic}/${record.partition} offset ${record.offset} is not JSON, and this instance's format is json: read it with a binary instance, or move past it with positions.`,
-        );
-      }
-      return text;
-    };
-    const json = `{"topic":${JSON.stringify(record.topic)},"key":${embed(record.key, 'key')},"value":${embed(record.value, 'value')},"partition":${record.partition},"offset":${record.offset}}`;
+    const json = `{"topic":${JSON.stringify(record.topic)},"key":${embedded(record, record.key, 'key', format)},"value":${embedded(record, record.value, 'value', format)},"partition":${record.partition},"offset":${record.offset}}`;
     return { topic: record.topic, partition: record.partition, offset: record.offset, json };
   }
 
@@ -433,7 +551,8 @@ export class ConsumerInstance {
     }
     for (const { topic, partition, to } of moves) {
       await subscription.seek(topic, partition, to);
-      this.#buffer = this.#buffer.filter(({ record }) => record.topic !== topic || record.partition !== partition);
+      this.#buffer.filter((record) => record.topic !== topic || record.partition !== partition);
+      if (this.#subscription === subscription) subscription.setDemand(this.#buffer.bytes < this.deps.config.bufferBytes);
     }
   }
 
@@ -479,6 +598,13 @@ export class ConsumerInstances {
     if (!instance || instance.closed || instance.owner !== owner) throw new GatewayError('GW_ERR_CONSUMER_NOT_FOUND', 'Consumer instance not found.');
     instance.lastUsed = Date.now();
     return instance;
+  }
+
+  /** Instances held, and the record bytes they hold between reads, for /metrics. */
+  stats(): { instances: number; bufferedBytes: number } {
+    let bufferedBytes = 0;
+    for (const instance of this.#instances.values()) bufferedBytes += instance.bufferedBytes;
+    return { instances: this.#instances.size, bufferedBytes };
   }
 
   async delete(group: string, name: string, owner: string): Promise<void> {

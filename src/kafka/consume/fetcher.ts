@@ -1,8 +1,10 @@
 /**
- * The fetch machinery under every partition stream: one fetch loop per
- * broker, each sending one Fetch request at a time for every partition led
- * by that broker that has readers waiting, over a connection pool of its
- * own (one connection per broker, whatever the number of subscriptions).
+ * The fetch machinery under every partition stream: per broker, two fetch
+ * loops (lanes), each sending one Fetch request at a time for the
+ * partitions led by that broker that have readers waiting, over a
+ * connection pool of its own (two connections per broker, whatever the
+ * number of subscriptions): one for partitions whose readers are behind
+ * the end of the log, one for those waiting at its end.
  * It survives the broker: failures are retried with backoff, leaders are
  * looked up again, and only a partition that cannot exist any more (its
  * topic deleted) or may not be read ends its readers.
@@ -56,65 +58,87 @@ export interface TopicStructureSource {
  */
 const LEADER_MAX_AGE_MS = 5000;
 
+/**
+ * Which of a broker's two lanes fetches a partition: `behind` while its
+ * readers wait for records the log already holds (the broker answers at
+ * once), `tail` while they wait at the end of the log (the broker holds
+ * the fetch up to maxWaitMs for new records). Apart, a partition with
+ * records to read never waits behind a long poll of partitions that have
+ * none, as it would in one request at a time.
+ */
+type Lane = 'behind' | 'tail';
+
+function laneOf(stream: PartitionStream, from: bigint): Lane {
+  return stream.highWatermark >= 0n && from >= stream.highWatermark ? 'tail' : 'behind';
+}
+
 class BrokerLoop {
   readonly #needs = new Set<PartitionStream>();
-  #running = false;
-  #failures = 0;
+  /** Per lane: running, and the partitions of its request in flight (a partition is in one request at a time). */
+  readonly #lanes: Record<Lane, { running: boolean; inFlight: Set<PartitionStream>; failures: number }> = {
+    behind: { running: false, inFlight: new Set(), failures: 0 },
+    tail: { running: false, inFlight: new Set(), failures: 0 },
+  };
 
   constructor(
     readonly node: number,
     private readonly fetcher: Fetcher,
   ) {}
 
-  get idle(): boolean {
-    return !this.#running && this.#needs.size === 0;
-  }
-
   add(stream: PartitionStream): void {
     this.#needs.add(stream);
-    if (!this.#running) void this.#run();
+    for (const lane of ['behind', 'tail'] as const) if (!this.#lanes[lane].running) void this.#run(lane);
   }
 
   remove(stream: PartitionStream): void {
     this.#needs.delete(stream);
   }
 
-  async #run(): Promise<void> {
-    this.#running = true;
+  async #run(name: Lane): Promise<void> {
+    const lane = this.#lanes[name];
+    const other = this.#lanes[name === 'behind' ? 'tail' : 'behind'];
+    lane.running = true;
     try {
       while (this.#needs.size > 0 && !this.fetcher.closed) {
         const round: Array<{ stream: PartitionStream; from: bigint }> = [];
         for (const stream of this.#needs) {
+          if (other.inFlight.has(stream)) continue;
           const from = stream.nextFetchOffset();
           if (from === undefined) this.#needs.delete(stream);
-          else round.push({ stream, from });
+          else if (laneOf(stream, from) === name) round.push({ stream, from });
         }
         if (round.length === 0) break;
+        for (const { stream } of round) lane.inFlight.add(stream);
         let ok: boolean;
         try {
-          ok = await this.fetcher.fetchRound(this.node, round, (stream) => this.#needs.delete(stream));
+          ok = await this.fetcher.fetchRound(this.node, round, (stream) => this.#needs.delete(stream), name);
         } catch (error) {
           // A bug here must not stop every partition of this broker for good: its readers already wait, and
           // nothing else would ask again. Logged, and the round goes again after the backoff.
           this.fetcher.logger.error({ err: error, node: this.node }, 'fetch round failed');
           ok = false;
+        } finally {
+          lane.inFlight.clear();
         }
-        if (ok) this.#failures = 0;
+        if (ok) lane.failures = 0;
         else {
-          const delay = BACKOFF_MS[Math.min(this.#failures, BACKOFF_MS.length - 1)]!;
-          this.#failures += 1;
+          const delay = BACKOFF_MS[Math.min(lane.failures, BACKOFF_MS.length - 1)]!;
+          lane.failures += 1;
           await this.fetcher.sleep(delay);
         }
+        // Partitions this round moved to the other lane (caught up, or fallen behind) go on there.
+        if (!other.running && !this.fetcher.closed) void this.#run(name === 'behind' ? 'tail' : 'behind');
       }
     } finally {
-      this.#running = false;
+      lane.running = false;
     }
   }
 }
 
 export class Fetcher implements FetchQueue {
   readonly #client: Consumer;
-  readonly #pool: ConnectionPool;
+  /** One connection per broker and lane: a long poll at the end of the log holds its connection, not the other lane's. */
+  readonly #pools: Record<Lane, ConnectionPool>;
   readonly #loops = new Map<number, BrokerLoop>();
   /** Which loop each stream waits in, so a leader change can move it. */
   readonly #routes = new Map<PartitionStream, number>();
@@ -132,8 +156,8 @@ export class Fetcher implements FetchQueue {
     this.#client = new Consumer({ ...options, groupId: `${options.clientId}-fetcher`, retries: 0, isolationLevel: READ_COMMITTED });
     guardConnections(this.#client);
     // Fetches wait at the broker; metadata and offset lookups must not queue behind them on one connection.
-    this.#pool = new ConnectionPool(`${options.clientId}-fetch`, options);
-    this.#pool.on('connect', ({ connection }) => connection.on('error', () => undefined));
+    this.#pools = { behind: new ConnectionPool(`${options.clientId}-fetch`, options), tail: new ConnectionPool(`${options.clientId}-fetch-tail`, options) };
+    for (const pool of Object.values(this.#pools)) pool.on('connect', ({ connection }) => connection.on('error', () => undefined));
     this.#topics = topics;
   }
 
@@ -210,7 +234,7 @@ export class Fetcher implements FetchQueue {
    * answered (partition errors included, handled here), false when the
    * request itself failed and the loop should back off.
    */
-  async fetchRound(node: number, round: ReadonlyArray<{ stream: PartitionStream; from: bigint }>, leave: (stream: PartitionStream) => void): Promise<boolean> {
+  async fetchRound(node: number, round: ReadonlyArray<{ stream: PartitionStream; from: bigint }>, leave: (stream: PartitionStream) => void, lane: Lane = 'behind'): Promise<boolean> {
     const byTopic = new Map<string, FetchRequestTopic>();
     const entries = new Map<string, { stream: PartitionStream; from: bigint }>();
     for (const entry of round) {
@@ -257,7 +281,7 @@ export class Fetcher implements FetchQueue {
         minBytes: 1,
         maxBytes: Math.max(this.tuning.partitionMaxBytes, Math.min(entries.size * this.tuning.partitionMaxBytes, 64 * 1024 * 1024)),
         isolationLevel: READ_COMMITTED,
-        connectionPool: this.#pool,
+        connectionPool: this.#pools[lane],
       });
     } catch (error) {
       // Partition errors come with the rest of the answer; only a failed request has none.
@@ -276,7 +300,7 @@ export class Fetcher implements FetchQueue {
           }
           return false;
         }
-        if (!isTransient(error)) return this.#undecodable(node, [...entries.values()], error, leave);
+        if (!isTransient(error)) return this.#undecodable(node, [...entries.values()], lane, error, leave);
         this.logger.debug({ err: error, node }, 'fetch failed; retrying');
         this.#client.clearMetadata();
         return false;
@@ -295,7 +319,7 @@ export class Fetcher implements FetchQueue {
             run = decodeBatches(stream.topic, stream.partition, partition.records ?? [], from);
           } catch (error) {
             // One partition's records that cannot be read end its readers, not the others of this answer.
-            await this.#undecodable(node, [entry], error, leave);
+            await this.#undecodable(node, [entry], lane, error, leave);
             continue;
           }
           stream.fetched(from, run, partition.highWatermark);
@@ -332,9 +356,9 @@ export class Fetcher implements FetchQueue {
    * fetched on its own to find the one at fault; only its readers end, and
    * the others go on.
    */
-  async #undecodable(node: number, round: ReadonlyArray<{ stream: PartitionStream; from: bigint }>, error: unknown, leave: (stream: PartitionStream) => void): Promise<boolean> {
+  async #undecodable(node: number, round: ReadonlyArray<{ stream: PartitionStream; from: bigint }>, lane: Lane, error: unknown, leave: (stream: PartitionStream) => void): Promise<boolean> {
     if (round.length > 1) {
-      for (const entry of round) await this.fetchRound(node, [entry], leave);
+      for (const entry of round) await this.fetchRound(node, [entry], leave, lane);
       return true;
     }
     const [{ stream, from }] = round as [{ stream: PartitionStream; from: bigint }];
@@ -415,6 +439,6 @@ export class Fetcher implements FetchQueue {
     this.#closed = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    await Promise.allSettled([this.#client.close(true), this.#pool.close()]);
+    await Promise.allSettled([this.#client.close(true), this.#pools.behind.close(), this.#pools.tail.close()]);
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Consuming: the subscription engine of one process. One fetcher with a
- * connection per broker, one partition stream per partition anybody reads
+ * Consuming: the subscription engine of one process. One fetcher with two
+ * connections per broker, one partition stream per partition anybody reads
  * (records decoded once and shared), subscriptions holding positions on
  * them, and for durable subscriptions a consumer group member each, or a
  * group's committed offsets read and written without joining.

@@ -1,6 +1,6 @@
 /**
  * The subscription engine of one gateway process: one fetcher with a fixed
- * connection per broker, one stream per partition that anybody reads, and
+ * two connections per broker, one stream per partition that anybody reads, and
  * the subscriptions reading them. Durable subscriptions add a group member
  * each (its own coordinator connection, for heartbeats and joins).
  */

@@ -333,3 +333,28 @@ test('an answer the client cannot read at all is fetched again partition by part
     [[0, 1], [0], [1]],
   );
 });
+
+test('a partition with records to read is fetched while another is held in a long poll at the end of its log', async (t) => {
+  const broker = new FakeBroker([1, 1]);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let asked = 0;
+  let polls = 0;
+  broker.answer = (call) => {
+    const atEnd = call.partitions.every((p) => p.partition === 0 && p.fetchOffset === 20n);
+    // Partition 0 has nothing past offset 20; the first fetch there (the end not known yet) tells the fetcher so.
+    if (!atEnd || asked++ === 0) return broker.respond(call, (p) => (p.partition === 0 ? { highWatermark: 20n, records: [] } : {}));
+    polls += 1;
+    // A broker holds a fetch at the end of the log until new records come: here, until the test lets it go.
+    return held.then(() => broker.respond(call, () => ({ highWatermark: 20n, records: [] }))) as unknown as FetchResponse;
+  };
+  const fetcher = setup(t, broker);
+  const idle = read(fetcher, 0, 20n);
+  await until('partition 0 waits in a long poll', () => polls > 0);
+  const busy = read(fetcher, 1, 5n);
+  await until('partition 1 has its records', () => busy.reader.deliveries > 0);
+  assert.deepEqual(busy.reader.got, [5n, 6n, 7n]);
+  assert.equal(idle.reader.deliveries, 0, 'the long poll is still held');
+  assert.equal(polls, 1);
+  release();
+});
