@@ -2,7 +2,10 @@
  * The fetch machinery under every partition stream: one fetch loop per
  * broker, each sending one Fetch request at a time for every partition led
  * by that broker that has readers waiting, over a connection pool of its
- * own (one connection per broker, whatever the number of subscriptions).
+ * own (one connection per broker, whatever the number of subscriptions),
+ * and beside it, while that request waits at the broker for new records,
+ * one more at a time for readers behind the end of the log, over a second
+ * connection per broker.
  * It survives the broker: failures are retried with backoff, leaders are
  * looked up again, and only a partition that cannot exist any more (its
  * topic deleted) or may not be read ends its readers.
@@ -56,9 +59,26 @@ export interface TopicStructureSource {
  */
 const LEADER_MAX_AGE_MS = 5000;
 
+/**
+ * Which connection and wait a fetch uses: `tail` rounds may wait at the
+ * broker for new records (maxWaitMs); `catchUp` rounds, for readers whose
+ * records the log already holds, answer at once on a connection of their
+ * own. A broker answers one request per connection at a time, so a reader
+ * behind the end (a partition page, a subscription from an earlier offset)
+ * arriving while a tail round waits would otherwise wait out that round
+ * first: up to maxWaitMs per page.
+ */
+type Lane = 'tail' | 'catchUp';
+
 class BrokerLoop {
   readonly #needs = new Set<PartitionStream>();
+  /** Streams the catch-up lane serves, until their records run out or reach the end of the log. */
+  readonly #catchUp = new Set<PartitionStream>();
+  /** The tail round in flight, and whether every partition in it waits at the end of its log. */
+  readonly #inFlight = new Set<PartitionStream>();
+  #waitingAtEnd = false;
   #running = false;
+  #catchingUp = false;
   #failures = 0;
 
   constructor(
@@ -67,16 +87,28 @@ class BrokerLoop {
   ) {}
 
   get idle(): boolean {
-    return !this.#running && this.#needs.size === 0;
+    return !this.#running && !this.#catchingUp && this.#needs.size === 0 && this.#catchUp.size === 0;
   }
 
   add(stream: PartitionStream): void {
-    this.#needs.add(stream);
-    if (!this.#running) void this.#run();
+    if (this.#catchUp.has(stream)) return;
+    if (this.#running && this.#waitingAtEnd && !this.#inFlight.has(stream) && behindEnd(stream)) {
+      this.#needs.delete(stream);
+      this.#catchUp.add(stream);
+      if (!this.#catchingUp) void this.#runCatchUp();
+      return;
+    }
+    this.#toTail(stream);
   }
 
   remove(stream: PartitionStream): void {
     this.#needs.delete(stream);
+    this.#catchUp.delete(stream);
+  }
+
+  #toTail(stream: PartitionStream): void {
+    this.#needs.add(stream);
+    if (!this.#running) void this.#run();
   }
 
   async #run(): Promise<void> {
@@ -90,14 +122,19 @@ class BrokerLoop {
           else round.push({ stream, from });
         }
         if (round.length === 0) break;
+        for (const { stream } of round) this.#inFlight.add(stream);
+        this.#waitingAtEnd = round.every(({ stream, from }) => stream.highWatermark >= 0n && from >= stream.highWatermark);
         let ok: boolean;
         try {
-          ok = await this.fetcher.fetchRound(this.node, round, (stream) => this.#needs.delete(stream));
+          ok = await this.fetcher.fetchRound(this.node, round, (stream) => this.#needs.delete(stream), 'tail');
         } catch (error) {
           // A bug here must not stop every partition of this broker for good: its readers already wait, and
           // nothing else would ask again. Logged, and the round goes again after the backoff.
           this.fetcher.logger.error({ err: error, node: this.node }, 'fetch round failed');
           ok = false;
+        } finally {
+          this.#inFlight.clear();
+          this.#waitingAtEnd = false;
         }
         if (ok) this.#failures = 0;
         else {
@@ -110,11 +147,51 @@ class BrokerLoop {
       this.#running = false;
     }
   }
+
+  /** Rounds for readers behind the end while a tail round waits; what reaches the end, or fails, goes back to the tail rounds. */
+  async #runCatchUp(): Promise<void> {
+    this.#catchingUp = true;
+    try {
+      while (this.#catchUp.size > 0 && !this.fetcher.closed) {
+        const round: Array<{ stream: PartitionStream; from: bigint }> = [];
+        for (const stream of this.#catchUp) {
+          const from = stream.nextFetchOffset();
+          if (from === undefined) this.#catchUp.delete(stream);
+          else if (!behindEnd(stream)) {
+            this.#catchUp.delete(stream);
+            this.#toTail(stream);
+          } else round.push({ stream, from });
+        }
+        if (round.length === 0) break;
+        let ok: boolean;
+        try {
+          ok = await this.fetcher.fetchRound(this.node, round, (stream) => this.#catchUp.delete(stream), 'catchUp');
+        } catch (error) {
+          this.fetcher.logger.error({ err: error, node: this.node }, 'fetch round failed');
+          ok = false;
+        }
+        if (!ok) {
+          // Backoff and retries are the tail rounds' business.
+          for (const stream of this.#catchUp) this.#toTail(stream);
+          this.#catchUp.clear();
+        }
+      }
+    } finally {
+      this.#catchingUp = false;
+    }
+  }
+}
+
+/** Whether the next fetch of `stream` is for records the log already holds (or may: its end is not known yet). */
+function behindEnd(stream: PartitionStream): boolean {
+  const from = stream.nextFetchOffset();
+  return from !== undefined && (stream.highWatermark < 0n || from < stream.highWatermark);
 }
 
 export class Fetcher implements FetchQueue {
   readonly #client: Consumer;
   readonly #pool: ConnectionPool;
+  readonly #catchUpPool: ConnectionPool;
   readonly #loops = new Map<number, BrokerLoop>();
   /** Which loop each stream waits in, so a leader change can move it. */
   readonly #routes = new Map<PartitionStream, number>();
@@ -134,6 +211,8 @@ export class Fetcher implements FetchQueue {
     // Fetches wait at the broker; metadata and offset lookups must not queue behind them on one connection.
     this.#pool = new ConnectionPool(`${options.clientId}-fetch`, options);
     this.#pool.on('connect', ({ connection }) => connection.on('error', () => undefined));
+    this.#catchUpPool = new ConnectionPool(`${options.clientId}-catch-up`, options);
+    this.#catchUpPool.on('connect', ({ connection }) => connection.on('error', () => undefined));
     this.#topics = topics;
   }
 
@@ -210,7 +289,7 @@ export class Fetcher implements FetchQueue {
    * answered (partition errors included, handled here), false when the
    * request itself failed and the loop should back off.
    */
-  async fetchRound(node: number, round: ReadonlyArray<{ stream: PartitionStream; from: bigint }>, leave: (stream: PartitionStream) => void): Promise<boolean> {
+  async fetchRound(node: number, round: ReadonlyArray<{ stream: PartitionStream; from: bigint }>, leave: (stream: PartitionStream) => void, lane: Lane = 'tail'): Promise<boolean> {
     const byTopic = new Map<string, FetchRequestTopic>();
     const entries = new Map<string, { stream: PartitionStream; from: bigint }>();
     for (const entry of round) {
@@ -253,11 +332,11 @@ export class Fetcher implements FetchQueue {
       response = await this.#client.fetch({
         node,
         topics: [...byTopic.values()],
-        maxWaitTime: this.tuning.maxWaitMs,
+        maxWaitTime: lane === 'tail' ? this.tuning.maxWaitMs : 0,
         minBytes: 1,
         maxBytes: Math.max(this.tuning.partitionMaxBytes, Math.min(entries.size * this.tuning.partitionMaxBytes, 64 * 1024 * 1024)),
         isolationLevel: READ_COMMITTED,
-        connectionPool: this.#pool,
+        connectionPool: lane === 'tail' ? this.#pool : this.#catchUpPool,
       });
     } catch (error) {
       // Partition errors come with the rest of the answer; only a failed request has none.
@@ -276,7 +355,7 @@ export class Fetcher implements FetchQueue {
           }
           return false;
         }
-        if (!isTransient(error)) return this.#undecodable(node, [...entries.values()], error, leave);
+        if (!isTransient(error)) return this.#undecodable(node, [...entries.values()], error, leave, lane);
         this.logger.debug({ err: error, node }, 'fetch failed; retrying');
         this.#client.clearMetadata();
         return false;
@@ -295,7 +374,7 @@ export class Fetcher implements FetchQueue {
             run = decodeBatches(stream.topic, stream.partition, partition.records ?? [], from);
           } catch (error) {
             // One partition's records that cannot be read end its readers, not the others of this answer.
-            await this.#undecodable(node, [entry], error, leave);
+            await this.#undecodable(node, [entry], error, leave, lane);
             continue;
           }
           stream.fetched(from, run, partition.highWatermark);
@@ -332,9 +411,9 @@ export class Fetcher implements FetchQueue {
    * fetched on its own to find the one at fault; only its readers end, and
    * the others go on.
    */
-  async #undecodable(node: number, round: ReadonlyArray<{ stream: PartitionStream; from: bigint }>, error: unknown, leave: (stream: PartitionStream) => void): Promise<boolean> {
+  async #undecodable(node: number, round: ReadonlyArray<{ stream: PartitionStream; from: bigint }>, error: unknown, leave: (stream: PartitionStream) => void, lane: Lane): Promise<boolean> {
     if (round.length > 1) {
-      for (const entry of round) await this.fetchRound(node, [entry], leave);
+      for (const entry of round) await this.fetchRound(node, [entry], leave, lane);
       return true;
     }
     const [{ stream, from }] = round as [{ stream: PartitionStream; from: bigint }];
@@ -415,6 +494,6 @@ export class Fetcher implements FetchQueue {
     this.#closed = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
-    await Promise.allSettled([this.#client.close(true), this.#pool.close()]);
+    await Promise.allSettled([this.#client.close(true), this.#pool.close(), this.#catchUpPool.close()]);
   }
 }

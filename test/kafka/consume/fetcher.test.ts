@@ -333,3 +333,40 @@ test('an answer the client cannot read at all is fetched again partition by part
     [[0, 1], [0], [1]],
   );
 });
+
+test('a reader behind the end of the log is fetched at once on a second connection while a round waits at the broker for new records', async (t) => {
+  const broker = new FakeBroker([1, 1]);
+  const fetcher = setup(t, broker);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  t.after(() => release());
+  const seen: Array<{ partitions: number[]; maxWaitTime?: number; pool: unknown }> = [];
+  let waitingAtEnd = 0;
+  t.mock.method(fetcher.client, 'fetch', (async (options: FetchOptions) => {
+    broker.fetch(options);
+    const call = broker.fetches.at(-1)!;
+    seen.push({ partitions: call.partitions.map((p) => p.partition), maxWaitTime: options.maxWaitTime, pool: options.connectionPool });
+    if (call.partitions.every((p) => p.partition === 0)) {
+      // Partition 0 has nothing past offset 20: once that is known, the broker holds the fetch until records come.
+      if (broker.fetches.filter((f) => f.partitions.some((p) => p.partition === 0)).length > 1) {
+        waitingAtEnd += 1;
+        await held;
+      }
+      return broker.respond(call, () => ({ highWatermark: 20n, records: [] }));
+    }
+    return broker.respond(call, () => ({}));
+  }) as unknown as Consumer['fetch']);
+
+  const tail = read(fetcher, 0, 20n).reader;
+  await until('a round waits at the end of partition 0', () => waitingAtEnd === 1);
+  const behind = read(fetcher, 1, 5n).reader;
+  await until('the reader behind the end has its records', () => behind.deliveries > 0);
+  assert.deepEqual(behind.got, [5n, 6n, 7n]);
+  assert.equal(waitingAtEnd, 1, 'the round at the end of partition 0 is still waiting');
+  assert.equal(tail.deliveries, 0, 'the reader at the end has had nothing yet');
+  const [waiting, catchUp] = [seen.find((s) => s.partitions.includes(0) && seen.indexOf(s) > 0)!, seen.find((s) => s.partitions.includes(1))!];
+  assert.deepEqual(catchUp.partitions, [1], 'fetched on its own');
+  assert.equal(catchUp.maxWaitTime, 0, 'answered at once');
+  assert.notEqual(catchUp.pool, waiting.pool, 'over a connection of its own: a broker answers one request per connection at a time');
+  release();
+});
