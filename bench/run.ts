@@ -12,6 +12,7 @@
  * results and docs/benchmarks-notes.md without running anything.
  *
  * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce`,
+ * `--only avro` (Avro produce and partition-page reads, bench/avro.ts; `--avro-records N`),
  * `--only v2` (Confluent v2 consumer-instance reads; `--v2-records N`),
  * `--only ws`, `--only queues` (share group workers, bench/queues.ts), or `--only sse` (the event-stream fan-out beside the
  * WebSocket fan-out of the same size), and `--subscriptions 1000` (fan-out
@@ -24,6 +25,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { startBroker, kafkaVersion, type Broker } from '../kafka/broker.js';
+import { runAvroBenchmarks } from './avro.js';
 import type { ScenarioResult } from './lib.js';
 import { runProduceBenchmarks } from './produce.js';
 import { runQueueBenchmarks } from './queues.js';
@@ -47,7 +49,7 @@ const seconds = Number(option('--seconds') ?? (quick ? 3 : 10));
 const rounds = Number(option('--rounds') ?? (quick ? 1 : 3));
 if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds takes a positive number, --rounds a whole number');
 const only = option('--only');
-if (only !== undefined && !['produce', 'v2', 'ws', 'sse', 'queues', 'groups'].includes(only)) throw new Error('--only takes produce, v2, ws, sse, queues or groups');
+if (only !== undefined && !['produce', 'avro', 'v2', 'ws', 'sse', 'queues', 'groups'].includes(only)) throw new Error('--only takes produce, avro, v2, ws, sse, queues or groups');
 const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [1000] : [1000, 10000]);
 if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
 const partial = only !== undefined || option('--subscriptions') !== undefined || option('--seconds') !== undefined || option('--rounds') !== undefined;
@@ -79,6 +81,10 @@ try {
   if (only === undefined || only === 'produce') {
     results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds })));
     process.stdout.write(`  (produce scenarios done at ${elapsed()})\n`);
+  }
+  if (only === undefined || only === 'avro') {
+    results.push(...(await runAvroBenchmarks({ brokers, seconds, rounds, records: Number(option('--avro-records') ?? (quick ? 20_000 : 50_000)) })));
+    process.stdout.write(`  (Avro scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'v2') {
     results.push(...(await runV2ReadBenchmarks({ brokers, rounds, records: Number(option('--v2-records') ?? (quick ? 20_000 : 100_000)) })));
