@@ -12,6 +12,7 @@
  * results and docs/benchmarks-notes.md without running anything.
  *
  * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce`,
+ * `--only avro` (Avro produce and partition-page reads, bench/avro.ts; `--avro-records N`),
  * `--only v2` (Confluent v2 consumer-instance reads; `--v2-records N`),
  * `--only ws --idle N` (only the idle subscriptions scenario, N of them),
  * `--only replay` (partition pages and one event stream reading a filled
@@ -29,6 +30,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, platform, release } from 'node:os';
 import { startBroker, kafkaVersion, type Broker } from '../kafka/broker.js';
+import { runAvroBenchmarks } from './avro.js';
 import type { ScenarioResult } from './lib.js';
 import { runGroupsBenchmark } from './groups-scenario.js';
 import { runProduceBenchmarks } from './produce.js';
@@ -54,7 +56,7 @@ const seconds = Number(option('--seconds') ?? (quick ? 3 : 10));
 const rounds = Number(option('--rounds') ?? (quick ? 1 : 3));
 if (!(seconds > 0) || !Number.isInteger(rounds) || rounds < 1) throw new Error('--seconds takes a positive number, --rounds a whole number');
 const only = option('--only');
-if (only !== undefined && !['produce', 'v2', 'replay', 'ws', 'sse', 'queues', 'groups'].includes(only)) throw new Error('--only takes produce, v2, replay, ws, sse, queues or groups');
+if (only !== undefined && !['produce', 'avro', 'v2', 'replay', 'ws', 'sse', 'queues', 'groups'].includes(only)) throw new Error('--only takes produce, avro, v2, replay, ws, sse, queues or groups');
 const counts = option('--subscriptions')?.split(',').map(Number) ?? (quick ? [1000] : [1000, 10000]);
 if (counts.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--subscriptions takes whole numbers, e.g. 100,1000');
 const partial = only !== undefined || option('--scenario') !== undefined || option('--subscriptions') !== undefined || option('--seconds') !== undefined || option('--rounds') !== undefined;
@@ -86,6 +88,10 @@ try {
   if (only === undefined || only === 'produce') {
     results.push(...(await runProduceBenchmarks({ brokers, seconds, rounds, scenarios: option('--scenario')?.split(',') })));
     process.stdout.write(`  (produce scenarios done at ${elapsed()})\n`);
+  }
+  if (only === undefined || only === 'avro') {
+    results.push(...(await runAvroBenchmarks({ brokers, seconds, rounds, records: Number(option('--avro-records') ?? (quick ? 20_000 : 50_000)) })));
+    process.stdout.write(`  (Avro scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'v2') {
     results.push(...(await runV2ReadBenchmarks({ brokers, rounds, records: Number(option('--v2-records') ?? (quick ? 20_000 : 100_000)) })));

@@ -70,9 +70,15 @@ function shown(found: [number, number] | undefined): string {
 /** Where the test command installs schemathesis (test/schemathesis/requirements.txt). */
 export const SCHEMATHESIS_VENV = '.venv-schemathesis';
 
-function needs(files: readonly string[]): { browser: boolean; classicBroker: boolean; clients: boolean; devCommand: boolean; kcat: boolean; registryClients: boolean; schemathesis: boolean } {
+/** Apicurio Registry as test/apicurio/pom.xml builds it, for test/schema-apicurio.test.ts. */
+export const APICURIO_JAR = 'test/apicurio/target/apicurio-registry-1-runner.jar';
+/** Written instead when that build fails: why, for the test to skip with. */
+export const APICURIO_FAILED = 'test/apicurio/build-failed.txt';
+
+function needs(files: readonly string[]): { apicurio: boolean; browser: boolean; classicBroker: boolean; clients: boolean; devCommand: boolean; kcat: boolean; registryClients: boolean; schemathesis: boolean } {
   const names = new Set(files.map((f) => basename(f)));
   return {
+    apicurio: names.has('schema-apicurio.test.ts'),
     browser: [...names].some((name) => /^browser(-[\w-]+)?\.test\.ts$/.test(name)) || names.has('docs-page.test.ts'),
     // test/groups-classic.test.ts runs a broker of the last release before 4.0 beside the suite's.
     classicBroker: names.has('groups-classic.test.ts'),
@@ -81,7 +87,7 @@ function needs(files: readonly string[]): { browser: boolean; classicBroker: boo
     clients: names.has('clients.test.ts') || names.has('ws-groups.test.ts') || names.has('ws-headers.test.ts') || names.has('groups-classic.test.ts'),
     devCommand: names.has('dev-command.test.ts') || names.has('readme-examples.test.ts'),
     kcat: names.has('partitioner.test.ts') || names.has('produce-compression.test.ts'),
-    registryClients: names.has('schema-registry.test.ts') || names.has('schema-formats.test.ts'),
+    registryClients: names.has('schema-registry.test.ts') || names.has('schema-formats.test.ts') || names.has('schema-apicurio.test.ts'),
     schemathesis: names.has('schemathesis.test.ts'),
   };
 }
@@ -190,6 +196,25 @@ export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.
         ],
       });
     }
+  }
+
+  if (need.apicurio && onPath('mvn', env)) {
+    // Quick and silent when built from the same pom.xml. A build that fails (a Maven Central outage) does not stop the run:
+    // the test skips, saying why, as a third-party registry is a second opinion beside the gateway's own registry in test/schema-formats.test.ts.
+    installs.push({
+      say: 'Building Apicurio Registry for test/schema-apicurio.test.ts',
+      quiet: true,
+      command: 'sh',
+      args: [
+        '-c',
+        'cd "$1" && [ -f target/apicurio-registry-1-runner.jar ] && cmp -s pom.xml target/pom.xml.built && exit 0; ' +
+          'echo "Building Apicurio Registry from Maven Central into test/apicurio/target/ (once; a minute or two)..." >&2; rm -rf target build-failed.txt; ' +
+          'if mvn -q -B package -DskipTests > build.log 2>&1; then cp pom.xml target/pom.xml.built; rm -f build.log; ' +
+          'else { echo "mvn package in test/apicurio failed:"; tail -n 20 build.log; } > build-failed.txt; rm -rf target; cat build-failed.txt >&2; fi; exit 0',
+        'sh',
+        join(root, 'test/apicurio'),
+      ],
+    });
   }
 
   if (need.schemathesis) {
