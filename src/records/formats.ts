@@ -98,6 +98,26 @@ const binary = {
   },
 };
 
+/** Where a JSON text may start and end (RFC 8259: an object, array, string, number, true, false or null). */
+const JSON_FIRST = new Set('{["-0123456789tfn');
+const JSON_LAST = new Set('}]"0123456789el');
+const isJsonSpace = (c: string) => c === ' ' || c === '\n' || c === '\r' || c === '\t';
+
+/**
+ * False for most text that is not JSON, without parsing it: text whose
+ * first or last character (past JSON's whitespace) no JSON text has there.
+ * JSON.parse refuses text by throwing, and a thrown SyntaxError cost more
+ * than the rest of a record's conversion; keys such as `user-42` are text
+ * on nearly every record.
+ */
+function mightBeJson(text: string): boolean {
+  let first = 0;
+  let last = text.length - 1;
+  while (first <= last && isJsonSpace(text[first]!)) first++;
+  while (last > first && isJsonSpace(text[last]!)) last--;
+  return first <= last && JSON_FIRST.has(text[first]!) && JSON_LAST.has(text[last]!);
+}
+
 /** JSON stored as its UTF-8 text. */
 const json = {
   toKafka(data: unknown, field: 'key' | 'value', bareString: boolean): Buffer | Refusal {
@@ -110,7 +130,7 @@ const json = {
   },
   /** fromKafka for bytes already decoded as text (undefined: not UTF-8), so a caller falling back to the text decodes once. */
   fromText(text: string | undefined): unknown {
-    if (text === undefined || text.length === 0) return undefined;
+    if (text === undefined || !mightBeJson(text)) return undefined;
     try {
       return JSON.parse(text) as unknown;
     } catch {
