@@ -110,8 +110,9 @@ function headerObject(entries: readonly HeaderEntry[]): { headers: Record<string
 export function recordBody(record: ConsumedRecord, form: FrameForm, parseJson = true): Record<string, unknown> {
   const key = (record.key && decodeWire(record.key, form.wire, record.topic, 'key')) || encodeBytes(record.key, form.fallback, parseJson);
   const value = (record.value && decodeWire(record.value, form.wire, record.topic, 'value')) || encodeBytes(record.value, form.fallback, parseJson);
-  const entries = headerList(record);
-  const object = form.headers === 'object' ? headerObject(entries) : undefined;
+  // Most records have no headers: nothing to convert, no notes to gather.
+  const entries = record.headers.length === 0 ? [] : headerList(record);
+  const object = form.headers === 'object' ? (entries.length === 0 ? { headers: {}, notes: [] } : headerObject(entries)) : undefined;
   return {
     topic: record.topic,
     partition: record.partition,
@@ -132,19 +133,22 @@ export function recordBody(record: ConsumedRecord, form: FrameForm, parseJson = 
  * The body as JSON bytes, made once per record and format however many
  * sockets it goes to; the records are shared by every subscription.
  */
-const encodedBodies = new WeakMap<ConsumedRecord, Map<string, Buffer>>();
+const encodedBodies = new WeakMap<ConsumedRecord, Array<Buffer | undefined>>();
+
+/** A form's slot among a record's bodies: one per fallback and header form, with no key to build per call. */
+const formSlot = (form: FrameForm): number => (form.fallback === 'text' ? 0 : 2) + (form.headers === 'object' ? 0 : 1);
 
 export function encodedBody(record: ConsumedRecord, form: FrameForm): Buffer {
-  let forms = encodedBodies.get(record);
-  if (!forms) {
-    forms = new Map();
-    encodedBodies.set(record, forms);
+  let bodies = encodedBodies.get(record);
+  if (!bodies) {
+    bodies = [];
+    encodedBodies.set(record, bodies);
   }
-  const name = `${form.fallback}/${form.headers}`;
-  let body = forms.get(name);
+  const slot = formSlot(form);
+  let body = bodies[slot];
   if (!body) {
     body = ownedBuffer(stringifyBody(record, form));
-    forms.set(name, body);
+    bodies[slot] = body;
   }
   return body;
 }
