@@ -13,6 +13,7 @@
  *
  * For a look at one part, e.g. under BENCH_CPU_PROF: `--only produce`,
  * `--only v2` (Confluent v2 consumer-instance reads; `--v2-records N`),
+ * `--only ws --idle N` (only the idle subscriptions scenario, N of them),
  * `--only replay` (partition pages and one event stream reading a filled
  * topic from the start, bench/replay.ts; `--replay-records N`),
  * `--only ws`, `--only queues` (share group workers, bench/queues.ts), or `--only sse` (the event-stream fan-out beside the
@@ -92,7 +93,8 @@ try {
     process.stdout.write(`  (page and event-stream replay scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'ws' || only === 'sse') {
-    results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick, fanoutOnly: only === 'sse' })));
+    const idle = option('--idle');
+    results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick, fanoutOnly: only === 'sse', idleOnly: idle === undefined ? undefined : Number(idle) })));
     process.stdout.write(`  (WebSocket scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'queues') {

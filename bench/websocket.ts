@@ -20,6 +20,8 @@ export interface WebSocketBenchOptions {
   readonly counts: readonly number[];
   /** Only the fan-out scenarios (beside the event-stream fan-out of bench/sse.ts). */
   readonly fanoutOnly?: boolean;
+  /** Only the idle subscriptions scenario, with this many (`--idle N`; 50,000 in a full run). */
+  readonly idleOnly?: number;
 }
 
 /** Records per second fed into the topic for a fan-out of that many subscriptions (the issue's targets). */
@@ -372,8 +374,7 @@ async function slowConsumer(brokers: string, topic: string, seconds: number, pro
 }
 
 /** As many idle subscriptions as one process holds, ten per connection, up to 50,000: memory and CPU at rest. */
-async function idleMoonshot(brokers: string, topic: string, brokerPort: number): Promise<ScenarioResult> {
-  const target = 50_000;
+async function idleMoonshot(brokers: string, topic: string, brokerPort: number, target = 50_000): Promise<ScenarioResult> {
   const perConnection = 10;
   process.stdout.write(`  Idle: up to ${target} subscriptions, ${perConnection} per connection\n`);
   const server = await gatewayServer(brokers, { WS_MAX_SUBSCRIPTIONS: String(perConnection) });
@@ -399,7 +400,7 @@ async function idleMoonshot(brokers: string, topic: string, brokerPort: number):
     process.stdout.write(`    held ${held}: ${kib.toFixed(1)} KiB each, ${idleCpuPercent.toFixed(1)}% CPU idle\n`);
     const measurement = { rate: held };
     return {
-      name: 'ws-idle-50000',
+      name: `ws-idle-${target}`,
       description: `moonshot: up to ${target} idle subscriptions without a group on one process, ${perConnection} per connection; "rates" are subscriptions held`,
       target: 'report how far it gets',
       baseline: { rate: target },
@@ -416,7 +417,7 @@ async function idleMoonshot(brokers: string, topic: string, brokerPort: number):
 }
 
 export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Promise<ScenarioResult[]> {
-  const { brokers, seconds, counts, quick, fanoutOnly = false } = options;
+  const { brokers, seconds, counts, quick, fanoutOnly = false, idleOnly } = options;
   const brokerPort = Number(brokers.split(',')[0]!.split(':').pop());
   const kafka = new Kafka({ brokers: [brokers], clientId: 'bench-ws', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
@@ -427,6 +428,7 @@ export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Pr
   await producer.connect();
   const results: ScenarioResult[] = [];
   try {
+    if (idleOnly !== undefined) return [await idleMoonshot(brokers, topic, brokerPort, idleOnly)];
     for (const count of counts) results.push(await fanoutScenario(brokers, topic, count, seconds, producer, brokerPort));
     if (!quick && !fanoutOnly) results.push(await durableScenario(brokers, admin, producer, seconds));
     if (!fanoutOnly) results.push(await slowConsumer(brokers, topic, seconds, producer));
