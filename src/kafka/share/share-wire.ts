@@ -161,6 +161,11 @@ function writeAckBatches(w: Writer, batches: readonly AckBatch[]): Writer {
   );
 }
 
+/** One topic's entry of a ShareFetch or ShareAcknowledge request: its id, then each partition's acknowledgements. */
+function writeTopicAcks(w: Writer, [topicId, partitions]: [string, ReadonlyArray<{ partition: number; batches: readonly AckBatch[] }>]): Writer {
+  return w.appendUUID(topicId).appendArray([...partitions], (pw, p) => writeAckBatches(pw.appendInt32(p.partition), p.batches));
+}
+
 function readBrokers(r: Reader): WireBroker[] {
   return r.readArray((inner) => {
     const broker = { nodeId: inner.readInt32(), host: inner.readString(), port: inner.readInt32() };
@@ -191,9 +196,7 @@ export function shareFetch(connection: Connection, version: number, request: Sha
       // Record-limit acquire mode: the broker hands out at most maxRecords, so a client's credit bounds what it holds.
       if (version >= 2) w.appendInt8(1).appendBoolean(renew);
       return w
-        .appendArray(byTopic(request.partitions), (tw, [topicId, partitions]) =>
-          tw.appendUUID(topicId).appendArray(partitions, (pw, p) => writeAckBatches(pw.appendInt32(p.partition), p.batches)),
-        )
+        .appendArray(byTopic(request.partitions), writeTopicAcks)
         .appendArray(byTopic(request.forget), (fw, [topicId, partitions]) =>
           int32s(
             fw.appendUUID(topicId),
@@ -255,7 +258,7 @@ export function shareAcknowledge(connection: Connection, version: number, groupI
       const w = Writer.create().appendString(groupId).appendString(memberId).appendInt32(epoch);
       if (version >= 2) w.appendBoolean(renew);
       return w
-        .appendArray(byTopic(acks), (tw, [topicId, partitions]) => tw.appendUUID(topicId).appendArray(partitions, (pw, p) => writeAckBatches(pw.appendInt32(p.partition), p.batches)))
+        .appendArray(byTopic(acks), writeTopicAcks)
         .appendTaggedFields();
     },
     (r) => {
