@@ -240,7 +240,7 @@ test('an idle instance expires and leaves its group; the instance limit answers 
   const topic = await topicWith(1);
   const group = uniqueName('v2-idle');
   const short = await startGateway(
-    testConfig({ CONSUMER_INSTANCE_TIMEOUT_MS: '2000', CONSUMER_MAX_INSTANCES: '2', WS_SESSION_TIMEOUT_MS: '6000', ADVERTISED_URL: 'http://gateway.example.com/gw-2' }),
+    testConfig({ CONSUMER_INSTANCE_TIMEOUT_MS: '5000', CONSUMER_MAX_INSTANCES: '2', WS_SESSION_TIMEOUT_MS: '6000', ADVERTISED_URL: 'http://gateway.example.com/gw-2' }),
     quietLogger(),
   );
   try {
@@ -255,6 +255,7 @@ test('an idle instance expires and leaves its group; the instance limit answers 
       return (await short.services.metadata.group(group)).members.length === 1;
     });
     await createInstance(agent, uniqueName('v2-idle-other'), {});
+    // Within the instance timeout of the last read (5 s, room for a loaded machine): both instances still count.
     const full = conforms(await post(agent, `/consumers/${uniqueName('v2-full')}`, {}));
     assert.equal(full.status, 429, full.text);
     assert.equal(full.body.error_code, 42901);
