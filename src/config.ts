@@ -149,6 +149,12 @@ export interface Config {
      */
     readonly bufferBytes: number;
     /**
+     * Record bytes all instances of the process together fetch ahead of
+     * their reads; past this, an instance fetches only when its buffer is
+     * empty (that is, when a read waits for it).
+     */
+    readonly bufferTotalBytes: number;
+    /**
      * The URL this gateway process is reached at directly, for the
      * `base_uri` of the instances it creates; the request's own host when
      * unset. Behind a load balancer, each process needs its own.
@@ -534,6 +540,7 @@ export function loadConfig(env: Env = process.env): Config {
       requestTimeoutMs: r.int('CONSUMER_REQUEST_TIMEOUT_MS', 1000, 1, 600_000),
       requestMaxBytes: r.bytes('CONSUMER_REQUEST_MAX_BYTES', 64 * 1024 ** 2, 1024 ** 3),
       bufferBytes: r.bytes('CONSUMER_BUFFER_BYTES', 8 * 1024 ** 2, 1024 ** 3),
+      bufferTotalBytes: r.bytes('CONSUMER_BUFFER_TOTAL_BYTES', 256 * 1024 ** 2, 64 * 1024 ** 3),
       advertisedUrl: parseAdvertisedUrl(r),
     },
     ws: {

@@ -236,6 +236,44 @@ test('a read answers as soon as records are there, however long it may wait, and
   assert.equal(await metric('gateway_consumer_instance_buffered_bytes'), 0);
 });
 
+test('all instances of a process together hold at most CONSUMER_BUFFER_TOTAL_BYTES ahead of their reads, and each still reads everything', { timeout: 120_000 }, async (t) => {
+  const totalBytes = 20 * 1024;
+  const deliveryBytes = 64 * 1024;
+  const own = await gatewayFor(t, { CONSUMER_BUFFER_BYTES: '1mb', CONSUMER_BUFFER_TOTAL_BYTES: String(totalBytes), WS_MAX_BUFFERED: '256kb', CONSUMER_REQUEST_TIMEOUT_MS: '600000' });
+  const agent = request(own.server);
+  const topic = await topicWith(1);
+  const total = 300;
+  await produceDirect(brokers, topic, Array.from({ length: total }, (_, i) => ({ key: String(i), value: 'w'.repeat(1000) })));
+  const buffered = async () => Number(/^gateway_consumer_instance_buffered_bytes (\S+)$/m.exec((await agent.get('/metrics').expect(200)).text)?.[1]);
+  const bases = await Promise.all(
+    ['one', 'two', 'three'].map(async (name) => {
+      const base = await createInstance(agent, uniqueName('v2-total'), { name, format: 'binary', 'auto.offset.reset': 'earliest', 'auto.commit.enable': 'false', 'consumer.request.timeout.ms': 600_000 });
+      conforms(await post(agent, `${base}/subscription`, { topics: [topic] }).expect(204));
+      return base;
+    }),
+  );
+  // Each instance of its own group fetches ahead; together they stop near the process's bound, far below their own (1 MiB each).
+  await eventually(async () => (await buffered()) >= totalBytes);
+  const bound = totalBytes + bases.length * deliveryBytes;
+  for (let i = 0; i < 5; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const now = await buffered();
+    assert.ok(now < bound, `${now} bytes buffered by all instances (bound ${totalBytes} plus one delivery each)`);
+  }
+  for (const base of bases) {
+    const offsets: number[] = [];
+    while (offsets.length < total) {
+      const records = conforms(await agent.get(`${base}/records?timeout=600000`).set('accept', BINARY_V2).expect(200)).body as V2Record[];
+      assert.ok(records.length > 0, 'an instance past the process bound still fetches when a read waits for it');
+      offsets.push(...records.map((r) => r.offset));
+      assert.ok((await buffered()) < bound);
+    }
+    assert.deepEqual(offsets, Array.from({ length: total }, (_, i) => i), 'every record once, in order');
+  }
+  await Promise.all(bases.map((base) => agent.delete(base).expect(204)));
+  assert.equal(await buffered(), 0);
+});
+
 test('an idle instance expires and leaves its group; the instance limit answers 429', { timeout: 120_000 }, async () => {
   const topic = await topicWith(1);
   const group = uniqueName('v2-idle');

@@ -120,6 +120,8 @@ class RecordBuffer {
   #head = 0;
   #bytes = 0;
 
+  constructor(private readonly process: PrefetchedBytes) {}
+
   get bytes(): number {
     return this.#bytes;
   }
@@ -131,7 +133,9 @@ class RecordBuffer {
   push(handle: PartitionHandle, records: readonly ConsumedRecord[]): void {
     if (records.length === 0) return;
     this.#deliveries.push({ handle, records, next: 0 });
+    const before = this.#bytes;
     for (const record of records) this.#bytes += record.size;
+    this.process.bytes += this.#bytes - before;
   }
 
   /** The delivery the first record waiting is in (`records[next]`), or undefined. */
@@ -143,7 +147,9 @@ class RecordBuffer {
   shift(): void {
     const first = this.#deliveries[this.#head];
     if (!first) return;
-    this.#bytes -= first.records[first.next]!.size;
+    const size = first.records[first.next]!.size;
+    this.#bytes -= size;
+    this.process.bytes -= size;
     first.next += 1;
     if (first.next < first.records.length) return;
     // The delivery is spent: its records are let go now, not when the queue is compacted.
@@ -161,6 +167,7 @@ class RecordBuffer {
   /** Keeps only the records `keep` accepts. */
   filter(keep: (record: ConsumedRecord) => boolean): void {
     const kept: Delivery[] = [];
+    this.process.bytes -= this.#bytes;
     this.#bytes = 0;
     for (let i = this.#head; i < this.#deliveries.length; i++) {
       const { handle, records, next } = this.#deliveries[i]!;
@@ -171,13 +178,20 @@ class RecordBuffer {
     }
     this.#deliveries = kept;
     this.#head = 0;
+    this.process.bytes += this.#bytes;
   }
 
   clear(): void {
+    this.process.bytes -= this.#bytes;
     this.#deliveries = [];
     this.#head = 0;
     this.#bytes = 0;
   }
+}
+
+/** Record bytes every instance of the process holds ahead of its reads: what `bufferTotalBytes` bounds. */
+export interface PrefetchedBytes {
+  bytes: number;
 }
 
 
@@ -205,7 +219,7 @@ export class ConsumerInstance {
   #mode: 'none' | 'subscribed' | 'assigned' = 'none';
   #topics: readonly string[] = [];
   #startFailure: GatewayError | undefined;
-  readonly #buffer = new RecordBuffer();
+  readonly #buffer: RecordBuffer;
   /** A read waits: records, or a failure, wake it. */
   #wake: (() => void) | undefined;
   /** The last offset a read returned, per partition: what a commit without a body commits. */
@@ -223,7 +237,20 @@ export class ConsumerInstance {
     readonly owner: string,
     readonly settings: InstanceSettings,
     private readonly deps: ConsumerInstancesDeps,
-  ) {}
+    private readonly prefetched: PrefetchedBytes = { bytes: 0 },
+  ) {
+    this.#buffer = new RecordBuffer(prefetched);
+  }
+
+  /**
+   * Whether the partitions may fetch ahead: under the instance's own bound
+   * and the process's. An instance with nothing buffered always may, so a
+   * read is never left waiting for other instances' readers.
+   */
+  #mayFetchAhead(): boolean {
+    if (this.#buffer.empty) return true;
+    return this.#buffer.bytes < this.deps.config.bufferBytes && this.prefetched.bytes < this.deps.config.bufferTotalBytes;
+  }
 
   get closed(): boolean {
     return this.#closed;
@@ -275,7 +302,7 @@ export class ConsumerInstance {
           if (this.#subscription !== subscription) return;
           this.#buffer.push(handle, records);
           // Past the bound the partitions stop asking: records fetched for them meanwhile wait in the shared cache.
-          if (this.#buffer.bytes >= this.deps.config.bufferBytes) subscription.setDemand(false);
+          if (!this.#mayFetchAhead()) subscription.setDemand(false);
           this.#wake?.();
         },
         onAssignment: () => undefined,
@@ -458,7 +485,7 @@ export class ConsumerInstance {
     } finally {
       this.#wake = undefined;
       // The next batch is fetched while this answer is written and the client comes back, up to the buffer's bound.
-      if (this.#subscription === subscription) subscription.setDemand(this.#buffer.bytes < this.deps.config.bufferBytes);
+      if (this.#subscription === subscription) subscription.setDemand(this.#mayFetchAhead());
     }
     return out;
   }
@@ -552,7 +579,7 @@ export class ConsumerInstance {
     for (const { topic, partition, to } of moves) {
       await subscription.seek(topic, partition, to);
       this.#buffer.filter((record) => record.topic !== topic || record.partition !== partition);
-      if (this.#subscription === subscription) subscription.setDemand(this.#buffer.bytes < this.deps.config.bufferBytes);
+      if (this.#subscription === subscription) subscription.setDemand(this.#mayFetchAhead());
     }
   }
 
@@ -567,6 +594,7 @@ export class ConsumerInstance {
 /** Every consumer instance of this process, by group and name; expires the idle ones. */
 export class ConsumerInstances {
   readonly #instances = new Map<string, ConsumerInstance>();
+  readonly #prefetched: PrefetchedBytes = { bytes: 0 };
   readonly #sweeper: NodeJS.Timeout;
 
   constructor(private readonly deps: ConsumerInstancesDeps) {
@@ -587,7 +615,7 @@ export class ConsumerInstances {
         retryAfterSeconds: Math.ceil(this.deps.config.instanceTimeoutMs / 1000),
       });
     }
-    const instance = new ConsumerInstance(group, name, owner, settings, this.deps);
+    const instance = new ConsumerInstance(group, name, owner, settings, this.deps, this.#prefetched);
     this.#instances.set(id, instance);
     return instance;
   }
@@ -602,9 +630,7 @@ export class ConsumerInstances {
 
   /** Instances held, and the record bytes they hold between reads, for /metrics. */
   stats(): { instances: number; bufferedBytes: number } {
-    let bufferedBytes = 0;
-    for (const instance of this.#instances.values()) bufferedBytes += instance.bufferedBytes;
-    return { instances: this.#instances.size, bufferedBytes };
+    return { instances: this.#instances.size, bufferedBytes: this.#prefetched.bytes };
   }
 
   async delete(group: string, name: string, owner: string): Promise<void> {
