@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
-import { answerClientError, isWebSocketUpgrade, serveAsHttp } from './http/index.js';
+import { answerClientError, countAnswers, isWebSocketUpgrade, serveAsHttp } from './http/index.js';
 import { withDeadline, type Logger } from './common/index.js';
 import type { Config } from './config.js';
 import { buildServices, type GatewayServices } from './services.js';
@@ -29,6 +29,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const server = createServer({ requireHostHeader: false }, gateway.app);
   // Node sends every upgrade offer here, `Upgrade: h2c` from Java's HttpClient and curl --http2 too: only a
   // WebSocket upgrade is one; any other request is served as the HTTP/1.1 request it also is.
+  countAnswers(server);
   server.on('upgrade', (req, socket, head) => {
     if (isWebSocketUpgrade(req)) services.webSockets.handleUpgrade(req, socket, head);
     else serveAsHttp(server, req, socket, head);

@@ -46,7 +46,7 @@ function exchange(pieces: readonly string[], count: number): Promise<Answer[]> {
     const socket = connect(Number(port), hostname);
     let buffered = Buffer.alloc(0);
     const answers: Answer[] = [];
-    const timer = setTimeout(() => reject(new Error(`only ${answers.length} of ${count} answers: ${buffered.toString('latin1')}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`only ${answers.length} of ${count} answers: ${JSON.stringify(answers)} ${buffered.toString("latin1")}`)), 20_000);
     socket.on('data', (chunk: Buffer) => {
       buffered = Buffer.concat([buffered, chunk]);
       for (;;) {
@@ -86,6 +86,25 @@ test('a GET offering h2c is answered as HTTP/1.1, and the connection goes on ser
   checkExchange({ method: 'GET', path: '/v1/cluster', status: cluster!.status, contentType: cluster!.headers['content-type'] ?? '', text: cluster!.body });
   assert.ok(Array.isArray((JSON.parse(cluster!.body) as { brokers: unknown }).brokers));
   assert.equal(health!.status, 200);
+});
+
+test('an offer pipelined behind an answer still being made is answered after it, on the same connection', async () => {
+  // A Confluent v2 read of an empty topic waits its whole timeout: the second request arrives meanwhile.
+  const empty = uniqueName('h2c-empty');
+  await createTopic(brokers, empty, 1);
+  try {
+    const v2 = { 'content-type': 'application/vnd.kafka.v2+json' };
+    const created = (await (await fetch(`${gateway.url}/consumers/${uniqueName('h2c-group')}`, { method: 'POST', headers: v2, body: '{}' })).json()) as { base_uri: string };
+    const path = new URL(created.base_uri).pathname;
+    assert.equal((await fetch(`${gateway.url}${path}/subscription`, { method: 'POST', headers: v2, body: JSON.stringify({ topics: [empty] }) })).status, 204);
+    const slowRead = `GET ${path}/records?timeout=1000 HTTP/1.1\r\n${host()}\r\nAccept: application/vnd.kafka.binary.v2+json\r\n\r\n`;
+    const [read, health] = await exchange([slowRead, `GET /healthz HTTP/1.1\r\n${host()}\r\n${H2C_OFFER}\r\n\r\n`], 2);
+    assert.equal(read!.status, 200, read!.body);
+    assert.equal(health!.status, 200);
+    await fetch(`${gateway.url}${path}`, { method: 'DELETE', headers: v2 });
+  } finally {
+    await deleteTopics(brokers, [empty]);
+  }
 });
 
 test('a POST offering h2c reaches its handler with its whole body, sent in pieces', async () => {

@@ -14,7 +14,7 @@ export { operationsHandlers } from './operations.js';
 export { pageHandlers } from './page.js';
 export { notFound, problemHandler } from './problems.js';
 export { authorizeOperation, cors, securityHeaders } from './request-auth.js';
-export { isWebSocketUpgrade, serveAsHttp } from './upgrade-offers.js';
+export { countAnswers, isWebSocketUpgrade, serveAsHttp } from './upgrade-offers.js';
 export { adminHandlers, eventHandlers, metadataHandlers, produceHandlers, queueHandlers, schemaHandlers, websocketInfoHandlers, type SchemaInfo } from './v1/index.js';
 export { registryHandlers, REGISTRY_PATH, SCHEMA_REGISTRY_MEDIA_TYPE } from './registry/index.js';
 export { ConsumerInstances, checkV2Accept, confluentConsumerHandlers, confluentMetadataHandlers, confluentProduceHandlers } from './v2/index.js';

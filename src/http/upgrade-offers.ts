@@ -9,7 +9,7 @@
  * upgrade is taken; any other request is given back to the HTTP server
  * without its offer, body and all, and is answered as what it is.
  */
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 const tokens = (header: string | undefined) => (header ?? '').split(',').map((token) => token.trim().toLowerCase());
@@ -52,6 +52,34 @@ function headWithoutOffer(req: IncomingMessage): Buffer {
  * follow on it (keep-alive).
  */
 export function serveAsHttp(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
-  socket.unshift(head.length > 0 ? Buffer.concat([headWithoutOffer(req), head]) : headWithoutOffer(req));
-  server.emit('connection', socket);
+  const handBack = () => {
+    if (socket.destroyed) return;
+    socket.unshift(head.length > 0 ? Buffer.concat([headWithoutOffer(req), head]) : headWithoutOffer(req));
+    server.emit('connection', socket);
+  };
+  // A pipelined offer can come while an earlier answer on the connection is still being made. Handed back now, this
+  // request would wait behind that answer in a queue the new parser never sees move, and never be answered.
+  const inFlight = answering.get(socket);
+  if (inFlight) inFlight.then.push(handBack);
+  else handBack();
+}
+
+/** Answers being made on a connection, and what waits for them to be done. */
+const answering = new WeakMap<Duplex, { count: number; then: Array<() => void> }>();
+
+/** Counts every connection's answers in flight, for serveAsHttp; call once per server, before it serves. */
+export function countAnswers(server: Server): void {
+  server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+    const socket = req.socket;
+    const entry = answering.get(socket) ?? { count: 0, then: [] };
+    entry.count += 1;
+    answering.set(socket, entry);
+    // 'close' comes after the answer is written (or the connection is gone), once Node has let go of the socket.
+    res.once('close', () => {
+      entry.count -= 1;
+      if (entry.count > 0) return;
+      answering.delete(socket);
+      for (const next of entry.then) next();
+    });
+  });
 }
