@@ -7,12 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
+import type { Duplex } from 'node:stream';
 import { promisify } from 'node:util';
 import type { RunningGateway } from '../src/gateway.js';
 import { checkExchange } from './helpers/contract.js';
-import { sharedBrokers, uniqueName } from './helpers/env.js';
+import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
 import { gatewayFor } from './helpers/scoped.js';
 import { createTopic, consumeAll, deleteTopics } from './helpers/kafka.js';
 import { WsClient } from './helpers/ws.js';
@@ -88,23 +90,69 @@ test('a GET offering h2c is answered as HTTP/1.1, and the connection goes on ser
   assert.equal(health!.status, 200);
 });
 
-test('an offer pipelined behind an answer still being made is answered after it, on the same connection', async () => {
-  // A Confluent v2 read of an empty topic waits its whole timeout: the second request arrives meanwhile.
+/**
+ * A Confluent v2 consumer instance subscribed to an empty topic, for `use`: the request line of a read that waits
+ * its whole 1 s timeout, during which a request pipelined behind it arrives; deleted afterwards.
+ */
+async function withWaitingRead(use: (slowRead: string, path: string) => Promise<void>): Promise<void> {
   const empty = uniqueName('h2c-empty');
   await createTopic(brokers, empty, 1);
+  const v2 = { 'content-type': 'application/vnd.kafka.v2+json' };
+  let path: string | undefined;
   try {
-    const v2 = { 'content-type': 'application/vnd.kafka.v2+json' };
     const created = (await (await fetch(`${gateway.url}/consumers/${uniqueName('h2c-group')}`, { method: 'POST', headers: v2, body: '{}' })).json()) as { base_uri: string };
-    const path = new URL(created.base_uri).pathname;
+    path = new URL(created.base_uri).pathname;
     assert.equal((await fetch(`${gateway.url}${path}/subscription`, { method: 'POST', headers: v2, body: JSON.stringify({ topics: [empty] }) })).status, 204);
-    const slowRead = `GET ${path}/records?timeout=1000 HTTP/1.1\r\n${host()}\r\nAccept: application/vnd.kafka.binary.v2+json\r\n\r\n`;
+    await use(`GET ${path}/records?timeout=1000 HTTP/1.1\r\n${host()}\r\nAccept: application/vnd.kafka.binary.v2+json\r\n\r\n`, path);
+  } finally {
+    if (path) await fetch(`${gateway.url}${path}`, { method: 'DELETE', headers: v2 });
+    await deleteTopics(brokers, [empty]);
+  }
+}
+
+test('an offer pipelined behind an answer still being made is answered after it, on the same connection', async () => {
+  await withWaitingRead(async (slowRead) => {
     const [read, health] = await exchange([slowRead, `GET /healthz HTTP/1.1\r\n${host()}\r\n${H2C_OFFER}\r\n\r\n`], 2);
     assert.equal(read!.status, 200, read!.body);
     assert.equal(health!.status, 200);
-    await fetch(`${gateway.url}${path}`, { method: 'DELETE', headers: v2 });
+  });
+});
+
+test('a client that leaves while its offer waits behind an answer in flight: its connection is let go, nothing stays behind, and the gateway goes on serving', { timeout: 60_000 }, async () => {
+  const { server } = gateway;
+  const connections = () => new Promise<number>((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+  const listeners = () => Object.fromEntries(['connection', 'request', 'upgrade', 'clientError'].map((event) => [event, server.listenerCount(event)]));
+  const escaped: unknown[] = [];
+  const onEscape = (error: unknown) => escaped.push(error);
+  process.on('uncaughtException', onEscape);
+  const before = { connections: await connections(), listeners: listeners() };
+  try {
+    await withWaitingRead(async (slowRead, path) => {
+      // destroy() ends the connection with a FIN; resetAndDestroy() with a RST, which the server's side reads as an error.
+      for (const leave of ['destroy', 'resetAndDestroy'] as const) {
+        const offered = new Promise<Duplex>((resolve) => server.once('upgrade', (_req: unknown, socket: Duplex) => resolve(socket)));
+        const { hostname, port } = new URL(gateway.url);
+        const client = connect(Number(port), hostname);
+        client.on('error', () => {});
+        await once(client, 'connect');
+        client.write(`${slowRead}GET /healthz HTTP/1.1\r\n${host()}\r\n${H2C_OFFER}\r\n\r\n`);
+        // Handed to the upgrade event, the offer now waits for the read's answer, which takes its whole second.
+        const serverSide = await offered;
+        client[leave]();
+        await eventually(async () => serverSide.destroyed, 30_000, 50);
+        await eventually(async () => (await connections()) === before.connections, 30_000, 50);
+        // The consumer instance was not left holding the read the client gave up on: it answers the next one.
+        const next = await fetch(`${gateway.url}${path}/records?timeout=0`, { headers: { accept: 'application/vnd.kafka.binary.v2+json' } });
+        assert.equal(next.status, 200, `${leave}: ${await next.text()}`);
+      }
+    });
   } finally {
-    await deleteTopics(brokers, [empty]);
+    process.off('uncaughtException', onEscape);
   }
+  assert.deepEqual(escaped, [], 'no exception escaped');
+  assert.deepEqual(listeners(), before.listeners, 'the server holds no listener more than before');
+  const [health] = await exchange([`GET /healthz HTTP/1.1\r\n${host()}\r\n${H2C_OFFER}\r\n\r\n`], 1);
+  assert.equal(health!.status, 200, 'the gateway goes on serving offers');
 });
 
 test('a POST offering h2c reaches its handler with its whole body, sent in pieces', async () => {

@@ -54,15 +54,25 @@ function headWithoutOffer(req: IncomingMessage): Buffer {
 export function serveAsHttp(server: Server, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const handBack = () => {
     if (socket.destroyed) return;
+    // From here the HTTP server's own error listener has the socket.
+    socket.off('error', whileWaiting);
     socket.unshift(head.length > 0 ? Buffer.concat([headWithoutOffer(req), head]) : headWithoutOffer(req));
     server.emit('connection', socket);
   };
   // A pipelined offer can come while an earlier answer on the connection is still being made. Handed back now, this
   // request would wait behind that answer in a queue the new parser never sees move, and never be answered.
   const inFlight = answering.get(socket);
-  if (inFlight) inFlight.then.push(handBack);
-  else handBack();
+  if (inFlight) {
+    // Node took the HTTP server's error listener off the socket with the upgrade: a client resetting the connection
+    // while the offer waits would otherwise raise an uncaught exception. The error destroys the socket; the answer in
+    // flight then closes, and the offer is dropped with its connection.
+    socket.on('error', whileWaiting);
+    inFlight.then.push(handBack);
+  } else handBack();
 }
+
+/** The socket's error listener while an offer waits; the error itself ends the connection (autoDestroy). */
+function whileWaiting(): void {}
 
 /** Answers being made on a connection, and what waits for them to be done. */
 const answering = new WeakMap<Duplex, { count: number; then: Array<() => void> }>();
