@@ -72,8 +72,18 @@ export const SCHEMATHESIS_VENV = '.venv-schemathesis';
 
 /** Apicurio Registry as test/apicurio/pom.xml builds it, for test/schema-apicurio.test.ts. */
 export const APICURIO_JAR = 'test/apicurio/target/apicurio-registry-1-runner.jar';
-/** Written instead when that build fails: why, for the test to skip with. */
+/** Written instead when that build fails: why, for the test to skip with (or, in CI, fail with). */
 export const APICURIO_FAILED = 'test/apicurio/build-failed.txt';
+
+/**
+ * Whether this is a CI run (`CI` set to anything but `false` or `0`, as .ci/run and CI services set it). There a
+ * test that cannot run for want of something the test command installs fails instead of skipping: a skip would pass
+ * unnoticed, and the run would no longer test what it claims to.
+ */
+export function inCi(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = (env.CI ?? '').trim().toLowerCase();
+  return value !== '' && value !== 'false' && value !== '0';
+}
 
 function needs(files: readonly string[]): { apicurio: boolean; browser: boolean; classicBroker: boolean; clients: boolean; devCommand: boolean; kcat: boolean; registryClients: boolean; schemathesis: boolean } {
   const names = new Set(files.map((f) => basename(f)));
@@ -198,9 +208,13 @@ export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.
     }
   }
 
-  if (need.apicurio && onPath('mvn', env)) {
-    // Quick and silent when built from the same pom.xml. A build that fails (a Maven Central outage) does not stop the run:
-    // the test skips, saying why, as a third-party registry is a second opinion beside the gateway's own registry in test/schema-formats.test.ts.
+  if (need.apicurio && !onPath('mvn', env) && inCi(env)) {
+    missing.push({ what: 'Maven, to build Apicurio Registry once into test/apicurio/target/ for test/schema-apicurio.test.ts (CI runs it; elsewhere it is skipped)', how: 'apt-get install -y maven' });
+  } else if (need.apicurio && onPath('mvn', env)) {
+    // Quick and silent when built from the same pom.xml. Elsewhere than in CI a build that fails (a Maven Central outage)
+    // does not stop the run: the test skips, saying why, as a third-party registry is a second opinion beside the
+    // gateway's own registry in test/schema-formats.test.ts. In CI it stops the run before any test, naming why.
+    const ci = inCi(env);
     installs.push({
       say: 'Building Apicurio Registry for test/schema-apicurio.test.ts',
       quiet: true,
@@ -210,9 +224,11 @@ export function plan(files: readonly string[], env: NodeJS.ProcessEnv = process.
         'cd "$1" && [ -f target/apicurio-registry-1-runner.jar ] && cmp -s pom.xml target/pom.xml.built && exit 0; ' +
           'echo "Building Apicurio Registry from Maven Central into test/apicurio/target/ (once; a minute or two)..." >&2; rm -rf target build-failed.txt; ' +
           'if mvn -q -B package -DskipTests > build.log 2>&1; then cp pom.xml target/pom.xml.built; rm -f build.log; ' +
-          'else { echo "mvn package in test/apicurio failed:"; tail -n 20 build.log; } > build-failed.txt; rm -rf target; cat build-failed.txt >&2; fi; exit 0',
+          'else { echo "mvn package in test/apicurio failed:"; tail -n 20 build.log; } > build-failed.txt; rm -rf target; cat build-failed.txt >&2; echo "$2" >&2; exit "$3"; fi',
         'sh',
         join(root, 'test/apicurio'),
+        ci ? 'CI is set, where test/schema-apicurio.test.ts must run: the run stops here.' : 'test/schema-apicurio.test.ts will be skipped, naming why.',
+        ci ? '1' : '0',
       ],
     });
   }

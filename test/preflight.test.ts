@@ -5,12 +5,12 @@
  * machine would see it: a PATH with node alone, no Chromium.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { plan } from '../scripts/preflight.js';
+import { APICURIO_FAILED, plan } from '../scripts/preflight.js';
 
 let bareBin: string;
 before(() => {
@@ -28,9 +28,9 @@ function bareMachine(): NodeJS.ProcessEnv {
   return env;
 }
 
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -81,4 +81,56 @@ test('a first install of the client generators says what it fetches before it st
   rmSync(dir, { recursive: true, force: true });
   assert.notEqual(result.code, 0);
   assert.match(result.stderr, /Installing the Python client generator \(openapi-python-client.*\) from PyPI into .*venv\/ \(once\)/);
+});
+
+test('Apicurio Registry in CI: a machine without Maven is told so, and a failed build stops the run; elsewhere both leave the test to skip', () => {
+  const apicurioNeeds = (env: NodeJS.ProcessEnv) => plan(['test/schema-apicurio.test.ts'], env).missing.filter((m) => m.what.includes('Apicurio'));
+  assert.equal(apicurioNeeds({ ...bareMachine(), CI: 'true' }).length, 1, 'in CI, Maven for Apicurio is named as missing');
+  assert.deepEqual(apicurioNeeds({ ...bareMachine(), CI: 'false' }), [], 'elsewhere the test skips without it');
+
+  // A copy of test/apicurio whose build fails as one would when Maven Central is out of reach.
+  const root = mkdtempSync(join(tmpdir(), 'gateway-apicurio-build-'));
+  try {
+    mkdirSync(join(root, 'test/apicurio'), { recursive: true });
+    copyFileSync('test/apicurio/pom.xml', join(root, 'test/apicurio/pom.xml'));
+    writeFileSync(join(root, 'mvn'), '#!/bin/sh\necho "[ERROR] Could not transfer artifact io.apicurio:apicurio-registry-app from central"\nexit 1\n', { mode: 0o755 });
+    const build = (ci: string) => {
+      const env = { ...process.env, PATH: `${root}:${process.env.PATH ?? ''}`, CI: ci };
+      const install = plan(['test/schema-apicurio.test.ts'], env, root).installs.find((i) => i.say.startsWith('Building Apicurio Registry'));
+      assert.ok(install, `CI=${ci}: the build is planned`);
+      return spawnSync(install.command, install.args, { env, encoding: 'utf8' });
+    };
+    const inCi = build('true');
+    assert.equal(inCi.status, 1, `in CI the failed build fails the test command before any test: ${inCi.stderr}`);
+    assert.match(inCi.stderr, /mvn package in test\/apicurio failed:\n.*Could not transfer artifact/);
+    assert.match(inCi.stderr, /CI is set, where test\/schema-apicurio\.test\.ts must run: the run stops here/);
+    assert.match(readFileSync(join(root, APICURIO_FAILED), 'utf8'), /Could not transfer artifact/);
+    const elsewhere = build('');
+    assert.equal(elsewhere.status, 0, `elsewhere the run goes on: ${elsewhere.stderr}`);
+    assert.match(elsewhere.stderr, /test\/schema-apicurio\.test\.ts will be skipped, naming why/);
+    assert.match(readFileSync(join(root, APICURIO_FAILED), 'utf8'), /Could not transfer artifact/, 'the reason is kept for the test to skip with');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('test/schema-apicurio.test.ts without a built Apicurio Registry fails in CI and skips, naming why, elsewhere', { timeout: 120_000 }, async () => {
+  // Run where no registry was built: a folder of its own, with a failed build's reason.
+  const dir = mkdtempSync(join(tmpdir(), 'gateway-no-apicurio-'));
+  try {
+    mkdirSync(join(dir, 'test/apicurio'), { recursive: true });
+    writeFileSync(join(dir, APICURIO_FAILED), 'mvn package in test/apicurio failed: no route to Maven Central\n');
+    assert.ok(!existsSync(join(dir, 'test/apicurio/target')));
+    const args = ['--import', import.meta.resolve('tsx'), '--test', '--test-reporter=spec', resolve('test/schema-apicurio.test.ts')];
+    // A test runner started inside a test file's process would otherwise take itself for a nested run, and run nothing.
+    const { CI: _ci, NODE_TEST_CONTEXT: _context, ...withoutCi } = process.env;
+    const [inCi, elsewhere] = await Promise.all([run(args, { ...withoutCi, CI: 'true' }, dir), run(args, withoutCi, dir)]);
+    assert.equal(inCi.code, 1, `it fails in CI: ${inCi.stdout}${inCi.stderr}`);
+    assert.match(inCi.stdout, /no route to Maven Central[\s\S]*CI is set: this test may not be skipped there/);
+    assert.equal(elsewhere.code, 0, `it skips elsewhere: ${elsewhere.stdout}${elsewhere.stderr}`);
+    assert.match(elsewhere.stdout, /# Apicurio Registry could not be built from Maven Central here: mvn package in test\/apicurio failed: no route to Maven Central/);
+    assert.match(elsewhere.stdout, /skipped 1/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
