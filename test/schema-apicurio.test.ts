@@ -19,7 +19,8 @@ import { APICURIO_FAILED, APICURIO_JAR, inCi } from '../scripts/preflight.js';
 import { conforms } from './helpers/contract.js';
 import { eventually, sharedBrokers, uniqueName } from './helpers/env.js';
 import { createTopic, deleteTopics } from './helpers/kafka.js';
-import { registryPython } from './helpers/registry.js';
+import { registryClientReads, registryPython } from './helpers/registry.js';
+import { giftOrder, giftOrderRead, largestOrder, lampOrder, orderAvro, reading, SENSOR_JSON_SCHEMA } from './helpers/schema-fixtures.js';
 import { gatewayFor, onEnd, type Scope } from './helpers/scoped.js';
 
 const run = promisify(execFile);
@@ -76,10 +77,7 @@ async function register(url: string, subject: string, schema: Record<string, unk
 }
 
 /** What confluent-kafka's deserializer of `format`, asking the registry at `url`, reads from the topic. */
-async function pythonReads(url: string, name: string, format: string, count: number): Promise<unknown[]> {
-  const { stdout } = await run(registryPython(), ['test/python/registry_clients.py', 'consume', url, brokers, name, format, String(count)], { timeout: 60_000 });
-  return JSON.parse(stdout) as unknown[];
-}
+const pythonReads = (url: string, name: string, format: 'avro' | 'json' | 'protobuf', count: number) => registryClientReads(url, brokers, name, format, count, 60_000);
 
 interface PageRecord {
   readonly value: unknown;
@@ -95,18 +93,6 @@ async function decodedPage(gatewayUrl: string, name: string, count: number): Pro
     return records.length === count && records.every((r) => r.valueEncoding === 'json') && records;
   }, 30_000);
 }
-
-const order = JSON.stringify({
-  type: 'record',
-  name: 'Order',
-  namespace: 'shop',
-  fields: [
-    { name: 'id', type: 'long' },
-    { name: 'item', type: 'string' },
-    { name: 'note', type: ['null', 'string'], default: null },
-    { name: 'status', type: { type: 'enum', name: 'Status', symbols: ['NEW', 'PAID'] } },
-  ],
-});
 
 test('Apicurio Registry as SCHEMA_REGISTRY_URL: what confluent-kafka writes with it the gateway reads as JSON, and the three formats the gateway writes with it are read back as JSON and by confluent-kafka', { timeout: 240_000 }, async (t) => {
   if (!existsSync(APICURIO_JAR)) {
@@ -134,13 +120,13 @@ test('Apicurio Registry as SCHEMA_REGISTRY_URL: what confluent-kafka writes with
     await request(gateway.url)
       .post(`/topics/${avro}`)
       .set('content-type', 'application/vnd.kafka.avro.v2+json')
-      .send({ value_schema: order, records: [{ value: { id: 1, item: 'book', note: { string: 'gift' }, status: 'NEW' } }] }),
+      .send({ value_schema: orderAvro(), records: [{ value: giftOrder }] }),
   );
   assert.equal(v2.status, 200, v2.text);
   const avroId = v2.body.value_schema_id as number;
   const latest = await (await fetch(`${registry}/subjects/${avro}-value/versions/latest`)).json();
   assert.equal((latest as { id: number }).id, avroId, 'the inline schema is registered in Apicurio under <topic>-value');
-  const v1 = conforms(await request(gateway.url).post(`/v1/topics/${avro}/records?valueFormat=avro`).send({ records: [{ value: { id: '9223372036854775807', item: 'pen', note: null, status: 'PAID' } }] }));
+  const v1 = conforms(await request(gateway.url).post(`/v1/topics/${avro}/records?valueFormat=avro`).send({ records: [{ value: largestOrder }] }));
   assert.equal(v1.status, 200, v1.text);
 
   // confluent-kafka's serializers register with Apicurio and write one record per format; the gateway, which has not seen those ids, reads them as JSON.
@@ -152,15 +138,15 @@ test('Apicurio Registry as SCHEMA_REGISTRY_URL: what confluent-kafka writes with
   // Protobuf: the gateway produces with the schema confluent-kafka registered there (a serialized descriptor; Apicurio answers
   // schemas as they were registered, and confluent-kafka's Protobuf deserializer reads only that form, not .proto text).
   const pb = `${prefix}-protobuf`;
-  const pbProduced = conforms(await request(gateway.url).post(`/v1/topics/${pb}/records?valueFormat=protobuf`).send({ records: [{ value: { id: '-7', itemName: 'lamp', tags: ['x'] } }] }));
+  const pbProduced = conforms(await request(gateway.url).post(`/v1/topics/${pb}/records?valueFormat=protobuf`).send({ records: [{ value: lampOrder }] }));
   assert.equal(pbProduced.status, 200, pbProduced.text);
   const misfit = conforms(await request(gateway.url).post(`/v1/topics/${pb}/records?valueFormat=protobuf`).send({ records: [{ value: { id: 'seven' } }] }));
   assert.equal(misfit.status, 422, 'a record that does not fit the schema found in Apicurio is refused');
   const pbId = ((await (await fetch(`${registry}/subjects/${pb}-value/versions/latest`)).json()) as { id: number }).id;
 
   // JSON Schema: registered in Apicurio by plain HTTP, named by its id.
-  const jsId = await register(registry, `${js}-value`, { schemaType: 'JSON', schema: JSON.stringify({ type: 'object', properties: { sensor: { type: 'string' }, celsius: { type: 'number' } }, required: ['sensor'] }) });
-  const jsProduced = conforms(await request(gateway.url).post(`/v1/topics/${js}/records?valueFormat=jsonschema&valueSchemaId=${jsId}`).send({ records: [{ value: { sensor: 's9', celsius: -3.5 } }] }));
+  const jsId = await register(registry, `${js}-value`, { schemaType: 'JSON', schema: SENSOR_JSON_SCHEMA });
+  const jsProduced = conforms(await request(gateway.url).post(`/v1/topics/${js}/records?valueFormat=jsonschema&valueSchemaId=${jsId}`).send({ records: [{ value: reading }] }));
   assert.equal(jsProduced.status, 200, jsProduced.text);
   const unknown = conforms(await request(gateway.url).post(`/v1/topics/${js}/records?valueFormat=jsonschema&valueSchemaId=2147483000`).send({ records: [{ value: { sensor: 's' } }] }));
   assert.equal(unknown.body.code, 'GW_ERR_SCHEMA_NOT_FOUND', unknown.text);
@@ -170,25 +156,25 @@ test('Apicurio Registry as SCHEMA_REGISTRY_URL: what confluent-kafka writes with
   assert.deepEqual(
     avroPage.map((r) => r.value),
     [
-      { id: 1, item: 'book', note: { string: 'gift' }, status: 'NEW' },
-      { id: '9223372036854775807', item: 'pen', note: null, status: 'PAID' },
+      giftOrder,
+      largestOrder,
     ],
   );
   assert.deepEqual(avroPage[0]!.valueSchema, { id: avroId, type: 'AVRO', subject: `${avro}-value`, version: 1 });
   const pbPage = await decodedPage(gateway.url, pb, 2);
-  assert.deepEqual(pbPage[1]!.value, { id: '-7', itemName: 'lamp', tags: ['x'] });
+  assert.deepEqual(pbPage[1]!.value, lampOrder);
   assert.equal(pbPage[1]!.valueSchema?.id, pbId);
-  assert.deepEqual((await decodedPage(gateway.url, js, 1))[0]!.value, { sensor: 's9', celsius: -3.5 });
+  assert.deepEqual((await decodedPage(gateway.url, js, 1))[0]!.value, reading);
 
   // confluent-kafka's deserializers, asking Apicurio for the ids in the gateway's records, read equal values.
   const [avroRead, pbRead, jsRead] = await Promise.all([pythonReads(registry, avro, 'avro', 2), pythonReads(registry, pb, 'protobuf', 2), pythonReads(registry, js, 'json', 1)]);
   assert.deepEqual(avroRead, [
-    { id: 1, item: 'book', note: 'gift', status: 'NEW' },
-    { id: '9223372036854775807', item: 'pen', note: null, status: 'PAID' },
+    giftOrderRead,
+    largestOrder,
   ]);
   assert.deepEqual(pbRead, [
     { id: '-5', itemName: 'pen', tags: ['a', 'b'] },
-    { id: '-7', itemName: 'lamp', tags: ['x'] },
+    lampOrder,
   ]);
-  assert.deepEqual(jsRead, [{ sensor: 's9', celsius: -3.5 }]);
+  assert.deepEqual(jsRead, [reading]);
 });

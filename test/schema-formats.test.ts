@@ -5,10 +5,8 @@
  * deserializers from PyPI with equal values; and every bad input.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import request from 'supertest';
 import { loadConfig } from '../src/config.js';
@@ -16,11 +14,11 @@ import type { RunningGateway } from '../src/gateway.js';
 import { conforms } from './helpers/contract.js';
 import { sharedBrokers, uniqueName } from './helpers/env.js';
 import { consumeAll, createTopic, deleteTopics } from './helpers/kafka.js';
-import { registryPython } from './helpers/registry.js';
+import { registryClientReads } from './helpers/registry.js';
+import { giftOrder, giftOrderRead, largestOrder, lampOrder, ORDER_PROTO, orderAvro, reading, SENSOR_JSON_SCHEMA } from './helpers/schema-fixtures.js';
 import { gatewayFor } from './helpers/scoped.js';
 import { WsClient } from './helpers/ws.js';
 
-const run = promisify(execFile);
 const brokers = sharedBrokers();
 const SR = 'application/vnd.schemaregistry.v1+json';
 const V2_AVRO = 'application/vnd.kafka.avro.v2+json';
@@ -47,38 +45,21 @@ async function register(subject: string, body: Record<string, unknown>): Promise
   return res.body.id as number;
 }
 
-/** What confluent-kafka's deserializer of `format` reads from the topic. */
-async function pythonReads(name: string, format: string, count: number): Promise<unknown[]> {
-  const { stdout } = await run(registryPython(), ['test/python/registry_clients.py', 'consume', `${gateway.url}/schema-registry`, brokers, name, format, String(count)], { timeout: 120_000 });
-  return JSON.parse(stdout) as unknown[];
-}
-
-const order = (fields: object[] = []) =>
-  JSON.stringify({
-    type: 'record',
-    name: 'Order',
-    namespace: 'shop',
-    fields: [
-      { name: 'id', type: 'long' },
-      { name: 'item', type: 'string' },
-      { name: 'note', type: ['null', 'string'], default: null },
-      { name: 'status', type: { type: 'enum', name: 'Status', symbols: ['NEW', 'PAID'] } },
-      ...fields,
-    ],
-  });
+/** What confluent-kafka's deserializer of `format` reads from the topic, with this file's gateway as its registry. */
+const pythonReads = (name: string, format: 'avro' | 'json' | 'protobuf', count: number) => registryClientReads(`${gateway.url}/schema-registry`, brokers, name, format, count);
 
 test('Avro from every way in is read back by confluent-kafka with equal values, across an allowed evolution step', { timeout: 180_000 }, async () => {
   const t = await topic('fmt-avro');
-  await register(`${t}-value`, { schema: order() });
+  await register(`${t}-value`, { schema: orderAvro() });
   const post = (query: string, body: object) => request(gateway.url).post(`/v1/topics/${t}/records?${query}`).send(body);
 
-  const json = conforms(await post('valueFormat=avro', { records: [{ key: 'k1', value: { id: 1, item: 'book', note: { string: 'gift' }, status: 'NEW' } }] }));
+  const json = conforms(await post('valueFormat=avro', { records: [{ key: 'k1', value: giftOrder }] }));
   assert.equal(json.status, 200, json.text);
   const ndjson = conforms(
     await request(gateway.url)
       .post(`/v1/topics/${t}/records?valueFormat=avro`)
       .set('content-type', 'application/x-ndjson')
-      .send('{"value":{"id":"9223372036854775807","item":"pen","note":null,"status":"PAID"}}\n'),
+      .send(`${JSON.stringify({ value: largestOrder })}\n`),
   );
   assert.equal(ndjson.status, 200, ndjson.text);
   const ws = await WsClient.connect(`${gateway.url.replace(/^http/, 'ws')}/v1/ws`);
@@ -91,7 +72,7 @@ test('Avro from every way in is read back by confluent-kafka with equal values, 
   ws.socket.close();
 
   // One evolution step the registry allows (a field with a default), and records with it through Confluent v2.
-  const v2Id = await register(`${t}-value`, { schema: order([{ name: 'qty', type: 'int', default: 1 }]) });
+  const v2Id = await register(`${t}-value`, { schema: orderAvro([{ name: 'qty', type: 'int', default: 1 }]) });
   const v2 = conforms(
     await request(gateway.url)
       .post(`/topics/${t}`)
@@ -103,8 +84,8 @@ test('Avro from every way in is read back by confluent-kafka with equal values, 
   assert.equal(v2.body.key_schema_id, null);
 
   assert.deepEqual(await pythonReads(t, 'avro', 4), [
-    { id: 1, item: 'book', note: 'gift', status: 'NEW' },
-    { id: '9223372036854775807', item: 'pen', note: null, status: 'PAID' },
+    giftOrderRead,
+    largestOrder,
     { id: 3, item: 'cup', note: null, status: 'NEW' },
     { id: 4, item: 'ink', note: null, status: 'PAID', qty: 5 },
   ]);
@@ -114,9 +95,9 @@ test('Protobuf and JSON Schema records written by the gateway are read back by c
   const pb = await topic('fmt-protobuf');
   await register(`${pb}-value`, {
     schemaType: 'PROTOBUF',
-    schema: 'syntax = "proto3";\npackage shop;\nmessage Order {\n  int64 id = 1;\n  string item_name = 2;\n  repeated string tags = 3;\n}\n',
+    schema: ORDER_PROTO,
   });
-  const produced = conforms(await request(gateway.url).post(`/v1/topics/${pb}/records?valueFormat=protobuf`).send({ records: [{ value: { id: '-7', itemName: 'lamp', tags: ['x'] } }] }));
+  const produced = conforms(await request(gateway.url).post(`/v1/topics/${pb}/records?valueFormat=protobuf`).send({ records: [{ value: lampOrder }] }));
   assert.equal(produced.status, 200, produced.text);
   const wrong = conforms(await request(gateway.url).post(`/v1/topics/${pb}/records?valueFormat=protobuf`).send({ records: [{ value: { id: 'seven', colour: 'red' } }] }));
   assert.equal(wrong.status, 422);
@@ -126,12 +107,12 @@ test('Protobuf and JSON Schema records written by the gateway are read back by c
   );
 
   const js = await topic('fmt-json');
-  const schemaId = await register(`${js}-value`, { schemaType: 'JSON', schema: JSON.stringify({ type: 'object', properties: { sensor: { type: 'string' }, celsius: { type: 'number' } }, required: ['sensor'] }) });
-  const jsonProduced = conforms(await request(gateway.url).post(`/v1/topics/${js}/records?valueFormat=jsonschema&valueSchemaId=${schemaId}`).send({ records: [{ value: { sensor: 's9', celsius: -3.5 } }] }));
+  const schemaId = await register(`${js}-value`, { schemaType: 'JSON', schema: SENSOR_JSON_SCHEMA });
+  const jsonProduced = conforms(await request(gateway.url).post(`/v1/topics/${js}/records?valueFormat=jsonschema&valueSchemaId=${schemaId}`).send({ records: [{ value: reading }] }));
   assert.equal(jsonProduced.status, 200, jsonProduced.text);
 
-  assert.deepEqual(await pythonReads(pb, 'protobuf', 1), [{ id: '-7', itemName: 'lamp', tags: ['x'] }]);
-  assert.deepEqual(await pythonReads(js, 'json', 1), [{ sensor: 's9', celsius: -3.5 }]);
+  assert.deepEqual(await pythonReads(pb, 'protobuf', 1), [lampOrder]);
+  assert.deepEqual(await pythonReads(js, 'json', 1), [reading]);
 });
 
 test('bad input: unknown subject, version or id, a schema of another type, a record that does not fit, Confluent v2 codes; nothing is written', async () => {
@@ -142,7 +123,7 @@ test('bad input: unknown subject, version or id, a schema of another type, a rec
   assert.equal(noSubject.status, 404);
   assert.equal(noSubject.body.code, 'GW_ERR_SUBJECT_NOT_FOUND');
   assert.match(noSubject.body.detail as string, /register one/);
-  const id = await register(`${t}-value`, { schema: order() });
+  const id = await register(`${t}-value`, { schema: orderAvro() });
   assert.equal(conforms(await post('valueFormat=avro&valueSchemaVersion=9')).body.code, 'GW_ERR_VERSION_NOT_FOUND');
   assert.equal(conforms(await post('valueFormat=avro&valueSchemaId=2147483000')).body.code, 'GW_ERR_SCHEMA_NOT_FOUND');
   const otherType = conforms(await post(`valueFormat=protobuf&valueSchemaId=${id}`));
@@ -205,7 +186,7 @@ test('SCHEMA_REGISTRY_URL: another registry (here a second gateway behind a prox
   const other = await gatewayFor(t, { SCHEMA_REGISTRY_URL: registryUrl, SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: 'alice:s3cret' });
 
   const name = await topic('fmt-external');
-  await register(`${name}-value`, { schema: order() });
+  await register(`${name}-value`, { schema: orderAvro() });
   const produced = conforms(await request(other.url).post(`/v1/topics/${name}/records?valueFormat=avro`).send({ records: [{ value: { id: 5, item: 'map', note: null, status: 'NEW' } }] }));
   assert.equal(produced.status, 200, produced.text);
   assert.ok(seen.length > 0 && seen.every((h) => h.startsWith('Basic ')), 'every registry request carries the credentials');
