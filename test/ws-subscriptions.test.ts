@@ -234,7 +234,14 @@ test('a reader that stops reading costs its gateway process a bounded amount, me
     const sent = 30_000;
     for (let i = 0; i < sent; i += batch.length) await producer.send({ topic, messages: batch });
     await Promise.all(readers.map((r) => r.collect(isRecord('s'), sent, 180_000)));
-    const cost = withStalled.rss() - without.rss();
+    // Garbage either process has not collected yet shows in one sample (on a loaded machine, tens of MiB); what the
+    // stalled client holds shows in all of them. So the cost is the smallest difference over a few seconds of samples.
+    const limit = bound * 2.5 + 10 * 1024 * 1024;
+    let cost = Infinity;
+    for (let sample = 0; sample < 40 && cost >= limit; sample++) {
+      if (sample > 0) await new Promise((r) => setTimeout(r, 250));
+      cost = Math.min(cost, withStalled.rss() - without.rss());
+    }
     const unsent = Number(/^gateway_websocket_unsent_bytes (\d+)$/m.exec(await (await fetch(`${withStalled.url}/metrics`)).text())?.[1]);
     const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
     t.diagnostic(`120 MB went past; the stalled client holds ${mib(unsent)} unsent and costs its gateway ${mib(cost)}`);
@@ -242,7 +249,7 @@ test('a reader that stops reading costs its gateway process a bounded amount, me
     assert.ok(unsent <= bound + 1024 * 1024 + 64 * 1024, `the stalled client holds ${unsent} unsent bytes`);
     // Which cost 1.8 to 2.3 times their size in process memory (Node 20 and 24, see docs/websocket.md); the design this
     // replaced cost 3 times plus 5 MB, frames cut from Node's shared buffer pool 4 times on Node 24, no bound over 200 MiB.
-    assert.ok(cost < bound * 2.5 + 10 * 1024 * 1024, `the stalled client costs its gateway ${mib(cost)} (WS_MAX_BUFFERED is 32 MiB)`);
+    assert.ok(cost < limit, `the stalled client costs its gateway ${mib(cost)} (WS_MAX_BUFFERED is 32 MiB)`);
     assert.ok(stalled.frames.length < sent);
     stalled.socket.terminate();
     await Promise.all(readers.map((r) => r.close()));
