@@ -6,8 +6,10 @@
  * on as classic members: a member that joined on the consumer protocol
  * before a restart turned it off joins again as a classic one, a gateway
  * that meets the refusal on its first join never answers a subscription
- * with it, and the refusal is logged once per process. One broker of this
- * file's own, restarted once with the protocol off.
+ * with it, and the refusal is logged once per process. A classic member
+ * (as after such a move) shares a consumer-protocol group with members of
+ * that protocol. One broker of this file's own, restarted once with the
+ * protocol off.
  */
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
@@ -25,20 +27,21 @@ const REFUSED_LOG = /refuse it/;
 let broker: Broker;
 let admin: Admin;
 let producer: Producer;
-/** One gateway whose members join before the protocol is turned off, one that first joins after. */
+/** One gateway whose members join before the protocol is turned off, one that first joins after, one told to speak classic. */
 let early: GatewayProcess;
 let late: GatewayProcess;
+let classic: GatewayProcess;
 
 before(async (t) => {
   broker = await startBroker();
   admin = await adminFor(t, broker.brokers);
   producer = await producerFor(t, broker.brokers);
   const env = { KAFKA_BROKERS: broker.brokers, WS_SESSION_TIMEOUT_MS: '6000', WS_AUTO_COMMIT_INTERVAL_MS: '100' };
-  [early, late] = await Promise.all([runGateway(env), runGateway(env)]);
+  [early, late, classic] = await Promise.all([runGateway(env), runGateway(env), runGateway({ ...env, WS_GROUP_PROTOCOL: 'classic' })]);
 });
 after(async () => {
   await Promise.all(
-    [early, late].map(async (gateway) => {
+    [early, late, classic].map(async (gateway) => {
       if (gateway === undefined || gateway.child.exitCode !== null) return;
       gateway.child.kill('SIGTERM');
       // The process ends cleanly whatever its members met.
@@ -63,6 +66,30 @@ async function groupType(group: string): Promise<string | undefined> {
   const groups = await admin.client.listGroups({ types: ['classic', 'consumer'] });
   return groups.get(group)?.groupType;
 }
+
+test('a classic member joins a group of consumer-protocol members: the broker gives it a share, and it reads and commits there', async () => {
+  const topic = await topicWith(4);
+  const group = uniqueName('mixed');
+  const modern = await WsClient.connect(wsUrl(early));
+  modern.send({ op: 'subscribe', id: 's', topics: [topic], group });
+  await eventually(async () => latest(modern, 's').length === 4);
+  const old = await WsClient.connect(wsUrl(classic));
+  old.send({ op: 'subscribe', id: 's', topics: [topic], group, receipts: true });
+  await old.next(isOp('subscribed', 's'));
+  // The group stays a consumer-protocol one; the broker moves partitions from the first member to the classic one.
+  await eventually(async () => {
+    const parts = [latest(modern, 's'), latest(old, 's')];
+    return parts.every((p) => p.length > 0) && JSON.stringify(parts.flat().sort()) === '[0,1,2,3]';
+  }, 60_000);
+  assert.equal(await groupType(group), 'consumer');
+  const mine = latest(old, 's');
+  await producer.send({ topic, messages: [0, 1, 2, 3].map((partition) => ({ value: `m${partition}`, partition })) });
+  // The classic member places what it was given at the group's commits, reads it, and its commits are taken.
+  await old.collect(isRecord('s'), mine.length);
+  for (const partition of mine) await old.next((f) => f.op === 'acked' && f.partition === partition);
+  for (const ws of [modern, old]) assert.equal(ws.frames.filter((f) => f.op === 'error').length, 0, JSON.stringify(ws.frames.filter((f) => f.op === 'error')));
+  await Promise.all([modern.close(), old.close()]);
+});
 
 test('a member joined on the consumer protocol goes on as a classic member when a broker restart turns the protocol off', async () => {
   const topic = await topicWith(2);

@@ -228,7 +228,7 @@ export class SubscriptionEngine {
   async #member(group: string, topics: readonly string[], events: MemberEvents): Promise<Membership> {
     const { sessionTimeoutMs, heartbeatIntervalMs } = this.tuning;
     refuseInternalTopics(group, topics);
-    const classic = (memberEvents: MemberEvents) => new GroupMember(this.#memberOptions, group, topics, { sessionTimeoutMs, heartbeatIntervalMs }, memberEvents, this.logger);
+    const classic = (memberEvents: MemberEvents) => new GroupMember(this.#memberOptions, group, topics, { sessionTimeoutMs, heartbeatIntervalMs }, memberEvents, this.logger, this.#groupOffsets.of(group));
     if (this.tuning.groupProtocol === 'classic' || this.#consumerProtocolRefused) return classic(events);
     let version: 0 | 1 | undefined;
     try {
