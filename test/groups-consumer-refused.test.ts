@@ -155,6 +155,21 @@ test('where the broker lists the consumer protocol but refuses it, durable membe
   assert.equal(described.members.length, 3);
   assert.equal(await groupType(group), 'classic');
 
+  // A Confluent v2 instance joins its group on its first read, as a classic member too, and reads.
+  const v2Group = uniqueName('refused-v2');
+  const V2 = 'application/vnd.kafka.v2+json';
+  const v2 = (path: string, body?: unknown) =>
+    fetch(`${gw.url}${path}`, { method: body === undefined ? 'GET' : 'POST', headers: { 'content-type': V2, accept: V2 }, body: body === undefined ? undefined : JSON.stringify(body) });
+  assert.equal((await v2(`/consumers/${v2Group}`, { name: 'i', format: 'binary', 'auto.offset.reset': 'earliest' })).status, 200);
+  assert.equal((await v2(`/consumers/${v2Group}/instances/i/subscription`, { topics: [other] })).status, 204);
+  const read: unknown[] = [];
+  await eventually(async () => {
+    const res = await fetch(`${gw.url}/consumers/${v2Group}/instances/i/records?timeout=200`, { headers: { accept: 'application/vnd.kafka.binary.v2+json' } });
+    assert.equal(res.status, 200, await res.clone().text());
+    read.push(...((await res.json()) as unknown[]));
+    return read.length === 3;
+  });
+
   // Manual acks commit as a classic member.
   await d.collect(isRecord('s'), 3);
   d.send({ op: 'ack', id: 'k', sub: 's', topic: other, partition: 0, offset: '2' });
