@@ -2,7 +2,8 @@
  * The subscription engine of one gateway process: one fetcher with a fixed
  * two connections per broker, one stream per partition that anybody reads, and
  * the subscriptions reading them. Durable subscriptions add a group member
- * each (its own coordinator connection, for heartbeats and joins).
+ * each: on the consumer protocol over connections all members share, on the
+ * classic one with a client of its own.
  */
 import type { Config } from '../../config.js';
 import { withDeadline, GatewayError, partitionKey, type Logger } from '../../common/index.js';
