@@ -22,7 +22,8 @@
  * subscriptions: broker connections and memory per member, bench/groups.ts), and `--subscriptions 1000` (fan-out
  * sizes, comma-separated), `--rounds N` and `--seconds S` (per round),
  * `--scenario a,b` (with `--only produce`: only the produce scenarios of
- * these names, e.g. batched-produce-binary).
+ * these names, e.g. batched-produce-binary; with `--only ws`: only these of
+ * ws-fanout-N, ws-durable-groups, slow-consumer, ws-idle).
  * Such a partial run writes bench/results/partial.json and leaves the
  * report alone, unless given `--merge`: then its scenarios replace those of
  * the same name in bench/results/latest.json and docs/benchmarks.md.
@@ -103,7 +104,9 @@ try {
   }
   if (only === undefined || only === 'ws' || only === 'sse') {
     const idle = option('--idle');
-    results.push(...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick, fanoutOnly: only === 'sse', idleOnly: idle === undefined ? undefined : Number(idle) })));
+    results.push(
+      ...(await runWebSocketBenchmarks({ brokers, seconds, counts, quick, fanoutOnly: only === 'sse', idleOnly: idle === undefined ? undefined : Number(idle), scenarios: only === 'ws' ? option('--scenario')?.split(',') : undefined })),
+    );
     process.stdout.write(`  (WebSocket scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'queues') {

@@ -22,6 +22,8 @@ export interface WebSocketBenchOptions {
   readonly fanoutOnly?: boolean;
   /** Only the idle subscriptions scenario, with this many (`--idle N`; 50,000 in a full run). */
   readonly idleOnly?: number;
+  /** Only these scenarios (`--scenario`): `ws-fanout-N`, `ws-durable-groups`, `slow-consumer`, `ws-idle`. */
+  readonly scenarios?: readonly string[];
 }
 
 /** Records per second fed into the topic for a fan-out of that many subscriptions (the issue's targets). */
@@ -418,7 +420,8 @@ async function idleMoonshot(brokers: string, topic: string, brokerPort: number, 
 }
 
 export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Promise<ScenarioResult[]> {
-  const { brokers, seconds, counts, quick, fanoutOnly = false, idleOnly } = options;
+  const { brokers, seconds, counts, quick, fanoutOnly = false, idleOnly, scenarios } = options;
+  const wanted = (name: string) => scenarios === undefined || scenarios.includes(name);
   const brokerPort = Number(brokers.split(',')[0]!.split(':').pop());
   const kafka = new Kafka({ brokers: [brokers], clientId: 'bench-ws', logLevel: logLevel.NOTHING });
   const admin = kafka.admin();
@@ -430,10 +433,10 @@ export async function runWebSocketBenchmarks(options: WebSocketBenchOptions): Pr
   const results: ScenarioResult[] = [];
   try {
     if (idleOnly !== undefined) return [await idleMoonshot(brokers, topic, brokerPort, idleOnly)];
-    for (const count of counts) results.push(await fanoutScenario(brokers, topic, count, seconds, producer, brokerPort));
-    if (!quick && !fanoutOnly) results.push(await durableScenario(brokers, admin, producer, seconds));
-    if (!fanoutOnly) results.push(await slowConsumer(brokers, topic, seconds, producer));
-    if (!quick && !fanoutOnly) results.push(await idleMoonshot(brokers, topic, brokerPort));
+    for (const count of counts) if (wanted(`ws-fanout-${count}`)) results.push(await fanoutScenario(brokers, topic, count, seconds, producer, brokerPort));
+    if (!quick && !fanoutOnly && wanted('ws-durable-groups')) results.push(await durableScenario(brokers, admin, producer, seconds));
+    if (!fanoutOnly && wanted('slow-consumer')) results.push(await slowConsumer(brokers, topic, seconds, producer));
+    if (!quick && !fanoutOnly && wanted('ws-idle')) results.push(await idleMoonshot(brokers, topic, brokerPort));
   } finally {
     await producer.disconnect();
     await admin.disconnect();

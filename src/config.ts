@@ -176,6 +176,8 @@ export interface Config {
     /** How often `auto` ack mode commits what was written. */
     readonly autoCommitIntervalMs: number;
     readonly sessionTimeoutMs: number;
+    /** Durable members' group protocol: `consumer` (KIP-848) where the brokers take it, else classic; `classic` always. */
+    readonly groupProtocol: 'consumer' | 'classic';
     readonly fetchMaxWaitMs: number;
   };
   readonly sse: {
@@ -553,6 +555,7 @@ export function loadConfig(env: Env = process.env): Config {
       pingIntervalMs: r.int('WS_PING_INTERVAL_MS', 30_000, 100, 3_600_000),
       autoCommitIntervalMs: r.int('WS_AUTO_COMMIT_INTERVAL_MS', 1000, 10, 600_000),
       sessionTimeoutMs: r.int('WS_SESSION_TIMEOUT_MS', 10_000, 1000, 600_000),
+      groupProtocol: r.oneOf('WS_GROUP_PROTOCOL', ['consumer', 'classic'] as const, 'consumer'),
       fetchMaxWaitMs: r.int('WS_FETCH_MAX_WAIT_MS', 100, 1, 10_000),
     },
     sse: {

@@ -37,6 +37,8 @@ test('values are parsed: sizes with units, booleans, SASL', () => {
   assert.deepEqual(config.kafka.brokers, ['a:9092', 'b:9093']);
   assert.deepEqual(config.kafka.sasl, { mechanism: 'scram-sha-512', username: 'u', password: 'p' });
   assert.equal(config.logLevel, 'debug');
+  assert.equal(config.ws.groupProtocol, 'consumer');
+  assert.equal(loadConfig({ WS_GROUP_PROTOCOL: 'classic' }).ws.groupProtocol, 'classic');
 });
 
 test('every bad variable is named at once', () => {
@@ -49,12 +51,13 @@ test('every bad variable is named at once', () => {
       KAFKA_SASL_MECHANISM: 'plain',
       KAFKA_TLS: 'maybe',
       KAFKA_TLS_CA_FILE: '/nonexistent/ca.pem',
+      WS_GROUP_PROTOCOL: 'kip848',
     });
     assert.fail('loadConfig accepted bad values');
   } catch (error) {
     assert.ok(error instanceof ConfigError);
     const text = error.problems.join('\n');
-    for (const name of ['PORT', 'KAFKA_BROKERS', 'LOG_LEVEL', 'BODY_LIMIT', 'KAFKA_SASL_USERNAME', 'KAFKA_TLS=', 'KAFKA_TLS_CA_FILE']) {
+    for (const name of ['PORT', 'KAFKA_BROKERS', 'LOG_LEVEL', 'BODY_LIMIT', 'KAFKA_SASL_USERNAME', 'KAFKA_TLS=', 'KAFKA_TLS_CA_FILE', 'WS_GROUP_PROTOCOL']) {
       assert.match(text, new RegExp(name), `no problem names ${name}`);
     }
   }

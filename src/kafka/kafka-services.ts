@@ -58,6 +58,7 @@ export function createKafkaLayer(config: Config, logger: Logger): KafkaLayer {
       partitionMaxBytes,
       partitionCacheBytes: 4 * partitionMaxBytes,
       autoCommitIntervalMs: config.ws.autoCommitIntervalMs,
+      groupProtocol: config.ws.groupProtocol,
     },
     logger.child({ component: 'subscriptions' }),
   );

@@ -47,6 +47,22 @@ const FATAL = new Set([
   'INCONSISTENT_GROUP_PROTOCOL',
 ]);
 
+/**
+ * The cluster answered a heartbeat UNSUPPORTED_VERSION: it lists the
+ * consumer protocol in ApiVersions but has it off (Kafka 4.x with
+ * `group.coordinator.rebalance.protocols=classic`). Not a failure of the
+ * member's request: the member must join on the classic protocol instead.
+ */
+export class ConsumerProtocolRefused extends GatewayError {
+  constructor(groupId: string, cause: unknown) {
+    super('GW_ERR_KAFKA_UNAVAILABLE', `The brokers refused the consumer group protocol for group ${JSON.stringify(groupId)} (UNSUPPORTED_VERSION).`, {
+      cause,
+      retryAfterSeconds: 1,
+      extensions: { kafkaError: 'UNSUPPORTED_VERSION' },
+    });
+  }
+}
+
 /** A member id as the Java client makes one (KIP-1082): 16 random bytes, base64url without padding. */
 function newMemberId(): string {
   return randomBytes(16).toString('base64url');
@@ -201,8 +217,10 @@ export class ConsumerGroupMember implements Membership {
     // Not one a retry can fix; on the first join, neither is an error nobody can classify.
     const fatal = ids.find((id) => FATAL.has(id)) ?? (this.#first && !lost && ids.length === 0 && !isTransient(error) ? 'unclassified' : undefined);
     if (fatal) {
-      const failure = fromKafkaError(error, { group: this.groupId });
-      this.logger.warn({ err: error, groupId: this.groupId }, 'the group refused this member');
+      const refused = fatal === 'UNSUPPORTED_VERSION';
+      const failure = refused ? new ConsumerProtocolRefused(this.groupId, error) : fromKafkaError(error, { group: this.groupId });
+      // A refused protocol is the cluster's setting, said once by whoever moves the member to the classic protocol.
+      if (!refused) this.logger.warn({ err: error, groupId: this.groupId }, 'the group refused this member');
       if (this.#first) {
         this.#first.reject(failure);
         this.#first = undefined;

@@ -112,7 +112,10 @@ export class GroupCoordinators {
    * UNSUPPORTED_VERSION. It is on where the cluster has finalized the
    * `group.version` feature at level 1 or more (the default of a cluster
    * formatted by 4.0 or later; a cluster upgraded from 3.x has it once its
-   * features are upgraded).
+   * features are upgraded). Nor is that feature: brokers whose static config
+   * leaves `consumer` out of `group.coordinator.rebalance.protocols` have it
+   * finalized and refuse the protocol all the same, which only a heartbeat's
+   * answer tells (see protocol-fallback.ts).
    */
   heartbeatVersion(): Promise<0 | 1 | undefined> {
     this.#heartbeatVersion ??= (async () => {

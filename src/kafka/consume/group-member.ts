@@ -9,9 +9,10 @@
  * join again, and the broker drops it after the session timeout.
  */
 import { type BaseOptions } from '@platformatic/kafka';
-import { withDeadline, GatewayError, partitionKey, type Logger } from '../../common/index.js';
+import { withDeadline, GatewayError, type Logger } from '../../common/index.js';
 import { MEMBERSHIP_LOST, commitRefusal, fromKafkaError, guardConnections, protocolErrorIds } from '../client/index.js';
 import { ClassicConsumer, ROUNDROBIN, roundRobinAssigner } from './classic-assignor.js';
+import type { CommittedOffsets } from './group-offsets.js';
 
 export interface TopicPartitions {
   readonly topic: string;
@@ -94,6 +95,7 @@ export class GroupMember implements Membership {
     tuning: MembershipTuning,
     private readonly events: MemberEvents,
     private readonly logger: Logger,
+    private readonly offsets: CommittedOffsets,
   ) {
     this.#kafkaInternal = topics.filter((topic) => topic.startsWith(KAFKA_INTERNAL_PREFIX));
     this.#consumer = new ClassicConsumer({
@@ -169,16 +171,15 @@ export class GroupMember implements Membership {
     }, delay);
   }
 
-  /** The group's committed offsets for these partitions; -1n where it has none. */
-  async committed(partitions: readonly TopicPartitions[]): Promise<Map<string, bigint>> {
-    try {
-      const answer = await this.#consumer.listCommittedOffsets({ topics: partitions.map(({ topic, partitions: p }) => ({ topic, partitions: [...p] })) });
-      const committed = new Map<string, bigint>();
-      for (const [topic, offsets] of answer) offsets.forEach((offset, partition) => committed.set(partitionKey(topic, partition), offset));
-      return committed;
-    } catch (error) {
-      throw fromKafkaError(error, { group: this.groupId });
-    }
+  /**
+   * The group's committed offsets for these partitions; -1n where it has none.
+   * Read as the admin client reads them, not as this member: the client's
+   * OffsetFetch names the member with epoch -1, which a Kafka 4.x broker
+   * refuses (ILLEGAL_GENERATION) once the group is a consumer-protocol group
+   * this member belongs to as a classic one, so its partitions were never placed.
+   */
+  committed(partitions: readonly TopicPartitions[]): Promise<Map<string, bigint>> {
+    return this.offsets.committed(partitions);
   }
 
   /** Commits, for each partition, the offset the group reads next. */

@@ -2,7 +2,8 @@
  * The subscription engine of one gateway process: one fetcher with a fixed
  * two connections per broker, one stream per partition that anybody reads, and
  * the subscriptions reading them. Durable subscriptions add a group member
- * each (its own coordinator connection, for heartbeats and joins).
+ * each: on the consumer protocol over connections all members share, on the
+ * classic one with a client of its own.
  */
 import type { Config } from '../../config.js';
 import { withDeadline, GatewayError, partitionKey, type Logger } from '../../common/index.js';
@@ -11,6 +12,7 @@ import { Fetcher, type TopicStructureSource } from './fetcher.js';
 import { GroupMember, refuseInternalTopics, type MemberEvents, type Membership, type TopicPartitions } from './group-member.js';
 import { ConsumerGroupMember } from './consumer-group-member.js';
 import { GroupCoordinators } from './group-coordinators.js';
+import { ProtocolFallbackMember } from './protocol-fallback.js';
 import { GroupOffsets } from './group-offsets.js';
 import { PartitionStream, type PartitionReader } from './partition-stream.js';
 import type { ConsumedRecord } from './consumed-record.js';
@@ -103,6 +105,8 @@ export class SubscriptionEngine {
   readonly #groupOffsets: GroupOffsets;
   readonly #coordinators: GroupCoordinators;
   readonly #clientId: string;
+  /** The cluster answered a consumer-protocol heartbeat UNSUPPORTED_VERSION. */
+  #consumerProtocolRefused = false;
 
   /** `topics` is the gateway's TopicCache: partition counts, topic ids and leaders all come from it. */
   constructor(
@@ -217,23 +221,37 @@ export class SubscriptionEngine {
     return { records: reader.records, nextOffset: reader.position, logStartOffset: logStart, logEndOffset: logEnd };
   }
 
-  /** A member on the consumer protocol where the brokers speak it, else on the classic one. */
+  /**
+   * A member on the consumer protocol where the brokers speak it, else on the
+   * classic one. A cluster that lists the protocol but refuses it moves the
+   * member to the classic protocol, and every later member starts there.
+   */
   async #member(group: string, topics: readonly string[], events: MemberEvents): Promise<Membership> {
     const { sessionTimeoutMs, heartbeatIntervalMs } = this.tuning;
     refuseInternalTopics(group, topics);
-    if (this.tuning.groupProtocol !== 'classic') {
-      let version: 0 | 1 | undefined;
-      try {
-        version = await this.#coordinators.heartbeatVersion();
-      } catch (error) {
-        throw fromKafkaError(error, { group });
-      }
-      if (version !== undefined) {
-        const topicIds = async (topic: string, fresh: boolean) => (await this.topics.structure(topic, fresh ? { maxAgeMs: 0 } : undefined))?.id;
-        return new ConsumerGroupMember(this.#coordinators, version, group, topics, topicIds, this.#groupOffsets.of(group), { sessionTimeoutMs, rebalanceTimeoutMs: sessionTimeoutMs }, events, this.logger);
-      }
+    const classic = (memberEvents: MemberEvents) => new GroupMember(this.#memberOptions, group, topics, { sessionTimeoutMs, heartbeatIntervalMs }, memberEvents, this.logger, this.#groupOffsets.of(group));
+    if (this.tuning.groupProtocol === 'classic' || this.#consumerProtocolRefused) return classic(events);
+    let version: 0 | 1 | undefined;
+    try {
+      version = await this.#coordinators.heartbeatVersion();
+    } catch (error) {
+      throw fromKafkaError(error, { group });
     }
-    return new GroupMember(this.#memberOptions, group, topics, { sessionTimeoutMs, heartbeatIntervalMs }, events, this.logger);
+    if (version === undefined || this.#consumerProtocolRefused) return classic(events);
+    const topicIds = async (topic: string, fresh: boolean) => (await this.topics.structure(topic, fresh ? { maxAgeMs: 0 } : undefined))?.id;
+    const consumer = (memberEvents: MemberEvents) =>
+      new ConsumerGroupMember(this.#coordinators, version, group, topics, topicIds, this.#groupOffsets.of(group), { sessionTimeoutMs, rebalanceTimeoutMs: sessionTimeoutMs }, memberEvents, this.logger);
+    return new ProtocolFallbackMember(group, consumer, classic, () => this.#refuseConsumerProtocol(group), events);
+  }
+
+  /** Remembered for the life of the process: the cluster's setting changes only with a broker restart, and a gateway restart reads it again. */
+  #refuseConsumerProtocol(group: string): void {
+    if (this.#consumerProtocolRefused) return;
+    this.#consumerProtocolRefused = true;
+    this.logger.warn(
+      { groupId: group, kafkaError: 'UNSUPPORTED_VERSION' },
+      'the brokers list the consumer group protocol (KIP-848) but refuse it (group.coordinator.rebalance.protocols leaves it out); durable members use the classic protocol from now on',
+    );
   }
 
   /** Broker connections the durable members of this process hold under the consumer protocol. */

@@ -9,7 +9,14 @@ import { Consumer, ProtocolError, ResponseError } from '@platformatic/kafka';
 import { type GatewayError } from '../../../src/common/errors.js';
 import { MEMBERSHIP_LOST, fromKafkaError, protocolErrorIds } from '../../../src/kafka/client/kafka-errors.js';
 import { GroupMember } from '../../../src/kafka/consume/group-member.js';
+import type { CommittedOffsets } from '../../../src/kafka/consume/group-offsets.js';
 import { quietLogger } from '../../helpers/env.js';
+
+/** Committed offsets are not read here: only commits are. */
+const offsetsUnused: CommittedOffsets = {
+  committed: () => Promise.reject(new Error('not read in these tests')),
+  commit: () => Promise.reject(new Error('not used in these tests')),
+};
 
 const refusal = (id: string) => new ResponseError(8, 8, { '/topics/0/partitions/0': [new ProtocolError(id).apiCode as number, null] }, {});
 
@@ -28,7 +35,7 @@ for (const id of MEMBERSHIP_LOST) {
     const commit = t.mock.method(Consumer.prototype, 'commit', async () => {
       throw refusal(id);
     });
-    const member = new GroupMember({ clientId: 'gateway-test', bootstrapBrokers: ['127.0.0.1:1'] }, 'g', ['t'], { sessionTimeoutMs: 6000, heartbeatIntervalMs: 1000 }, { onJoin: () => undefined, onRebalance: () => undefined }, quietLogger());
+    const member = new GroupMember({ clientId: 'gateway-test', bootstrapBrokers: ['127.0.0.1:1'] }, 'g', ['t'], { sessionTimeoutMs: 6000, heartbeatIntervalMs: 1000 }, { onJoin: () => undefined, onRebalance: () => undefined }, quietLogger(), offsetsUnused);
     t.after(() => member.leave());
     await assert.rejects(member.commit([{ topic: 't', partition: 0, next: 1n }]), (e: GatewayError) => {
       assert.equal(e.code, 'GW_ERR_CONFLICT');
