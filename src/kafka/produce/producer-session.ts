@@ -16,8 +16,26 @@
  * the broker may have written is never sent again under the same sequence
  * and dropped as a duplicate while being acknowledged.
  */
-import { ConnectionPool, kGetApi, kGetBootstrapConnection, type Admin, type BaseOptions, type Connection } from '@platformatic/kafka';
+import {
+  ConnectionPool,
+  kGetApi,
+  kGetBootstrapConnection,
+  produceV3,
+  produceV4,
+  produceV5,
+  produceV6,
+  produceV7,
+  produceV8,
+  produceV9,
+  produceV10,
+  produceV11,
+  type Admin,
+  type BaseOptions,
+  type Connection,
+  type ResponseParser,
+} from '@platformatic/kafka';
 import { isTransient, kafkaErrorCodes } from '../client/index.js';
+import { encodeProduceRequest, FIRST_VERSION, LAST_VERSION } from './produce-request.js';
 
 export type ProduceCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
@@ -58,7 +76,24 @@ interface ProduceResponse {
   responses: Array<{ name: string; partitionResponses: ProducePartitionResponse[] }>;
 }
 
-type ProduceApi = (connection: Connection, acks: number, timeout: number, records: unknown[], options: Record<string, unknown>, callback: (error: Error | null, response?: ProduceResponse) => void) => void;
+type ProduceCallback = (error: Error | null, response?: ProduceResponse) => void;
+type ProduceApi = ((connection: Connection, acks: number, timeout: number, records: unknown[], options: Record<string, unknown>, callback: ProduceCallback) => void) & {
+  readonly key: number;
+  readonly version: number;
+};
+
+/** The client's parser of each Produce version's answer, for requests written by encodeProduceRequest. */
+const PRODUCE_PARSERS: ReadonlyMap<number, ResponseParser<unknown>> = new Map<number, ResponseParser<unknown>>([
+  [3, produceV3.parseResponse],
+  [4, produceV4.parseResponse],
+  [5, produceV5.parseResponse],
+  [6, produceV6.parseResponse],
+  [7, produceV7.parseResponse],
+  [8, produceV8.parseResponse],
+  [9, produceV9.parseResponse],
+  [10, produceV10.parseResponse],
+  [11, produceV11.parseResponse],
+]);
 type InitProducerIdApi = (
   connection: Connection,
   transactionalId: null,
@@ -156,23 +191,46 @@ export class ProducerSession {
         // A leader that cannot be reached (it died, it is restarting) was sent nothing: its records may go again
         // as they are, while those of the leaders that answered are settled.
         const connection = await this.#pool.get(broker).catch((error: unknown) => Promise.reject(Object.assign(error instanceof Error ? error : new Error(String(error)), { notSent: true, list })));
-        const wire = list.map(({ topic, partition, key, value, headers, timestamp }) => ({
-          topic,
-          partition,
-          key: key ?? undefined,
-          value,
-          timestamp,
-          headers: headers && new Map([...headers].map(([name, text]) => [Buffer.from(name), Buffer.from(text)])),
-        }));
-        const response = await new Promise<ProduceResponse>((resolve, reject) =>
-          produce(connection, ACKS_ALL, this.requestTimeoutMs, wire, { compression, producerId, producerEpoch, sequences: this.#sequences }, (error, answer) => {
+        const response = await new Promise<ProduceResponse>((resolve, reject) => {
+          const answered: ProduceCallback = (error, answer) => {
             // A refusal of some partitions comes as an error that carries the whole answer.
             const partial = (error as { response?: ProduceResponse } | null)?.response;
             if (answer) resolve(answer);
             else if (partial?.responses) resolve(partial);
             else reject(error);
-          }),
-        );
+          };
+          const { key: apiKey, version } = produce;
+          const parser = PRODUCE_PARSERS.get(version);
+          if (compression === 'none' && parser && version >= FIRST_VERSION && version <= LAST_VERSION) {
+            // Uncompressed records are written into one buffer (src/kafka/produce/produce-request.ts); encoded before
+            // the send, so that a failure to encode is known to have sent nothing.
+            let payload: ReturnType<typeof encodeProduceRequest>;
+            try {
+              payload = encodeProduceRequest(version, list, {
+                acks: ACKS_ALL,
+                timeoutMs: this.requestTimeoutMs,
+                producerId,
+                producerEpoch,
+                firstSequence: (topic, partition) => this.#sequences.getWithDefault(`${topic}:${partition}`, 0),
+              });
+            } catch (error) {
+              reject(Object.assign(error instanceof Error ? error : new Error(String(error)), { notSent: true, list }));
+              return;
+            }
+            const flexible = version >= 9;
+            connection.send(apiKey, version, () => payload, parser, flexible, flexible, answered as (error: Error | null, response?: unknown) => void);
+            return;
+          }
+          const wire = list.map(({ topic, partition, key, value, headers, timestamp }) => ({
+            topic,
+            partition,
+            key: key ?? undefined,
+            value,
+            timestamp,
+            headers: headers && new Map([...headers].map(([name, text]) => [Buffer.from(name), Buffer.from(text)])),
+          }));
+          produce(connection, ACKS_ALL, this.requestTimeoutMs, wire, { compression, producerId, producerEpoch, sequences: this.#sequences }, answered);
+        });
         return { list, response };
       }),
     );
