@@ -169,11 +169,20 @@ function groups(records: readonly WireRecord[], key: (record: WireRecord) => str
   return Object.entries(buckets);
 }
 
+/** A request sized and ready to be written. */
+export interface PreparedProduceRequest {
+  /** Bytes of the request's body. */
+  readonly bytes: number;
+  /** Writes it into `into` (at least `bytes` long; a new buffer when left out) and answers it as the client's connection takes a body. */
+  write(into?: Buffer): Writer;
+}
+
 /**
- * The request's body (everything after the request header), as the
- * client's connection takes it.
+ * The request's body (everything after the request header), sized; written
+ * by `write`. Sizing throws for a version not written here, so that a
+ * caller knows before sending that nothing was sent.
  */
-export function encodeProduceRequest(version: number, records: readonly WireRecord[], options: ProduceRequestOptions): Writer {
+export function prepareProduceRequest(version: number, records: readonly WireRecord[], options: ProduceRequestOptions): PreparedProduceRequest {
   if (version < FIRST_VERSION || version > LAST_VERSION) throw new Error(`produce request: version ${version} is not written here`);
   const flexible = version >= 9;
   const topics = groups(records, (r) => r.topic).map(([topic, list]) => ({
@@ -190,26 +199,34 @@ export function encodeProduceRequest(version: number, records: readonly WireReco
   }
   if (flexible) size += 1;
 
-  const buffer = Buffer.allocUnsafe(size);
-  let at = 0;
-  if (flexible) buffer[at++] = 0;
-  else at = buffer.writeInt16BE(-1, at);
-  at = buffer.writeInt16BE(options.acks, at);
-  at = buffer.writeInt32BE(options.timeoutMs, at);
-  at = flexible ? writeUvarint(buffer, at, topics.length + 1) : buffer.writeInt32BE(topics.length, at);
-  for (const { topic, name, batches } of topics) {
-    at = flexible ? writeUvarint(buffer, at, name.length + 1) : buffer.writeInt16BE(name.length, at);
-    at += name.copy(buffer, at);
-    at = flexible ? writeUvarint(buffer, at, batches.length + 1) : buffer.writeInt32BE(batches.length, at);
-    for (const batch of batches) {
-      at = buffer.writeInt32BE(batch.partition, at);
-      at = flexible ? writeUvarint(buffer, at, batch.bytes + 1) : buffer.writeInt32BE(batch.bytes, at);
-      at = writeBatch(buffer, at, batch, topic, options);
+  const write = (into?: Buffer): Writer => {
+    const buffer = into ?? Buffer.allocUnsafe(size);
+    let at = 0;
+    if (flexible) buffer[at++] = 0;
+    else at = buffer.writeInt16BE(-1, at);
+    at = buffer.writeInt16BE(options.acks, at);
+    at = buffer.writeInt32BE(options.timeoutMs, at);
+    at = flexible ? writeUvarint(buffer, at, topics.length + 1) : buffer.writeInt32BE(topics.length, at);
+    for (const { topic, name, batches } of topics) {
+      at = flexible ? writeUvarint(buffer, at, name.length + 1) : buffer.writeInt16BE(name.length, at);
+      at += name.copy(buffer, at);
+      at = flexible ? writeUvarint(buffer, at, batches.length + 1) : buffer.writeInt32BE(batches.length, at);
+      for (const batch of batches) {
+        at = buffer.writeInt32BE(batch.partition, at);
+        at = flexible ? writeUvarint(buffer, at, batch.bytes + 1) : buffer.writeInt32BE(batch.bytes, at);
+        at = writeBatch(buffer, at, batch, topic, options);
+        if (flexible) buffer[at++] = 0;
+      }
       if (flexible) buffer[at++] = 0;
     }
     if (flexible) buffer[at++] = 0;
-  }
-  if (flexible) buffer[at++] = 0;
-  if (at !== size) throw new Error(`produce request: ${size} bytes sized, ${at} written`);
-  return Writer.create().append(buffer);
+    if (at !== size) throw new Error(`produce request: ${size} bytes sized, ${at} written`);
+    return Writer.create().append(buffer.subarray(0, size));
+  };
+  return { bytes: size, write };
+}
+
+/** The request's body in a buffer of its own. */
+export function encodeProduceRequest(version: number, records: readonly WireRecord[], options: ProduceRequestOptions): Writer {
+  return prepareProduceRequest(version, records, options).write();
 }

@@ -35,7 +35,7 @@ import {
   type ResponseParser,
 } from '@platformatic/kafka';
 import { isTransient, kafkaErrorCodes } from '../client/index.js';
-import { encodeProduceRequest, FIRST_VERSION, LAST_VERSION } from './produce-request.js';
+import { FIRST_VERSION, LAST_VERSION, prepareProduceRequest } from './produce-request.js';
 
 export type ProduceCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
@@ -104,6 +104,8 @@ type InitProducerIdApi = (
 ) => void;
 
 const ACKS_ALL = -1;
+/** Requests larger than this (the shared batches stay under 512 KiB of records) get a buffer of their own. */
+const MAX_SCRATCH_BYTES = 4 * 1024 * 1024;
 /** Tries for a producer id while the transaction coordinator loads (it does, for a moment, on a fresh cluster). */
 const INIT_ATTEMPTS = 20;
 
@@ -133,6 +135,27 @@ export class ProducerSession {
   ) {
     this.#pool = new ConnectionPool(`${options.clientId}-produce`, options);
     this.#pool.on('connect', ({ connection }) => connection.on('error', () => undefined));
+  }
+
+  /**
+   * Where a request's body is written: one buffer for every request, as the
+   * client's connection copies the body, behind the request header it
+   * writes, into the buffer it sends, as soon as it takes the body and
+   * before any other code runs (Connection.send in @platformatic/kafka
+   * 2.12.1, the version pinned in package.json: the body is taken and
+   * copied in one synchronous step). A buffer per request, of the size of
+   * the records, was garbage outside the JS heap that made V8 run full
+   * collections for external memory pressure, several a second under load.
+   * Were the client ever to send the body without copying it, a body
+   * overwritten before it left would fail the broker's CRC32C check of the
+   * batch, not be stored.
+   */
+  #scratch = Buffer.allocUnsafe(0);
+
+  #scratchFor(bytes: number): Buffer | undefined {
+    if (bytes > MAX_SCRATCH_BYTES) return undefined;
+    if (this.#scratch.length < bytes) this.#scratch = Buffer.allocUnsafe(Math.min(MAX_SCRATCH_BYTES, Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(bytes)))));
+    return this.#scratch;
   }
 
   /** Asks any broker for a producer id (once per session), waiting out a transaction coordinator that is still loading. */
@@ -202,11 +225,11 @@ export class ProducerSession {
           const { key: apiKey, version } = produce;
           const parser = PRODUCE_PARSERS.get(version);
           if (compression === 'none' && parser && version >= FIRST_VERSION && version <= LAST_VERSION) {
-            // Uncompressed records are written into one buffer (src/kafka/produce/produce-request.ts); encoded before
-            // the send, so that a failure to encode is known to have sent nothing.
-            let payload: ReturnType<typeof encodeProduceRequest>;
+            // Uncompressed records are written into one buffer (src/kafka/produce/produce-request.ts), sized before the
+            // send, so that a failure to size them is known to have sent nothing.
+            let prepared: ReturnType<typeof prepareProduceRequest>;
             try {
-              payload = encodeProduceRequest(version, list, {
+              prepared = prepareProduceRequest(version, list, {
                 acks: ACKS_ALL,
                 timeoutMs: this.requestTimeoutMs,
                 producerId,
@@ -218,7 +241,7 @@ export class ProducerSession {
               return;
             }
             const flexible = version >= 9;
-            connection.send(apiKey, version, () => payload, parser, flexible, flexible, answered as (error: Error | null, response?: unknown) => void);
+            connection.send(apiKey, version, () => prepared.write(this.#scratchFor(prepared.bytes)), parser, flexible, flexible, answered as (error: Error | null, response?: unknown) => void);
             return;
           }
           const wire = list.map(({ topic, partition, key, value, headers, timestamp }) => ({
