@@ -31,6 +31,36 @@ export function decodeBase64(text: string): Buffer | undefined {
   return bytes;
 }
 
+/**
+ * The bytes of each string decodeBase64 takes, decoded into one buffer
+ * (each a view of its part), with undefined for any other entry: a
+ * batch's values in one allocation rather than one each, which for 100
+ * values of a kilobyte left a slab of the buffer pool to collect every
+ * eighth value. Decoded as decodeBase64 does, so the same strings are
+ * taken and give the same bytes.
+ */
+export function decodeBase64All(texts: readonly unknown[]): Array<Buffer | undefined> {
+  const sizes = texts.map((text) => {
+    if (typeof text !== 'string' || text.length % 4 !== 0) return -1;
+    const n = text.length;
+    const pad = n === 0 || text.charCodeAt(n - 1) !== 0x3d ? 0 : text.charCodeAt(n - 2) === 0x3d ? 2 : 1;
+    return (n / 4) * 3 - pad;
+  });
+  const total = sizes.reduce((sum, size) => sum + Math.max(size, 0), 0);
+  const buffer = Buffer.allocUnsafe(total);
+  let at = 0;
+  return texts.map((text, i) => {
+    const size = sizes[i]!;
+    if (size < 0) return undefined;
+    const start = at;
+    at += size;
+    // The decoder skips what is not in the alphabet: a string holding anything else writes fewer bytes than it promised.
+    const written = size === 0 ? 0 : buffer.write(text as string, start, size, 'base64');
+    if (written !== size || (text as string).includes('-') || (text as string).includes('_')) return undefined;
+    return buffer.subarray(start, at);
+  });
+}
+
 /** A key filter's keys as bytes; throws a GatewayError naming `pointer` for a key that is not base64 when it should be. */
 export function keyFilter(keys: readonly string[] | undefined, format: KeyFormat = 'text', pointer = '/keys'): Buffer[] | undefined {
   if (keys === undefined) return undefined;

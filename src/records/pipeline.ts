@@ -10,6 +10,7 @@
 import { withDeadline, GatewayError, type FieldError, checkTopicName, isInternalTopic, type Metrics } from '../common/index.js';
 import { type CheckedBatch, type ProduceService, type ProducedRecord } from '../kafka/index.js';
 import type { SchemaRegistry } from '../schema/index.js';
+import { decodeBase64All } from './key-filter.js';
 import { decodeRecord, recordPointer, type DecodedRecord, type Formats } from './to-kafka.js';
 
 export interface PipelineDeps {
@@ -83,8 +84,15 @@ export class RecordPipeline {
     return this.deps.schemas.has(topic);
   }
 
-  /** Decodes a batch (`validated`, `rawValues`: as decodeRecord); throws 400 listing every bad record (none is produced). */
+  /**
+   * Decodes a batch (`validated`, `rawValues`: as decodeRecord); throws 400
+   * listing every bad record (none is produced). Binary values are decoded
+   * here for the whole batch, into one buffer.
+   */
   decode(inputs: readonly unknown[], formats: Formats, validated = false, rawValues?: ReadonlyArray<Buffer | undefined>): DecodedRecord[] {
+    if (rawValues === undefined && formats.value === 'binary' && formats.valueConverter === undefined) {
+      rawValues = decodeBase64All(inputs.map((input) => (typeof input === 'object' && input !== null ? (input as { value?: unknown }).value : undefined)));
+    }
     const errors: FieldError[] = [];
     const records = inputs.map((input, index) => decodeRecord(input, index, formats, errors, validated, rawValues?.[index]));
     if (errors.length > 0) {

@@ -82,9 +82,11 @@ class Decoded implements DecodedRecord {
  * (pointers into the batch, e.g. `/records/3/headers/trace`) and returns
  * undefined. `validated`: the input already passed the record schema (the
  * HTTP contract checks a JSON body's records against it), so it is not
- * checked again; every other input is. `rawValue`: the value's bytes as the
- * client sent them, byte for byte what serializing the parsed JSON value
- * writes (rawRecordValues finds them), used instead of serializing it again.
+ * checked again; every other input is. `rawValue`: the value's bytes for
+ * Kafka found for the whole batch at once, used instead of encoding the
+ * value again: for a JSON value the bytes the client sent, byte for byte
+ * what serializing the parsed value writes (rawRecordValues finds them); for
+ * a binary one its base64 decoded (decodeBase64All).
  */
 export function decodeRecord(input: unknown, index: number, formats: Formats, errors: FieldError[], validated = false, rawValue?: Buffer): DecodedRecord | undefined {
   if (!validated) {
@@ -97,7 +99,8 @@ export function decodeRecord(input: unknown, index: number, formats: Formats, er
   const raw = input as ProduceRecord;
   const before = errors.length;
   const key = encode(raw.key, formats, formats.stringKeysAsText ?? true, 'key', errors, index);
-  const value = rawValue !== undefined && formats.value === 'json' && raw.value !== undefined && raw.value !== null ? rawValue : encode(raw.value, formats, false, 'value', errors, index);
+  const bulk = rawValue !== undefined && (formats.value === 'json' || formats.value === 'binary') && formats.valueConverter === undefined;
+  const value = bulk && raw.value !== undefined && raw.value !== null ? rawValue : encode(raw.value, formats, false, 'value', errors, index);
   // The schema already allows only what the parser takes; parsed here once for its value.
   const timestamp = raw.timestamp === undefined ? undefined : parseTimestamp(raw.timestamp);
   if (errors.length > before || key === undefined || value === undefined) return undefined;

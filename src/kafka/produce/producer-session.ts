@@ -16,8 +16,26 @@
  * the broker may have written is never sent again under the same sequence
  * and dropped as a duplicate while being acknowledged.
  */
-import { ConnectionPool, kGetApi, kGetBootstrapConnection, type Admin, type BaseOptions, type Connection } from '@platformatic/kafka';
+import {
+  ConnectionPool,
+  kGetApi,
+  kGetBootstrapConnection,
+  produceV3,
+  produceV4,
+  produceV5,
+  produceV6,
+  produceV7,
+  produceV8,
+  produceV9,
+  produceV10,
+  produceV11,
+  type Admin,
+  type BaseOptions,
+  type Connection,
+  type ResponseParser,
+} from '@platformatic/kafka';
 import { isTransient, kafkaErrorCodes } from '../client/index.js';
+import { FIRST_VERSION, LAST_VERSION, prepareProduceRequest } from './produce-request.js';
 
 export type ProduceCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
@@ -58,7 +76,24 @@ interface ProduceResponse {
   responses: Array<{ name: string; partitionResponses: ProducePartitionResponse[] }>;
 }
 
-type ProduceApi = (connection: Connection, acks: number, timeout: number, records: unknown[], options: Record<string, unknown>, callback: (error: Error | null, response?: ProduceResponse) => void) => void;
+type ProduceCallback = (error: Error | null, response?: ProduceResponse) => void;
+type ProduceApi = ((connection: Connection, acks: number, timeout: number, records: unknown[], options: Record<string, unknown>, callback: ProduceCallback) => void) & {
+  readonly key: number;
+  readonly version: number;
+};
+
+/** The client's parser of each Produce version's answer, for requests written by encodeProduceRequest. */
+const PRODUCE_PARSERS: ReadonlyMap<number, ResponseParser<unknown>> = new Map<number, ResponseParser<unknown>>([
+  [3, produceV3.parseResponse],
+  [4, produceV4.parseResponse],
+  [5, produceV5.parseResponse],
+  [6, produceV6.parseResponse],
+  [7, produceV7.parseResponse],
+  [8, produceV8.parseResponse],
+  [9, produceV9.parseResponse],
+  [10, produceV10.parseResponse],
+  [11, produceV11.parseResponse],
+]);
 type InitProducerIdApi = (
   connection: Connection,
   transactionalId: null,
@@ -69,6 +104,8 @@ type InitProducerIdApi = (
 ) => void;
 
 const ACKS_ALL = -1;
+/** Requests larger than this (the shared batches stay under 512 KiB of records) get a buffer of their own. */
+const MAX_SCRATCH_BYTES = 4 * 1024 * 1024;
 /** Tries for a producer id while the transaction coordinator loads (it does, for a moment, on a fresh cluster). */
 const INIT_ATTEMPTS = 20;
 
@@ -98,6 +135,27 @@ export class ProducerSession {
   ) {
     this.#pool = new ConnectionPool(`${options.clientId}-produce`, options);
     this.#pool.on('connect', ({ connection }) => connection.on('error', () => undefined));
+  }
+
+  /**
+   * Where a request's body is written: one buffer for every request, as the
+   * client's connection copies the body, behind the request header it
+   * writes, into the buffer it sends, as soon as it takes the body and
+   * before any other code runs (Connection.send in @platformatic/kafka
+   * 2.12.1, the version pinned in package.json: the body is taken and
+   * copied in one synchronous step). A buffer per request, of the size of
+   * the records, was garbage outside the JS heap that made V8 run full
+   * collections for external memory pressure, several a second under load.
+   * Were the client ever to send the body without copying it, a body
+   * overwritten before it left would fail the broker's CRC32C check of the
+   * batch, not be stored.
+   */
+  #scratch = Buffer.allocUnsafe(0);
+
+  #scratchFor(bytes: number): Buffer | undefined {
+    if (bytes > MAX_SCRATCH_BYTES) return undefined;
+    if (this.#scratch.length < bytes) this.#scratch = Buffer.allocUnsafe(Math.min(MAX_SCRATCH_BYTES, Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(bytes)))));
+    return this.#scratch;
   }
 
   /** Asks any broker for a producer id (once per session), waiting out a transaction coordinator that is still loading. */
@@ -156,23 +214,46 @@ export class ProducerSession {
         // A leader that cannot be reached (it died, it is restarting) was sent nothing: its records may go again
         // as they are, while those of the leaders that answered are settled.
         const connection = await this.#pool.get(broker).catch((error: unknown) => Promise.reject(Object.assign(error instanceof Error ? error : new Error(String(error)), { notSent: true, list })));
-        const wire = list.map(({ topic, partition, key, value, headers, timestamp }) => ({
-          topic,
-          partition,
-          key: key ?? undefined,
-          value,
-          timestamp,
-          headers: headers && new Map([...headers].map(([name, text]) => [Buffer.from(name), Buffer.from(text)])),
-        }));
-        const response = await new Promise<ProduceResponse>((resolve, reject) =>
-          produce(connection, ACKS_ALL, this.requestTimeoutMs, wire, { compression, producerId, producerEpoch, sequences: this.#sequences }, (error, answer) => {
+        const response = await new Promise<ProduceResponse>((resolve, reject) => {
+          const answered: ProduceCallback = (error, answer) => {
             // A refusal of some partitions comes as an error that carries the whole answer.
             const partial = (error as { response?: ProduceResponse } | null)?.response;
             if (answer) resolve(answer);
             else if (partial?.responses) resolve(partial);
             else reject(error);
-          }),
-        );
+          };
+          const { key: apiKey, version } = produce;
+          const parser = PRODUCE_PARSERS.get(version);
+          if (compression === 'none' && parser && version >= FIRST_VERSION && version <= LAST_VERSION) {
+            // Uncompressed records are written into one buffer (src/kafka/produce/produce-request.ts), sized before the
+            // send, so that a failure to size them is known to have sent nothing.
+            let prepared: ReturnType<typeof prepareProduceRequest>;
+            try {
+              prepared = prepareProduceRequest(version, list, {
+                acks: ACKS_ALL,
+                timeoutMs: this.requestTimeoutMs,
+                producerId,
+                producerEpoch,
+                firstSequence: (topic, partition) => this.#sequences.getWithDefault(`${topic}:${partition}`, 0),
+              });
+            } catch (error) {
+              reject(Object.assign(error instanceof Error ? error : new Error(String(error)), { notSent: true, list }));
+              return;
+            }
+            const flexible = version >= 9;
+            connection.send(apiKey, version, () => prepared.write(this.#scratchFor(prepared.bytes)), parser, flexible, flexible, answered as (error: Error | null, response?: unknown) => void);
+            return;
+          }
+          const wire = list.map(({ topic, partition, key, value, headers, timestamp }) => ({
+            topic,
+            partition,
+            key: key ?? undefined,
+            value,
+            timestamp,
+            headers: headers && new Map([...headers].map(([name, text]) => [Buffer.from(name), Buffer.from(text)])),
+          }));
+          produce(connection, ACKS_ALL, this.requestTimeoutMs, wire, { compression, producerId, producerEpoch, sequences: this.#sequences }, answered);
+        });
         return { list, response };
       }),
     );
