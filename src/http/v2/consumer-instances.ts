@@ -18,7 +18,6 @@
  * HTTP: errors are GatewayErrors, which the routes answer in Confluent's
  * shape.
  */
-import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { RE2JS } from 're2js';
 import type { Config } from '../../config.js';
@@ -26,40 +25,7 @@ import { GROUP_NAME_RULE, GatewayError, isValidGroupName, partitionKey, type Log
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../../kafka/index.js';
 import { formats } from '../../records/index.js';
 import type { WireDecoder } from '../../schema/index.js';
-
-/**
- * A JSON record's own text, when it is JSON: checked by parsing, written as
- * it is (no second serialization; 64-bit integers keep every digit).
- * Undefined when the bytes are not UTF-8 JSON. A byte order mark is not
- * part of the text, as a UTF-8 decoder drops it.
- */
-function jsonText(bytes: Buffer): string | undefined {
-  const body = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
-  // Checked without decoding, then decoded once: no exception thrown and caught for bytes that are not UTF-8.
-  if (!isUtf8(body)) return undefined;
-  const text = body.toString('utf8');
-  if (formats.json.fromText(text) === undefined) return undefined;
-  // Spaces around the value are JSON's, kept out of the answer all the same.
-  return text.trim();
-}
-
-function base64Text(bytes: Buffer): string {
-  return `"${formats.binary.fromKafka(bytes)}"`;
-}
-
-/** A record's key or value as a json or binary instance embeds it in Confluent's envelope; `null` for none. */
-function embedded(record: ConsumedRecord, bytes: Buffer | null, field: 'key' | 'value', format: 'json' | 'binary'): string {
-  if (bytes === null) return 'null';
-  if (format === 'binary') return base64Text(bytes);
-  const text = jsonText(bytes);
-  if (text === undefined) {
-    throw new GatewayError(
-      'GW_ERR_INTERNAL',
-      `The ${field} of the record at ${record.topic}/${record.partition} offset ${record.offset} is not JSON, and this instance's format is json: read it with a binary instance, or move past it with positions.`,
-    );
-  }
-  return text;
-}
+import { RecordAnswer } from './record-answer.js';
 
 export type EmbeddedFormat = 'binary' | 'json' | RegistryFormat;
 /** The embedded formats whose values are in the schema registry wire format. */
@@ -76,15 +42,6 @@ export interface InstanceSettings {
   readonly fetchMinBytes?: number;
   /** The longest a read of this instance waits. */
   readonly requestTimeoutMs?: number;
-}
-
-/** A record as v2 answers it, in the instance's format. */
-export interface V2Record {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: bigint;
-  /** The record as JSON text, `{"topic","key","value","partition","offset"}` in Confluent's order, written once when it is read. */
-  readonly json: string;
 }
 
 export interface PartitionRef {
@@ -407,11 +364,12 @@ export class ConsumerInstance {
    * The first record is returned even when it alone is larger than
    * `maxBytes`, so a read always makes progress.
    */
-  async read(timeoutMs: number, maxBytes: number): Promise<V2Record[]> {
+  async read(timeoutMs: number, maxBytes: number): Promise<RecordAnswer> {
     const subscription = this.#held();
     const deadline = Date.now() + timeoutMs;
     const minBytes = this.settings.fetchMinBytes;
-    const out: V2Record[] = [];
+    const format = this.settings.format;
+    const out = new RecordAnswer(format === 'json' || format === 'binary' ? format : 'decoded');
     let bytes = 0;
     // The last record taken of the partition being taken from: its offset is marked written (and returned) once per run, not per record.
     let runHandle: PartitionHandle | undefined;
@@ -435,16 +393,14 @@ export class ConsumerInstance {
         }
         const size = (record.key?.length ?? 0) + (record.value?.length ?? 0);
         if (out.length > 0 && bytes + size > maxBytes) return true;
-        let converted: V2Record;
         try {
-          converted = this.#convert(record);
+          this.#convert(record, out);
         } catch (error) {
           // The records before it are answered (and, with auto commit, committed): the next read reports this one.
           if (out.length > 0) return true;
           throw error;
         }
         this.#buffer.shift();
-        out.push(converted);
         bytes += size;
         if (runHandle !== handle) settle();
         runHandle = handle;
@@ -490,12 +446,24 @@ export class ConsumerInstance {
     return out;
   }
 
-  #convert(record: ConsumedRecord): V2Record {
+  /** Adds the record to the answer in the instance's format, or throws when it cannot be written in it (nothing added). */
+  #convert(record: ConsumedRecord, out: RecordAnswer): void {
     const format = this.settings.format;
-    if (format !== 'binary' && format !== 'json') return this.#convertRegistry(record, format);
-    // Confluent's envelope around the key and value as the instance's format writes them: base64 for binary, JSON for json.
-    const json = `{"topic":${JSON.stringify(record.topic)},"key":${embedded(record, record.key, 'key', format)},"value":${embedded(record, record.value, 'value', format)},"partition":${record.partition},"offset":${record.offset}}`;
-    return { topic: record.topic, partition: record.partition, offset: record.offset, json };
+    if (format === 'binary') {
+      out.addBinary(record);
+      return;
+    }
+    if (format !== 'json') {
+      this.#convertRegistry(record, format, out);
+      return;
+    }
+    const notJson = out.addJson(record);
+    if (notJson !== undefined) {
+      throw new GatewayError(
+        'GW_ERR_INTERNAL',
+        `The ${notJson} of the record at ${record.topic}/${record.partition} offset ${record.offset} is not JSON, and this instance's format is json: read it with a binary instance, or move past it with positions.`,
+      );
+    }
   }
 
   /**
@@ -506,7 +474,7 @@ export class ConsumerInstance {
    * not JSON do. A key without the wire format (keys are often plain
    * strings) goes as JSON when it parses, else as its text, else base64.
    */
-  #convertRegistry(record: ConsumedRecord, format: RegistryFormat): V2Record {
+  #convertRegistry(record: ConsumedRecord, format: RegistryFormat, out: RecordAnswer): void {
     const where = `the record at ${record.topic}/${record.partition} offset ${record.offset}`;
     const decode = (bytes: Buffer | null, field: 'key' | 'value'): unknown => {
       if (bytes === null) return null;
@@ -522,8 +490,8 @@ export class ConsumerInstance {
       return (decoded as { value: unknown }).value;
     };
     // Undefined does not occur: decode answers a value or throws. JSON.stringify of the decoded JSON is its text.
-    const json = `{"topic":${JSON.stringify(record.topic)},"key":${JSON.stringify(decode(record.key, 'key'))},"value":${JSON.stringify(decode(record.value, 'value'))},"partition":${record.partition},"offset":${record.offset}}`;
-    return { topic: record.topic, partition: record.partition, offset: record.offset, json };
+    const key = JSON.stringify(decode(record.key, 'key'));
+    out.addText(record, key, JSON.stringify(decode(record.value, 'value')));
   }
 
   /** Commits offset + 1 for each given record, or, without any, what every read so far returned. */
