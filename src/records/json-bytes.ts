@@ -38,14 +38,28 @@ let stack = new Uint8Array(64);
 const IN_ARRAY = 1;
 const IN_OBJECT = 2;
 
+/**
+ * A view of the memory under `bytes`, to read four bytes at once; the
+ * last one made is kept (holding that memory until a check of other
+ * memory), as consecutive records' bytes mostly share one (Buffer's pool
+ * of small allocations): most checks allocate nothing.
+ */
+let words: DataView | undefined;
+function wordsOf(bytes: Uint8Array): DataView {
+  if (words?.buffer !== bytes.buffer) words = new DataView(bytes.buffer);
+  return words;
+}
+
 /** Where a string that opens at `at` (its quote) ends (past its closing quote), or -1. `high[0]` is set when it holds a byte of 0x80 or more. */
-function stringEnd(bytes: Uint8Array, view: DataView, at: number, end: number, high: Uint8Array): number {
+function stringEnd(bytes: Uint8Array, at: number, end: number, high: Uint8Array): number {
   let i = at + 1;
   while (i < end) {
     // Most of a string is plain bytes, the scanner's hot path: four at a time while none is a quote, a backslash, below 0x20 or 0x80 and up
     // (each test true for a word exactly when it is for one of its bytes; a borrow only spreads up from a byte that is).
-    while (i + 4 <= end) {
-      const word = view.getUint32(i, true);
+    const view = i + 16 <= end ? wordsOf(bytes) : undefined;
+    const base = bytes.byteOffset;
+    while (view !== undefined && i + 4 <= end) {
+      const word = view.getUint32(base + i, true);
       const quote = word ^ 0x22222222;
       const backslash = word ^ 0x5c5c5c5c;
       if (((word - 0x20202020) | ((quote - 0x01010101) & ~quote) | ((backslash - 0x01010101) & ~backslash) | word) & 0x80808080) break;
@@ -122,7 +136,6 @@ const high = new Uint8Array(1);
  */
 export function jsonBounds(bytes: Uint8Array, into: number[], at: number): boolean {
   const end = bytes.length;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, end);
   let i = end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   while (i < end && isSpace(bytes[i]!)) i++;
   const start = i;
@@ -148,7 +161,7 @@ export function jsonBounds(bytes: Uint8Array, into: number[], at: number): boole
         } else {
           // The first member's name and colon; its value is the next turn's.
           if (i >= end || bytes[i] !== QUOTE) return false;
-          i = stringEnd(bytes, view, i, end, high);
+          i = stringEnd(bytes, i, end, high);
           if (i < 0) return false;
           while (i < end && isSpace(bytes[i]!)) i++;
           if (i >= end || bytes[i] !== COLON) return false;
@@ -166,7 +179,7 @@ export function jsonBounds(bytes: Uint8Array, into: number[], at: number): boole
         }
       }
     } else if (b === QUOTE) {
-      i = stringEnd(bytes, view, i, end, high);
+      i = stringEnd(bytes, i, end, high);
     } else if (b === MINUS || isDigit(b)) {
       i = numberEnd(bytes, i, end);
     } else {
@@ -192,7 +205,7 @@ export function jsonBounds(bytes: Uint8Array, into: number[], at: number): boole
         while (i < end && isSpace(bytes[i]!)) i++;
         if (open === IN_OBJECT) {
           if (i >= end || bytes[i] !== QUOTE) return false;
-          i = stringEnd(bytes, view, i, end, high);
+          i = stringEnd(bytes, i, end, high);
           if (i < 0) return false;
           while (i < end && isSpace(bytes[i]!)) i++;
           if (i >= end || bytes[i] !== COLON) return false;

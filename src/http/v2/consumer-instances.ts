@@ -91,7 +91,7 @@ class RecordBuffer {
     if (records.length === 0) return;
     this.#deliveries.push({ handle, records, next: 0 });
     const before = this.#bytes;
-    for (const record of records) this.#bytes += record.size;
+    for (let i = 0; i < records.length; i++) this.#bytes += records[i]!.size;
     this.process.bytes += this.#bytes - before;
   }
 

@@ -17,6 +17,7 @@ const ENVELOPE_PARTITION = Buffer.from(',"partition":', 'latin1');
 const ENVELOPE_OFFSET = Buffer.from(',"offset":', 'latin1');
 const NULL = Buffer.from('null', 'latin1');
 const NO_BYTES = -1;
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 const base64Length = (n: number) => 4 * Math.ceil(n / 3);
 
@@ -108,7 +109,7 @@ export class RecordAnswer {
   #add(record: ConsumedRecord, fieldBytes: number): void {
     this.#records.push(record);
     if (record.topic !== this.#topic) this.#setTopic(record.topic);
-    const offset = record.offset <= BigInt(Number.MAX_SAFE_INTEGER) ? digitCount(Number(record.offset)) : record.offset.toString().length;
+    const offset = record.offset <= SAFE ? digitCount(Number(record.offset)) : record.offset.toString().length;
     this.#length +=
       ENVELOPE_TOPIC.length +
       this.#topicJson.length +
@@ -147,7 +148,7 @@ export class RecordAnswer {
       at = put(target, at, ENVELOPE_PARTITION);
       at = putDigits(target, at, record.partition);
       at = put(target, at, ENVELOPE_OFFSET);
-      at = record.offset <= BigInt(Number.MAX_SAFE_INTEGER) ? putDigits(target, at, Number(record.offset)) : at + target.write(record.offset.toString(), at, 'latin1');
+      at = record.offset <= SAFE ? putDigits(target, at, Number(record.offset)) : at + target.write(record.offset.toString(), at, 'latin1');
       target[at++] = 0x7d;
     }
     target[at++] = 0x5d;
