@@ -165,6 +165,16 @@ test('a read\'s answer: the bytes of the text it was before, for json, binary an
   assert.equal(json.addJson(record(0, 5n, null, Buffer.from('{"a":1'))), 'value');
   assert.equal(json.length, 4);
   assert.deepEqual(JSON.parse(json.toBuffer().toString('utf8')).length, 4);
+  // Checked when the records arrived (a json instance's deliveries), then added: the same answer.
+  const checkedRecords = [...records, record(0, 5n, Buffer.from('user-42'), Buffer.from('1')), record(0, 6n, null, Buffer.from('{"a":1'))];
+  const bounds = new Int32Array(4 * checkedRecords.length);
+  checkedRecords.forEach((r, i) => RecordAnswer.check(r, bounds, 4 * i));
+  const checked = new RecordAnswer('json');
+  assert.deepEqual(
+    checkedRecords.map((r, i) => checked.addChecked(r, bounds, 4 * i)),
+    [undefined, undefined, undefined, undefined, 'key', 'value'],
+  );
+  assert.deepEqual(checked.toBuffer(), json.toBuffer());
 
   const binary = new RecordAnswer('binary');
   const bytes = [Buffer.alloc(0), Buffer.from([0xff]), Buffer.from([1, 2]), Buffer.from([1, 2, 3]), Buffer.from('not json at all')];

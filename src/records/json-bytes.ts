@@ -134,7 +134,7 @@ const high = new Uint8Array(1);
  * not JSON text or not UTF-8: exactly when JSON.parse of their UTF-8
  * decoding would throw.
  */
-export function jsonBounds(bytes: Uint8Array, into: number[], at: number): boolean {
+export function jsonBounds(bytes: Uint8Array, into: Int32Array | number[], at: number): boolean {
   const end = bytes.length;
   let i = end >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
   while (i < end && isSpace(bytes[i]!)) i++;

@@ -59,11 +59,17 @@ export interface ConsumerInstancesDeps {
   readonly wire?: WireDecoder;
 }
 
-/** One delivery of one partition, waiting for reads; `next` is the index of the first record no read has taken. */
+/**
+ * One delivery of one partition, waiting for reads; `next` is the index of
+ * the first record no read has taken. `json`: for a json instance, where
+ * each record's key and value are JSON text, checked when the records
+ * arrived (checkJson), so a read, which the client waits for, only copies.
+ */
 interface Delivery {
   readonly handle: PartitionHandle;
   records: readonly ConsumedRecord[];
   next: number;
+  json?: Int32Array;
 }
 
 /**
@@ -77,7 +83,11 @@ class RecordBuffer {
   #head = 0;
   #bytes = 0;
 
-  constructor(private readonly process: PrefetchedBytes) {}
+  constructor(
+    private readonly process: PrefetchedBytes,
+    /** A json instance's check of the records it is handed (checkJson). */
+    private readonly check?: (records: readonly ConsumedRecord[]) => Int32Array,
+  ) {}
 
   get bytes(): number {
     return this.#bytes;
@@ -89,7 +99,7 @@ class RecordBuffer {
 
   push(handle: PartitionHandle, records: readonly ConsumedRecord[]): void {
     if (records.length === 0) return;
-    this.#deliveries.push({ handle, records, next: 0 });
+    this.#deliveries.push({ handle, records, next: 0, json: this.check?.(records) });
     const before = this.#bytes;
     for (let i = 0; i < records.length; i++) this.#bytes += records[i]!.size;
     this.process.bytes += this.#bytes - before;
@@ -130,7 +140,7 @@ class RecordBuffer {
       const { handle, records, next } = this.#deliveries[i]!;
       const left = records.slice(next).filter(keep);
       if (left.length === 0) continue;
-      kept.push({ handle, records: left, next: 0 });
+      kept.push({ handle, records: left, next: 0, json: this.check?.(left) });
       for (const record of left) this.#bytes += record.size;
     }
     this.#deliveries = kept;
@@ -171,6 +181,17 @@ function illegalState(detail: string): GatewayError {
   return new GatewayError('GW_ERR_CONFLICT', `Illegal state: ${detail}`);
 }
 
+/**
+ * Where each record's key and value are JSON text (RecordAnswer.check),
+ * done when a json instance is handed records: it fetches ahead while its
+ * client handles the previous answer, so the check is off the read's path.
+ */
+function checkJson(records: readonly ConsumedRecord[]): Int32Array {
+  const bounds = new Int32Array(4 * records.length);
+  for (let i = 0; i < records.length; i++) RecordAnswer.check(records[i]!, bounds, 4 * i);
+  return bounds;
+}
+
 export class ConsumerInstance {
   #subscription: Subscription | undefined;
   #mode: 'none' | 'subscribed' | 'assigned' = 'none';
@@ -196,7 +217,7 @@ export class ConsumerInstance {
     private readonly deps: ConsumerInstancesDeps,
     private readonly prefetched: PrefetchedBytes = { bytes: 0 },
   ) {
-    this.#buffer = new RecordBuffer(prefetched);
+    this.#buffer = new RecordBuffer(prefetched, settings.format === 'json' ? checkJson : undefined);
   }
 
   /**
@@ -394,7 +415,7 @@ export class ConsumerInstance {
         const size = (record.key?.length ?? 0) + (record.value?.length ?? 0);
         if (out.length > 0 && bytes + size > maxBytes) return true;
         try {
-          this.#convert(record, out);
+          this.#convert(record, out, first.json, first.next);
         } catch (error) {
           // The records before it are answered (and, with auto commit, committed): the next read reports this one.
           if (out.length > 0) return true;
@@ -447,7 +468,7 @@ export class ConsumerInstance {
   }
 
   /** Adds the record to the answer in the instance's format, or throws when it cannot be written in it (nothing added). */
-  #convert(record: ConsumedRecord, out: RecordAnswer): void {
+  #convert(record: ConsumedRecord, out: RecordAnswer, json: Int32Array | undefined, index: number): void {
     const format = this.settings.format;
     if (format === 'binary') {
       out.addBinary(record);
@@ -457,7 +478,7 @@ export class ConsumerInstance {
       this.#convertRegistry(record, format, out);
       return;
     }
-    const notJson = out.addJson(record);
+    const notJson = json === undefined ? out.addJson(record) : out.addChecked(record, json, 4 * index);
     if (notJson !== undefined) {
       throw new GatewayError(
         'GW_ERR_INTERNAL',

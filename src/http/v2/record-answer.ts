@@ -17,6 +17,13 @@ const ENVELOPE_PARTITION = Buffer.from(',"partition":', 'latin1');
 const ENVELOPE_OFFSET = Buffer.from(',"offset":', 'latin1');
 const NULL = Buffer.from('null', 'latin1');
 const NO_BYTES = -1;
+const NOT_JSON = -2;
+
+function boundsOf(bytes: Buffer | null, into: Int32Array | number[], at: number): void {
+  if (bytes !== null && jsonBounds(bytes, into, at)) return;
+  into[at] = bytes === null ? NO_BYTES : NOT_JSON;
+  into[at + 1] = into[at]!;
+}
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 const base64Length = (n: number) => 4 * Math.ceil(n / 3);
@@ -69,25 +76,41 @@ export class RecordAnswer {
   }
 
   /**
+   * Where a json instance's record's key and value are JSON text: their
+   * bounds in `into` from `at` (start and end of the key's, then of the
+   * value's; NO_BYTES for none, NOT_JSON for bytes that are not JSON).
+   */
+  static check(record: ConsumedRecord, into: Int32Array | number[], at: number): void {
+    boundsOf(record.key, into, at);
+    boundsOf(record.value, into, at + 2);
+  }
+
+  /**
    * A json instance's record, or undefined when its key or value is not
    * JSON (nothing is added): the field that is not.
    */
   addJson(record: ConsumedRecord): 'key' | 'value' | undefined {
     const at = this.#bounds.length;
-    const field = !this.#boundsOf(record.key, at) ? 'key' : !this.#boundsOf(record.value, at + 2) ? 'value' : undefined;
+    RecordAnswer.check(record, this.#bounds, at);
+    return this.#addBounds(record, this.#bounds, at);
+  }
+
+  /** addJson for a record whose bounds `check` found already, at `at` of `bounds`. */
+  addChecked(record: ConsumedRecord, bounds: Int32Array, at: number): 'key' | 'value' | undefined {
+    const into = this.#bounds;
+    const to = into.length;
+    for (let i = 0; i < 4; i++) into.push(bounds[at + i]!);
+    return this.#addBounds(record, into, to);
+  }
+
+  #addBounds(record: ConsumedRecord, bounds: number[], at: number): 'key' | 'value' | undefined {
+    const field = bounds[at] === NOT_JSON ? 'key' : bounds[at + 2] === NOT_JSON ? 'value' : undefined;
     if (field !== undefined) {
-      this.#bounds.length = at;
+      bounds.length = at;
       return field;
     }
     this.#add(record, this.#fieldLength(at) + this.#fieldLength(at + 2));
     return undefined;
-  }
-
-  #boundsOf(bytes: Buffer | null, slot: number): boolean {
-    if (bytes !== null) return jsonBounds(bytes, this.#bounds, slot);
-    this.#bounds[slot] = NO_BYTES;
-    this.#bounds[slot + 1] = NO_BYTES;
-    return true;
   }
 
   addBinary(record: ConsumedRecord): void {
