@@ -269,6 +269,9 @@ export class Producer {
     const metadata = await this.client.metadata({ topics: [topic] });
     const count = metadata.topics.get(topic)?.partitionsCount ?? 1;
     const result = await this.client.send({
+      // Given here, not only to the constructor: send() reads acks from its own options and otherwise takes 1
+      // (the leader alone) for a producer that is not idempotent, so a leader killed right after an answer lost records.
+      acks: -1,
       messages: messages.map((m) => {
         const key = bytes(m.key);
         return {
