@@ -123,15 +123,18 @@ export async function alternate(
     const b = await baseline();
     const g = await gateway();
     results.push({ baseline: b, gateway: g });
-    const failed = (m: Measurement) => (m.errors ? ` (${m.errors} failed)` : '');
-    process.stdout.write(`    round ${i + 1}: direct ${b.rate.toFixed(0)}/s${failed(b)}, gateway ${g.rate.toFixed(0)}/s${failed(g)}\n`);
+    const show = (m: Measurement) => `${m.rate.toFixed(0)}/s${m.errors ? ` (${m.errors} failed)` : ''}${m.cpuPer100k === undefined ? '' : ` ${m.cpuPer100k.toFixed(2)} cpu-s/100k`}`;
+    process.stdout.write(`    round ${i + 1}: direct ${show(b)}, gateway ${show(g)}\n`);
   }
   const pick = (side: 'baseline' | 'gateway'): Measurement => {
     const ms = results.map((r) => r[side]);
+    const of = (f: (m: Measurement) => number | undefined) => (ms[0] && f(ms[0]) === undefined ? undefined : median(ms.map((m) => f(m)!)));
     return {
       rate: median(ms.map((m) => m.rate)),
-      p50Ms: ms[0]?.p50Ms === undefined ? undefined : median(ms.map((m) => m.p50Ms!)),
-      p99Ms: ms[0]?.p99Ms === undefined ? undefined : median(ms.map((m) => m.p99Ms!)),
+      p50Ms: of((m) => m.p50Ms),
+      p99Ms: of((m) => m.p99Ms),
+      // CPU seconds per 100,000 records of each side, as alternateWithLimit reports them: the table's CPU column.
+      cpuPer100k: of((m) => m.cpuPer100k),
       errors: ms.reduce((n, m) => n + (m.errors ?? 0), 0),
     };
   };

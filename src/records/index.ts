@@ -13,6 +13,7 @@ export { MAX_JSON_DEPTH, formats, isRegistryFormat, nestsDeeperThan, registryCon
 export { needsSchemas, resolveSchemas, type SchemaChoice, type SchemaChoices } from './registry-formats.js';
 export { decodeRecord, recordPointer, type DecodedRecord, type Formats } from './to-kafka.js';
 export { rawRecordValues } from './raw-values.js';
+export { jsonBounds } from './json-bytes.js';
 export { RecordPipeline, answer, misfits, type PipelineDeps, type ProduceAnswer } from './pipeline.js';
 export { MAX_KEYS, keyFilter, type KeyFormat } from './key-filter.js';
 export { encodedBody, ownedConcat, type Fallback, type FrameForm, type HeaderForm } from './to-json.js';

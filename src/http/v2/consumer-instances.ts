@@ -18,7 +18,6 @@
  * HTTP: errors are GatewayErrors, which the routes answer in Confluent's
  * shape.
  */
-import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { RE2JS } from 're2js';
 import type { Config } from '../../config.js';
@@ -26,40 +25,7 @@ import { GROUP_NAME_RULE, GatewayError, isValidGroupName, partitionKey, type Log
 import type { ConsumedRecord, PartitionHandle, StartPosition, Subscription, SubscriptionEngine, TopicPartitions } from '../../kafka/index.js';
 import { formats } from '../../records/index.js';
 import type { WireDecoder } from '../../schema/index.js';
-
-/**
- * A JSON record's own text, when it is JSON: checked by parsing, written as
- * it is (no second serialization; 64-bit integers keep every digit).
- * Undefined when the bytes are not UTF-8 JSON. A byte order mark is not
- * part of the text, as a UTF-8 decoder drops it.
- */
-function jsonText(bytes: Buffer): string | undefined {
-  const body = bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
-  // Checked without decoding, then decoded once: no exception thrown and caught for bytes that are not UTF-8.
-  if (!isUtf8(body)) return undefined;
-  const text = body.toString('utf8');
-  if (formats.json.fromText(text) === undefined) return undefined;
-  // Spaces around the value are JSON's, kept out of the answer all the same.
-  return text.trim();
-}
-
-function base64Text(bytes: Buffer): string {
-  return `"${formats.binary.fromKafka(bytes)}"`;
-}
-
-/** A record's key or value as a json or binary instance embeds it in Confluent's envelope; `null` for none. */
-function embedded(record: ConsumedRecord, bytes: Buffer | null, field: 'key' | 'value', format: 'json' | 'binary'): string {
-  if (bytes === null) return 'null';
-  if (format === 'binary') return base64Text(bytes);
-  const text = jsonText(bytes);
-  if (text === undefined) {
-    throw new GatewayError(
-      'GW_ERR_INTERNAL',
-      `The ${field} of the record at ${record.topic}/${record.partition} offset ${record.offset} is not JSON, and this instance's format is json: read it with a binary instance, or move past it with positions.`,
-    );
-  }
-  return text;
-}
+import { RecordAnswer } from './record-answer.js';
 
 export type EmbeddedFormat = 'binary' | 'json' | RegistryFormat;
 /** The embedded formats whose values are in the schema registry wire format. */
@@ -78,15 +44,6 @@ export interface InstanceSettings {
   readonly requestTimeoutMs?: number;
 }
 
-/** A record as v2 answers it, in the instance's format. */
-export interface V2Record {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: bigint;
-  /** The record as JSON text, `{"topic","key","value","partition","offset"}` in Confluent's order, written once when it is read. */
-  readonly json: string;
-}
-
 export interface PartitionRef {
   readonly topic: string;
   readonly partition: number;
@@ -102,11 +59,17 @@ export interface ConsumerInstancesDeps {
   readonly wire?: WireDecoder;
 }
 
-/** One delivery of one partition, waiting for reads; `next` is the index of the first record no read has taken. */
+/**
+ * One delivery of one partition, waiting for reads; `next` is the index of
+ * the first record no read has taken. `json`: for a json instance, where
+ * each record's key and value are JSON text, checked when the records
+ * arrived (checkJson), so a read, which the client waits for, only copies.
+ */
 interface Delivery {
   readonly handle: PartitionHandle;
   records: readonly ConsumedRecord[];
   next: number;
+  json?: Int32Array;
 }
 
 /**
@@ -120,7 +83,11 @@ class RecordBuffer {
   #head = 0;
   #bytes = 0;
 
-  constructor(private readonly process: PrefetchedBytes) {}
+  constructor(
+    private readonly process: PrefetchedBytes,
+    /** A json instance's check of the records it is handed (checkJson). */
+    private readonly check?: (records: readonly ConsumedRecord[]) => Int32Array,
+  ) {}
 
   get bytes(): number {
     return this.#bytes;
@@ -132,9 +99,9 @@ class RecordBuffer {
 
   push(handle: PartitionHandle, records: readonly ConsumedRecord[]): void {
     if (records.length === 0) return;
-    this.#deliveries.push({ handle, records, next: 0 });
+    this.#deliveries.push({ handle, records, next: 0, json: this.check?.(records) });
     const before = this.#bytes;
-    for (const record of records) this.#bytes += record.size;
+    for (let i = 0; i < records.length; i++) this.#bytes += records[i]!.size;
     this.process.bytes += this.#bytes - before;
   }
 
@@ -173,7 +140,7 @@ class RecordBuffer {
       const { handle, records, next } = this.#deliveries[i]!;
       const left = records.slice(next).filter(keep);
       if (left.length === 0) continue;
-      kept.push({ handle, records: left, next: 0 });
+      kept.push({ handle, records: left, next: 0, json: this.check?.(left) });
       for (const record of left) this.#bytes += record.size;
     }
     this.#deliveries = kept;
@@ -214,6 +181,17 @@ function illegalState(detail: string): GatewayError {
   return new GatewayError('GW_ERR_CONFLICT', `Illegal state: ${detail}`);
 }
 
+/**
+ * Where each record's key and value are JSON text (RecordAnswer.check),
+ * done when a json instance is handed records: it fetches ahead while its
+ * client handles the previous answer, so the check is off the read's path.
+ */
+function checkJson(records: readonly ConsumedRecord[]): Int32Array {
+  const bounds = new Int32Array(4 * records.length);
+  for (let i = 0; i < records.length; i++) RecordAnswer.check(records[i]!, bounds, 4 * i);
+  return bounds;
+}
+
 export class ConsumerInstance {
   #subscription: Subscription | undefined;
   #mode: 'none' | 'subscribed' | 'assigned' = 'none';
@@ -239,7 +217,7 @@ export class ConsumerInstance {
     private readonly deps: ConsumerInstancesDeps,
     private readonly prefetched: PrefetchedBytes = { bytes: 0 },
   ) {
-    this.#buffer = new RecordBuffer(prefetched);
+    this.#buffer = new RecordBuffer(prefetched, settings.format === 'json' ? checkJson : undefined);
   }
 
   /**
@@ -407,11 +385,12 @@ export class ConsumerInstance {
    * The first record is returned even when it alone is larger than
    * `maxBytes`, so a read always makes progress.
    */
-  async read(timeoutMs: number, maxBytes: number): Promise<V2Record[]> {
+  async read(timeoutMs: number, maxBytes: number): Promise<RecordAnswer> {
     const subscription = this.#held();
     const deadline = Date.now() + timeoutMs;
     const minBytes = this.settings.fetchMinBytes;
-    const out: V2Record[] = [];
+    const format = this.settings.format;
+    const out = new RecordAnswer(format === 'json' || format === 'binary' ? format : 'decoded');
     let bytes = 0;
     // The last record taken of the partition being taken from: its offset is marked written (and returned) once per run, not per record.
     let runHandle: PartitionHandle | undefined;
@@ -435,16 +414,14 @@ export class ConsumerInstance {
         }
         const size = (record.key?.length ?? 0) + (record.value?.length ?? 0);
         if (out.length > 0 && bytes + size > maxBytes) return true;
-        let converted: V2Record;
         try {
-          converted = this.#convert(record);
+          this.#convert(record, out, first.json, first.next);
         } catch (error) {
           // The records before it are answered (and, with auto commit, committed): the next read reports this one.
           if (out.length > 0) return true;
           throw error;
         }
         this.#buffer.shift();
-        out.push(converted);
         bytes += size;
         if (runHandle !== handle) settle();
         runHandle = handle;
@@ -490,12 +467,24 @@ export class ConsumerInstance {
     return out;
   }
 
-  #convert(record: ConsumedRecord): V2Record {
+  /** Adds the record to the answer in the instance's format, or throws when it cannot be written in it (nothing added). */
+  #convert(record: ConsumedRecord, out: RecordAnswer, json: Int32Array | undefined, index: number): void {
     const format = this.settings.format;
-    if (format !== 'binary' && format !== 'json') return this.#convertRegistry(record, format);
-    // Confluent's envelope around the key and value as the instance's format writes them: base64 for binary, JSON for json.
-    const json = `{"topic":${JSON.stringify(record.topic)},"key":${embedded(record, record.key, 'key', format)},"value":${embedded(record, record.value, 'value', format)},"partition":${record.partition},"offset":${record.offset}}`;
-    return { topic: record.topic, partition: record.partition, offset: record.offset, json };
+    if (format === 'binary') {
+      out.addBinary(record);
+      return;
+    }
+    if (format !== 'json') {
+      this.#convertRegistry(record, format, out);
+      return;
+    }
+    const notJson = json === undefined ? out.addJson(record) : out.addChecked(record, json, 4 * index);
+    if (notJson !== undefined) {
+      throw new GatewayError(
+        'GW_ERR_INTERNAL',
+        `The ${notJson} of the record at ${record.topic}/${record.partition} offset ${record.offset} is not JSON, and this instance's format is json: read it with a binary instance, or move past it with positions.`,
+      );
+    }
   }
 
   /**
@@ -506,7 +495,7 @@ export class ConsumerInstance {
    * not JSON do. A key without the wire format (keys are often plain
    * strings) goes as JSON when it parses, else as its text, else base64.
    */
-  #convertRegistry(record: ConsumedRecord, format: RegistryFormat): V2Record {
+  #convertRegistry(record: ConsumedRecord, format: RegistryFormat, out: RecordAnswer): void {
     const where = `the record at ${record.topic}/${record.partition} offset ${record.offset}`;
     const decode = (bytes: Buffer | null, field: 'key' | 'value'): unknown => {
       if (bytes === null) return null;
@@ -522,8 +511,8 @@ export class ConsumerInstance {
       return (decoded as { value: unknown }).value;
     };
     // Undefined does not occur: decode answers a value or throws. JSON.stringify of the decoded JSON is its text.
-    const json = `{"topic":${JSON.stringify(record.topic)},"key":${JSON.stringify(decode(record.key, 'key'))},"value":${JSON.stringify(decode(record.value, 'value'))},"partition":${record.partition},"offset":${record.offset}}`;
-    return { topic: record.topic, partition: record.partition, offset: record.offset, json };
+    const key = JSON.stringify(decode(record.key, 'key'));
+    out.addText(record, key, JSON.stringify(decode(record.value, 'value')));
   }
 
   /** Commits offset + 1 for each given record, or, without any, what every read so far returned. */

@@ -165,9 +165,9 @@ export function confluentConsumerHandlers({
         const asked = input.query.timeout;
         const timeoutMs = asked !== undefined && asked > 0 ? Math.min(asked, longest) : longest;
         const maxBytes = input.query.max_bytes !== undefined && input.query.max_bytes > 0 ? Math.min(input.query.max_bytes, config.requestMaxBytes) : config.requestMaxBytes;
-        const records = await instance.read(timeoutMs, maxBytes);
-        // Each record was written as JSON once, when read: the answer joins them.
-        input.res.status(200).type(mediaType).send(`[${records.map((r) => r.json).join(',')}]`);
+        const answer = await instance.read(timeoutMs, maxBytes);
+        // The answer is UTF-8 bytes already; labelled as express labels a text answer.
+        input.res.status(200).set('Content-Type', `${mediaType}; charset=utf-8`).send(answer.toBuffer());
       }),
     v2CommitOffsets: async (input) => {
       const offsets = input.body?.offsets?.map(({ topic, partition, offset }) => ({ topic: checkTopicName(topic), partition, offset: BigInt(offset) }));
