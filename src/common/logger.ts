@@ -19,7 +19,8 @@ export type { Logger };
  * where a write per line (one per request) cost a system call each, and a
  * stdout pipe read slowly no longer stalls every request. The buffer is
  * written out when the process exits, and holds at most 16 MiB: past it,
- * while stdout takes nothing, lines are dropped rather than held.
+ * while stdout takes nothing, lines are dropped rather than held (said on
+ * stderr).
  */
 export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -32,8 +33,24 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
         censor: '[redacted]',
       },
     },
-    destination ?? pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES }),
+    destination ?? bufferedStdout(),
   );
+}
+
+function bufferedStdout(): ReturnType<typeof pino.destination> {
+  const stdout = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES });
+  // pino takes a broken pipe in its stride but hands any other failure of stdout (EIO, a closed descriptor) on as an
+  // 'error' event, which with nobody listening would end the process: logging stops, the gateway goes on serving.
+  stdout.on('error', () => undefined);
+  // Lines dropped for a full buffer are said once a burst, on stderr, so a log with gaps is known to have them.
+  let dropping = false;
+  stdout.on('drop', () => {
+    if (dropping) return;
+    dropping = true;
+    process.stderr.write(`log lines dropped: stdout took nothing while ${LOG_BUFFER_MAX_BYTES} bytes of them waited\n`);
+    setTimeout(() => (dropping = false), 10_000).unref();
+  });
+  return stdout;
 }
 
 // About a minute of request lines at a thousand requests a second.

@@ -131,8 +131,9 @@ const high = new Uint8Array(1);
  * Where the JSON text in `bytes` is, without the byte order mark and
  * JSON's spaces around it: `into[at]` its first byte and `into[at + 1]`
  * the byte after its last. False (and `into` untouched) when the bytes are
- * not JSON text or not UTF-8: exactly when JSON.parse of their UTF-8
- * decoding would throw.
+ * not UTF-8, or not JSON text: for UTF-8, exactly when JSON.parse of their
+ * decoding would throw (invalid UTF-8 would decode to U+FFFD, which
+ * JSON.parse takes inside a string; such a value is not JSON here).
  */
 export function jsonBounds(bytes: Uint8Array, into: Int32Array | number[], at: number): boolean {
   const end = bytes.length;

@@ -5,7 +5,7 @@
  * copy, and another inside its CRC function), and joins them again for the
  * request: per 100 KB of records, three copies and hundreds of small
  * buffers, 12% of the gateway's CPU in batched produce and much of its
- * garbage. The bytes are the same as the client's (test/produce-request.test.ts
+ * garbage. The bytes are the same as the client's (test/kafka/produce/produce-request.test.ts
  * compares them), so the broker and the answer's parser see no difference.
  */
 import { DynamicBuffer } from '@platformatic/dynamic-buffer';

@@ -146,9 +146,11 @@ export class ProducerSession {
    * copied in one synchronous step). A buffer per request, of the size of
    * the records, was garbage outside the JS heap that made V8 run full
    * collections for external memory pressure, several a second under load.
-   * Were the client ever to send the body without copying it, a body
-   * overwritten before it left would fail the broker's CRC32C check of the
-   * batch, not be stored.
+   * Were the client ever to send the body without copying it, a later
+   * request's complete batch, with a valid CRC of its own, could leave in
+   * an earlier request's place and be acknowledged as it: an upgrade of
+   * the client must pass test/kafka/produce/produce-request.test.ts, which
+   * writes over the buffer as soon as each send returns.
    */
   #scratch = Buffer.allocUnsafe(0);
 

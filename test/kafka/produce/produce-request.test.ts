@@ -9,9 +9,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { produceV3, produceV8, produceV9, produceV11 } from '@platformatic/kafka';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Connection, produceV3, produceV8, produceV9, produceV11 } from '@platformatic/kafka';
 import '../../../src/kafka/client/index.js';
-import { encodeProduceRequest } from '../../../src/kafka/produce/produce-request.js';
+import { encodeProduceRequest, prepareProduceRequest } from '../../../src/kafka/produce/produce-request.js';
+import { eventually } from '../../helpers/env.js';
 import type { WireRecord } from '../../../src/kafka/produce/producer-session.js';
 
 class Sequences extends Map<string, number> {
@@ -112,4 +115,41 @@ for (const version of [3, 8, 9, 11] as const) {
 test('a version the encoder does not write is refused before anything is sent', () => {
   assert.throws(() => ours(2, [record('t', 0, null, Buffer.from('v'))], 1n, 0, new Sequences()), /version 2/);
   assert.throws(() => ours(12, [record('t', 0, null, Buffer.from('v'))], 1n, 0, new Sequences()), /version 12/);
+});
+
+test("one buffer for every request's body: the client's connection has sent the bytes each request was written with, though the buffer was written over at once", async () => {
+  // producer-session.ts writes every request's body into one buffer, which is safe only while the client's
+  // Connection.send copies the body out of it in the step that takes it. A client that kept a reference instead
+  // would send a later request's complete, well-formed batch under an earlier request's answer.
+  const received: Buffer[] = [];
+  const server = createServer((socket) => socket.on('data', (chunk: Buffer) => received.push(chunk)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const connection = new Connection('scratch-test', { requestTimeout: 60_000 });
+  try {
+    await new Promise<void>((resolve, reject) => connection.connect('127.0.0.1', (server.address() as AddressInfo).port, (error) => (error ? reject(error) : resolve())));
+    const scratch = Buffer.alloc(64 * 1024);
+    const bodies: Buffer[] = [];
+    for (let i = 0; i < 5; i++) {
+      const records = [record('t', i % 3, Buffer.from(`k${i}`), Buffer.from(`{"request":${i},"pad":"${'x'.repeat(100 * i)}"}`))];
+      const options = { acks: -1, timeoutMs: 30_000, producerId: 7n, producerEpoch: 0, firstSequence: () => i };
+      bodies.push(Buffer.from(encodeProduceRequest(11, records, options).buffer));
+      connection.send(0, 11, () => prepareProduceRequest(11, records, options).write(scratch), produceV11.parseResponse, true, true, () => undefined);
+      scratch.fill(0xee);
+    }
+    const all = await eventually(async () => {
+      const bytes = Buffer.concat(received);
+      return bodies.reduce((length, body) => length + body.length, 0) < bytes.length ? bytes : undefined;
+    });
+    const frames: Buffer[] = [];
+    for (let at = 0; at + 4 <= all.length; ) {
+      const size = all.readInt32BE(at);
+      frames.push(all.subarray(at + 4, at + 4 + size));
+      at += 4 + size;
+    }
+    assert.equal(frames.length, bodies.length);
+    for (const [i, frame] of frames.entries()) assert.ok(frame.subarray(frame.length - bodies[i]!.length).equals(bodies[i]!), `request ${i} left with the bytes it was written with`);
+  } finally {
+    await new Promise<void>((resolve) => connection.close(() => resolve()));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
 });
