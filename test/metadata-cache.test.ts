@@ -176,3 +176,50 @@ test('produce after the gateway deleted a topic and re-created it with another p
   const ok = conforms(await request(gw.app).post(`/v1/topics/${topic}/records`).send({ records: [{ value: 4, partition: 1 }] }).expect(200));
   assert.deepEqual(ok.body.offsets.map((o: { partition: number; offset: string }) => [o.partition, o.offset]), [[1, '0']], 'a new topic, counting from 0');
 });
+
+test('a topic created for a produce is asked for until the broker lists it: a metadata answer that lags the creation is no 404, and one that never catches up is a 503', async () => {
+  const topic = uniqueName('lagging');
+  topics.push(topic);
+  let hideFor = 0;
+  let answersAfterCreate = 0;
+  /** The gateway's admin layer, whose metadata leaves the topic out of the first `hideFor` answers after it is created. */
+  const lagging = new Proxy(gatewayAdmin, {
+    get(target, prop, receiver) {
+      if (prop === 'createTopic') {
+        return async (...args: Parameters<KafkaAdmin['createTopic']>) => {
+          await target.createTopic(...args);
+          answersAfterCreate = 0;
+        };
+      }
+      if (prop === 'cluster') {
+        return async (...args: Parameters<KafkaAdmin['cluster']>) => {
+          const answer = await target.cluster(...args);
+          if (answersAfterCreate++ >= hideFor) return answer;
+          return { ...answer, topics: answer.topics.filter((t) => t.name !== topic) };
+        };
+      }
+      return Reflect.get(target, prop, receiver) as unknown;
+    },
+  }) as KafkaAdmin;
+
+  hideFor = 3;
+  const cache = new TopicCache(lagging, { cacheTtlMs: 600_000, timeoutMs: 10_000 });
+  const partitions = await cache.partitions(topic, { create: true });
+  assert.equal(partitions.length, 1);
+  assert.ok(answersAfterCreate > hideFor, 'the cache asked again after the answers that left the topic out');
+
+  const never = uniqueName('never-listed');
+  topics.push(never);
+  hideFor = Infinity;
+  const neverListed = new Proxy(lagging, {
+    get(target, prop, receiver) {
+      if (prop !== 'cluster') return Reflect.get(target, prop, receiver) as unknown;
+      return async (...args: Parameters<KafkaAdmin['cluster']>) => {
+        const answer = await gatewayAdmin.cluster(...args);
+        return { ...answer, topics: answer.topics.filter((t) => t.name !== never) };
+      };
+    },
+  }) as KafkaAdmin;
+  const impatient = new TopicCache(neverListed, { cacheTtlMs: 600_000, timeoutMs: 500 });
+  await assert.rejects(impatient.partitions(never, { create: true }), (error: Error & { code?: string }) => error.code === 'GW_ERR_KAFKA_UNAVAILABLE');
+});

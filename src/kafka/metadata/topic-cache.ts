@@ -195,8 +195,19 @@ export class TopicCache {
       // Another instance may have created it at the same moment.
       if (!protocolErrorIds(error).includes('TOPIC_ALREADY_EXISTS')) throw fromKafkaError(error, { topic });
     }
-    this.invalidate();
-    await this.refresh();
+    // CreateTopics is answered once the controller holds the topic; the metadata a broker answers with follows a
+    // moment later, and a lookup in between would call the topic just created unknown (a 404 for the produce that
+    // created it). So ask until it is listed, within the bound of one metadata request.
+    const deadline = Date.now() + this.options.timeoutMs;
+    for (;;) {
+      this.invalidate();
+      await this.refresh();
+      if ((this.#topics.get(topic)?.partitions.length ?? 0) > 0) return;
+      if (Date.now() >= deadline) {
+        throw new GatewayError('GW_ERR_KAFKA_UNAVAILABLE', `Topic ${JSON.stringify(topic)} was created, but Kafka does not list it yet; retry shortly.`, { retryAfterSeconds: 1 });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   async #topicConfigs(topic: string): Promise<TopicConfigs> {
