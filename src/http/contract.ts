@@ -107,6 +107,8 @@ function toPattern(template: string): { pattern: RegExp; names: string[] } {
 export class Contract {
   readonly operations: readonly Operation[];
   readonly #openapi: OpenApi;
+  /** The operations by method, in the order of `operations`: a request tries only its method's patterns. */
+  readonly #byMethod = new Map<string, readonly Operation[]>();
 
   constructor(readonly document: OpenApiDocument & Record<string, unknown>) {
     this.#openapi = new OpenApi(document);
@@ -140,6 +142,11 @@ export class Contract {
     }
     // Literal segments win over parameters, as /v1/topics/x/schema over /v1/topics/{topic}.
     this.operations = operations.sort((a, b) => a.parameterNames.length - b.parameterNames.length);
+    for (const method of METHODS) {
+      const upper = method.toUpperCase();
+      // A HEAD request is served by a GET operation too, as express does.
+      this.#byMethod.set(upper, this.operations.filter((op) => op.method === upper || (upper === 'HEAD' && op.method === 'GET')));
+    }
   }
 
   static load(path?: string): Contract {
@@ -184,9 +191,8 @@ export class Contract {
   }
 
   #match(method: string, path: string, only: (operation: Operation) => boolean = () => true): MatchedOperation | undefined {
-    for (const operation of this.operations) {
+    for (const operation of this.#byMethod.get(method) ?? []) {
       if (!only(operation)) continue;
-      if (operation.method !== method && !(method === 'HEAD' && operation.method === 'GET')) continue;
       const found = operation.pattern.exec(path);
       if (!found) continue;
       const pathParams: Record<string, string> = {};

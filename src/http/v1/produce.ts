@@ -3,7 +3,7 @@
  * stream. Both hand their records to the one record pipeline
  * (src/records); this file only reads the body and writes the answer.
  */
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
 import { GatewayError, JsonTextError, parseJsonText, type FieldError } from '../../common/index.js';
 import type { ProducedRecord } from '../../kafka/index.js';
 import { answer, decodeRecord, needsSchemas, rawRecordValues, recordPointer, resolveSchemas, type DecodedRecord, type Formats, type ProduceAnswer, type RecordPipeline, type SchemaChoices } from '../../records/index.js';
@@ -172,6 +172,25 @@ async function produceNdjson({ pipeline, bodyLimitBytes }: ProduceRouteDeps, req
   return answer(topic, produced);
 }
 
+/**
+ * The answer as the JSON text `res.json` writes for it, written without
+ * express's generic path (a stringify of the object, then content-type
+ * negotiation in res.send): a batch's answer holds an entry per record.
+ * Offsets are decimal strings and partitions and timestamps integers, so
+ * each is its JSON text as it is.
+ */
+function writeAnswer(res: Response, { topic, offsets }: ProduceAnswer): void {
+  let text = `{"topic":${JSON.stringify(topic)},"offsets":[`;
+  for (let i = 0; i < offsets.length; i += 1) {
+    const { partition, offset, timestamp } = offsets[i]!;
+    text += `${i === 0 ? '' : ','}{"partition":${partition},"offset":"${offset}","timestamp":${timestamp}}`;
+  }
+  text += ']}';
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}
+
 /** POST /v1/topics/{topic}/records: JSON batches and NDJSON streams. */
 export function produceHandlers(deps: ProduceRouteDeps): Pick<Handlers, 'produceRecords'> {
   return {
@@ -179,7 +198,7 @@ export function produceHandlers(deps: ProduceRouteDeps): Pick<Handlers, 'produce
     produceRecords: async ({ path: { topic }, query, body, mediaType, req, res }) => {
       deps.pipeline.checkTopic(topic);
       if (mediaType === 'application/x-ndjson') {
-        res.json(await produceNdjson(deps, req, topic, await withSchemas(deps, topic, formatsOf(query, undefined), query)));
+        writeAnswer(res, await produceNdjson(deps, req, topic, await withSchemas(deps, topic, formatsOf(query, undefined), query)));
         return;
       }
       const json = body as JsonBody;
@@ -188,7 +207,7 @@ export function produceHandlers(deps: ProduceRouteDeps): Pick<Handlers, 'produce
       const raw = formats.value === 'json' ? rawJsonBody(req) : undefined;
       const rawValues = raw && rawRecordValues(raw);
       // The topic name is checked above and every record against the record schema by the contract.
-      res.json(await deps.pipeline.produceBatch(topic, json.records, formats, { contract: true, rawValues }));
+      writeAnswer(res, await deps.pipeline.produceBatch(topic, json.records, formats, { contract: true, rawValues }));
     },
   };
 }
