@@ -44,7 +44,7 @@ test('JSON records come back with partition, offset and timestamp in request ord
   assert.equal(res.body.topic, t);
   assert.deepEqual(res.body.offsets.map((o: { offset: string }) => o.offset), ['0', '1', '2']);
   assert.equal(res.body.offsets[1].timestamp, 1_700_000_000_000);
-  // The answer is written by hand: the text is what JSON.stringify of it writes, with the header res.json sets.
+  // The answer is written without res.json, with the same text and headers.
   assert.equal(res.text, JSON.stringify(res.body));
   assert.equal(res.headers['content-type'], 'application/json; charset=utf-8');
   assert.equal(res.headers['content-length'], String(Buffer.byteLength(res.text)));

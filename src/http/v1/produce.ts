@@ -173,19 +173,12 @@ async function produceNdjson({ pipeline, bodyLimitBytes }: ProduceRouteDeps, req
 }
 
 /**
- * The answer as the JSON text `res.json` writes for it, written without
- * express's generic path (a stringify of the object, then content-type
- * negotiation in res.send): a batch's answer holds an entry per record.
- * Offsets are decimal strings and partitions and timestamps integers, so
- * each is its JSON text as it is.
+ * The answer as `res.json` writes it (the same text and headers), without
+ * express's generic path through res.send (content-type negotiation, a
+ * freshness check) for each request.
  */
-function writeAnswer(res: Response, { topic, offsets }: ProduceAnswer): void {
-  let text = `{"topic":${JSON.stringify(topic)},"offsets":[`;
-  for (let i = 0; i < offsets.length; i += 1) {
-    const { partition, offset, timestamp } = offsets[i]!;
-    text += `${i === 0 ? '' : ','}{"partition":${partition},"offset":"${offset}","timestamp":${timestamp}}`;
-  }
-  text += ']}';
+function writeAnswer(res: Response, produced: ProduceAnswer): void {
+  const text = JSON.stringify(produced);
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('Content-Length', Buffer.byteLength(text));
   res.end(text);
