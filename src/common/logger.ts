@@ -17,10 +17,12 @@ export type { Logger };
  * Without a destination, lines go to stdout through a buffer written in the
  * background: under load the lines of many requests leave in one write,
  * where a write per line (one per request) cost a system call each, and a
- * stdout pipe read slowly no longer stalls every request. The buffer is
- * written out when the process exits, and holds at most 16 MiB: past it,
- * while stdout takes nothing, lines are dropped rather than held (said on
- * stderr).
+ * stdout pipe read slowly no longer stalls every request. A write waits for
+ * 4 KiB of lines or 100 ms, whichever comes first: a write as soon as the
+ * one before finished still carried one request's line in most writes
+ * (about 55 µs of CPU each). The buffer is written out when the process
+ * exits, and holds at most 16 MiB: past it, while stdout takes nothing,
+ * lines are dropped rather than held (said on stderr).
  */
 export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -38,7 +40,7 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
 }
 
 function bufferedStdout(): ReturnType<typeof pino.destination> {
-  const stdout = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES });
+  const stdout = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES, minLength: LOG_WRITE_MIN_BYTES, periodicFlush: LOG_FLUSH_MS });
   // pino takes a broken pipe in its stride but hands any other failure of stdout (EIO, a closed descriptor) on as an
   // 'error' event, which with nobody listening would end the process: logging stops, the gateway goes on serving.
   stdout.on('error', () => undefined);
@@ -55,6 +57,9 @@ function bufferedStdout(): ReturnType<typeof pino.destination> {
 
 // About a minute of request lines at a thousand requests a second.
 const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+// About 16 request lines per write; a quiet gateway's lines still leave within LOG_FLUSH_MS.
+const LOG_WRITE_MIN_BYTES = 4096;
+const LOG_FLUSH_MS = 100;
 
 /**
  * Logs a failure a client was answered with, if it is the server's: a 5xx
