@@ -1,6 +1,8 @@
 /** Shared pieces of the benchmarks: a gateway in its own process, statistics, and the result record. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 
 export interface GatewayProcess {
@@ -10,18 +12,21 @@ export interface GatewayProcess {
 }
 
 /**
- * Starts the gateway as a separate process, as it runs in production, so
- * that its CPU and memory are its own and not the load generator's.
+ * Starts the gateway as a separate process, as it runs in production
+ * (compiled by tsc, `node dist/src/main.js`, NODE_ENV=production, as the
+ * Dockerfile runs it), so that its CPU and memory are its own and not the
+ * load generator's, and none of its time goes to a loader's transforms.
  * It logs at info only until it is listening; stdout is drained, not kept.
  * `script`: another server started the same way (bench/http-limit.ts);
  * `cwd`: another checkout of the gateway (BENCH_BEFORE); `nodeArgs`: flags
  * for node itself (bench/v2-read.ts opens the inspector to collect garbage).
  */
 export async function startGatewayProcess(brokers: string, env: Record<string, string> = {}, script = 'src/main.ts', cwd?: string, nodeArgs: readonly string[] = []): Promise<GatewayProcess> {
+  const compiled = await compile(cwd ?? process.cwd(), script);
   // BENCH_CPU_PROF=<dir>: each gateway writes a V8 CPU profile there when it stops (read with bench/profile.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeArgs, '--import', 'tsx', script], {
-    env: { ...process.env, KAFKA_BROKERS: brokers, PORT: '0', LOG_LEVEL: 'info', ...env },
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeArgs, compiled], {
+    env: { ...process.env, NODE_ENV: 'production', KAFKA_BROKERS: brokers, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd,
   });
@@ -49,6 +54,28 @@ export async function startGatewayProcess(brokers: string, env: Record<string, s
         child.kill('SIGTERM');
       }),
   };
+}
+
+const compilations = new Map<string, Promise<void>>();
+
+/**
+ * `script` of checkout `dir` as tsc compiles it into dist/, once per
+ * checkout and run: tsconfig.bench.json (the gateway and the HTTP limit)
+ * where the checkout has one, else tsconfig.build.json (`npm run build`,
+ * the gateway alone: an older checkout under BENCH_BEFORE).
+ */
+async function compile(dir: string, script: string): Promise<string> {
+  const root = resolve(dir);
+  let done = compilations.get(root);
+  if (done === undefined) {
+    const project = existsSync(join(root, 'tsconfig.bench.json')) ? 'tsconfig.bench.json' : 'tsconfig.build.json';
+    done = promisify(execFile)(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: root }).then(() => undefined);
+    compilations.set(root, done);
+  }
+  await done;
+  const compiled = join(root, 'dist', script.replace(/\.ts$/, '.js'));
+  if (!existsSync(compiled)) throw new Error(`${compiled} was not built (${script} is not in the checkout's build)`);
+  return compiled;
 }
 
 async function waitForReady(url: string): Promise<void> {

@@ -18,6 +18,8 @@ export interface V2ReadBenchOptions {
   readonly rounds: number;
   /** Records in each topic. */
   readonly records: number;
+  /** Only these scenarios (v2-read-json, v2-read-binary); all when undefined. */
+  readonly scenarios?: readonly string[];
 }
 
 const V2 = 'application/vnd.kafka.v2+json';
@@ -188,7 +190,7 @@ async function viaGateway(gateway: GatewayProcess, inspectPort: number, topic: s
   }
 }
 
-export async function runV2ReadBenchmarks({ brokers, rounds, records }: V2ReadBenchOptions): Promise<ScenarioResult[]> {
+export async function runV2ReadBenchmarks({ brokers, rounds, records, scenarios }: V2ReadBenchOptions): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   const suffix = Date.now().toString(36);
   const topics = { json: `bench-v2-json-${suffix}`, binary: `bench-v2-binary-${suffix}` };
@@ -199,7 +201,7 @@ export async function runV2ReadBenchmarks({ brokers, rounds, records }: V2ReadBe
   const beforePort = beforeDir ? await freePort() : 0;
   const old = beforeDir ? await startGatewayProcess(brokers, { AUTO_CREATE_TOPICS: 'false' }, 'src/main.ts', beforeDir, [`--inspect=127.0.0.1:${beforePort}`]) : undefined;
   try {
-    for (const format of ['json', 'binary'] as const) {
+    for (const format of (['json', 'binary'] as const).filter((f) => scenarios === undefined || scenarios.includes(`v2-read-${f}`))) {
       const topic = topics[format];
       const created = await fetch(`${gateway.url}/v1/topics`, {
         method: 'POST',
