@@ -3,6 +3,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { Consumer } from '@platformatic/kafka';
 import { createInterface } from 'node:readline';
 
 export interface GatewayProcess {
@@ -78,6 +79,60 @@ async function compile(dir: string, script: string): Promise<string> {
   return compiled;
 }
 
+/** What a direct reader hands its encoder for each record of a fetch. */
+export interface DirectReadEncoder {
+  record(partition: number, offset: bigint, timestamp: number, key: Buffer | null, value: Buffer | null): void;
+  /** The fetch's records are all handed over: the bytes written for them. */
+  endFetch(): number;
+}
+
+/**
+ * The leanest reader, the baseline of reads through the gateway: fetches
+ * of every partition of `topic` from offset 0, no group, until `count`
+ * records, each fetch's records encoded by `encoder` as the gateway would
+ * send them. Records/s, CPU per 100,000 records and the time to the first.
+ */
+export async function readDirectly(brokers: string, topic: string, count: number, partitionMaxBytes: number, encoder: DirectReadEncoder): Promise<Measurement & { firstRecordMs: number }> {
+  const consumer = new Consumer({ clientId: 'bench-direct-read', bootstrapBrokers: [brokers], groupId: 'bench-direct-read-unused', retries: 5 });
+  const metadata = await consumer.metadata({ topics: [topic] });
+  const { id: topicId, partitions } = metadata.topics.get(topic)!;
+  const positions = partitions.map(() => 0n);
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  let firstMs: number | undefined;
+  let read = 0;
+  let bytes = 0;
+  while (read < count) {
+    const response = await consumer.fetch({
+      node: partitions[0]!.leader,
+      maxWaitTime: 100,
+      topics: [{ topicId, partitions: positions.map((fetchOffset, partition) => ({ partition, fetchOffset, partitionMaxBytes, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })) }],
+    });
+    let fetched = 0;
+    for (const { partitions: answered } of response.responses) {
+      for (const { partitionIndex, records } of answered) {
+        for (const batch of records ?? []) {
+          for (const record of batch.records) {
+            const offset = batch.firstOffset + BigInt(record.offsetDelta);
+            if (offset < positions[partitionIndex]!) continue;
+            encoder.record(partitionIndex, offset, Number(batch.firstTimestamp + record.timestampDelta), record.key ?? null, record.value ?? null);
+            fetched++;
+          }
+          positions[partitionIndex] = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
+        }
+      }
+    }
+    bytes += encoder.endFetch();
+    if (fetched > 0) firstMs ??= performance.now() - started;
+    read += fetched;
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  await consumer.close(true);
+  if (bytes === 0) throw new Error('nothing read');
+  return { rate: read / elapsed, firstRecordMs: firstMs ?? NaN, cpuPer100k: ((used.user + used.system) / 1e6) * (100_000 / read) };
+}
+
 async function waitForReady(url: string): Promise<void> {
   for (let i = 0; i < 300; i++) {
     const res = await fetch(`${url}/readyz`).catch(() => undefined);
@@ -139,6 +194,21 @@ export interface ScenarioResult {
   readonly limitRatio?: number;
 }
 
+/** One side's measurement in a round, as the round's line shows it. */
+const show = (m: Measurement) => `${m.rate.toFixed(0)}/s${m.errors ? ` (${m.errors} failed)` : ''}${m.cpuPer100k === undefined ? '' : ` ${m.cpuPer100k.toFixed(2)} cpu-s/100k`}`;
+
+/** The medians of one side's rounds (CPU seconds per 100,000 records: the table's CPU column); errors are summed. */
+function medianOf(ms: readonly Measurement[]): Measurement {
+  const of = (f: (m: Measurement) => number | undefined) => (ms[0] && f(ms[0]) === undefined ? undefined : median(ms.map((m) => f(m)!)));
+  return {
+    rate: median(ms.map((m) => m.rate)),
+    p50Ms: of((m) => m.p50Ms),
+    p99Ms: of((m) => m.p99Ms),
+    cpuPer100k: of((m) => m.cpuPer100k),
+    errors: ms.reduce((n, m) => n + (m.errors ?? 0), 0),
+  };
+}
+
 /** Runs baseline and gateway alternately, so drift on a shared machine hits both alike, and keeps the median of each. */
 export async function alternate(
   rounds: number,
@@ -150,23 +220,10 @@ export async function alternate(
     const b = await baseline();
     const g = await gateway();
     results.push({ baseline: b, gateway: g });
-    const show = (m: Measurement) => `${m.rate.toFixed(0)}/s${m.errors ? ` (${m.errors} failed)` : ''}${m.cpuPer100k === undefined ? '' : ` ${m.cpuPer100k.toFixed(2)} cpu-s/100k`}`;
     process.stdout.write(`    round ${i + 1}: direct ${show(b)}, gateway ${show(g)}\n`);
   }
-  const pick = (side: 'baseline' | 'gateway'): Measurement => {
-    const ms = results.map((r) => r[side]);
-    const of = (f: (m: Measurement) => number | undefined) => (ms[0] && f(ms[0]) === undefined ? undefined : median(ms.map((m) => f(m)!)));
-    return {
-      rate: median(ms.map((m) => m.rate)),
-      p50Ms: of((m) => m.p50Ms),
-      p99Ms: of((m) => m.p99Ms),
-      // CPU seconds per 100,000 records of each side, as alternateWithLimit reports them: the table's CPU column.
-      cpuPer100k: of((m) => m.cpuPer100k),
-      errors: ms.reduce((n, m) => n + (m.errors ?? 0), 0),
-    };
-  };
   const ratios = results.map((r) => r.gateway.rate / r.baseline.rate);
-  return { baseline: pick('baseline'), gateway: pick('gateway'), ratio: median(ratios), rounds: results };
+  return { baseline: medianOf(results.map((r) => r.baseline)), gateway: medianOf(results.map((r) => r.gateway)), ratio: median(ratios), rounds: results };
 }
 
 /**
@@ -207,30 +264,19 @@ export async function alternateWithLimit(
       b = await baseline();
     }
     results.push({ baseline: b, limit: l, gateway: g, ...(old ? { before: old } : {}) });
-    const show = (m: Measurement) => `${m.rate.toFixed(0)}/s${m.errors ? ` (${m.errors} failed)` : ''}${m.cpuPer100k === undefined ? '' : ` ${m.cpuPer100k.toFixed(2)} cpu-s/100k`}`;
     process.stdout.write(`    round ${i + 1}: direct ${show(b)}, HTTP limit ${show(l)},${old ? ` gateway before ${show(old)},` : ''} gateway ${show(g)}\n`);
   }
-  const pick = (ms: Measurement[]): Measurement => {
-    const of = (f: (m: Measurement) => number | undefined) => (ms[0] && f(ms[0]) === undefined ? undefined : median(ms.map((m) => f(m)!)));
-    return {
-      rate: median(ms.map((m) => m.rate)),
-      p50Ms: of((m) => m.p50Ms),
-      p99Ms: of((m) => m.p99Ms),
-      cpuPer100k: of((m) => m.cpuPer100k),
-      errors: ms.reduce((n, m) => n + (m.errors ?? 0), 0),
-    };
-  };
   const olds = results.flatMap((r) => (r.before ? [{ ...r, before: r.before }] : []));
   return {
-    baseline: pick(results.map((r) => r.baseline)),
-    limit: pick(results.map((r) => r.limit)),
-    gateway: pick(results.map((r) => r.gateway)),
+    baseline: medianOf(results.map((r) => r.baseline)),
+    limit: medianOf(results.map((r) => r.limit)),
+    gateway: medianOf(results.map((r) => r.gateway)),
     ratio: median(results.map((r) => r.gateway.rate / r.baseline.rate)),
     limitRatio: median(results.map((r) => r.gateway.rate / r.limit.rate)),
     ...(olds.length > 0
       ? {
           before: {
-            gateway: pick(olds.map((r) => r.before)),
+            gateway: medianOf(olds.map((r) => r.before)),
             ratio: median(olds.map((r) => r.before.rate / r.baseline.rate)),
             limitRatio: median(olds.map((r) => r.before.rate / r.limit.rate)),
           },
