@@ -1,6 +1,7 @@
 /** Shared pieces of the benchmarks: a gateway in its own process, statistics, and the result record. */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { request, type Agent } from 'node:http';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { Consumer } from '@platformatic/kafka';
@@ -77,6 +78,37 @@ async function compile(dir: string, script: string): Promise<string> {
   const compiled = join(root, 'dist', script.replace(/\.ts$/, '.js'));
   if (!existsSync(compiled)) throw new Error(`${compiled} was not built (${script} is not in the checkout's build)`);
   return compiled;
+}
+
+/**
+ * A GET's answer as bytes, over `agent`'s kept-alive connection with
+ * node:http rather than fetch: the load generator shares the cores with
+ * the gateway, so it neither decodes answers to strings nor parses them.
+ */
+export function getBytes(agent: Agent, url: string, accept = 'application/json'): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent, headers: { accept } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (res.statusCode === 200) resolve(body);
+        else reject(new Error(`GET ${url}: ${res.statusCode} ${body.toString('utf8', 0, 300)}`));
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const OFFSET_FIELD = Buffer.from('"offset":');
+
+/** The records of an answer, counted without parsing it: each has one `"offset":`. */
+export function countOffsets(body: Buffer): number {
+  let n = 0;
+  for (let at = body.indexOf(OFFSET_FIELD); at !== -1; at = body.indexOf(OFFSET_FIELD, at + OFFSET_FIELD.length)) n++;
+  return n;
 }
 
 /** What a direct reader hands its encoder for each record of a fetch. */

@@ -19,7 +19,7 @@
  */
 import { Agent, request } from 'node:http';
 import { Producer } from '@platformatic/kafka';
-import { alternate, cpuSeconds, median, readDirectly, startGatewayProcess, type DirectReadEncoder, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
+import { alternate, countOffsets, cpuSeconds, getBytes, median, readDirectly, startGatewayProcess, type DirectReadEncoder, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
 
 export interface ReplayBenchOptions {
   readonly brokers: string;
@@ -81,23 +81,25 @@ function recordBodies(topic: string, events: boolean): DirectReadEncoder {
   };
 }
 
-/** Pages of partition 0 from offset 0 until `count` records; counted by their offsets, not parsed (the load generator shares the cores). */
+/** Pages of partition 0 from offset 0 until `count` records; counted by their offsets, not parsed (getBytes). */
 async function pages(gateway: GatewayProcess, topic: string, count: number): Promise<Measurement> {
   const cpu = cpuSeconds(gateway.pid);
   const started = performance.now();
   let read = 0;
   let offset = '0';
-  while (read < count) {
-    const res = await fetch(`${gateway.url}/v1/topics/${topic}/partitions/0/records?offset=${offset}&limit=${PAGE_LIMIT}&maxBytes=${PAGE_MAX_BYTES}`);
-    const text = await res.text();
-    if (!res.ok) throw new Error(`page at ${offset}: ${res.status} ${text.slice(0, 300)}`);
-    let n = 0;
-    for (let at = text.indexOf('"offset":'); at !== -1; at = text.indexOf('"offset":', at + 9)) n++;
-    const next = /"nextOffset":"(\d+)"/.exec(text.slice(-200))?.[1];
-    if (next === undefined) throw new Error('a page without nextOffset');
-    if (n === 0) throw new Error(`an empty page at ${offset} after ${read} records`);
-    read += n;
-    offset = next;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    while (read < count) {
+      const page = await getBytes(agent, `${gateway.url}/v1/topics/${topic}/partitions/0/records?offset=${offset}&limit=${PAGE_LIMIT}&maxBytes=${PAGE_MAX_BYTES}`);
+      const n = countOffsets(page);
+      const next = /"nextOffset":"(\d+)"/.exec(page.toString('latin1', Math.max(0, page.length - 200)))?.[1];
+      if (next === undefined) throw new Error('a page without nextOffset');
+      if (n === 0) throw new Error(`an empty page at ${offset} after ${read} records`);
+      read += n;
+      offset = next;
+    }
+  } finally {
+    agent.destroy();
   }
   const elapsed = (performance.now() - started) / 1000;
   return { rate: read / elapsed, cpuPer100k: (cpuSeconds(gateway.pid) - cpu) * (100_000 / read) };

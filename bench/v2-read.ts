@@ -9,10 +9,10 @@
  * gateway's inspector). BENCH_BEFORE=<checkout> reads through the gateway of
  * another checkout too, in the same rounds.
  */
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { Producer } from '@platformatic/kafka';
 import { freePort } from '../kafka/broker.js';
-import { alternate, cpuSeconds, median, readDirectly, rssBytes, startGatewayProcess, type DirectReadEncoder, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
+import { alternate, countOffsets, cpuSeconds, getBytes, median, readDirectly, rssBytes, startGatewayProcess, type DirectReadEncoder, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
 
 export interface V2ReadBenchOptions {
   readonly brokers: string;
@@ -59,33 +59,6 @@ async function call(gateway: GatewayProcess, method: string, path: string, body?
   });
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
   return res;
-}
-
-const OFFSET_FIELD = Buffer.from('"offset":');
-
-/**
- * The records of one read, counted on the answer's bytes: the load
- * generator shares the cores with the gateway, so it neither decodes nor
- * parses the answer (each record has one offset) and reads over one
- * kept-alive connection with node:http rather than fetch.
- */
-function countRecords(agent: Agent, url: string, accept: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent, headers: { accept } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const body = Buffer.concat(chunks);
-        if (res.statusCode !== 200) return reject(new Error(`GET ${url}: ${res.statusCode} ${body.toString('utf8')}`));
-        let n = 0;
-        for (let at = body.indexOf(OFFSET_FIELD); at !== -1; at = body.indexOf(OFFSET_FIELD, at + OFFSET_FIELD.length)) n++;
-        resolve(n);
-      });
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 interface GatewayRead extends Measurement {
@@ -158,7 +131,7 @@ async function viaGateway(gateway: GatewayProcess, inspectPort: number, topic: s
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
       while (read < count) {
-        const n = await countRecords(agent, `${gateway.url}${base}/records?timeout=1000`, `application/vnd.kafka.${format}.v2+json`);
+        const n = countOffsets(await getBytes(agent, `${gateway.url}${base}/records?timeout=1000`, `application/vnd.kafka.${format}.v2+json`));
         if (n > 0) firstMs ??= performance.now() - started;
         read += n;
       }
