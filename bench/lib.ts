@@ -1,6 +1,10 @@
 /** Shared pieces of the benchmarks: a gateway in its own process, statistics, and the result record. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { request, type Agent } from 'node:http';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { Consumer } from '@platformatic/kafka';
 import { createInterface } from 'node:readline';
 
 export interface GatewayProcess {
@@ -10,18 +14,21 @@ export interface GatewayProcess {
 }
 
 /**
- * Starts the gateway as a separate process, as it runs in production, so
- * that its CPU and memory are its own and not the load generator's.
+ * Starts the gateway as a separate process, as it runs in production
+ * (compiled by tsc, `node dist/src/main.js`, NODE_ENV=production, as the
+ * Dockerfile runs it), so that its CPU and memory are its own and not the
+ * load generator's, and none of its time goes to a loader's transforms.
  * It logs at info only until it is listening; stdout is drained, not kept.
  * `script`: another server started the same way (bench/http-limit.ts);
  * `cwd`: another checkout of the gateway (BENCH_BEFORE); `nodeArgs`: flags
  * for node itself (bench/v2-read.ts opens the inspector to collect garbage).
  */
 export async function startGatewayProcess(brokers: string, env: Record<string, string> = {}, script = 'src/main.ts', cwd?: string, nodeArgs: readonly string[] = []): Promise<GatewayProcess> {
+  const compiled = await compile(cwd ?? process.cwd(), script);
   // BENCH_CPU_PROF=<dir>: each gateway writes a V8 CPU profile there when it stops (read with bench/profile.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeArgs, '--import', 'tsx', script], {
-    env: { ...process.env, KAFKA_BROKERS: brokers, PORT: '0', LOG_LEVEL: 'info', ...env },
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...nodeArgs, compiled], {
+    env: { ...process.env, NODE_ENV: 'production', KAFKA_BROKERS: brokers, PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd,
   });
@@ -49,6 +56,113 @@ export async function startGatewayProcess(brokers: string, env: Record<string, s
         child.kill('SIGTERM');
       }),
   };
+}
+
+const compilations = new Map<string, Promise<void>>();
+
+/**
+ * `script` of checkout `dir` as tsc compiles it into dist/, once per
+ * checkout and run: tsconfig.bench.json (the gateway and the HTTP limit)
+ * where the checkout has one, else tsconfig.build.json (`npm run build`,
+ * the gateway alone: an older checkout under BENCH_BEFORE).
+ */
+async function compile(dir: string, script: string): Promise<string> {
+  const root = resolve(dir);
+  let done = compilations.get(root);
+  if (done === undefined) {
+    const project = existsSync(join(root, 'tsconfig.bench.json')) ? 'tsconfig.bench.json' : 'tsconfig.build.json';
+    done = promisify(execFile)(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', project], { cwd: root }).then(() => undefined);
+    compilations.set(root, done);
+  }
+  await done;
+  const compiled = join(root, 'dist', script.replace(/\.ts$/, '.js'));
+  if (!existsSync(compiled)) throw new Error(`${compiled} was not built (${script} is not in the checkout's build)`);
+  return compiled;
+}
+
+/**
+ * A GET's answer as bytes, over `agent`'s kept-alive connection with
+ * node:http rather than fetch: the load generator shares the cores with
+ * the gateway, so it neither decodes answers to strings nor parses them.
+ */
+export function getBytes(agent: Agent, url: string, accept = 'application/json'): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent, headers: { accept } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        if (res.statusCode === 200) resolve(body);
+        else reject(new Error(`GET ${url}: ${res.statusCode} ${body.toString('utf8', 0, 300)}`));
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const OFFSET_FIELD = Buffer.from('"offset":');
+
+/** The records of an answer, counted without parsing it: each has one `"offset":`. */
+export function countOffsets(body: Buffer): number {
+  let n = 0;
+  for (let at = body.indexOf(OFFSET_FIELD); at !== -1; at = body.indexOf(OFFSET_FIELD, at + OFFSET_FIELD.length)) n++;
+  return n;
+}
+
+/** What a direct reader hands its encoder for each record of a fetch. */
+export interface DirectReadEncoder {
+  record(partition: number, offset: bigint, timestamp: number, key: Buffer | null, value: Buffer | null): void;
+  /** The fetch's records are all handed over: the bytes written for them. */
+  endFetch(): number;
+}
+
+/**
+ * The leanest reader, the baseline of reads through the gateway: fetches
+ * of every partition of `topic` from offset 0, no group, until `count`
+ * records, each fetch's records encoded by `encoder` as the gateway would
+ * send them. Records/s, CPU per 100,000 records and the time to the first.
+ */
+export async function readDirectly(brokers: string, topic: string, count: number, partitionMaxBytes: number, encoder: DirectReadEncoder): Promise<Measurement & { firstRecordMs: number }> {
+  const consumer = new Consumer({ clientId: 'bench-direct-read', bootstrapBrokers: [brokers], groupId: 'bench-direct-read-unused', retries: 5 });
+  const metadata = await consumer.metadata({ topics: [topic] });
+  const { id: topicId, partitions } = metadata.topics.get(topic)!;
+  const positions = partitions.map(() => 0n);
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  let firstMs: number | undefined;
+  let read = 0;
+  let bytes = 0;
+  while (read < count) {
+    const response = await consumer.fetch({
+      node: partitions[0]!.leader,
+      maxWaitTime: 100,
+      topics: [{ topicId, partitions: positions.map((fetchOffset, partition) => ({ partition, fetchOffset, partitionMaxBytes, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })) }],
+    });
+    let fetched = 0;
+    for (const { partitions: answered } of response.responses) {
+      for (const { partitionIndex, records } of answered) {
+        for (const batch of records ?? []) {
+          for (const record of batch.records) {
+            const offset = batch.firstOffset + BigInt(record.offsetDelta);
+            if (offset < positions[partitionIndex]!) continue;
+            encoder.record(partitionIndex, offset, Number(batch.firstTimestamp + record.timestampDelta), record.key ?? null, record.value ?? null);
+            fetched++;
+          }
+          positions[partitionIndex] = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
+        }
+      }
+    }
+    bytes += encoder.endFetch();
+    if (fetched > 0) firstMs ??= performance.now() - started;
+    read += fetched;
+  }
+  const elapsed = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  await consumer.close(true);
+  if (bytes === 0) throw new Error('nothing read');
+  return { rate: read / elapsed, firstRecordMs: firstMs ?? NaN, cpuPer100k: ((used.user + used.system) / 1e6) * (100_000 / read) };
 }
 
 async function waitForReady(url: string): Promise<void> {
@@ -112,6 +226,21 @@ export interface ScenarioResult {
   readonly limitRatio?: number;
 }
 
+/** One side's measurement in a round, as the round's line shows it. */
+const show = (m: Measurement) => `${m.rate.toFixed(0)}/s${m.errors ? ` (${m.errors} failed)` : ''}${m.cpuPer100k === undefined ? '' : ` ${m.cpuPer100k.toFixed(2)} cpu-s/100k`}`;
+
+/** The medians of one side's rounds (CPU seconds per 100,000 records: the table's CPU column); errors are summed. */
+function medianOf(ms: readonly Measurement[]): Measurement {
+  const of = (f: (m: Measurement) => number | undefined) => (ms[0] && f(ms[0]) === undefined ? undefined : median(ms.map((m) => f(m)!)));
+  return {
+    rate: median(ms.map((m) => m.rate)),
+    p50Ms: of((m) => m.p50Ms),
+    p99Ms: of((m) => m.p99Ms),
+    cpuPer100k: of((m) => m.cpuPer100k),
+    errors: ms.reduce((n, m) => n + (m.errors ?? 0), 0),
+  };
+}
+
 /** Runs baseline and gateway alternately, so drift on a shared machine hits both alike, and keeps the median of each. */
 export async function alternate(
   rounds: number,
@@ -123,23 +252,10 @@ export async function alternate(
     const b = await baseline();
     const g = await gateway();
     results.push({ baseline: b, gateway: g });
-    const show = (m: Measurement) => `${m.rate.toFixed(0)}/s${m.errors ? ` (${m.errors} failed)` : ''}${m.cpuPer100k === undefined ? '' : ` ${m.cpuPer100k.toFixed(2)} cpu-s/100k`}`;
     process.stdout.write(`    round ${i + 1}: direct ${show(b)}, gateway ${show(g)}\n`);
   }
-  const pick = (side: 'baseline' | 'gateway'): Measurement => {
-    const ms = results.map((r) => r[side]);
-    const of = (f: (m: Measurement) => number | undefined) => (ms[0] && f(ms[0]) === undefined ? undefined : median(ms.map((m) => f(m)!)));
-    return {
-      rate: median(ms.map((m) => m.rate)),
-      p50Ms: of((m) => m.p50Ms),
-      p99Ms: of((m) => m.p99Ms),
-      // CPU seconds per 100,000 records of each side, as alternateWithLimit reports them: the table's CPU column.
-      cpuPer100k: of((m) => m.cpuPer100k),
-      errors: ms.reduce((n, m) => n + (m.errors ?? 0), 0),
-    };
-  };
   const ratios = results.map((r) => r.gateway.rate / r.baseline.rate);
-  return { baseline: pick('baseline'), gateway: pick('gateway'), ratio: median(ratios), rounds: results };
+  return { baseline: medianOf(results.map((r) => r.baseline)), gateway: medianOf(results.map((r) => r.gateway)), ratio: median(ratios), rounds: results };
 }
 
 /**
@@ -180,30 +296,19 @@ export async function alternateWithLimit(
       b = await baseline();
     }
     results.push({ baseline: b, limit: l, gateway: g, ...(old ? { before: old } : {}) });
-    const show = (m: Measurement) => `${m.rate.toFixed(0)}/s${m.errors ? ` (${m.errors} failed)` : ''}${m.cpuPer100k === undefined ? '' : ` ${m.cpuPer100k.toFixed(2)} cpu-s/100k`}`;
     process.stdout.write(`    round ${i + 1}: direct ${show(b)}, HTTP limit ${show(l)},${old ? ` gateway before ${show(old)},` : ''} gateway ${show(g)}\n`);
   }
-  const pick = (ms: Measurement[]): Measurement => {
-    const of = (f: (m: Measurement) => number | undefined) => (ms[0] && f(ms[0]) === undefined ? undefined : median(ms.map((m) => f(m)!)));
-    return {
-      rate: median(ms.map((m) => m.rate)),
-      p50Ms: of((m) => m.p50Ms),
-      p99Ms: of((m) => m.p99Ms),
-      cpuPer100k: of((m) => m.cpuPer100k),
-      errors: ms.reduce((n, m) => n + (m.errors ?? 0), 0),
-    };
-  };
   const olds = results.flatMap((r) => (r.before ? [{ ...r, before: r.before }] : []));
   return {
-    baseline: pick(results.map((r) => r.baseline)),
-    limit: pick(results.map((r) => r.limit)),
-    gateway: pick(results.map((r) => r.gateway)),
+    baseline: medianOf(results.map((r) => r.baseline)),
+    limit: medianOf(results.map((r) => r.limit)),
+    gateway: medianOf(results.map((r) => r.gateway)),
     ratio: median(results.map((r) => r.gateway.rate / r.baseline.rate)),
     limitRatio: median(results.map((r) => r.gateway.rate / r.limit.rate)),
     ...(olds.length > 0
       ? {
           before: {
-            gateway: pick(olds.map((r) => r.before)),
+            gateway: medianOf(olds.map((r) => r.before)),
             ratio: median(olds.map((r) => r.before.rate / r.baseline.rate)),
             limitRatio: median(olds.map((r) => r.before.rate / r.limit.rate)),
           },

@@ -18,8 +18,8 @@
  * cost on top of reading and encoding.
  */
 import { Agent, request } from 'node:http';
-import { Consumer, Producer } from '@platformatic/kafka';
-import { alternate, cpuSeconds, median, startGatewayProcess, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
+import { Producer } from '@platformatic/kafka';
+import { alternate, countOffsets, cpuSeconds, getBytes, median, readDirectly, startGatewayProcess, type DirectReadEncoder, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
 
 export interface ReplayBenchOptions {
   readonly brokers: string;
@@ -52,76 +52,54 @@ async function fill(brokers: string, topic: string, partitions: number, count: n
 }
 
 /**
- * The leanest reader: fetches of every partition from offset 0, no group;
- * each record written as the JSON body the gateway sends (key as text,
- * value parsed as JSON), with an event's `id:` line when `events`.
+ * The direct reader's encoder: each record written as the JSON body the
+ * gateway sends (key as text, value parsed as JSON), with an event's `id:`
+ * line when `events`.
  */
-async function direct(brokers: string, topic: string, count: number, events: boolean): Promise<Measurement> {
-  const consumer = new Consumer({ clientId: 'bench-replay-direct', bootstrapBrokers: [brokers], groupId: 'bench-replay-direct-unused', retries: 5 });
-  const metadata = await consumer.metadata({ topics: [topic] });
-  const { id: topicId, partitions } = metadata.topics.get(topic)!;
-  const positions = partitions.map(() => 0n);
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  let read = 0;
-  let bytes = 0;
-  while (read < count) {
-    const response = await consumer.fetch({
-      node: partitions[0]!.leader,
-      maxWaitTime: 100,
-      topics: [{ topicId, partitions: positions.map((fetchOffset, partition) => ({ partition, fetchOffset, partitionMaxBytes: PAGE_MAX_BYTES, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })) }],
-    });
-    const parts: string[] = [];
-    for (const { partitions: answered } of response.responses) {
-      for (const { partitionIndex, records } of answered) {
-        for (const batch of records ?? []) {
-          for (const record of batch.records) {
-            const offset = batch.firstOffset + BigInt(record.offsetDelta);
-            if (offset < positions[partitionIndex]!) continue;
-            const body = JSON.stringify({
-              topic,
-              partition: partitionIndex,
-              offset: String(offset),
-              timestamp: Number(batch.firstTimestamp + record.timestampDelta),
-              key: record.key?.toString('utf8') ?? null,
-              keyEncoding: record.key ? 'text' : null,
-              value: record.value ? (JSON.parse(record.value.toString('utf8')) as unknown) : null,
-              valueEncoding: record.value ? 'json' : null,
-              headers: {},
-            });
-            parts.push(events ? `id: ${partitionIndex}-${offset}\nevent: record\ndata: ${body}\n\n` : body);
-            read += 1;
-          }
-          positions[partitionIndex] = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
-        }
-      }
-    }
-    bytes += Buffer.byteLength(events ? parts.join('') : `[${parts.join(',')}]`);
-  }
-  const elapsed = (performance.now() - started) / 1000;
-  const used = process.cpuUsage(cpu);
-  await consumer.close(true);
-  if (bytes === 0) throw new Error('nothing read');
-  return { rate: read / elapsed, cpuPer100k: ((used.user + used.system) / 1e6) * (100_000 / read) };
+function recordBodies(topic: string, events: boolean): DirectReadEncoder {
+  let parts: string[] = [];
+  return {
+    record: (partition, offset, timestamp, key, value) => {
+      const body = JSON.stringify({
+        topic,
+        partition,
+        offset: String(offset),
+        timestamp,
+        key: key?.toString('utf8') ?? null,
+        keyEncoding: key ? 'text' : null,
+        value: value ? (JSON.parse(value.toString('utf8')) as unknown) : null,
+        valueEncoding: value ? 'json' : null,
+        headers: {},
+      });
+      parts.push(events ? `id: ${partition}-${offset}\nevent: record\ndata: ${body}\n\n` : body);
+    },
+    endFetch: () => {
+      const bytes = Buffer.byteLength(events ? parts.join('') : `[${parts.join(',')}]`);
+      parts = [];
+      return bytes;
+    },
+  };
 }
 
-/** Pages of partition 0 from offset 0 until `count` records; counted by their offsets, not parsed (the load generator shares the cores). */
+/** Pages of partition 0 from offset 0 until `count` records; counted by their offsets, not parsed (getBytes). */
 async function pages(gateway: GatewayProcess, topic: string, count: number): Promise<Measurement> {
   const cpu = cpuSeconds(gateway.pid);
   const started = performance.now();
   let read = 0;
   let offset = '0';
-  while (read < count) {
-    const res = await fetch(`${gateway.url}/v1/topics/${topic}/partitions/0/records?offset=${offset}&limit=${PAGE_LIMIT}&maxBytes=${PAGE_MAX_BYTES}`);
-    const text = await res.text();
-    if (!res.ok) throw new Error(`page at ${offset}: ${res.status} ${text.slice(0, 300)}`);
-    let n = 0;
-    for (let at = text.indexOf('"offset":'); at !== -1; at = text.indexOf('"offset":', at + 9)) n++;
-    const next = /"nextOffset":"(\d+)"/.exec(text.slice(-200))?.[1];
-    if (next === undefined) throw new Error('a page without nextOffset');
-    if (n === 0) throw new Error(`an empty page at ${offset} after ${read} records`);
-    read += n;
-    offset = next;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    while (read < count) {
+      const page = await getBytes(agent, `${gateway.url}/v1/topics/${topic}/partitions/0/records?offset=${offset}&limit=${PAGE_LIMIT}&maxBytes=${PAGE_MAX_BYTES}`);
+      const n = countOffsets(page);
+      const next = /"nextOffset":"(\d+)"/.exec(page.toString('latin1', Math.max(0, page.length - 200)))?.[1];
+      if (next === undefined) throw new Error('a page without nextOffset');
+      if (n === 0) throw new Error(`an empty page at ${offset} after ${read} records`);
+      read += n;
+      offset = next;
+    }
+  } finally {
+    agent.destroy();
   }
   const elapsed = (performance.now() - started) / 1000;
   return { rate: read / elapsed, cpuPer100k: (cpuSeconds(gateway.pid) - cpu) * (100_000 / read) };
@@ -186,7 +164,7 @@ export async function runReplayBenchmarks({ brokers, rounds, records }: ReplayBe
       const befores: Measurement[] = [];
       const compared = await alternate(
         rounds,
-        () => direct(brokers, topic, records, events),
+        () => readDirectly(brokers, topic, records, PAGE_MAX_BYTES, recordBodies(topic, events)),
         async () => {
           if (old) {
             const m = await read(old, topic);

@@ -23,7 +23,8 @@
  * sizes, comma-separated), `--rounds N` and `--seconds S` (per round),
  * `--scenario a,b` (with `--only produce`: only the produce scenarios of
  * these names, e.g. batched-produce-binary; with `--only ws`: only these of
- * ws-fanout-N, ws-durable-groups, slow-consumer, ws-idle).
+ * ws-fanout-N, ws-durable-groups, slow-consumer, ws-idle; with `--only v2`:
+ * v2-read-json or v2-read-binary).
  * Such a partial run writes bench/results/partial.json and leaves the
  * report alone, unless given `--merge`: then its scenarios replace those of
  * the same name in bench/results/latest.json and docs/benchmarks.md.
@@ -95,7 +96,7 @@ try {
     process.stdout.write(`  (Avro scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'v2') {
-    results.push(...(await runV2ReadBenchmarks({ brokers, rounds, records: Number(option('--v2-records') ?? (quick ? 20_000 : 100_000)) })));
+    results.push(...(await runV2ReadBenchmarks({ brokers, rounds, records: Number(option('--v2-records') ?? (quick ? 20_000 : 100_000)), scenarios: only === 'v2' ? option('--scenario')?.split(',') : undefined })));
     process.stdout.write(`  (v2 read scenarios done at ${elapsed()})\n`);
   }
   if (only === undefined || only === 'replay') {

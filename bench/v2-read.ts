@@ -9,15 +9,18 @@
  * gateway's inspector). BENCH_BEFORE=<checkout> reads through the gateway of
  * another checkout too, in the same rounds.
  */
-import { Consumer, Producer } from '@platformatic/kafka';
+import { Agent } from 'node:http';
+import { Producer } from '@platformatic/kafka';
 import { freePort } from '../kafka/broker.js';
-import { alternate, cpuSeconds, median, rssBytes, startGatewayProcess, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
+import { alternate, countOffsets, cpuSeconds, getBytes, median, readDirectly, rssBytes, startGatewayProcess, type DirectReadEncoder, type GatewayProcess, type Measurement, type ScenarioResult } from './lib.js';
 
 export interface V2ReadBenchOptions {
   readonly brokers: string;
   readonly rounds: number;
   /** Records in each topic. */
   readonly records: number;
+  /** Only these scenarios (v2-read-json, v2-read-binary); all when undefined. */
+  readonly scenarios?: readonly string[];
 }
 
 const V2 = 'application/vnd.kafka.v2+json';
@@ -34,48 +37,18 @@ async function fill(brokers: string, topic: string, count: number, value: (i: nu
   await producer.close();
 }
 
-/** The leanest reader: fetches of every partition from offset 0, no group; each fetch's records JSON-encoded as a v2 answer. */
-async function direct(brokers: string, topic: string, count: number, format: 'json' | 'binary'): Promise<Measurement & { firstRecordMs: number }> {
-  const consumer = new Consumer({ clientId: 'bench-v2-direct', bootstrapBrokers: [brokers], groupId: 'bench-v2-direct-unused', retries: 5 });
-  const metadata = await consumer.metadata({ topics: [topic] });
-  const { id: topicId, partitions } = metadata.topics.get(topic)!;
-  const positions = partitions.map(() => 0n);
-  const cpu = process.cpuUsage();
-  const started = performance.now();
-  let firstMs: number | undefined;
-  let read = 0;
-  let bytes = 0;
-  const embed = (b: Buffer | undefined | null) => (b === undefined || b === null ? null : format === 'json' ? (JSON.parse(b.toString('utf8')) as unknown) : b.toString('base64'));
-  while (read < count) {
-    const response = await consumer.fetch({
-      node: partitions[0]!.leader,
-      maxWaitTime: 100,
-      topics: [{ topicId, partitions: positions.map((fetchOffset, partition) => ({ partition, fetchOffset, partitionMaxBytes: 1024 * 1024, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })) }],
-    });
-    const answer: unknown[] = [];
-    for (const { partitions: answered } of response.responses) {
-      for (const { partitionIndex, records } of answered) {
-        for (const batch of records ?? []) {
-          for (const record of batch.records) {
-            const offset = batch.firstOffset + BigInt(record.offsetDelta);
-            if (offset < positions[partitionIndex]!) continue;
-            answer.push({ topic, key: embed(record.key), value: embed(record.value), partition: partitionIndex, offset: Number(offset) });
-          }
-          positions[partitionIndex] = batch.firstOffset + BigInt(batch.lastOffsetDelta) + 1n;
-        }
-      }
-    }
-    if (answer.length > 0) {
-      firstMs ??= performance.now() - started;
-      bytes += JSON.stringify(answer).length;
-      read += answer.length;
-    }
-  }
-  const elapsed = (performance.now() - started) / 1000;
-  const used = process.cpuUsage(cpu);
-  await consumer.close(true);
-  if (bytes === 0) throw new Error('nothing read');
-  return { rate: read / elapsed, firstRecordMs: firstMs ?? NaN, cpuPer100k: ((used.user + used.system) / 1e6) * (100_000 / read) };
+/** The direct reader's encoder: each fetch's records JSON-encoded as a v2 answer. */
+function v2Answer(topic: string, format: 'json' | 'binary'): DirectReadEncoder {
+  const embed = (b: Buffer | null) => (b === null ? null : format === 'json' ? (JSON.parse(b.toString('utf8')) as unknown) : b.toString('base64'));
+  let answer: unknown[] = [];
+  return {
+    record: (partition, offset, _timestamp, key, value) => answer.push({ topic, key: embed(key), value: embed(value), partition, offset: Number(offset) }),
+    endFetch: () => {
+      const bytes = answer.length === 0 ? 0 : JSON.stringify(answer).length;
+      answer = [];
+      return bytes;
+    },
+  };
 }
 
 async function call(gateway: GatewayProcess, method: string, path: string, body?: unknown, accept = V2): Promise<Response> {
@@ -155,13 +128,15 @@ async function viaGateway(gateway: GatewayProcess, inspectPort: number, topic: s
     await call(gateway, 'POST', `/consumers/${group}`, { name: 'reader', format, 'auto.offset.reset': 'earliest', 'auto.commit.enable': 'false' });
     const base = `/consumers/${group}/instances/reader`;
     await call(gateway, 'POST', `${base}/subscription`, { topics: [topic] });
-    while (read < count) {
-      const text = await (await call(gateway, 'GET', `${base}/records?timeout=1000`, undefined, `application/vnd.kafka.${format}.v2+json`)).text();
-      // Counted without parsing: the load generator shares the cores, and each record has one offset.
-      let n = 0;
-      for (let at = text.indexOf('"offset":'); at !== -1; at = text.indexOf('"offset":', at + 9)) n++;
-      if (n > 0) firstMs ??= performance.now() - started;
-      read += n;
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      while (read < count) {
+        const n = countOffsets(await getBytes(agent, `${gateway.url}${base}/records?timeout=1000`, `application/vnd.kafka.${format}.v2+json`));
+        if (n > 0) firstMs ??= performance.now() - started;
+        read += n;
+      }
+    } finally {
+      agent.destroy();
     }
     const elapsed = (performance.now() - started) / 1000;
     const used = cpuSeconds(gateway.pid) - cpu;
@@ -188,7 +163,7 @@ async function viaGateway(gateway: GatewayProcess, inspectPort: number, topic: s
   }
 }
 
-export async function runV2ReadBenchmarks({ brokers, rounds, records }: V2ReadBenchOptions): Promise<ScenarioResult[]> {
+export async function runV2ReadBenchmarks({ brokers, rounds, records, scenarios }: V2ReadBenchOptions): Promise<ScenarioResult[]> {
   const results: ScenarioResult[] = [];
   const suffix = Date.now().toString(36);
   const topics = { json: `bench-v2-json-${suffix}`, binary: `bench-v2-binary-${suffix}` };
@@ -199,7 +174,7 @@ export async function runV2ReadBenchmarks({ brokers, rounds, records }: V2ReadBe
   const beforePort = beforeDir ? await freePort() : 0;
   const old = beforeDir ? await startGatewayProcess(brokers, { AUTO_CREATE_TOPICS: 'false' }, 'src/main.ts', beforeDir, [`--inspect=127.0.0.1:${beforePort}`]) : undefined;
   try {
-    for (const format of ['json', 'binary'] as const) {
+    for (const format of (['json', 'binary'] as const).filter((f) => scenarios === undefined || scenarios.includes(`v2-read-${f}`))) {
       const topic = topics[format];
       const created = await fetch(`${gateway.url}/v1/topics`, {
         method: 'POST',
@@ -220,7 +195,7 @@ export async function runV2ReadBenchmarks({ brokers, rounds, records }: V2ReadBe
       const compared = await alternate(
         rounds,
         async () => {
-          const r = await direct(brokers, topic, records, format);
+          const r = await readDirectly(brokers, topic, records, 1024 * 1024, v2Answer(topic, format));
           directFirst.push(r.firstRecordMs);
           directRates.push(r.rate);
           return r;

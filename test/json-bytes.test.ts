@@ -177,7 +177,9 @@ test('a read\'s answer: the bytes of the text it was before, for json, binary an
   assert.deepEqual(checked.toBuffer(), json.toBuffer());
 
   const binary = new RecordAnswer('binary');
-  const bytes = [Buffer.alloc(0), Buffer.from([0xff]), Buffer.from([1, 2]), Buffer.from([1, 2, 3]), Buffer.from('not json at all')];
+  // Every length up to past where node's encoder takes over from the gateway's own, and every byte value.
+  const generated = Array.from({ length: 300 }, (_, n) => Buffer.from(Array.from({ length: n }, (_, i) => (n * 7 + i * 131) % 256)));
+  const bytes = [Buffer.alloc(0), Buffer.from([0xff]), Buffer.from([1, 2]), Buffer.from([1, 2, 3]), Buffer.from('not json at all'), ...generated];
   const binaryRecords = bytes.map((b, i) => record(i, BigInt(i * 1000), i % 2 === 0 ? null : b, b));
   for (const r of binaryRecords) binary.addBinary(r);
   const base64 = (b: Buffer | null) => (b === null ? 'null' : `"${b.toString('base64')}"`);

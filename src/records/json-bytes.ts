@@ -125,6 +125,18 @@ function literalEnd(bytes: Uint8Array, at: number, end: number): number {
   return -1;
 }
 
+/** Past a member's name, its colon and the spaces around it, from the name's quote at `at`: where its value starts, or -1. */
+function memberValueStart(bytes: Uint8Array, at: number, end: number, high: Uint8Array): number {
+  if (at >= end || bytes[at] !== QUOTE) return -1;
+  let i = stringEnd(bytes, at, end, high);
+  if (i < 0) return -1;
+  while (i < end && isSpace(bytes[i]!)) i++;
+  if (i >= end || bytes[i] !== COLON) return -1;
+  i++;
+  while (i < end && isSpace(bytes[i]!)) i++;
+  return i;
+}
+
 const high = new Uint8Array(1);
 
 /**
@@ -161,13 +173,8 @@ export function jsonBounds(bytes: Uint8Array, into: Int32Array | number[], at: n
           i++;
         } else {
           // The first member's name and colon; its value is the next turn's.
-          if (i >= end || bytes[i] !== QUOTE) return false;
-          i = stringEnd(bytes, i, end, high);
+          i = memberValueStart(bytes, i, end, high);
           if (i < 0) return false;
-          while (i < end && isSpace(bytes[i]!)) i++;
-          if (i >= end || bytes[i] !== COLON) return false;
-          i++;
-          while (i < end && isSpace(bytes[i]!)) i++;
           continue;
         }
       } else {
@@ -205,13 +212,8 @@ export function jsonBounds(bytes: Uint8Array, into: Int32Array | number[], at: n
         i++;
         while (i < end && isSpace(bytes[i]!)) i++;
         if (open === IN_OBJECT) {
-          if (i >= end || bytes[i] !== QUOTE) return false;
-          i = stringEnd(bytes, i, end, high);
+          i = memberValueStart(bytes, i, end, high);
           if (i < 0) return false;
-          while (i < end && isSpace(bytes[i]!)) i++;
-          if (i >= end || bytes[i] !== COLON) return false;
-          i++;
-          while (i < end && isSpace(bytes[i]!)) i++;
         }
         break;
       }

@@ -28,6 +28,37 @@ const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 const base64Length = (n: number) => 4 * Math.ceil(n / 3);
 
+const BASE64_ALPHABET = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
+const BASE64_PAD = 0x3d;
+/**
+ * Below this many bytes base64 is written here, byte by byte; above it
+ * node's encoder is faster despite the string it makes (about 300 ns a
+ * call, against about 1.3 ns a byte here, measured on 6 and 1,000 bytes).
+ * Keys are mostly short.
+ */
+const NATIVE_BASE64_FROM = 128;
+
+function putBase64(target: Buffer, at: number, bytes: Buffer): number {
+  if (bytes.length >= NATIVE_BASE64_FROM) return at + target.write(bytes.toString('base64'), at, 'latin1');
+  const whole = bytes.length - (bytes.length % 3);
+  let i = 0;
+  for (; i < whole; i += 3) {
+    const bits = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    target[at++] = BASE64_ALPHABET[bits >>> 18]!;
+    target[at++] = BASE64_ALPHABET[(bits >>> 12) & 63]!;
+    target[at++] = BASE64_ALPHABET[(bits >>> 6) & 63]!;
+    target[at++] = BASE64_ALPHABET[bits & 63]!;
+  }
+  if (i === bytes.length) return at;
+  const two = i + 1 < bytes.length;
+  const bits = (bytes[i]! << 16) | (two ? bytes[i + 1]! << 8 : 0);
+  target[at++] = BASE64_ALPHABET[bits >>> 18]!;
+  target[at++] = BASE64_ALPHABET[(bits >>> 12) & 63]!;
+  target[at++] = two ? BASE64_ALPHABET[(bits >>> 6) & 63]! : BASE64_PAD;
+  target[at++] = BASE64_PAD;
+  return at;
+}
+
 function digitCount(n: number): number {
   let count = 1;
   while (n >= 10) {
@@ -185,7 +216,7 @@ export class RecordAnswer {
     if (bytes === null) return put(target, at, NULL);
     if (this.#format === 'binary') {
       target[at++] = 0x22;
-      at += target.write(bytes.toString('base64'), at, 'latin1');
+      at = putBase64(target, at, bytes);
       target[at++] = 0x22;
       return at;
     }

@@ -28,6 +28,9 @@ const RECORD_OVERHEAD_BYTES = 96;
 /** A copy that does not keep the whole fetch response alive for one small slice of it. */
 const own = (bytes: Buffer | null): Buffer | null => (bytes === null ? null : Buffer.from(bytes));
 
+/** Shared by every record without headers, most of them: an empty array each was garbage for every record fetched. */
+const NO_HEADERS: ConsumedRecord['headers'] = Object.freeze([]);
+
 export interface DecodedRun {
   readonly records: ConsumedRecord[];
   /** The offset after the last one the batches covered, control records and compacted gaps included. */
@@ -53,11 +56,14 @@ export function decodeBatches(topic: string, partition: number, batches: readonl
       const key = own(record.key);
       const value = own(record.value);
       let size = RECORD_OVERHEAD_BYTES + (key?.length ?? 0) + (value?.length ?? 0);
-      const headers = record.headers.map(([name, headerValue]) => {
-        const text = name === null ? '' : name.toString('utf8');
-        size += text.length + (headerValue?.length ?? 0);
-        return [text, own(headerValue)] as const;
-      });
+      const headers =
+        record.headers.length === 0
+          ? NO_HEADERS
+          : record.headers.map(([name, headerValue]) => {
+              const text = name === null ? '' : name.toString('utf8');
+              size += text.length + (headerValue?.length ?? 0);
+              return [text, own(headerValue)] as const;
+            });
       const timestamp = Number(appendTime ? batch.maxTimestamp : batch.firstTimestamp + record.timestampDelta);
       records.push({ topic, partition, offset, timestamp, key, keyId: key === null ? null : key.toString('latin1'), value, headers, size });
     }
