@@ -33,7 +33,7 @@ after(async () => {
   await broker?.stop();
 });
 
-test('every record is accepted exactly once and none is lost, through a broker restart', { timeout: 180_000 }, async () => {
+test('every record is accepted exactly once and none is lost, through a broker restart', { timeout: 180_000 }, async (t) => {
   const topic = uniqueName('restart-queue');
   const group = uniqueName('restart-workers');
   await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] });
@@ -56,6 +56,8 @@ test('every record is accepted exactly once and none is lost, through a broker r
   const confirmed = new Map<string, number>();
   const pending = new Map<string, string>();
   let answers = 0;
+  let delivered = 0;
+  const errors = new Map<string, number>();
   const url = `${gateway.url.replace(/^http/, 'ws')}/v1/ws`;
   const workers: WsClient[] = [];
   const startWorker = async () => {
@@ -63,6 +65,7 @@ test('every record is accepted exactly once and none is lost, through a broker r
     ws.socket.on('message', (data) => {
       const frame = JSON.parse(data.toString()) as Frame;
       if (frame.op === 'record') {
+        delivered += 1;
         const id = `a${answers++}`;
         pending.set(id, String(frame.value));
         setTimeout(() => {
@@ -72,8 +75,10 @@ test('every record is accepted exactly once and none is lost, through a broker r
       } else if (frame.op === 'answered') {
         const value = pending.get(String(frame.id))!;
         confirmed.set(value, (confirmed.get(value) ?? 0) + 1);
-      } else if (frame.op === 'error' && typeof frame.id === 'string' && pending.has(frame.id)) {
-        // Not accepted: the record is delivered again once Kafka is back.
+      } else if (frame.op === 'error') {
+        // An answer's error: not accepted, the record is delivered again once Kafka is back.
+        const key = `${String(frame.code)}: ${String(frame.detail)}`;
+        errors.set(key, (errors.get(key) ?? 0) + 1);
       }
     });
     ws.send({ op: 'subscribe', id: 'w', topics: [topic], shareGroup: group, credit: 3 });
@@ -85,7 +90,11 @@ test('every record is accepted exactly once and none is lost, through a broker r
   await eventually(async () => confirmed.size >= 40, 60_000);
   await broker.halt();
   await broker.restart();
-  await eventually(async () => confirmed.size >= values.length, 120_000, 500);
+  const seen = () => `${confirmed.size} of ${values.length} confirmed, ${delivered} deliveries, ${answers} answers sent; errors: ${JSON.stringify([...errors])}`;
+  await eventually(async () => confirmed.size >= values.length, 120_000, 500).catch((error: unknown) => {
+    throw new Error(`${String(error)}; ${seen()}`);
+  });
+  t.diagnostic(seen());
   await new Promise((r) => setTimeout(r, 2000)); // a second accept of anything would arrive by now
   assert.deepEqual([...confirmed.keys()].sort(), [...values].sort(), 'none lost');
   const twice = [...confirmed].filter(([, n]) => n > 1);

@@ -77,6 +77,8 @@ const SESSION_LOST = new Set(['SHARE_SESSION_NOT_FOUND', 'INVALID_SHARE_SESSION_
 const MEMBER_LOST = new Set(['UNKNOWN_MEMBER_ID', 'FENCED_MEMBER_EPOCH']);
 const RETRY_DELAYS_MS = [100, 250, 500, 1000, 2000];
 const LEAVE_TIMEOUT_MS = 3000;
+const PLACE_AGAIN_MS = 250;
+const PLACE_AGAIN_MAX_MS = 2000;
 
 type Call<T> = (cb: (error: Error | null, value?: T) => void) => void;
 const call = <T>(run: Call<T>): Promise<T> => new Promise((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value as T))));
@@ -152,6 +154,11 @@ export class ShareMember {
   #coordinator?: Connection;
   #heartbeatTimer?: NodeJS.Timeout;
   #expiryTimer?: NodeJS.Timeout;
+  /** The coordinator's latest assignment (by topic id) while it waits to be applied. */
+  #unapplied?: ReadonlyArray<{ topicId: string; partitions: number[] }>;
+  /** Set while an assignment waits to be applied or assigned partitions wait for a leader. */
+  #placeTimer?: NodeJS.Timeout;
+  #placeAttempts = 0;
   #demand = 0;
   /** Records asked for by fetches in flight, so that sessions with several brokers together ask no more than the demand. */
   #asked = 0;
@@ -248,6 +255,7 @@ export class ShareMember {
     this.#stopped = true;
     clearTimeout(this.#heartbeatTimer);
     clearTimeout(this.#expiryTimer);
+    clearTimeout(this.#placeTimer);
     const deadline = sleep(LEAVE_TIMEOUT_MS);
     const release = Promise.allSettled([...this.#sessions.values()].map((session) => this.#closeSession(session)));
     await Promise.race([release, deadline]);
@@ -372,16 +380,35 @@ export class ShareMember {
     return Math.max(100, answer.heartbeatIntervalMs);
   }
 
+  /**
+   * Takes a new assignment. The coordinator sends each one once, so one
+   * that cannot be applied now (no metadata while a broker restarts) is
+   * kept and applied again shortly, not dropped with the failed request.
+   */
   async #assign(assignment: ReadonlyArray<{ topicId: string; partitions: number[] }>): Promise<void> {
-    await this.#learnTopicIds(this.topics);
-    const named: ShareTopicPartitions[] = [];
-    for (const { topicId, partitions } of assignment) {
-      const topic = this.#topicNames.get(topicId);
-      if (topic !== undefined) named.push({ topic, partitions: [...partitions].sort((a, b) => a - b) });
+    this.#unapplied = assignment;
+    await this.#apply().catch((error: unknown) => {
+      this.logger.debug({ err: error, groupId: this.groupId }, 'could not apply the share assignment yet; trying again shortly');
+      this.#placeAgainSoon();
+    });
+  }
+
+  /** Names the topics of an assignment not yet applied, then places every assigned partition. */
+  async #apply(forceUpdate = false): Promise<void> {
+    const assignment = this.#unapplied;
+    if (assignment) {
+      await this.#learnTopicIds(this.topics);
+      if (this.#unapplied !== assignment || this.#stopped) return; // a newer one came meanwhile and applies itself
+      const named: ShareTopicPartitions[] = [];
+      for (const { topicId, partitions } of assignment) {
+        const topic = this.#topicNames.get(topicId);
+        if (topic !== undefined) named.push({ topic, partitions: [...partitions].sort((a, b) => a - b) });
+      }
+      this.#assignment = named.sort((a, b) => a.topic.localeCompare(b.topic));
+      this.#unapplied = undefined;
+      this.events.onAssignment?.(this.#assignment);
     }
-    this.#assignment = named.sort((a, b) => a.topic.localeCompare(b.topic));
-    await this.#placeSessions();
-    this.events.onAssignment?.(this.#assignment);
+    await this.#placeSessions(forceUpdate);
   }
 
   async #learnTopicIds(topics: readonly string[]): Promise<void> {
@@ -392,16 +419,30 @@ export class ShareMember {
     }
   }
 
-  /** Puts each assigned partition in the session of the broker leading it; partitions that moved or went are forgotten. */
-  async #placeSessions(): Promise<void> {
-    const metadata = await this.client.metadata({ topics: [...this.topics] });
+  /**
+   * Puts each assigned partition in the session of the broker leading it;
+   * partitions that moved or went are forgotten. A partition without a
+   * leader now (a broker restarting) is placed again shortly: the group's
+   * heartbeats say nothing while the assignment stays the same, so nothing
+   * else would bring it back.
+   */
+  async #placeSessions(forceUpdate = false): Promise<void> {
+    const metadata = await this.client.metadata({ topics: [...this.topics], forceUpdate });
+    if (this.#stopped) return;
     const wanted = new Map<number, Map<string, { topic: string; topicId: string; partition: number }>>();
+    let unplaced = 0;
     for (const { topic, partitions } of this.#assignment) {
       const info = metadata.topics.get(topic);
-      if (!info) continue;
+      if (!info) {
+        unplaced += partitions.length;
+        continue;
+      }
       for (const partition of partitions) {
         const leader = info.partitions[partition]?.leader ?? -1;
-        if (leader < 0) continue;
+        if (leader < 0 || !metadata.brokers.has(leader)) {
+          unplaced += 1;
+          continue;
+        }
         let map = wanted.get(leader);
         if (!map) wanted.set(leader, (map = new Map()));
         map.set(partitionKey(topic, partition), { topic, topicId: info.id, partition });
@@ -439,6 +480,27 @@ export class ShareMember {
       if (!session.running) void this.#run(session);
       else session.signal();
     }
+    if (unplaced > 0) {
+      this.logger.debug({ groupId: this.groupId, partitions: unplaced }, 'assigned share partitions have no leader yet; placing them again shortly');
+      this.#placeAgainSoon();
+    } else {
+      this.#placeAttempts = 0;
+    }
+  }
+
+  /** Applies the assignment again after a pause that grows while it keeps failing. */
+  #placeAgainSoon(): void {
+    if (this.#placeTimer || this.#stopped) return;
+    const delay = Math.min(PLACE_AGAIN_MS * 2 ** this.#placeAttempts, PLACE_AGAIN_MAX_MS);
+    this.#placeAttempts += 1;
+    this.#placeTimer = setTimeout(() => {
+      this.#placeTimer = undefined;
+      this.#apply(true).catch((error: unknown) => {
+        this.logger.debug({ err: error, groupId: this.groupId }, 'could not place the share assignment yet; trying again shortly');
+        this.#placeAgainSoon();
+      });
+    }, delay);
+    this.#placeTimer.unref();
   }
 
   // ------------------------------------------------------------ sessions
