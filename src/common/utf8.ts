@@ -3,7 +3,11 @@
  * never replaced with U+FFFD, so bytes that are not text are never passed
  * off as text.
  */
+import { LARGE_TEXT_BYTES, parseInPieces } from './json-pieces.js';
+
 const strict = new TextDecoder('utf-8', { fatal: true });
+/** For runs inside a text, where a byte order mark is not the text's start but a character JSON refuses. */
+const strictKeepingBom = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** The bytes as text; throws a TypeError when they are not valid UTF-8. */
 export function decodeUtf8(bytes: Uint8Array): string {
@@ -121,6 +125,17 @@ function markNotText(bytes: Uint8Array): string {
 
 const markedPointer = (value: unknown) => findString(value, (text) => text.includes(NOT_TEXT));
 
+/** Array elements as an array, or undefined for anything the whole-text path would refuse (it then says why). */
+function parseRunQuietly(bytes: Uint8Array): unknown[] | undefined {
+  try {
+    const text = strictKeepingBom.decode(bytes);
+    if (hasSurrogateEscape(text)) return undefined;
+    return JSON.parse(`[${text}]`) as unknown[];
+  } catch {
+    return undefined;
+  }
+}
+
 /** Why a JSON text was refused, and where: `pointer` is a JSON Pointer into the value when the fault is inside a string. */
 export class JsonTextError extends Error {
   constructor(
@@ -140,6 +155,15 @@ export class JsonTextError extends Error {
  * U+FFFD. Throws a JsonTextError.
  */
 export function parseJsonText(bytes: Uint8Array): unknown {
+  if (bytes.length >= LARGE_TEXT_BYTES) {
+    const value = parseInPieces(bytes, parseRunQuietly);
+    if (value !== undefined) return value;
+  }
+  return parseWholeJsonText(bytes);
+}
+
+/** parseJsonText reading the text as one string, as it does every text it does not read in pieces. */
+export function parseWholeJsonText(bytes: Uint8Array): unknown {
   let text: string;
   try {
     text = strict.decode(bytes);
