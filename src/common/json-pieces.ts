@@ -56,7 +56,7 @@ export function parseInPieces(bytes: Uint8Array, parseRun: RunParser): Record<st
       continue;
     }
     structure += 1;
-    if ((structure & 4095) === 0 && structure > (i - head.open) * STRUCTURE_SHARE) return undefined;
+    if ((structure & 1023) === 0 && structure > (i - head.open) * STRUCTURE_SHARE) return undefined;
     if (byte === 0x7b /* { */ || byte === 0x5b /* [ */) depth += 1;
     else if (byte === 0x7d /* } */ || byte === 0x5d /* ] */) {
       depth -= 1;
