@@ -551,11 +551,13 @@ export class ShareMember {
       const list = carrying.get(key);
       if (!list) return;
       carrying.delete(key);
+      const name = describeKafkaError(code);
+      // INVALID_RECORD_STATE: the broker no longer counts the record as this member's (its lock ended first there).
       const error =
         code === 0
           ? undefined
-          : new GatewayError(code === 91 /* INVALID_RECORD_STATE */ ? 'GW_ERR_CONFLICT' : 'GW_ERR_KAFKA_UNAVAILABLE', `Kafka did not take the answer: ${describeKafkaError(code)}${message ? ` (${message})` : ''}. The record's lock expires and it is delivered again.`, {
-              extensions: { kafkaError: describeKafkaError(code) },
+          : new GatewayError(name === 'INVALID_RECORD_STATE' ? 'GW_ERR_CONFLICT' : 'GW_ERR_KAFKA_UNAVAILABLE', `Kafka did not take the answer: ${name}${message ? ` (${message})` : ''}. The record's lock expires and it is delivered again.`, {
+              extensions: { kafkaError: name },
             });
       for (const ack of list) ack.done(error);
     };
