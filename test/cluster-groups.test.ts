@@ -20,7 +20,8 @@ import { startGateway, type RunningGateway } from '../src/gateway.js';
 import { eventually, quietLogger, testConfig, uniqueName } from './helpers/env.js';
 import { judge, record, type JudgedFrame } from './helpers/group-judge.js';
 import { committedOffsets, consumeAll, createTopic, produceDirect, withAdmin } from './helpers/kafka.js';
-import { WsClient, isOp, type Frame } from './helpers/ws.js';
+import { WsClient } from './helpers/ws.js';
+import { acceptingWorkers } from './helpers/accepting-workers.js';
 
 const PARTITIONS = 4;
 let cluster: Cluster;
@@ -143,45 +144,10 @@ test('a share group keeps every record exactly once while a leader moves, a lead
   };
   await produceRound();
 
-  const confirmed = new Map<string, number>();
-  const pending = new Map<string, string>();
-  const errors = new Map<string, number>();
-  let answers = 0;
-  let delivered = 0;
-  const url = `${gateway.url.replace(/^http/, 'ws')}/v1/ws`;
-  const workers: WsClient[] = [];
-  const startWorker = async () => {
-    const ws = await WsClient.connect(url);
-    ws.socket.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as Frame;
-      if (frame.op === 'record') {
-        delivered += 1;
-        const id = `a${answers++}`;
-        pending.set(id, String(frame.value));
-        setTimeout(() => {
-          ws.send({ op: 'answer', id, sub: 'w', topic: frame.topic, partition: frame.partition, offset: frame.offset, outcome: 'accept' });
-          ws.send({ op: 'credit', sub: 'w', n: 1 });
-        }, 100);
-      } else if (frame.op === 'answered') {
-        const value = pending.get(String(frame.id))!;
-        confirmed.set(value, (confirmed.get(value) ?? 0) + 1);
-      } else if (frame.op === 'error') {
-        // An answer that did not reach Kafka: its record is delivered again.
-        const key = `${String(frame.code)}: ${String(frame.detail)}`;
-        errors.set(key, (errors.get(key) ?? 0) + 1);
-      }
-    });
-    ws.send({ op: 'subscribe', id: 'w', topics: [topic], shareGroup: group, credit: 1 });
-    await ws.next(isOp('subscribed', 'w'), 60_000);
-    workers.push(ws);
-  };
-  await Promise.all([startWorker(), startWorker(), startWorker()]);
-  const seen = () => `${confirmed.size} of ${values.length} confirmed, ${delivered} deliveries, ${answers} answers sent; errors: ${JSON.stringify([...errors])}`;
+  const workers = await acceptingWorkers(gateway.url, topic, group, { credit: 1, answerAfterMs: 100 });
   const until = async (count: number, label: string) => {
-    await eventually(async () => confirmed.size >= count, 120_000, 250).catch((error: unknown) => {
-      throw new Error(`${label}: ${String(error)}; ${seen()}`);
-    });
-    t.diagnostic(`${label}: ${seen()}`);
+    await workers.until(count, values.length, label);
+    t.diagnostic(`${label}: ${workers.seen(values.length)}`);
   };
 
   await until(20, 'working');
@@ -205,15 +171,9 @@ test('a share group keeps every record exactly once while a leader moves, a lead
   await cluster.restart(coordinator);
   await until(values.length, `node ${coordinator} back`);
 
-  await new Promise((r) => setTimeout(r, 2000)); // a second accept of anything would arrive by now
-  assert.deepEqual([...confirmed.keys()].sort(), [...values].sort(), 'none lost');
-  assert.deepEqual(
-    [...confirmed].filter(([, n]) => n > 1),
-    [],
-    'none accepted twice',
-  );
+  await workers.assertEachOnce(values);
   // Answers Kafka did not take say why: unreachable (503), or no longer this member's record (409); nothing else.
-  const codes = new Set([...errors.keys()].map((key) => key.split(':')[0]));
-  assert.deepEqual([...codes].filter((code) => code !== 'GW_ERR_KAFKA_UNAVAILABLE' && code !== 'GW_ERR_CONFLICT'), [], seen());
-  await Promise.all(workers.map((ws) => ws.close()));
+  const codes = new Set([...workers.errors.keys()].map((key) => key.split(':')[0]));
+  assert.deepEqual([...codes].filter((code) => code !== 'GW_ERR_KAFKA_UNAVAILABLE' && code !== 'GW_ERR_CONFLICT'), [], workers.seen(values.length));
+  await workers.close();
 });

@@ -5,14 +5,13 @@
  * fail with an error frame, and their records come back to be accepted.
  * Runs on a broker of its own, which it restarts.
  */
-import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startBroker, type Broker } from '../kafka/broker.js';
 import type { RunningGateway } from '../src/gateway.js';
 import type { Admin, Producer } from './helpers/kafka-client.js';
-import { eventually, uniqueName } from './helpers/env.js';
+import { uniqueName } from './helpers/env.js';
 import { adminFor, gatewayFor, producerFor } from './helpers/scoped.js';
-import { WsClient, isOp, type Frame } from './helpers/ws.js';
+import { acceptingWorkers } from './helpers/accepting-workers.js';
 
 let broker: Broker;
 let admin: Admin;
@@ -52,52 +51,12 @@ test('every record is accepted exactly once and none is lost, through a broker r
   const values = Array.from({ length: 150 }, (_, i) => `r${i}`);
   await producer.send({ topic, messages: values.map((value) => ({ value })) });
 
-  // Accepts Kafka confirmed, by value; a failed answer is not counted (its record comes back).
-  const confirmed = new Map<string, number>();
-  const pending = new Map<string, string>();
-  let answers = 0;
-  let delivered = 0;
-  const errors = new Map<string, number>();
-  const url = `${gateway.url.replace(/^http/, 'ws')}/v1/ws`;
-  const workers: WsClient[] = [];
-  const startWorker = async () => {
-    const ws = await WsClient.connect(url);
-    ws.socket.on('message', (data) => {
-      const frame = JSON.parse(data.toString()) as Frame;
-      if (frame.op === 'record') {
-        delivered += 1;
-        const id = `a${answers++}`;
-        pending.set(id, String(frame.value));
-        setTimeout(() => {
-          ws.send({ op: 'answer', id, sub: 'w', topic: frame.topic, partition: frame.partition, offset: frame.offset, outcome: 'accept' });
-          ws.send({ op: 'credit', sub: 'w', n: 1 });
-        }, 20);
-      } else if (frame.op === 'answered') {
-        const value = pending.get(String(frame.id))!;
-        confirmed.set(value, (confirmed.get(value) ?? 0) + 1);
-      } else if (frame.op === 'error') {
-        // An answer's error: not accepted, the record is delivered again once Kafka is back.
-        const key = `${String(frame.code)}: ${String(frame.detail)}`;
-        errors.set(key, (errors.get(key) ?? 0) + 1);
-      }
-    });
-    ws.send({ op: 'subscribe', id: 'w', topics: [topic], shareGroup: group, credit: 3 });
-    await ws.next(isOp('subscribed', 'w'), 60_000);
-    workers.push(ws);
-  };
-  await Promise.all([startWorker(), startWorker(), startWorker()]);
-
-  await eventually(async () => confirmed.size >= 40, 60_000);
+  const workers = await acceptingWorkers(gateway.url, topic, group, { credit: 3, answerAfterMs: 20 });
+  await workers.until(40, values.length, 'working');
   await broker.halt();
   await broker.restart();
-  const seen = () => `${confirmed.size} of ${values.length} confirmed, ${delivered} deliveries, ${answers} answers sent; errors: ${JSON.stringify([...errors])}`;
-  await eventually(async () => confirmed.size >= values.length, 120_000, 500).catch((error: unknown) => {
-    throw new Error(`${String(error)}; ${seen()}`);
-  });
-  t.diagnostic(seen());
-  await new Promise((r) => setTimeout(r, 2000)); // a second accept of anything would arrive by now
-  assert.deepEqual([...confirmed.keys()].sort(), [...values].sort(), 'none lost');
-  const twice = [...confirmed].filter(([, n]) => n > 1);
-  assert.deepEqual(twice, [], 'none accepted twice');
-  await Promise.all(workers.map((ws) => ws.close()));
+  await workers.until(values.length, values.length, 'after the restart');
+  t.diagnostic(workers.seen(values.length));
+  await workers.assertEachOnce(values);
+  await workers.close();
 });
