@@ -87,7 +87,7 @@ function readHead(bytes: Uint8Array): { key: string; open: number } | undefined 
     if (byte < 0x20 || byte > 0x7e || byte === BACKSLASH) return undefined;
   }
   const key = Buffer.from(bytes.buffer, bytes.byteOffset + keyStart, keyEnd - keyStart).toString('latin1');
-  // Set as a member this would change the object's prototype, where JSON.parse makes an own property.
+  // Left to JSON.parse, whose handling of this name is the one a body gets everywhere else.
   if (key === '__proto__') return undefined;
   i = keyEnd + 1;
   while (isSpace(bytes[i])) i += 1;
